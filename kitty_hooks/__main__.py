@@ -1,0 +1,5 @@
+import sys
+
+from kitty_hooks.entry import main
+
+sys.exit(main())

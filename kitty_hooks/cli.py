@@ -1,0 +1,116 @@
+"""The click command line: parse, call one function of a module, print. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kitty_hooks import __version__
+from kitty_hooks.errors import FatalError
+from kitty_hooks.locations import log_exception
+
+FORMATS = click.Choice(["text", "json"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kitty-hooks")
+def cli() -> None:
+    """Git hooks that turn spec-kitty work-package lane changes into synced events."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check what is staged for commit, as the pre-commit gate does: "
+    "only lines appended to a status log since HEAD, and no existing line changed.",
+)
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show every error of an event, not only the best match."
+)
+def diagnose(paths: tuple[Path, ...], staged: bool, output_format: str, verbose: bool) -> None:
+    """Validate status logs, event JSON files and WP frontmatter against the schemas.
+
+    With no PATH, checks every kitty-specs/*/status.events.jsonl and WP file of the repository.
+    Exit 0 when all is valid, 1 when anything is invalid, 2 on a usage or I/O error.
+    """
+    from kitty_hooks import diagnose as checks
+    from kitty_hooks import gitrepo
+    from kitty_hooks.gate import diagnose_staged
+    from kitty_hooks.report import REPORTERS
+
+    if staged:
+        root = gitrepo.repo_root(Path.cwd())
+        relative = [_relative_to(root, p) for p in paths] if paths else None
+        report = diagnose_staged(root, relative)
+    elif paths:
+        report = checks.diagnose_paths(list(paths))
+    else:
+        root = _repo_root_or_cwd()
+        found = checks.discover(root)
+        if not found and output_format == "text":
+            click.echo(f"no status logs or WP files found under {root}")
+        report = checks.diagnose_paths(found, display_root=root)
+    output = REPORTERS[output_format](report, verbose=verbose)
+    click.echo(output, err=staged and output_format == "text" and report.exit_code != 0)
+    sys.exit(report.exit_code)
+
+
+def _relative_to(root: Path, path: Path) -> str:
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    try:
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError as exc:
+        raise FatalError(f"{path} is outside the repository at {root}") from exc
+
+
+def _repo_root_or_cwd() -> Path:
+    from kitty_hooks import gitrepo
+
+    try:
+        return gitrepo.repo_root(Path.cwd())
+    except FatalError:
+        return Path.cwd()
+
+
+@cli.command(
+    "hook",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.argument("name")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(name: str, args: tuple[str, ...]) -> None:
+    """Run the work of git hook NAME (what the installed hook scripts call)."""
+    from kitty_hooks.githooks import HOOKS, run_hook
+
+    if name not in HOOKS:
+        raise FatalError(f"no such hook: {name} (kitty-hooks has: {', '.join(sorted(HOOKS))})")
+    sys.exit(run_hook(name, list(args)))
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the command line; FatalError becomes one line, anything else is logged as a bug."""
+    try:
+        cli.main(args, prog_name="kitty-hooks", standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except click.exceptions.Abort:
+        click.echo("kitty-hooks: aborted", err=True)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except FatalError as exc:
+        click.echo(f"kitty-hooks: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        log = log_exception("command failed: kitty-hooks " + " ".join(args))
+        click.echo(
+            f"kitty-hooks: internal error ({type(exc).__name__}: {exc}); details in {log}", err=True
+        )
+        return 2
+    return 0

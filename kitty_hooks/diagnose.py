@@ -1,0 +1,480 @@
+"""Check event files against the schemas: `kitty-hooks diagnose` and the pre-commit gate.
+
+Three kinds of file: a feature's status.events.jsonl (one log line per line), JSON files with one
+event envelope or a list of them, and work-package markdown files (their frontmatter must parse
+and name a known lane). Every problem becomes one line naming file, line, event, field, value
+and what was expected; nothing raises out of here for bad content.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from kitty_hooks import validation
+from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
+from kitty_hooks.lanes import ACCEPTED_LANE_NAMES, canonical_lane, is_known_lane
+from kitty_hooks.validation import SchemaViolation, render_value
+
+LOG_FILE_NAME = "status.events.jsonl"
+SPECS_DIR = "kitty-specs"
+# Spec-kitty 1.x kept WP files in one folder per lane.
+LEGACY_LANE_FOLDERS = ("planned", "doing", "for_review", "done")
+# One log line is one small JSON object; a line this long is a mistake, not an event.
+MAX_LINE_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+Severity = Literal["error", "warning"]
+
+
+class FileKind(Enum):
+    LOG = "status log"
+    ENVELOPES = "event JSON"
+    WORK_PACKAGE = "work package"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, as one line for a person."""
+
+    path: str
+    line: int | None
+    messages: tuple[str, ...]
+    event_id: str | None = None
+    severity: Severity = "error"
+
+    def render(self, *, verbose: bool = False) -> list[str]:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.event_id is not None:
+            where += f": event {self.event_id}"
+        prefix = "" if self.severity == "error" else "warning: "
+        if verbose or len(self.messages) == 1:
+            return [f"{where}: {prefix}{message}" for message in self.messages]
+        more = len(self.messages) - 1
+        return [f"{where}: {prefix}{self.messages[0]} (+{more} more, -v shows all)"]
+
+
+@dataclass(frozen=True)
+class DiagnoseResult:
+    """The verdict on one event (a log line or an envelope)."""
+
+    path: str
+    line: int | None
+    event_id: str | None
+    event_type: str | None
+    valid: bool
+    errors: tuple[str, ...] = ()
+
+
+@dataclass
+class DiagnoseReport:
+    results: list[DiagnoseResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for p in self.problems if p.severity == "error")
+
+    @property
+    def exit_code(self) -> int:
+        if self.unreadable:
+            return 2
+        return 1 if self.error_count else 0
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+
+def classify(path: PurePosixPath, *, explicit: bool) -> FileKind | None:
+    """What kind of event file a path is; None for a file diagnose does not check.
+
+    Named explicitly, any .jsonl is a log and any .json holds envelopes. Found by discovery or
+    in the index, only status.events.jsonl, *.events.json / *.event.json and WP files count, so
+    that an unrelated meta.json is left alone.
+    """
+    name = path.name
+    if name == LOG_FILE_NAME or (explicit and name.endswith(".jsonl")):
+        return FileKind.LOG
+    if name.endswith((".events.json", ".event.json")) or (explicit and name.endswith(".json")):
+        return FileKind.ENVELOPES
+    if name.endswith(".md") and (explicit or _is_wp_file(path)):
+        return FileKind.WORK_PACKAGE
+    return None
+
+
+def _is_wp_file(path: PurePosixPath) -> bool:
+    if not path.name.startswith("WP"):
+        return False
+    parts = path.parts
+    if len(parts) >= 2 and parts[-2] == "tasks":
+        return True
+    return len(parts) >= 3 and parts[-3] == "tasks" and parts[-2] in LEGACY_LANE_FOLDERS
+
+
+def legacy_lane_of(path: PurePosixPath) -> str | None:
+    parts = path.parts
+    if len(parts) >= 3 and parts[-3] == "tasks" and parts[-2] in LEGACY_LANE_FOLDERS:
+        return parts[-2]
+    return None
+
+
+# --- diagnose over the work tree -------------------------------------------------------------
+
+
+def discover(root: Path) -> list[Path]:
+    """Every status log and WP file under root's kitty-specs/ (or under root itself)."""
+    specs = root / SPECS_DIR if (root / SPECS_DIR).is_dir() else root
+    found = [p for p in specs.rglob(LOG_FILE_NAME) if p.is_file()]
+    found += [
+        p
+        for p in specs.rglob("WP*.md")
+        if p.is_file() and _is_wp_file(PurePosixPath(p.relative_to(root).as_posix()))
+    ]
+    found += [p for p in specs.rglob("*.json") if classify(PurePosixPath(p.name), explicit=False)]
+    return sorted(set(found))
+
+
+def diagnose_paths(paths: list[Path], *, display_root: Path | None = None) -> DiagnoseReport:
+    """Check files as they are on disk (directories are searched for event files)."""
+    report = DiagnoseReport()
+    for path in paths:
+        if path.is_dir():
+            inside = discover(path)
+            if not inside:
+                report.unreadable.append(str(path))
+                report.add(
+                    Problem(
+                        str(path),
+                        None,
+                        ("is a directory with no event logs, event JSON or WP files in it",),
+                    )
+                )
+            for found in inside:
+                _check_file_on_disk(found, report, explicit=False, display_root=display_root)
+            continue
+        _check_file_on_disk(path, report, explicit=True, display_root=display_root)
+    return report
+
+
+def _display(path: Path, display_root: Path | None) -> str:
+    if display_root is not None:
+        try:
+            return path.resolve().relative_to(display_root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _check_file_on_disk(
+    path: Path, report: DiagnoseReport, *, explicit: bool, display_root: Path | None
+) -> None:
+    label = _display(path, display_root)
+    kind = classify(PurePosixPath(path.as_posix()), explicit=explicit)
+    if kind is None:
+        report.unreadable.append(label)
+        report.add(
+            Problem(
+                label,
+                None,
+                (
+                    "not a file diagnose checks (expected a .jsonl status log, a .json event file "
+                    "or a WP .md file)",
+                ),
+            )
+        )
+        return
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        message = "no such file"
+    except IsADirectoryError:
+        message = "is a directory"
+    except PermissionError:
+        message = "permission denied: cannot read it"
+    except OSError as exc:
+        message = f"cannot read it: {exc.strerror or exc}"
+    else:
+        check_content(
+            kind, label, data, report, legacy_lane=legacy_lane_of(PurePosixPath(path.as_posix()))
+        )
+        return
+    report.unreadable.append(label)
+    report.add(Problem(label, None, (message,)))
+
+
+def check_content(
+    kind: FileKind,
+    label: str,
+    data: bytes,
+    report: DiagnoseReport,
+    *,
+    legacy_lane: str | None = None,
+    first_line: int = 1,
+) -> None:
+    """Check one file's bytes (for a log, possibly only the part appended at first_line)."""
+    report.files.append(label)
+    if kind is FileKind.LOG:
+        _check_log(label, data, report, first_line=first_line)
+    elif kind is FileKind.ENVELOPES:
+        _check_envelope_file(label, data, report)
+    else:
+        _check_wp_file(label, data, report, legacy_lane=legacy_lane)
+
+
+# --- status.events.jsonl ---------------------------------------------------------------------
+
+
+def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: int) -> None:
+    if first_line == 1 and data.startswith(_BOM):
+        report.add(
+            Problem(
+                label,
+                1,
+                ("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without one",),
+            )
+        )
+        data = data[len(_BOM) :]
+    if first_line == 1 and not data.strip():
+        report.add(Problem(label, None, ("empty log: no events to check",), severity="warning"))
+        return
+    pieces = data.split(b"\n")
+    if pieces[-1] == b"":
+        pieces.pop()
+    is_valid = validation.is_valid
+    schema = validation.LOG_LINE_SCHEMA
+    results = report.results
+    for offset, raw in enumerate(pieces):
+        line = first_line + offset
+        if len(raw) > MAX_LINE_BYTES:
+            _bad_line(
+                report,
+                label,
+                line,
+                f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit for one event "
+                "(expected one JSON object per line)",
+            )
+            continue
+        if not raw.strip():
+            report.add(
+                Problem(
+                    label,
+                    line,
+                    ("blank line (expected one JSON object per line)",),
+                    severity="warning",
+                )
+            )
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _bad_line(
+                report,
+                label,
+                line,
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+            )
+            continue
+        try:
+            event = json.loads(text)
+        except json.JSONDecodeError as exc:
+            _bad_line(
+                report,
+                label,
+                line,
+                f"not valid JSON: {exc.msg} at column {exc.colno} (expected one JSON object per line)",
+            )
+            continue
+        if not isinstance(event, dict):
+            _bad_line(
+                report,
+                label,
+                line,
+                f"is a JSON {_json_type(event)}, expected one JSON object per line",
+            )
+            continue
+        event_id = event.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        if is_valid(schema, event):
+            results.append(DiagnoseResult(label, line, event_id, "StatusTransition", True))
+        else:
+            _invalid_event(
+                report, label, line, event_id, "StatusTransition", validation.explain(schema, event)
+            )
+
+
+def _bad_line(report: DiagnoseReport, label: str, line: int, message: str) -> None:
+    report.add(Problem(label, line, (message,)))
+    report.results.append(DiagnoseResult(label, line, None, None, False, (message,)))
+
+
+def _invalid_event(
+    report: DiagnoseReport,
+    label: str,
+    line: int | None,
+    event_id: str | None,
+    event_type: str | None,
+    violations: list[SchemaViolation],
+) -> None:
+    messages = tuple(v.render() for v in violations) or ("invalid (no further detail)",)
+    report.add(Problem(label, line, messages, event_id=event_id or "?"))
+    report.results.append(DiagnoseResult(label, line, event_id, event_type, False, messages))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+# --- event JSON files ------------------------------------------------------------------------
+
+
+def _decode_whole(label: str, data: bytes, report: DiagnoseReport) -> str | None:
+    if data.startswith(_BOM):
+        report.add(
+            Problem(
+                label,
+                1,
+                ("starts with a UTF-8 byte order mark (BOM): save it as UTF-8 without one",),
+            )
+        )
+        data = data[len(_BOM) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        report.add(
+            Problem(
+                label, line, (f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})",)
+            )
+        )
+        return None
+
+
+def _check_envelope_file(label: str, data: bytes, report: DiagnoseReport) -> None:
+    text = _decode_whole(label, data, report)
+    if text is None:
+        return
+    if not text.strip():
+        report.add(
+            Problem(
+                label, None, ("empty file (expected one event envelope or a JSON array of them)",)
+            )
+        )
+        return
+    try:
+        events = list(_iter_json_events(text))
+    except json.JSONDecodeError as exc:
+        report.add(
+            Problem(label, exc.lineno, (f"not valid JSON: {exc.msg} at column {exc.colno}",))
+        )
+        return
+    for line, event in events:
+        if not isinstance(event, dict):
+            _bad_line(
+                report,
+                label,
+                line,
+                f"is a JSON {_json_type(event)}, expected an event envelope object",
+            )
+            continue
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        event_type = event.get("event_type") if isinstance(event.get("event_type"), str) else None
+        if validation.is_valid(validation.ENVELOPE_SCHEMA, event):
+            report.results.append(DiagnoseResult(label, line, event_id, event_type, True))
+        else:
+            violations = validation.explain(validation.ENVELOPE_SCHEMA, event)
+            _invalid_event(report, label, line, event_id, event_type, violations)
+
+
+def _iter_json_events(text: str) -> Any:
+    """(line, value) for one JSON value, or for each item of a top-level array.
+
+    Items are decoded one at a time so that each event's error names the line it starts on.
+    """
+    decoder = json.JSONDecoder()
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("[", start):
+        value = json.loads(text)
+        yield text.count("\n", 0, start) + 1, value
+        return
+    json.loads(text)  # a malformed array raises here, with the position of the first problem
+    pos = start + 1
+    while True:
+        pos = _skip_space(text, pos)
+        if text[pos] == "]":
+            return
+        value, end = decoder.raw_decode(text, pos)
+        yield text.count("\n", 0, pos) + 1, value
+        pos = _skip_space(text, end)
+        if text[pos] == ",":
+            pos += 1
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+# --- work-package markdown -------------------------------------------------------------------
+
+
+def _check_wp_file(
+    label: str, data: bytes, report: DiagnoseReport, *, legacy_lane: str | None
+) -> None:
+    text = _decode_whole(label, data, report)
+    if text is None:
+        return
+    try:
+        frontmatter = parse_frontmatter(text)
+    except FrontmatterError as exc:
+        report.add(Problem(label, exc.line, (str(exc),)))
+        return
+    lane = frontmatter.fields.get("lane")
+    if lane is None:
+        if legacy_lane is None:
+            report.add(
+                Problem(
+                    label,
+                    None,
+                    (
+                        f"frontmatter has no lane field (expected lane: one of {', '.join(ACCEPTED_LANE_NAMES)})",
+                    ),
+                )
+            )
+        return
+    if not is_known_lane(lane):
+        report.add(
+            Problem(
+                label,
+                frontmatter.lane_line,
+                (
+                    f"lane: unknown lane (got {render_value(lane)}, expected one of {', '.join(ACCEPTED_LANE_NAMES)})",
+                ),
+            )
+        )
+        return
+    if legacy_lane is not None and canonical_lane(lane) != canonical_lane(legacy_lane):
+        report.add(
+            Problem(
+                label,
+                frontmatter.lane_line,
+                (
+                    f"lane: frontmatter says {lane!r} but the file is in the {legacy_lane}/ lane folder",
+                ),
+                severity="warning",
+            )
+        )

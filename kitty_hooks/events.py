@@ -1,0 +1,174 @@
+"""Event envelopes: building a WPStatusChanged from a lane change, and the ids it carries."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypedDict
+
+from kitty_hooks.lanes import canonical_lane, collapse_transition
+
+WP_STATUS_CHANGED = "WPStatusChanged"
+SCHEMA_VERSION = "1.0.0"
+DEFAULT_DATA_TIER = 0
+
+# Crockford's base32 alphabet, as the ULID spec uses it.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Envelope(TypedDict):
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    timestamp: str
+    node_id: str
+    lamport_clock: int
+    causation_id: str | None
+    project_uuid: str
+    project_slug: str | None
+    correlation_id: str
+    schema_version: str
+    data_tier: int
+
+
+@dataclass(frozen=True)
+class LaneChange:
+    """One move of one work package, in canonical lanes, as found in a commit or a log line."""
+
+    feature_slug: str
+    wp_id: str
+    from_lane: str | None
+    to_lane: str
+    actor: str
+    at: str
+    force: bool = False
+    reason: str | None = None
+    execution_mode: str = "direct_repo"
+    review_ref: str | None = None
+    evidence: dict[str, Any] | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who emits: the project every clone agrees on, and this machine and user."""
+
+    project_uuid: str
+    project_slug: str | None
+    node_id: str
+
+
+def new_ulid() -> str:
+    """A fresh random ULID from python-ulid (not for hook paths: its import costs ~40 ms)."""
+    from ulid import ULID
+
+    return str(ULID())
+
+
+def encode_ulid(raw: bytes) -> str:
+    """The 26-character Crockford base32 text of 16 ULID bytes.
+
+    Written out here because the post-commit hook cannot afford python-ulid's import time;
+    tests check it against the library.
+    """
+    if len(raw) != 16:
+        raise ValueError(f"a ULID is 16 bytes, got {len(raw)}")
+    number = int.from_bytes(raw, "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[number & 31])
+        number >>= 5
+    return "".join(reversed(chars))
+
+
+def derive_ulid(timestamp_ms: int, *key: str) -> str:
+    """A ULID that is the same for the same inputs: time part from timestamp_ms, the rest a hash.
+
+    This is what makes events idempotent: the same lane change seen again (hook re-run, amend,
+    rebase, backfill scan) gets the same id, so the queue holds it once and the server answers
+    duplicate. The time part keeps derived ids roughly time-ordered like random ones.
+    """
+    if not 0 <= timestamp_ms < 1 << 48:
+        raise ValueError(f"timestamp out of ULID range: {timestamp_ms}")
+    digest = hashlib.sha256("\x1f".join(key).encode("utf-8")).digest()
+    return encode_ulid(timestamp_ms.to_bytes(6, "big") + digest[:10])
+
+
+def iso_to_millis(value: str) -> int:
+    """Milliseconds since the epoch of an ISO 8601 time (naive times are taken as UTC)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp() * 1000)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def lane_change_event_id(change: LaneChange, *, project_uuid: str) -> str:
+    """The event id of a lane change: the log line's own id, else one derived from the change."""
+    if change.event_id:
+        return change.event_id
+    return derive_ulid(
+        iso_to_millis(change.at),
+        "lane-change",
+        project_uuid,
+        change.feature_slug,
+        change.wp_id,
+        change.from_lane or "",
+        change.to_lane,
+        change.at,
+        change.actor,
+    )
+
+
+def build_status_envelope(
+    change: LaneChange,
+    *,
+    identity: Identity,
+    lamport_clock: int,
+    correlation_id: str,
+    causation_id: str | None = None,
+    timestamp: str | None = None,
+    data_tier: int = DEFAULT_DATA_TIER,
+) -> Envelope | None:
+    """The WPStatusChanged envelope of a lane change, or None when it collapses to a no-op.
+
+    The payload carries sync lanes (lanes.collapse_transition); the canonical lanes stay in the
+    log. Raises lanes.UnknownLaneError when a side is not a lane.
+    """
+    from_lane = canonical_lane(change.from_lane) if change.from_lane is not None else None
+    to_lane = canonical_lane(change.to_lane)
+    moved = collapse_transition(from_lane, to_lane)
+    if moved is None:
+        return None
+    payload: dict[str, Any] = {
+        "feature_slug": change.feature_slug,
+        "wp_id": change.wp_id,
+        "from_lane": moved.from_lane,
+        "to_lane": moved.to_lane,
+        "actor": change.actor,
+        "force": change.force,
+        "reason": change.reason,
+        "execution_mode": change.execution_mode,
+        "review_ref": change.review_ref,
+        "evidence": change.evidence,
+    }
+    return Envelope(
+        event_id=lane_change_event_id(change, project_uuid=identity.project_uuid),
+        event_type=WP_STATUS_CHANGED,
+        aggregate_id=change.wp_id,
+        payload=payload,
+        timestamp=timestamp or utc_now_iso(),
+        node_id=identity.node_id,
+        lamport_clock=lamport_clock,
+        causation_id=causation_id,
+        project_uuid=identity.project_uuid,
+        project_slug=identity.project_slug,
+        correlation_id=correlation_id,
+        schema_version=SCHEMA_VERSION,
+        data_tier=data_tier,
+    )

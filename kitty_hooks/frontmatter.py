@@ -1,0 +1,62 @@
+"""The YAML frontmatter at the top of a work-package markdown file."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_LANE_KEY = re.compile(r"^lane\s*:")
+
+
+class FrontmatterError(ValueError):
+    """Frontmatter that is missing, unclosed, not YAML, or not a mapping."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Frontmatter:
+    fields: dict[str, Any]
+    lane_line: int | None
+    """1-based line of the `lane:` key in the file, when there is one."""
+
+
+def split_frontmatter(text: str) -> tuple[list[str], int]:
+    """The frontmatter lines (without the --- fences) and the file line the first one is on."""
+    lines = text.splitlines()
+    if not lines or lines[0].rstrip() != "---":
+        raise FrontmatterError(
+            "no YAML frontmatter (expected the file to start with a '---' line)", line=1
+        )
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() in ("---", "..."):
+            return lines[1:index], 2
+    raise FrontmatterError(
+        "frontmatter is not closed (expected a '---' line after the fields)", line=1
+    )
+
+
+def parse_frontmatter(text: str) -> Frontmatter:
+    import yaml
+
+    body, first_line = split_frontmatter(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        fields = yaml.load("\n".join(body), Loader=loader)  # a SafeLoader: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FrontmatterError(f"frontmatter is not valid YAML: {problem}", line=line) from exc
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        raise FrontmatterError(
+            f"frontmatter is a YAML {type(fields).__name__}, expected a mapping of fields",
+            line=first_line,
+        )
+    lane_line = next((first_line + i for i, line in enumerate(body) if _LANE_KEY.match(line)), None)
+    return Frontmatter(fields=fields, lane_line=lane_line)

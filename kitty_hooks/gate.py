@@ -1,0 +1,97 @@
+"""The pre-commit gate: check what a commit adds to event files, as staged in the index.
+
+A status log is append-only. Only the lines added since HEAD are validated, so the gate's cost
+follows the size of the change, not of the log; a line of HEAD that was changed or removed is
+itself an error. Other event files are checked whole, as staged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from kitty_hooks import gitrepo
+from kitty_hooks.diagnose import (
+    DiagnoseReport,
+    FileKind,
+    Problem,
+    check_content,
+    classify,
+    legacy_lane_of,
+)
+
+
+def diagnose_staged(root: Path, paths: list[str] | None = None) -> DiagnoseReport:
+    """Check the staged versions of event files; paths are relative to root (default: all staged)."""
+    report = DiagnoseReport()
+    if paths is None:
+        candidates = [
+            (p, classify(PurePosixPath(p), explicit=False)) for p in gitrepo.staged_paths(root)
+        ]
+    else:
+        candidates = [(p, classify(PurePosixPath(p), explicit=True)) for p in paths]
+    checked = [(path, kind) for path, kind in candidates if kind is not None]
+    logs = [path for path, kind in checked if kind is FileKind.LOG]
+    blobs = gitrepo.read_blobs(root, [f":{p}" for p, _ in checked] + [f"HEAD:{p}" for p in logs])
+    staged = dict(zip([p for p, _ in checked], blobs[: len(checked)], strict=True))
+    committed = dict(zip(logs, blobs[len(checked) :], strict=True))
+    for path, kind in checked:
+        data = staged[path]
+        if data is None:
+            # Not in the index: deleted in this commit, or a path pre-commit passed that git
+            # does not track. Removing a whole feature's log is allowed.
+            continue
+        if kind is FileKind.LOG:
+            _check_appended(path, committed[path], data, report)
+        else:
+            check_content(kind, path, data, report, legacy_lane=legacy_lane_of(PurePosixPath(path)))
+    return report
+
+
+def _check_appended(path: str, before: bytes | None, after: bytes, report: DiagnoseReport) -> None:
+    if before is None:
+        check_content(FileKind.LOG, path, after, report)
+        return
+    if after.startswith(before) and (before == b"" or before.endswith(b"\n")):
+        first_line = before.count(b"\n") + 1
+        appended = after[len(before) :]
+    elif after.startswith(before) and after[len(before) : len(before) + 1] == b"\n":
+        # HEAD's last line had no newline; adding one is not a modification.
+        first_line = before.count(b"\n") + 2
+        appended = after[len(before) + 1 :]
+    else:
+        _report_rewrite(path, before, after, report)
+        return
+    if appended:
+        check_content(FileKind.LOG, path, appended, report, first_line=first_line)
+
+
+def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseReport) -> None:
+    old_lines = before.split(b"\n")
+    new_lines = after.split(b"\n")
+    if old_lines[-1] == b"":
+        old_lines.pop()
+    if new_lines[-1] == b"":
+        new_lines.pop()
+    index = next(
+        (i for i, (old, new) in enumerate(zip(old_lines, new_lines, strict=False)) if old != new),
+        min(len(old_lines), len(new_lines)),
+    )
+    what = "was modified" if index < len(new_lines) else "was deleted"
+    report.files.append(path)
+    report.add(
+        Problem(
+            path,
+            index + 1,
+            (
+                f"status.events.jsonl is append-only: line {index + 1} {what} "
+                "(expected existing lines unchanged and new events appended at the end)",
+            ),
+        )
+    )
+    # Lines that are new in content are still checked, so one run shows every problem.
+    known = set(old_lines)
+    for offset, line in enumerate(new_lines[index:]):
+        if line not in known:
+            check_content(FileKind.LOG, path, line + b"\n", report, first_line=index + offset + 1)
+    # check_content recorded the path once per added line; keep it once.
+    report.files[:] = list(dict.fromkeys(report.files))

@@ -1,0 +1,51 @@
+"""Where kitty-hooks keeps its own files, and the log that takes what a hook cannot print."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+# Our files live in a folder of their own under the spec-kitty directory, so that nothing of
+# ours can collide with the spec-kitty CLI's own queue.db or clock.json beside it.
+_STATE_DIR_ENV = "KITTY_HOOKS_HOME"
+_LOG_LIMIT_BYTES = 1 << 20
+
+
+def spec_kitty_dir() -> Path:
+    return Path.home() / ".spec-kitty"
+
+
+def state_dir() -> Path:
+    override = os.environ.get(_STATE_DIR_ENV)
+    return Path(override) if override else spec_kitty_dir() / "kitty-hooks"
+
+
+def log_path() -> Path:
+    return state_dir() / "kitty-hooks.log"
+
+
+def hooks_disabled() -> bool:
+    """KITTY_HOOKS=0 (or false/no/off) turns every hook into a no-op."""
+    return os.environ.get("KITTY_HOOKS", "").strip().lower() in ("0", "false", "no", "off")
+
+
+def log_line(message: str) -> Path:
+    """Append a timestamped entry to the log; never raises (the log is the last resort)."""
+    path = log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > _LOG_LIMIT_BYTES:
+            path.replace(path.with_suffix(".log.1"))
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"{stamp} [pid {os.getpid()}] {message.rstrip()}\n")
+    except OSError:
+        pass
+    return path
+
+
+def log_exception(context: str) -> Path:
+    """Log the exception being handled, with its traceback, under a one-line context."""
+    return log_line(f"{context}\n{traceback.format_exc()}")
