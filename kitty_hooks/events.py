@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypedDict
@@ -92,7 +93,8 @@ def derive_ulid(timestamp_ms: int, *key: str) -> str:
     """
     if not 0 <= timestamp_ms < 1 << 48:
         raise ValueError(f"timestamp out of ULID range: {timestamp_ms}")
-    digest = hashlib.sha256("\x1f".join(key).encode("utf-8")).digest()
+    # JSON keeps the parts apart: ("a", "b") and ("a\x1fb",) must not hash alike.
+    digest = hashlib.sha256(json.dumps(key, ensure_ascii=False).encode("utf-8")).digest()
     return encode_ulid(timestamp_ms.to_bytes(6, "big") + digest[:10])
 
 

@@ -48,7 +48,10 @@ def parse_frontmatter(text: str) -> Frontmatter:
         fields = yaml.load("\n".join(body), Loader=loader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = first_line + mark.line if mark is not None else None
+        if mark is not None and mark.line >= len(body):
+            # Noticed only at the end (an unclosed [ or quote): point at where it opened.
+            mark = getattr(exc, "context_mark", None) or mark
+        line = first_line + min(mark.line, max(len(body) - 1, 0)) if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FrontmatterError(f"frontmatter is not valid YAML: {problem}", line=line) from exc
     if fields is None:

@@ -118,12 +118,22 @@ _PROBLEM_BY_KEYWORD = {
 
 def _describe(schema_name: str, error: Any) -> SchemaViolation:
     try:
-        found = _walk(
-            load_schemas()[schema_name], schema_name, list(error.absolute_schema_path), None
+        return _word(schema_name, error)
+    except (KeyError, IndexError, TypeError, ValueError):  # wording an error must not fail
+        return SchemaViolation(
+            error.json_path, "invalid", render_value(error.instance), error.message
         )
-    except (KeyError, IndexError, TypeError):  # never let wording an error become an error
-        found = None
-    node, described = found if found is not None else ({}, None)
+
+
+def _word(schema_name: str, error: Any) -> SchemaViolation:
+    found = _walk(
+        load_schemas()[schema_name],
+        schema_name,
+        list(error.absolute_schema_path),
+        None,
+        error.validator_value,
+    )
+    node, file, described = found if found is not None else ({}, schema_name, None)
     if error.validator == "required":
         missing = next(
             (name for name in error.validator_value if name not in error.instance),
@@ -134,46 +144,50 @@ def _describe(schema_name: str, error: Any) -> SchemaViolation:
             json_path=_child_path(error.json_path, missing),
             problem="missing",
             got="nothing",
-            expected=_description_of(schema_name, field_schema) or "a value",
+            expected=_description_of(file, field_schema) or "a value",
         )
+    problem = _PROBLEM_BY_KEYWORD.get(error.validator, f"fails {error.validator}")
     return SchemaViolation(
         json_path=error.json_path,
-        problem=_PROBLEM_BY_KEYWORD.get(error.validator, f"fails {error.validator}"),
+        problem="empty" if error.instance == "" else problem,
         got=render_value(error.instance),
         expected=described or _expected_from_keyword(error),
     )
 
 
 def _walk(
-    node: Any, file: str, keys: list[Any], described: str | None
-) -> tuple[Any, str | None] | None:
+    node: Any, file: str, keys: list[Any], described: str | None, keyword_value: Any
+) -> tuple[Any, str, str | None] | None:
     """Follow an error's schema path to the schema that holds the failing keyword.
 
-    Returns that schema and the outermost description met since the path last stepped into a
-    child of the instance (properties/<name>, items): so a rule's own words ("because force is
-    true") win over those of the type it refers to ("a non-empty string"). python-jsonschema
-    leaves $ref hops out of the path, so where a key is not found the walk follows the node's
-    $ref, and backtracks when a key exists on both sides.
+    Returns that schema, the file it is in, and the outermost description met since the path
+    last stepped into a child of the instance (properties/<name>, items): so a rule's own words
+    ("because force is true") win over those of the type it refers to ("a non-empty string").
+    python-jsonschema leaves $ref hops out of the path, so where a key is not found the walk
+    follows the node's $ref, and backtracks when a key exists on both sides; the failing
+    keyword's own value (keyword_value) tells which side is meant.
     """
     if described is None and isinstance(node, dict):
         described = node.get("description")
     key, rest = keys[0], keys[1:]
-    if _has(node, key):
-        if not rest:
-            return node, described
+    if not rest:
+        if _has(node, key) and node[key] == keyword_value:
+            return node, file, described
+    elif _has(node, key):
         child, child_described = node[key], described
         if key in ("properties", "patternProperties", "prefixItems"):
-            child, rest, child_described = (
-                (child[rest[0]], rest[1:], None) if _has(child, rest[0]) else (None, [], None)
-            )
+            if _has(child, rest[0]):
+                child, rest, child_described = child[rest[0]], rest[1:], None
+            else:
+                rest = []
         elif key in ("items", "additionalProperties"):
             child_described = None
-        found = _walk(child, file, rest, child_described) if rest else None
+        found = _walk(child, file, rest, child_described, keyword_value) if rest else None
         if found is not None:
             return found
     if isinstance(node, dict) and isinstance(node.get("$ref"), str):
         target, target_file = _resolve_ref(file, node["$ref"])
-        return _walk(target, target_file, keys, described)
+        return _walk(target, target_file, keys, described, keyword_value)
     return None
 
 

@@ -1,0 +1,153 @@
+"""The pre-commit gate as a plain git hook (`kitty-hooks hook pre-commit`), driven by git commit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gitutil import PROJECT_ROOT, Repo
+
+EXAMPLES = Path(__file__).parent / "examples"
+FEATURE = "kitty-specs/039-cli-2x-readiness"
+LOG = f"{FEATURE}/status.events.jsonl"
+LINES = (EXAMPLES / "pass/log-every-lane/staged" / LOG).read_text().splitlines(keepends=True)
+BAD_LINE = LINES[1].replace('"to_lane": "claimed"', '"to_lane": "shipped"')
+
+
+@pytest.fixture
+def gated(repo: Repo) -> Repo:
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH='{PROJECT_ROOT}' exec '{sys.executable}' -m kitty_hooks hook pre-commit\n"
+    )
+    hook.chmod(0o755)
+    repo.write("README.md", "project\n")
+    repo.write(LOG, "".join(LINES[:2]))
+    repo.commit_all("start")
+    return repo
+
+
+def _commit(repo: Repo, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    head = repo.git("rev-parse", "HEAD").stdout.strip()
+    result = subprocess.run(
+        ["git", "commit", "-q", "-m", "move", *args],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    return result.returncode, result.stderr + result.stdout, head
+
+
+def test_commit_appending_a_valid_line_goes_through(gated: Repo) -> None:
+    gated.write(LOG, "".join(LINES[:3]))
+    gated.git("add", LOG)
+    code, output, head = _commit(gated)
+    assert code == 0, output
+    assert output == ""
+    assert gated.git("rev-parse", "HEAD").stdout.strip() != head
+
+
+def test_commit_appending_a_malformed_line_is_blocked_with_the_error_line(gated: Repo) -> None:
+    gated.write(LOG, "".join(LINES[:2]) + BAD_LINE)
+    gated.git("add", LOG)
+    code, output, head = _commit(gated)
+    assert code != 0
+    assert (
+        f'{LOG}:3: event 01JD3Q9Z6C8W4S0Y2X5V7T1R11: $.to_lane: unknown value (got "shipped"'
+        in output
+    )
+    assert "commit blocked" in output
+    assert "Traceback" not in output
+    assert gated.git("rev-parse", "HEAD").stdout.strip() == head
+
+
+def test_commit_a_checks_the_temporary_index(gated: Repo) -> None:
+    # `git commit -a` stages into a temporary index named only by GIT_INDEX_FILE.
+    gated.write(LOG, "".join(LINES[:2]) + BAD_LINE)
+    code, output, _ = _commit(gated, "-a")
+    assert code != 0
+    assert f"{LOG}:3: event" in output
+
+
+def test_the_staged_version_is_checked_not_the_work_tree(gated: Repo) -> None:
+    gated.write(LOG, "".join(LINES[:3]))
+    gated.git("add", LOG)
+    gated.write(LOG, "".join(LINES[:3]) + BAD_LINE)  # unstaged, so not part of the commit
+    code, output, _ = _commit(gated)
+    assert code == 0, output
+
+
+def test_modifying_an_existing_line_is_blocked(gated: Repo) -> None:
+    gated.write(LOG, LINES[0] + LINES[1].replace('"actor": "ada"', '"actor": "mallory"'))
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code != 0
+    assert f"{LOG}:2: status.events.jsonl is append-only: line 2 was modified" in output
+
+
+def test_truncating_the_log_is_blocked(gated: Repo) -> None:
+    gated.write(LOG, "")
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code != 0
+    assert "append-only: line 1 was deleted" in output
+
+
+def test_deleting_a_whole_feature_log_is_allowed(gated: Repo) -> None:
+    gated.git("rm", "-q", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 0, output
+
+
+def test_a_new_log_is_checked_whole(gated: Repo) -> None:
+    gated.write("kitty-specs/040-new/status.events.jsonl", LINES[0] + BAD_LINE)
+    gated.git("add", "-A")
+    code, output, _ = _commit(gated)
+    assert code != 0
+    assert "kitty-specs/040-new/status.events.jsonl:2: event" in output
+
+
+def test_commits_without_event_files_are_silent(gated: Repo) -> None:
+    gated.write("README.md", "changed\n")
+    gated.write(f"{FEATURE}/meta.json", "{not json")
+    gated.git("add", "-A")
+    code, output, _ = _commit(gated)
+    assert (code, output) == (0, "")
+
+
+def test_wp_frontmatter_with_an_unknown_lane_is_blocked(gated: Repo) -> None:
+    gated.write(f"{FEATURE}/tasks/WP07-x.md", "---\nwork_package_id: WP07\nlane: shipped\n---\n")
+    gated.git("add", "-A")
+    code, output, _ = _commit(gated)
+    assert code != 0
+    assert f'{FEATURE}/tasks/WP07-x.md:3: lane: unknown lane (got "shipped"' in output
+
+
+def test_kitty_hooks_0_skips_the_gate(gated: Repo) -> None:
+    gated.write(LOG, "".join(LINES[:2]) + BAD_LINE)
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated, env={"KITTY_HOOKS": "0"})
+    assert code == 0, output
+
+
+def test_the_gate_works_on_the_root_commit(repo: Repo) -> None:
+    repo.write(LOG, LINES[0] + BAD_LINE)
+    repo.git("add", "-A")
+    result = repo.kitty_hooks("hook", "pre-commit")
+    assert result.returncode == 1
+    assert f"{LOG}:2: event" in result.stderr
+
+
+def test_the_gate_outside_a_repository_says_so_in_one_line(tmp_path: Path) -> None:
+    outside = Repo.__new__(Repo)
+    outside.path = tmp_path
+    result = outside.kitty_hooks("hook", "pre-commit")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "is not inside a git work tree" in result.stderr

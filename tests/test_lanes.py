@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kitty_hooks import lanes
+from kitty_hooks.assets import schema_dir
+from kitty_hooks.lanes import SyncTransition, UnknownLaneError, canonical_lane, collapse_transition
+
+SYNC_OF = {
+    "planned": "planned",
+    "claimed": "doing",
+    "in_progress": "doing",
+    "for_review": "for_review",
+    "done": "done",
+    "blocked": "doing",
+    "canceled": "done",
+}
+
+
+@pytest.mark.parametrize(("lane", "sync"), sorted(SYNC_OF.items()))
+def test_every_canonical_lane_maps_to_its_sync_lane(lane: str, sync: str) -> None:
+    assert canonical_lane(lane) == lane
+    assert lanes.sync_lane(lane) == sync
+
+
+def test_doing_is_an_alias_of_in_progress() -> None:
+    assert canonical_lane("doing") == "in_progress"
+    assert lanes.sync_lane("doing") == "doing"
+    assert lanes.is_known_lane("doing")
+
+
+@pytest.mark.parametrize(
+    "value", ["", "Done", "DOING", " planned", "approved", "cancelled", "review", None, 3, ["done"]]
+)
+def test_unknown_values_are_refused_with_the_accepted_names(value: object) -> None:
+    assert not lanes.is_known_lane(value)
+    with pytest.raises(UnknownLaneError) as caught:
+        canonical_lane(value)
+    assert (
+        "expected one of planned, claimed, in_progress, for_review, done, blocked, canceled, doing"
+        in str(caught.value)
+    )
+    with pytest.raises(UnknownLaneError):
+        collapse_transition("planned", value)  # type: ignore[arg-type]
+    if value is not None:  # None on the from side is a new work package
+        with pytest.raises(UnknownLaneError):
+            collapse_transition(value, "planned")  # type: ignore[arg-type]
+
+
+def test_terminal_lanes_are_done_and_canceled() -> None:
+    assert {lane for lane in lanes.CANONICAL_LANES if lanes.is_terminal(lane)} == {
+        "done",
+        "canceled",
+    }
+
+
+@pytest.mark.parametrize("from_lane", [*lanes.CANONICAL_LANES, "doing"])
+@pytest.mark.parametrize("to_lane", [*lanes.CANONICAL_LANES, "doing"])
+def test_collapse_is_none_exactly_when_both_sides_share_a_sync_lane(
+    from_lane: str, to_lane: str
+) -> None:
+    result = collapse_transition(from_lane, to_lane)
+    from_sync, to_sync = lanes.sync_lane(from_lane), lanes.sync_lane(to_lane)
+    if from_sync == to_sync:
+        assert result is None
+    else:
+        assert result == SyncTransition(from_sync, to_sync)
+
+
+def test_in_progress_to_blocked_is_a_no_op() -> None:
+    assert collapse_transition("in_progress", "blocked") is None
+
+
+@pytest.mark.parametrize("to_lane", lanes.CANONICAL_LANES)
+def test_a_new_work_package_is_never_a_no_op(to_lane: str) -> None:
+    assert collapse_transition(None, to_lane) == SyncTransition(None, SYNC_OF[to_lane])
+
+
+def test_schema_lane_enums_match_the_lane_table() -> None:
+    defs = json.loads((schema_dir() / "lanes.schema.json").read_text())["$defs"]
+    assert defs["canonical_lane"]["enum"] == list(lanes.CANONICAL_LANES)
+    assert defs["lane_or_alias"]["enum"] == list(lanes.ACCEPTED_LANE_NAMES)
+    assert defs["sync_lane"]["enum"] == list(lanes.SYNC_LANES)
+    assert set(SYNC_OF.values()) == set(lanes.SYNC_LANES)
