@@ -149,7 +149,7 @@ def _word(schema_name: str, error: Any) -> SchemaViolation:
     problem = _PROBLEM_BY_KEYWORD.get(error.validator, f"fails {error.validator}")
     return SchemaViolation(
         json_path=error.json_path,
-        problem="empty" if error.instance == "" else problem,
+        problem="empty" if error.instance in ("", None) else problem,
         got=render_value(error.instance),
         expected=described or _expected_from_keyword(error),
     )
