@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 
 from kitty_hooks import __version__
 from kitty_hooks.errors import FatalError
-from kitty_hooks.locations import log_exception
+from kitty_hooks.locations import hooks_disabled, log_exception
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -44,9 +45,18 @@ def diagnose(paths: tuple[Path, ...], staged: bool, output_format: str, verbose:
     from kitty_hooks.report import REPORTERS
 
     if staged:
+        if hooks_disabled():  # KITTY_HOOKS=0 skips the gate under the pre-commit framework too
+            return
         root = gitrepo.repo_root(Path.cwd())
         relative = [_relative_to(root, p) for p in paths] if paths else None
-        report = diagnose_staged(root, relative)
+        from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
+        to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+        if from_ref and to_ref:
+            # `pre-commit run --from-ref A --to-ref B` (CI, pre-push): the change is A...B.
+            base = gitrepo.merge_base(root, from_ref, to_ref)
+            report = diagnose_staged(root, relative, base=base, target=to_ref)
+        else:
+            report = diagnose_staged(root, relative)
     elif paths:
         report = checks.diagnose_paths(list(paths))
     else:

@@ -1,4 +1,4 @@
-"""The pre-commit gate: check what a commit adds to event files, as staged in the index.
+"""The pre-commit gate: check what a change adds to event files (by default: the index).
 
 A status log is append-only. Only the lines added since HEAD are validated, so the gate's cost
 follows the size of the change, not of the log; a line of HEAD that was changed or removed is
@@ -20,31 +20,52 @@ from kitty_hooks.diagnose import (
 )
 
 
-def diagnose_staged(root: Path, paths: list[str] | None = None) -> DiagnoseReport:
-    """Check the staged versions of event files; paths are relative to root (default: all staged)."""
+def diagnose_staged(
+    root: Path, paths: list[str] | None = None, *, base: str = "HEAD", target: str = ""
+) -> DiagnoseReport:
+    """Check what a change adds to event files; paths are relative to root.
+
+    By default the change is the index against HEAD (a commit in the making). With a target
+    commit it is target against base: what `pre-commit run --from-ref A --to-ref B` (CI, a
+    pre-push stage) asks, base being the merge base of A and B. Without paths, every event
+    file the change touches is checked.
+    """
     report = DiagnoseReport()
     if paths is None:
-        candidates = [
-            (p, classify(PurePosixPath(p), explicit=False)) for p in gitrepo.staged_paths(root)
-        ]
+        changed = (
+            gitrepo.changed_paths(root, base, target) if target else gitrepo.staged_paths(root)
+        )
+        candidates = [(p, classify(PurePosixPath(p), explicit=False)) for p in changed]
     else:
         candidates = [(p, classify(PurePosixPath(p), explicit=True)) for p in paths]
     checked = [(path, kind) for path, kind in candidates if kind is not None]
     logs = [path for path, kind in checked if kind is FileKind.LOG]
-    blobs = gitrepo.read_blobs(root, [f":{p}" for p, _ in checked] + [f"HEAD:{p}" for p in logs])
-    staged = dict(zip([p for p, _ in checked], blobs[: len(checked)], strict=True))
-    committed = dict(zip(logs, blobs[len(checked) :], strict=True))
+    blobs = gitrepo.read_blobs(
+        root, [f"{target}:{p}" for p, _ in checked] + [f"{base}:{p}" for p in logs]
+    )
+    after_change = dict(zip([p for p, _ in checked], blobs[: len(checked)], strict=True))
+    before_change = dict(zip(logs, blobs[len(checked) :], strict=True))
     for path, kind in checked:
-        data = staged[path]
+        data = after_change[path]
+        if data is None and not target and paths is not None:
+            # Named but not in the index: `pre-commit run --files` on a file not yet added.
+            # Check it as it is in the work tree rather than let it pass unseen.
+            data = _read_work_tree(root / path)
         if data is None:
-            # Not in the index: deleted in this commit, or a path pre-commit passed that git
-            # does not track. Removing a whole feature's log is allowed.
+            # Deleted by the change. Removing a whole feature's log is allowed.
             continue
         if kind is FileKind.LOG:
-            _check_appended(path, committed[path], data, report)
+            _check_appended(path, before_change[path], data, report)
         else:
             check_content(kind, path, data, report, legacy_lane=legacy_lane_of(PurePosixPath(path)))
     return report
+
+
+def _read_work_tree(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
 
 
 def _check_appended(path: str, before: bytes | None, after: bytes, report: DiagnoseReport) -> None:

@@ -11,6 +11,8 @@ index that only GIT_INDEX_FILE names, and that is the content the gate has to ch
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from kitty_hooks.errors import FatalError
@@ -46,6 +48,16 @@ def staged_paths(root: Path) -> list[str]:
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
+def changed_paths(root: Path, base: str, target: str) -> list[str]:
+    """Paths added, copied or modified between two commits."""
+    out = _git(root, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=ACM", base, target)
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def merge_base(root: Path, first: str, second: str) -> str:
+    return _git(root, "merge-base", first, second).decode("ascii").strip()
+
+
 def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
     """The contents of several objects (e.g. "HEAD:path", ":path" for the index) in one git call.
 
@@ -70,3 +82,142 @@ def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
         blobs.append(out[pos : pos + size] if header[1] == b"blob" else None)
         pos += size + 1
     return blobs
+
+
+@dataclass(frozen=True)
+class RepoLayout:
+    top: Path
+    git_dir: Path
+    common_dir: Path
+    branch: str | None
+    """The checked-out branch, None on a detached HEAD."""
+
+    @property
+    def is_linked_worktree(self) -> bool:
+        return self.git_dir != self.common_dir
+
+
+def repo_layout(cwd: Path) -> RepoLayout:
+    """Work tree top, git dir, common dir and branch, in one git call."""
+    try:
+        out = _git(
+            cwd,
+            "rev-parse",
+            "--show-toplevel",
+            "--absolute-git-dir",
+            "--git-common-dir",
+            "--symbolic-full-name",
+            "HEAD",
+        )
+    except FatalError as exc:
+        raise FatalError(f"{cwd} is not inside a git work tree") from exc
+    top, git_dir, common_dir, head = (
+        out.decode("utf-8", "surrogateescape").splitlines() + [""] * 4
+    )[:4]
+    common = Path(common_dir)
+    if not common.is_absolute():
+        common = Path(cwd) / common
+    branch = head.removeprefix("refs/heads/") if head.startswith("refs/heads/") else None
+    return RepoLayout(Path(top), Path(git_dir).resolve(), common.resolve(), branch)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One path a commit added (A), modified (M), deleted (D) or retyped (T), against its first parent."""
+
+    status: str
+    path: str
+    old_blob: str | None
+    new_blob: str | None
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author_date: str
+    """Strict ISO 8601 with the author's offset; amend and rebase keep it."""
+    changes: tuple[FileChange, ...]
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+# %x1e starts a record; %x1f separates header fields. Author fields can hold any other byte.
+_FORMAT = "--format=%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f"
+_NULL_SHA = "0" * 40
+
+
+def read_commit(cwd: Path, rev: str, *, paths: tuple[str, ...]) -> CommitRecord:
+    """A commit's header and the raw changes under `paths` against its first parent.
+
+    Renames are reported as a delete and an add (--no-renames): callers pair files by what
+    they are, which also catches a move git would not call a rename. A merge commit lists no
+    changes (diff-tree shows none without -m).
+    """
+    out = _git(
+        cwd, "diff-tree", "-r", "-z", "--no-renames", "--root", "--no-abbrev", "--raw", _FORMAT,
+        rev, "--", *paths,
+    )  # fmt: skip
+    records = list(_parse_records(out))
+    if len(records) != 1:
+        raise FatalError(f"git diff-tree gave {len(records)} commits for {rev}")
+    return records[0]
+
+
+def iter_commits(
+    cwd: Path, revision_range: str, *, paths: tuple[str, ...]
+) -> Iterator[CommitRecord]:
+    """Every commit of a range (oldest first) that changes `paths`, with those changes.
+
+    One git call for the whole range. --full-history keeps commits on merged side branches
+    that default history simplification would hide.
+    """
+    out = _git(
+        cwd, "log", "--reverse", "--full-history", "--no-renames", "-z", "--raw", "--no-abbrev",
+        _FORMAT, revision_range, "--", *paths,
+    )  # fmt: skip
+    yield from _parse_records(out)
+
+
+def _parse_records(out: bytes) -> Iterator[CommitRecord]:
+    text = out.decode("utf-8", "surrogateescape")
+    for chunk in text.split("\x1e")[1:]:
+        header, _, body = chunk.partition("\0")
+        sha, parents, name, email, date = header.split("\x1f")[:5]
+        tokens = [t.strip("\n") for t in body.split("\0")]
+        changes: list[FileChange] = []
+        index = 0
+        while index < len(tokens):
+            meta = tokens[index]
+            if not meta.startswith(":"):
+                index += 1
+                continue
+            _, _, old_sha, new_sha, status = meta[1:].split(" ")
+            path = tokens[index + 1]
+            changes.append(
+                FileChange(
+                    status=status[0],
+                    path=path,
+                    old_blob=None if old_sha == _NULL_SHA else old_sha,
+                    new_blob=None if new_sha == _NULL_SHA else new_sha,
+                )
+            )
+            index += 2
+        yield CommitRecord(sha, tuple(parents.split()), name, email, date, tuple(changes))
+
+
+def root_commits(cwd: Path) -> list[str]:
+    out = _git(cwd, "rev-list", "--max-parents=0", "HEAD")
+    return sorted(out.decode("ascii").split())
+
+
+def remote_url(cwd: Path, name: str = "origin") -> str | None:
+    done = subprocess.run(
+        ["git", "config", "--get", f"remote.{name}.url"], cwd=cwd, capture_output=True, check=False
+    )
+    url = done.stdout.decode("utf-8", "surrogateescape").strip()
+    return url or None

@@ -1,0 +1,397 @@
+"""The kitty-diagnose hook through the real pre-commit framework, offline.
+
+A snapshot of this checkout's working tree (uncommitted changes included) becomes a git repository
+that a user repository names in its .pre-commit-config.yaml (`repo: <path>`, `rev: <sha>`).
+pre-commit installs a `language: python` hook by creating a virtualenv and running `pip install .`
+in its clone; these variables make that work with no network at all:
+
+- VIRTUALENV_SYSTEM_SITE_PACKAGES=1: the hook's virtualenv sees the system site-packages, so the
+  dependencies (click, jsonschema, ...) are already there;
+- PIP_NO_INDEX=1: pip never asks an index (nothing missing may be downloaded);
+- PIP_NO_BUILD_ISOLATION=0: pip's inverted spelling of --no-build-isolation, so the build backend
+  (hatchling) is taken from the system site-packages instead of being downloaded;
+- VIRTUALENV_NO_PERIODIC_UPDATE=1: virtualenv seeds pip from its embedded wheels and does not
+  start its background update of them.
+
+Every HTTP proxy variable points at a closed port on loopback besides, so anything that tries the
+network anyway fails instead of reaching it. The hook environment is built once per test session
+under a session PRE_COMMIT_HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.gitutil import PROJECT_ROOT, Repo, git
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = Path(__file__).parent / "examples"
+FEATURE = "kitty-specs/039-cli-2x-readiness"
+LOG = f"{FEATURE}/status.events.jsonl"
+HOOK_ID = "kitty-diagnose"
+DEAD_PROXY = "http://127.0.0.1:9"
+PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", "__pycache__", "*.py[cod]", "*.egg-info", ".venv", "build", "dist", ".*_cache"
+)
+
+
+def offline_env(home: Path, pre_commit_home: Path) -> dict[str, str]:
+    """A hermetic environment for pre-commit, git, virtualenv and pip: no network, no user config."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(
+            ("GIT_", "PIP_", "PYTHON", "VIRTUALENV_", "XDG_", "PRE_COMMIT", "KITTY_HOOKS")
+        )
+        and name.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        KITTY_HOOKS_HOME=str(home / ".spec-kitty" / "kitty-hooks"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Ada Lovelace",
+        GIT_AUTHOR_EMAIL="ada@example.com",
+        GIT_COMMITTER_NAME="Ada Lovelace",
+        GIT_COMMITTER_EMAIL="ada@example.com",
+        PRE_COMMIT_HOME=str(pre_commit_home),
+        PRE_COMMIT_COLOR="never",
+        VIRTUALENV_SYSTEM_SITE_PACKAGES="1",
+        VIRTUALENV_NO_PERIODIC_UPDATE="1",
+        VIRTUALENV_OVERRIDE_APP_DATA=str(pre_commit_home.parent / "virtualenv-app-data"),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_NO_BUILD_ISOLATION="0",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        http_proxy=DEAD_PROXY,
+        https_proxy=DEAD_PROXY,
+        HTTP_PROXY=DEAD_PROXY,
+        HTTPS_PROXY=DEAD_PROXY,
+        ALL_PROXY=DEAD_PROXY,
+    )
+    return env
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _check(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@dataclass(frozen=True)
+class HookSource:
+    path: Path
+    rev: str
+
+    def config(self) -> str:
+        # JSON is YAML: the path is quoted whatever it holds.
+        return (
+            "repos:\n"
+            f"  - repo: {json.dumps(str(self.path))}\n"
+            f"    rev: {self.rev}\n"
+            "    hooks:\n"
+            f"      - id: {HOOK_ID}\n"
+        )
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pre-commit-session") / "pre-commit-home"
+
+
+@pytest.fixture(scope="session")
+def session_env(tmp_path_factory: pytest.TempPathFactory, pre_commit_home: Path) -> dict[str, str]:
+    # Session fixtures run before conftest's function-scoped hermetic_env: they get their own HOME.
+    return offline_env(tmp_path_factory.mktemp("pre-commit-home"), pre_commit_home)
+
+
+@pytest.fixture(scope="session")
+def hook_source(
+    tmp_path_factory: pytest.TempPathFactory, session_env: dict[str, str]
+) -> HookSource:
+    """A git repository holding the project's working tree as it is now, in one commit."""
+    snapshot = tmp_path_factory.mktemp("hook-source") / "kitty-hooks"
+    listed = run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        PROJECT_ROOT,
+        session_env,
+    )
+    if listed.returncode != 0:
+        # Not a git checkout (an unpacked sdist, say): take the tree without build leftovers.
+        shutil.copytree(PROJECT_ROOT, snapshot, symlinks=True, ignore=_NOT_SOURCE)
+    for relative in sorted(set(listed.stdout.split("\0")) - {""}):
+        source = PROJECT_ROOT / relative
+        if not os.path.lexists(source) or source.is_dir():
+            continue  # deleted in the working tree, or a submodule
+        target = snapshot / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    for args in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "--no-verify", "-m", "snapshot of the working tree"],
+    ):
+        _check(run(args, snapshot, session_env))
+    rev = _check(run(["git", "rev-parse", "HEAD"], snapshot, session_env)).stdout.strip()
+    return HookSource(snapshot, rev)
+
+
+@pytest.fixture(scope="session")
+def hook_python(
+    tmp_path_factory: pytest.TempPathFactory,
+    hook_source: HookSource,
+    session_env: dict[str, str],
+    pre_commit_home: Path,
+) -> Path:
+    """Build the hook's environment once (`pre-commit install-hooks`); its python."""
+    primer = tmp_path_factory.mktemp("pre-commit-primer")
+    _check(run(["git", "init", "-q", "-b", "main"], primer, session_env))
+    (primer / ".pre-commit-config.yaml").write_text(hook_source.config(), encoding="utf-8")
+    _check(run([*PRE_COMMIT, "install-hooks"], primer, session_env))
+    (python,) = pre_commit_home.glob("repo*/py_env-*/bin/python")
+    return python
+
+
+@pytest.fixture
+def env(hermetic_env: Path, pre_commit_home: Path, hook_python: Path) -> dict[str, str]:
+    """This test's HOME, the session's hook environment."""
+    del hook_python  # built up front: a test's own git commit never builds it
+    return offline_env(hermetic_env, pre_commit_home)
+
+
+@pytest.fixture
+def user_repo(tmp_path: Path, hook_source: HookSource, env: dict[str, str]) -> Repo:
+    """A repository with the hook in its .pre-commit-config.yaml and `pre-commit install`ed."""
+    repo = Repo(tmp_path / "user")
+    repo.write(".pre-commit-config.yaml", hook_source.config())
+    installed = _check(run([*PRE_COMMIT, "install"], repo.path, env))
+    assert "pre-commit installed at .git/hooks/pre-commit" in installed.stdout
+    repo.git("add", "-A")
+    # No event file in this commit: the hook is skipped, the commit goes through.
+    committed = commit(repo, env, "add the pre-commit config")
+    assert committed.returncode == 0, committed.stdout + committed.stderr
+    return repo
+
+
+def commit(
+    repo: Repo, env: dict[str, str], message: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`git commit` with the installed hook running (no --no-verify)."""
+    return run(["git", "commit", *extra, "-m", message], repo.path, env)
+
+
+def head(repo: Repo) -> str:
+    return repo.git("rev-parse", "HEAD").stdout.strip()
+
+
+def example_log(case: str, tree: str) -> bytes:
+    outcome = "pass" if (EXAMPLES / "pass" / case).is_dir() else "fail"
+    return (EXAMPLES / outcome / case / tree / LOG).read_bytes()
+
+
+def expected_line(case: str) -> str:
+    return (EXAMPLES / "fail" / case / "expect.txt").read_text(encoding="utf-8").strip()
+
+
+def commit_through_hook(repo: Repo, env: dict[str, str], relative: str, content: bytes) -> str:
+    repo.write(relative, content)
+    repo.git("add", relative)
+    result = commit(repo, env, f"write {relative}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "kitty-hooks event gate" in output and "Passed" in output, output
+    return head(repo)
+
+
+def assert_blocked(
+    result: subprocess.CompletedProcess[str], repo: Repo, before: str, expected: str
+) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert head(repo) == before, "the commit went through"
+    assert "kitty-hooks event gate" in output and "Failed" in output, output
+    assert f"- hook id: {HOOK_ID}" in output and "- exit code: 1" in output, output
+    assert expected in output, output
+    assert "Traceback" not in output and "internal error" not in output, output
+    return output
+
+
+def test_hook_environment_runs_an_installed_copy(hook_python: Path, pre_commit_home: Path) -> None:
+    """pip really installed the snapshot into the hook's virtualenv (offline), with its schemas."""
+    probe = (
+        "import kitty_hooks, kitty_hooks.assets as a\n"
+        "print(kitty_hooks.__file__)\n"
+        "print(a.schema_dir())\n"
+    )
+    result = subprocess.run(
+        [str(hook_python), "-I", "-c", probe], capture_output=True, text=True, check=True
+    )
+    package_file, schemas = (Path(line) for line in result.stdout.splitlines())
+    env_dir = hook_python.parent.parent
+    assert package_file.is_relative_to(env_dir), package_file
+    assert schemas == package_file.parent / "_assets" / "schemas"
+    assert not package_file.resolve().is_relative_to(PROJECT_ROOT.resolve())
+    assert (hook_python.parent / "kitty-hooks").is_file()
+
+
+def test_commit_appending_malformed_line_is_blocked(user_repo: Repo, env: dict[str, str]) -> None:
+    case = "log-appended-bad-line"
+    before = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    bad = example_log(case, "staged")
+    user_repo.write(LOG, bad)
+    user_repo.git("add", LOG)
+
+    output = assert_blocked(
+        commit(user_repo, env, "bad event"), user_repo, before, expected_line(case)
+    )
+    # The error names the file, the line, the event and the field.
+    assert f"{LOG}:3: event 01JD3Q9Z6C8W4S0Y2X5V7T1R12: $.execution_mode:" in output
+    # pre-commit put the user's work back: still staged, still in the working tree.
+    assert (user_repo.path / LOG).read_bytes() == bad
+    assert user_repo.git("diff", "--cached", "--name-only").stdout.split() == [LOG]
+
+
+def test_commit_appending_valid_line_goes_through(user_repo: Repo, env: dict[str, str]) -> None:
+    case = "log-appended"
+    first = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    appended = example_log(case, "staged")
+    second = commit_through_hook(user_repo, env, LOG, appended)
+
+    assert second != first
+    assert user_repo.git("rev-parse", f"{second}~1").stdout.strip() == first
+    assert user_repo.git("show", f"HEAD:{LOG}").stdout.encode() == appended
+
+
+def test_commit_modifying_committed_line_is_blocked(user_repo: Repo, env: dict[str, str]) -> None:
+    case = "log-line-modified"
+    before = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    user_repo.write(LOG, example_log(case, "staged"))
+    user_repo.git("add", LOG)
+
+    output = assert_blocked(
+        commit(user_repo, env, "rewrite history"), user_repo, before, expected_line(case)
+    )
+    assert "append-only" in output
+
+
+def test_commit_all_checks_the_temporary_index(user_repo: Repo, env: dict[str, str]) -> None:
+    """`git commit -a` stages into a temporary index that only GIT_INDEX_FILE names."""
+    case = "log-appended-bad-line"
+    before = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    user_repo.write(LOG, example_log(case, "staged"))  # changed in the work tree, not staged
+
+    assert_blocked(
+        commit(user_repo, env, "bad event", "-a"), user_repo, before, expected_line(case)
+    )
+
+
+def test_unstaged_malformed_line_does_not_block_a_valid_commit(
+    user_repo: Repo, env: dict[str, str]
+) -> None:
+    """The gate checks what is committed: a bad line left unstaged is not part of the commit."""
+    committed = example_log("log-appended", "committed")
+    valid = example_log("log-appended", "staged")
+    before = commit_through_hook(user_repo, env, LOG, committed)
+    user_repo.write(LOG, valid)
+    user_repo.git("add", LOG)
+    bad_line = example_log("log-appended-bad-line", "staged").splitlines(keepends=True)[-1]
+    user_repo.write(LOG, valid + bad_line)
+
+    result = commit(user_repo, env, "valid event, bad one left unstaged")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert head(user_repo) != before
+    assert user_repo.git("show", f"HEAD:{LOG}").stdout.encode() == valid
+    assert (user_repo.path / LOG).read_bytes() == valid + bad_line
+
+
+@pytest.mark.parametrize("case", ["wp-unknown-lane", "wp-no-lane"])
+def test_pre_commit_run_files_on_invalid_wp_frontmatter_fails(
+    case: str, user_repo: Repo, env: dict[str, str]
+) -> None:
+    staged = EXAMPLES / "fail" / case / "staged"
+    shutil.copytree(staged, user_repo.path, dirs_exist_ok=True)
+    (wp_file,) = (p.relative_to(staged).as_posix() for p in staged.rglob("*.md"))
+    user_repo.git("add", wp_file)
+
+    result = run([*PRE_COMMIT, "run", HOOK_ID, "--files", wp_file], user_repo.path, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Failed" in output and expected_line(case) in output, output
+
+
+def test_pre_commit_run_files_on_valid_wp_frontmatter_passes(
+    user_repo: Repo, env: dict[str, str]
+) -> None:
+    staged = EXAMPLES / "pass" / "wp-frontmatter" / "staged"
+    shutil.copytree(staged, user_repo.path, dirs_exist_ok=True)
+    (wp_file,) = (p.relative_to(staged).as_posix() for p in staged.rglob("*.md"))
+    user_repo.git("add", wp_file)
+
+    result = run([*PRE_COMMIT, "run", HOOK_ID, "--files", wp_file], user_repo.path, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Passed" in result.stdout
+
+
+def test_run_from_ref_to_ref_checks_commits_that_skipped_the_gate(
+    user_repo: Repo, env: dict[str, str]
+) -> None:
+    """CI and pre-push run `pre-commit run --from-ref A --to-ref B`: the change is A...B."""
+    case = "log-appended-bad-line"
+    base = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    user_repo.write(LOG, example_log(case, "staged"))
+    user_repo.git("add", LOG)
+    user_repo.git("commit", "-q", "--no-verify", "-m", "bad event, gate skipped")
+
+    result = run(
+        [*PRE_COMMIT, "run", HOOK_ID, "--from-ref", base, "--to-ref", "HEAD"], user_repo.path, env
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert expected_line(case) in output, output
+
+
+def test_kitty_hooks_0_skips_the_framework_hook(user_repo: Repo, env: dict[str, str]) -> None:
+    case = "log-appended-bad-line"
+    before = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    user_repo.write(LOG, example_log(case, "staged"))
+    user_repo.git("add", LOG)
+
+    result = commit(user_repo, {**env, "KITTY_HOOKS": "0"}, "gate off")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert head(user_repo) != before
+
+
+def test_run_files_checks_a_file_not_yet_added(user_repo: Repo, env: dict[str, str]) -> None:
+    """`pre-commit run --files X` on an untracked file checks it instead of passing it unseen."""
+    staged = EXAMPLES / "fail" / "wp-unknown-lane" / "staged"
+    shutil.copytree(staged, user_repo.path, dirs_exist_ok=True)
+    (wp_file,) = (p.relative_to(staged).as_posix() for p in staged.rglob("*.md"))
+
+    result = run([*PRE_COMMIT, "run", HOOK_ID, "--files", wp_file], user_repo.path, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert expected_line("wp-unknown-lane") in output, output
+
+
+def test_snapshot_is_the_working_tree(hook_source: HookSource) -> None:
+    """What pre-commit installed is this checkout as it is now, uncommitted changes included."""
+    for relative in (".pre-commit-hooks.yaml", "pyproject.toml", "kitty_hooks/gate.py"):
+        assert (hook_source.path / relative).read_bytes() == (PROJECT_ROOT / relative).read_bytes()
+    assert not git(hook_source.path, "status", "--porcelain").stdout
