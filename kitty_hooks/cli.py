@@ -29,11 +29,19 @@ def cli() -> None:
     help="Check what is staged for commit, as the pre-commit gate does: "
     "only lines appended to a status log since HEAD, and no existing line changed.",
 )
+@click.option(
+    "--queue",
+    "check_queue",
+    is_flag=True,
+    help="Check the events waiting in the local queue (the line is the queue entry id).",
+)
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show every error of an event, not only the best match."
 )
-def diagnose(paths: tuple[Path, ...], staged: bool, output_format: str, verbose: bool) -> None:
+def diagnose(
+    paths: tuple[Path, ...], staged: bool, check_queue: bool, output_format: str, verbose: bool
+) -> None:
     """Validate status logs, event JSON files and WP frontmatter against the schemas.
 
     With no PATH, checks every kitty-specs/*/status.events.jsonl and WP file of the repository.
@@ -44,7 +52,16 @@ def diagnose(paths: tuple[Path, ...], staged: bool, output_format: str, verbose:
     from kitty_hooks.gate import diagnose_staged
     from kitty_hooks.report import REPORTERS
 
-    if staged:
+    if check_queue and (staged or paths):
+        raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")
+    if check_queue:
+        from kitty_hooks.queue import EventQueue
+
+        report = checks.DiagnoseReport()
+        with EventQueue() as queue:
+            entries = queue.list_entries()
+            checks.check_envelopes(str(queue.path), [(e.id, e.envelope) for e in entries], report)
+    elif staged:
         if hooks_disabled():  # KITTY_HOOKS=0 skips the gate under the pre-commit framework too
             return
         root = gitrepo.repo_root(Path.cwd())
@@ -85,6 +102,112 @@ def _repo_root_or_cwd() -> Path:
         return gitrepo.repo_root(Path.cwd())
     except FatalError:
         return Path.cwd()
+
+
+_HOOK_TYPES = click.Choice(["pre-commit", "post-commit", "post-rewrite", "pre-push"])
+
+
+@cli.command()
+@click.option(
+    "-t",
+    "--hook-type",
+    "hook_types",
+    type=_HOOK_TYPES,
+    multiple=True,
+    help="Only this hook (repeatable); default: all of them.",
+)
+def install(hook_types: tuple[str, ...]) -> None:
+    """Install the git hooks in this repository (idempotent; existing hooks are kept and run first)."""
+    from kitty_hooks.install import DEFAULT_HOOK_TYPES, install_hooks, report_lines
+
+    report = install_hooks(Path.cwd(), hook_types or DEFAULT_HOOK_TYPES)
+    click.echo("\n".join(report_lines(report)))
+
+
+@cli.command()
+@click.option(
+    "-t",
+    "--hook-type",
+    "hook_types",
+    type=_HOOK_TYPES,
+    multiple=True,
+    help="Only this hook (repeatable); default: all of them.",
+)
+def uninstall(hook_types: tuple[str, ...]) -> None:
+    """Remove the git hooks and put back the ones that were there before."""
+    from kitty_hooks.install import DEFAULT_HOOK_TYPES, report_lines, uninstall_hooks
+
+    report = uninstall_hooks(Path.cwd(), hook_types or DEFAULT_HOOK_TYPES)
+    click.echo("\n".join(report_lines(report)))
+
+
+@cli.command()
+@click.argument("revision_range")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def scan(revision_range: str, output_format: str) -> None:
+    """Backfill: queue the lane changes of past commits in REVISION_RANGE.
+
+    For example `main~200..main`, or `HEAD` for the whole history. Moves already queued or
+    delivered are recognised by their event ids and not queued again. Exit 1 when some files
+    or lines could not be read as lane changes.
+    """
+    from kitty_hooks.capture import scan as scan_range
+    from kitty_hooks.report import render_capture
+
+    if output_format == "text" and sys.stderr.isatty():
+        with click.progressbar(length=1, label="scanning", file=sys.stderr) as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done)
+
+            result = scan_range(Path.cwd(), revision_range, progress=advance)
+    else:
+        result = scan_range(Path.cwd(), revision_range)
+    click.echo(render_capture(result, output_format))
+    sys.exit(1 if result.skipped else 0)
+
+
+@cli.group()
+def queue() -> None:
+    """Look into the local event queue."""
+
+
+@queue.command("list")
+@click.option(
+    "--status",
+    "statuses",
+    type=click.Choice(["pending", "failed", "dead_letter"]),
+    multiple=True,
+    help="Only entries with this status (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many entries.")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str) -> None:
+    """The queued events, oldest first, with their status, retries and last error."""
+    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.report import render_entries
+
+    with EventQueue() as event_queue:
+        entries = event_queue.list_entries(statuses=statuses or None, limit=limit)
+    click.echo(render_entries(entries, output_format))
+
+
+@queue.command("show")
+@click.argument("event_id")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def queue_show(event_id: str, output_format: str) -> None:
+    """One queued event: its queue fields and the whole envelope."""
+    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.report import render_entry
+
+    with EventQueue() as event_queue:
+        entry = event_queue.get(event_id)
+    if entry is None:
+        raise FatalError(
+            f"no event {event_id} in the queue (kitty-hooks queue list shows them)", exit_code=1
+        )
+    click.echo(render_entry(entry, output_format))
 
 
 @cli.command(

@@ -17,12 +17,9 @@ from typing import Any, Literal
 from kitty_hooks import validation
 from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
 from kitty_hooks.lanes import ACCEPTED_LANE_NAMES, canonical_lane, is_known_lane
+from kitty_hooks.layout import LOG_FILE_NAME, SPECS_DIR, is_wp_file, legacy_lane_of
 from kitty_hooks.validation import SchemaViolation, render_value
 
-LOG_FILE_NAME = "status.events.jsonl"
-SPECS_DIR = "kitty-specs"
-# Spec-kitty 1.x kept WP files in one folder per lane.
-LEGACY_LANE_FOLDERS = ("planned", "doing", "for_review", "done")
 # One log line is one small JSON object; a line this long is a mistake, not an event.
 MAX_LINE_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
@@ -102,24 +99,8 @@ def classify(path: PurePosixPath, *, explicit: bool) -> FileKind | None:
         return FileKind.LOG
     if name.endswith((".events.json", ".event.json")) or (explicit and name.endswith(".json")):
         return FileKind.ENVELOPES
-    if name.endswith(".md") and (explicit or _is_wp_file(path)):
+    if name.endswith(".md") and (explicit or is_wp_file(path)):
         return FileKind.WORK_PACKAGE
-    return None
-
-
-def _is_wp_file(path: PurePosixPath) -> bool:
-    if not path.name.startswith("WP"):
-        return False
-    parts = path.parts
-    if len(parts) >= 2 and parts[-2] == "tasks":
-        return True
-    return len(parts) >= 3 and parts[-3] == "tasks" and parts[-2] in LEGACY_LANE_FOLDERS
-
-
-def legacy_lane_of(path: PurePosixPath) -> str | None:
-    parts = path.parts
-    if len(parts) >= 3 and parts[-3] == "tasks" and parts[-2] in LEGACY_LANE_FOLDERS:
-        return parts[-2]
     return None
 
 
@@ -133,7 +114,7 @@ def discover(root: Path) -> list[Path]:
     found += [
         p
         for p in specs.rglob("WP*.md")
-        if p.is_file() and _is_wp_file(PurePosixPath(p.relative_to(root).as_posix()))
+        if p.is_file() and is_wp_file(PurePosixPath(p.relative_to(root).as_posix()))
     ]
     found += [p for p in specs.rglob("*.json") if classify(PurePosixPath(p.name), explicit=False)]
     return sorted(set(found))
@@ -381,6 +362,13 @@ def _check_envelope_file(label: str, data: bytes, report: DiagnoseReport) -> Non
             Problem(label, exc.lineno, (f"not valid JSON: {exc.msg} at column {exc.colno}",))
         )
         return
+    check_envelopes(label, events, report)
+
+
+def check_envelopes(label: str, events: list[tuple[int, Any]], report: DiagnoseReport) -> None:
+    """Check (line, envelope) pairs: from a JSON file, or (line = entry id) from the queue."""
+    if label not in report.files:
+        report.files.append(label)
     for line, event in events:
         if not isinstance(event, dict):
             _bad_line(

@@ -16,8 +16,8 @@ from kitty_hooks.diagnose import (
     Problem,
     check_content,
     classify,
-    legacy_lane_of,
 )
+from kitty_hooks.layout import legacy_lane_of
 
 
 def diagnose_staged(

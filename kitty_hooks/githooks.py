@@ -5,12 +5,17 @@ Reached from kitty_hooks.entry without importing click, because hooks run on eve
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.locations import hooks_disabled, log_exception
+from kitty_hooks.locations import hooks_disabled, log_exception, log_line, log_path
+
+if TYPE_CHECKING:
+    from kitty_hooks.capture import CaptureResult
 
 
 def _pre_commit(args: list[str]) -> int:
@@ -31,8 +36,57 @@ def _pre_commit(args: list[str]) -> int:
     return report.exit_code
 
 
-# The gate may block the commit; hooks added later that only observe must always exit 0.
-HOOKS: dict[str, Callable[[list[str]], int]] = {"pre-commit": _pre_commit}
+def _post_commit(args: list[str]) -> int:
+    from kitty_hooks.capture import capture_commit
+
+    del args
+    _warn_about(capture_commit(Path.cwd()), "post-commit")
+    return 0
+
+
+def _post_rewrite(args: list[str]) -> int:
+    """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
+    from kitty_hooks import gitrepo
+    from kitty_hooks.capture import rewrite_commit_refs
+
+    rewritten: dict[str, str] = {}
+    stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    for line in stdin.splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            rewritten[fields[0]] = fields[1]
+    if not rewritten:
+        # The pre-commit framework passes only the command, in its environment.
+        command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "")
+        rewritten = gitrepo.rewrites_since(Path.cwd(), command)
+    if rewritten:
+        _, captured = rewrite_commit_refs(Path.cwd(), rewritten)
+        _warn_about(captured, "post-rewrite")
+    return 0
+
+
+def _warn_about(result: CaptureResult, hook: str) -> None:
+    """At most one line on the terminal; the details go to the log."""
+    notes: list[str] = []
+    if result.recovered_from is not None:
+        notes.append(f"the event queue was unreadable and was moved to {result.recovered_from}")
+    if result.skipped:
+        for skipped in result.skipped:
+            log_line(f"hook {hook}: skipped {skipped.render()}")
+        count = len(result.skipped)
+        notes.append(
+            f"{count} file{'s' if count != 1 else ''} or line{'s' if count != 1 else ''} could not be read as lane changes"
+        )
+    if notes:
+        print(f"kitty-hooks: {'; '.join(notes)} (details in {log_path()})", file=sys.stderr)
+
+
+# The gate may block the commit; every other hook only observes and always exits 0.
+HOOKS: dict[str, Callable[[list[str]], int]] = {
+    "pre-commit": _pre_commit,
+    "post-commit": _post_commit,
+    "post-rewrite": _post_rewrite,
+}
 GATES = frozenset({"pre-commit"})
 
 

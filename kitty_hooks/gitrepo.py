@@ -156,11 +156,12 @@ def read_commit(cwd: Path, rev: str, *, paths: tuple[str, ...]) -> CommitRecord:
 
     Renames are reported as a delete and an add (--no-renames): callers pair files by what
     they are, which also catches a move git would not call a rename. A merge commit lists no
-    changes (diff-tree shows none without -m).
+    changes (diff-tree shows none without -m). --always: without it a commit with no change
+    under `paths` prints nothing at all, not even its header.
     """
     out = _git(
-        cwd, "diff-tree", "-r", "-z", "--no-renames", "--root", "--no-abbrev", "--raw", _FORMAT,
-        rev, "--", *paths,
+        cwd, "diff-tree", "-r", "-z", "--no-renames", "--root", "--always", "--no-abbrev", "--raw",
+        _FORMAT, rev, "--", *paths,
     )  # fmt: skip
     records = list(_parse_records(out))
     if len(records) != 1:
@@ -181,6 +182,17 @@ def iter_commits(
         _FORMAT, revision_range, "--", *paths,
     )  # fmt: skip
     yield from _parse_records(out)
+
+
+def read_commits(cwd: Path, shas: list[str], *, paths: tuple[str, ...]) -> list[CommitRecord]:
+    """Several given commits (not their history) with their changes under `paths`, one call."""
+    if not shas:
+        return []
+    out = _git(
+        cwd, "log", "--no-walk=unsorted", "--no-renames", "-z", "--raw", "--no-abbrev", _FORMAT,
+        "--stdin", "--", *paths, stdin="".join(f"{sha}\n" for sha in shas).encode(),
+    )  # fmt: skip
+    return list(_parse_records(out))
 
 
 def _parse_records(out: bytes) -> Iterator[CommitRecord]:
@@ -221,3 +233,61 @@ def remote_url(cwd: Path, name: str = "origin") -> str | None:
     )
     url = done.stdout.decode("utf-8", "surrogateescape").strip()
     return url or None
+
+
+def hooks_dir(cwd: Path) -> Path:
+    """The directory git runs hooks from when working in cwd (it may not exist yet).
+
+    `--git-path hooks` knows where that is: core.hooksPath when set (a relative one is relative to
+    the work tree, so each linked worktree has its own), else the common dir's hooks, which linked
+    worktrees share. Its answer is relative to cwd.
+    """
+    try:
+        out = _git(cwd, "rev-parse", "--git-path", "hooks")
+    except FatalError as exc:
+        raise FatalError(f"{cwd} is not inside a git repository") from exc
+    return (cwd / out.decode("utf-8", "surrogateescape").rstrip("\n")).resolve()
+
+
+def config_get(cwd: Path, key: str) -> str | None:
+    """The value git sees for a config key from cwd, or None when it is not set."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get", key], cwd=cwd, capture_output=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise FatalError("git is not installed or not on PATH") from exc
+    if done.returncode == 1:  # git's code for "not set"
+        return None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise FatalError(f"git config --get {key} failed in {cwd}: {message or 'no output'}")
+    return done.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def rewrites_since(cwd: Path, command: str) -> dict[str, str]:
+    """Old -> new commit ids of the amend or rebase that just ran, read back from git.
+
+    For when git's own list is not on stdin: the pre-commit framework runs post-rewrite hooks
+    without it. An amend replaced HEAD@{1}; a rebase replaced the commits only ORIG_HEAD has
+    with those only HEAD has, paired by author date, email and subject (rebase keeps all
+    three; a commit it dropped or reworded has no pair and is left alone).
+    """
+    if command == "amend":
+        out = _git(cwd, "rev-parse", "HEAD@{1}", "HEAD").decode("ascii").split()
+        return {out[0]: out[1]} if len(out) == 2 and out[0] != out[1] else {}
+    if command != "rebase":
+        return {}
+    fmt = "--format=%H%x1f%aI%x1f%ae%x1f%s"
+    old = _git(cwd, "log", fmt, "ORIG_HEAD", "--not", "HEAD").decode("utf-8", "replace")
+    new = _git(cwd, "log", fmt, "HEAD", "--not", "ORIG_HEAD").decode("utf-8", "replace")
+    by_key = {}
+    for line in new.splitlines():
+        sha, *key = line.split("\x1f")
+        by_key[tuple(key)] = sha
+    rewritten = {}
+    for line in old.splitlines():
+        sha, *key = line.split("\x1f")
+        if tuple(key) in by_key:
+            rewritten[sha] = by_key[tuple(key)]
+    return rewritten

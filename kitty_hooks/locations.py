@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,4 +47,6 @@ def log_line(message: str) -> Path:
 
 def log_exception(context: str) -> Path:
     """Log the exception being handled, with its traceback, under a one-line context."""
+    import traceback  # only on the error path: it pulls in linecache and tokenize
+
     return log_line(f"{context}\n{traceback.format_exc()}")

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.diagnose import DiagnoseReport
+
+if TYPE_CHECKING:
+    from kitty_hooks.capture import CaptureResult
+    from kitty_hooks.queue import QueueEntry
 
 
 def summary_line(report: DiagnoseReport) -> str:
@@ -51,3 +56,90 @@ def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
 
 
 REPORTERS: dict[str, Callable[..., str]] = {"text": render_text, "json": render_json}
+
+
+# --- the queue and capture ---------------------------------------------------------------------
+
+
+def _entry_document(entry: QueueEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "event_id": entry.event_id,
+        "event_type": entry.event_type,
+        "status": entry.status,
+        "retry_count": entry.retry_count,
+        "created_at": entry.created_at,
+        "last_attempt_at": entry.last_attempt_at,
+        "last_error": entry.last_error,
+        "error_category": entry.error_category,
+        "envelope": entry.envelope,
+    }
+
+
+def _describe_event(envelope: dict[str, Any]) -> str:
+    payload = envelope.get("payload")
+    if envelope.get("event_type") == "WPStatusChanged" and isinstance(payload, dict):
+        from_lane = payload.get("from_lane") or "new"
+        return f"{payload.get('feature_slug')}/{payload.get('wp_id')} {from_lane} -> {payload.get('to_lane')}"
+    return str(envelope.get("event_type"))
+
+
+def render_entries(entries: list[QueueEntry], output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps([_entry_document(e) for e in entries], indent=2, ensure_ascii=False)
+    if not entries:
+        return "the queue is empty"
+    rows = [("ID", "EVENT ID", "STATUS", "TRIES", "CREATED", "EVENT", "LAST ERROR")]
+    rows += [
+        (
+            str(e.id),
+            e.event_id,
+            e.status,
+            str(e.retry_count),
+            e.created_at,
+            _describe_event(e.envelope),
+            e.last_error or "",
+        )
+        for e in entries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def render_entry(entry: QueueEntry, output_format: str) -> str:
+    document = _entry_document(entry)
+    if output_format == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False)
+    envelope = document.pop("envelope")
+    lines = [f"{key}: {'' if value is None else value}" for key, value in document.items()]
+    lines.append("envelope:")
+    lines.append(json.dumps(envelope, indent=2, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def render_capture(result: CaptureResult, output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(
+            {
+                "commits": result.commits,
+                "queued": result.queued,
+                "duplicates": result.duplicates,
+                "no_ops": result.no_ops,
+                "skipped": [asdict(s) for s in result.skipped],
+                "recovered_from": str(result.recovered_from) if result.recovered_from else None,
+            },
+            indent=2,
+        )
+    lines = [f"warning: skipped {s.render()}" for s in result.skipped]
+    if result.recovered_from is not None:
+        lines.append(f"warning: the queue was unreadable and was moved to {result.recovered_from}")
+    lines.append(
+        f"scanned {result.commits:,} commit{'s' if result.commits != 1 else ''}: "
+        f"{len(result.queued):,} lane change{'s' if len(result.queued) != 1 else ''} queued, "
+        f"{len(result.duplicates):,} already known, {result.no_ops:,} within one sync lane (not sent), "
+        f"{len(result.skipped):,} skipped"
+    )
+    return "\n".join(lines)

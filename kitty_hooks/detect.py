@@ -1,0 +1,308 @@
+"""What work-package lane changes a commit holds.
+
+Three sources (DESIGN.md): lines appended to kitty-specs/<feature>/status.events.jsonl, the
+`lane` field of a WP file's frontmatter, and (1.x) moves between tasks/<lane>/ folders. Pure
+functions over a gitrepo.CommitRecord and the blobs it names: the caller fetches the blobs in
+one git call, for one commit (post-commit) or thousands (scan).
+
+A merge commit holds no lane changes of its own: the moves it brings were emitted by the
+commits that made them, on their branch, when they were committed (or by `scan`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from kitty_hooks.events import LaneChange
+from kitty_hooks.gitrepo import CommitRecord, FileChange
+from kitty_hooks.lanes import UnknownLaneError, canonical_lane
+from kitty_hooks.layout import (
+    feature_of,
+    is_status_log,
+    is_wp_file,
+    legacy_lane_of,
+    wp_id_from_name,
+)
+
+# A WP file is a page of markdown; anything this large or with NUL bytes is not one.
+MAX_WP_FILE_BYTES = 1 << 20
+MAX_LOG_BYTES = 64 << 20
+_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+@dataclass(frozen=True)
+class CommitContext:
+    """What a lane change needs to know beyond the commit itself."""
+
+    execution_mode: str
+    branch: str | None
+    repo_name: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or line that could not be read as a lane change, and why."""
+
+    path: str
+    reason: str
+
+    def render(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class DetectedChanges:
+    changes: list[LaneChange] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def relevant_changes(commit: CommitRecord) -> list[FileChange]:
+    """The changes of a commit that can hold lane moves (none for a merge)."""
+    if commit.is_merge:
+        return []
+    return [c for c in commit.changes if _is_relevant(PurePosixPath(c.path))]
+
+
+def _is_relevant(path: PurePosixPath) -> bool:
+    return feature_of(path) is not None and (is_status_log(path) or is_wp_file(path))
+
+
+def blobs_needed(commit: CommitRecord) -> list[str]:
+    """Object ids detect_lane_changes will read for this commit."""
+    needed: list[str] = []
+    for change in relevant_changes(commit):
+        needed += [blob for blob in (change.old_blob, change.new_blob) if blob]
+    return needed
+
+
+def detect_lane_changes(
+    commit: CommitRecord, blobs: Mapping[str, bytes | None], context: CommitContext
+) -> DetectedChanges:
+    result = DetectedChanges()
+    changes = relevant_changes(commit)
+    logged: set[tuple[str, str]] = set()
+    for change in changes:
+        if is_status_log(PurePosixPath(change.path)):
+            for lane_change in _log_changes(change, blobs, commit, context, result.skipped):
+                logged.add((lane_change.feature_slug, lane_change.wp_id))
+                result.changes.append(lane_change)
+    for lane_change in _frontmatter_changes(changes, blobs, commit, context, result.skipped):
+        # spec-kitty 2.x writes the log line and the frontmatter in one commit: one move,
+        # taken from the log line, which has its own event id and the real from-lane.
+        if (lane_change.feature_slug, lane_change.wp_id) not in logged:
+            result.changes.append(lane_change)
+    return result
+
+
+# --- status.events.jsonl ---------------------------------------------------------------------
+
+
+def _log_changes(
+    change: FileChange,
+    blobs: Mapping[str, bytes | None],
+    commit: CommitRecord,
+    context: CommitContext,
+    skipped: list[Skipped],
+) -> list[LaneChange]:
+    if change.new_blob is None:
+        return []  # the log was deleted: nothing moved
+    after = blobs.get(change.new_blob)
+    before = blobs.get(change.old_blob) if change.old_blob else b""
+    if after is None or before is None:
+        skipped.append(Skipped(change.path, "could not read the log from git"))
+        return []
+    if len(after) > MAX_LOG_BYTES:
+        skipped.append(Skipped(change.path, f"log is {len(after):,} bytes, over {MAX_LOG_BYTES:,}"))
+        return []
+    old_lines = set(before.splitlines())
+    feature = feature_of(PurePosixPath(change.path)) or ""
+    found: list[LaneChange] = []
+    for number, raw in enumerate(after.splitlines(), start=1):
+        if not raw.strip() or raw in old_lines:
+            continue
+        where = f"{change.path}:{number}"
+        try:
+            line = json.loads(raw)
+            found.append(_from_log_line(line, feature, commit, context))
+        except (ValueError, UnicodeDecodeError) as exc:
+            skipped.append(Skipped(where, _reason(exc)))
+        except (KeyError, TypeError, AttributeError) as exc:
+            skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
+    return found
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnknownLaneError):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]} field"
+    return str(exc) or type(exc).__name__
+
+
+def _from_log_line(
+    line: dict[str, Any], feature: str, commit: CommitRecord, context: CommitContext
+) -> LaneChange:
+    if not isinstance(line, dict):
+        raise TypeError("a JSON object per line")
+    event_id = line["event_id"]
+    if not (isinstance(event_id, str) and _ULID.match(event_id)):
+        raise ValueError(f"event_id {event_id!r} is not a ULID")
+    from_lane = line.get("from_lane")
+    from_lane = canonical_lane(from_lane) if from_lane is not None else None
+    to_lane = canonical_lane(line["to_lane"])
+    wp_id = line["wp_id"]
+    if not isinstance(wp_id, str) or not wp_id:
+        raise ValueError(f"wp_id {wp_id!r} is not a work package id")
+    actor = line.get("actor") or commit.author_name
+    evidence = line.get("evidence")
+    if to_lane == "done":
+        evidence = _with_commit_repo(evidence, commit, context)
+    return LaneChange(
+        feature_slug=str(line.get("feature_slug") or feature),
+        wp_id=wp_id,
+        from_lane=from_lane,
+        to_lane=to_lane,
+        actor=str(actor),
+        at=str(line.get("at") or commit.author_date),
+        force=bool(line.get("force", False)),
+        reason=line.get("reason"),
+        execution_mode=str(line.get("execution_mode") or context.execution_mode),
+        review_ref=line.get("review_ref") or _review_ref(from_lane, to_lane, commit),
+        evidence=evidence,
+        event_id=event_id,
+    )
+
+
+def _with_commit_repo(
+    evidence: Any, commit: CommitRecord, context: CommitContext
+) -> dict[str, Any] | None:
+    # spec-kitty 2.1 writes done evidence without repos (auto-approval); the commit that
+    # recorded the move is the repo evidence we can vouch for.
+    if not isinstance(evidence, dict):
+        return evidence
+    if evidence.get("repos"):
+        return evidence
+    return {**evidence, "repos": [_repo_entry(commit, context)]}
+
+
+def _repo_entry(commit: CommitRecord, context: CommitContext) -> dict[str, str]:
+    return {"repo": context.repo_name, "branch": context.branch or "HEAD", "commit": commit.sha}
+
+
+def _review_ref(from_lane: str | None, to_lane: str, commit: CommitRecord) -> str | None:
+    """The commit a reviewer checks out: set on entering for_review, and on a rollback."""
+    if to_lane == "for_review" or (from_lane == "for_review" and to_lane == "in_progress"):
+        return commit.sha
+    return None
+
+
+# --- WP frontmatter and 1.x lane folders -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _WorkPackageState:
+    lane: str
+    fields: dict[str, Any]
+
+
+def _frontmatter_changes(
+    changes: list[FileChange],
+    blobs: Mapping[str, bytes | None],
+    commit: CommitRecord,
+    context: CommitContext,
+    skipped: list[Skipped],
+) -> list[LaneChange]:
+    # Pair the old and new sides by (feature, WP id), not by path: a move between 1.x lane
+    # folders is a delete and an add, and so is a rename.
+    before: dict[tuple[str, str], _WorkPackageState] = {}
+    after: dict[tuple[str, str], tuple[str, _WorkPackageState]] = {}
+    for change in changes:
+        path = PurePosixPath(change.path)
+        if not is_wp_file(path):
+            continue
+        feature = feature_of(path) or ""
+        if change.old_blob:
+            state = _read_wp(change.path, blobs.get(change.old_blob), skipped, side="before")
+            if state is not None:
+                before[(feature, _wp_id(path, state))] = state
+        if change.new_blob:
+            state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
+            if state is not None:
+                after[(feature, _wp_id(path, state))] = (change.path, state)
+    found: list[LaneChange] = []
+    for (feature, wp_id), (_, new) in sorted(after.items(), key=lambda item: item[1][0]):
+        old = before.get((feature, wp_id))
+        if old is not None and old.lane == new.lane:
+            continue
+        from_lane = old.lane if old is not None else None
+        evidence = None
+        if new.lane == "done":
+            review = {
+                "reviewer": _text(new.fields.get("reviewed_by")) or commit.author_name,
+                "verdict": _text(new.fields.get("review_status")) or "unspecified",
+            }
+            evidence = {"repos": [_repo_entry(commit, context)], "review": review}
+        found.append(
+            LaneChange(
+                feature_slug=feature,
+                wp_id=wp_id,
+                from_lane=from_lane,
+                to_lane=new.lane,
+                actor=commit.author_name or commit.author_email,
+                at=commit.author_date,
+                execution_mode=context.execution_mode,
+                review_ref=_review_ref(from_lane, new.lane, commit),
+                evidence=evidence,
+            )
+        )
+    return found
+
+
+def _wp_id(path: PurePosixPath, state: _WorkPackageState) -> str:
+    declared = _text(state.fields.get("work_package_id"))
+    return declared or wp_id_from_name(path) or path.stem
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _read_wp(
+    path: str, data: bytes | None, skipped: list[Skipped], *, side: str
+) -> _WorkPackageState | None:
+    from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
+
+    where = path if side == "after" else f"{path} (before this commit)"
+    if data is None:
+        skipped.append(Skipped(where, "could not read the file from git"))
+        return None
+    if len(data) > MAX_WP_FILE_BYTES or b"\0" in data[:8192]:
+        skipped.append(Skipped(where, "binary or too large for a WP file"))
+        return None
+    legacy = legacy_lane_of(PurePosixPath(path))
+    try:
+        fields = parse_frontmatter(data.decode("utf-8-sig")).fields
+    except UnicodeDecodeError:
+        skipped.append(Skipped(where, "not valid UTF-8"))
+        return None
+    except FrontmatterError as exc:
+        if legacy is None:
+            skipped.append(Skipped(where, str(exc)))
+            return None
+        fields = {}  # in a 1.x lane folder the folder is the lane
+    lane = legacy if legacy is not None else fields.get("lane")
+    if lane is None:
+        skipped.append(Skipped(where, "frontmatter has no lane"))
+        return None
+    try:
+        return _WorkPackageState(canonical_lane(lane), fields)
+    except UnknownLaneError as exc:
+        skipped.append(Skipped(where, str(exc)))
+        return None

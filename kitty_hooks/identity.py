@@ -1,0 +1,110 @@
+"""Who emits an event: the project every clone agrees on, and this machine and user."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from kitty_hooks import gitrepo
+from kitty_hooks.events import Identity
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Derived project ids are UUIDv5 in a namespace of our own, from the repository's root commit.
+_PROJECT_NAMESPACE = "kitty-hooks:project:root-commit"
+_ROOT_CACHE = "kitty-hooks-root-commit"
+
+
+def node_id() -> str:
+    """12 hex characters for this machine and user.
+
+    The same recipe as the spec-kitty CLI (sha256 of "host:user"), so both tools name this
+    node alike.
+    """
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no USER variable and no passwd entry (some containers)
+        user = "unknown"
+    return hashlib.sha256(f"{socket.gethostname()}:{user}".encode()).hexdigest()[:12]
+
+
+def project_identity(
+    layout: gitrepo.RepoLayout,
+    config_text: bytes | None,
+    origin_url: str | None,
+    *,
+    node: str | None = None,
+) -> Identity:
+    """The project from .kittify/config.yaml (project.uuid, project.slug) when it names one.
+
+    Otherwise derived so that every clone agrees: the uuid from the root commit, the slug the
+    way spec-kitty derives it (the origin remote's name, else the folder's).
+    """
+    config = _project_section(config_text)
+    uuid = config.get("uuid")
+    slug = config.get("slug")
+    if not (isinstance(uuid, str) and _UUID.match(uuid)):
+        uuid = _derived_uuid(layout)
+    if not (isinstance(slug, str) and slug.strip()):
+        slug = _derived_slug(layout, origin_url)
+    return Identity(project_uuid=uuid.lower(), project_slug=slug, node_id=node or node_id())
+
+
+def _project_section(config_text: bytes | None) -> dict[str, Any]:
+    if not config_text:
+        return {}
+    import yaml
+
+    try:
+        document = yaml.load(config_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}  # a broken config is diagnose's business; derive the identity instead
+    project = document.get("project") if isinstance(document, dict) else None
+    return project if isinstance(project, dict) else {}
+
+
+def _derived_uuid(layout: gitrepo.RepoLayout) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{_PROJECT_NAMESPACE}:{_root_commit(layout)}"))
+
+
+def _root_commit(layout: gitrepo.RepoLayout) -> str:
+    # `git rev-list --max-parents=0` walks the whole history: cache the answer beside the
+    # repository (roots do not change unless history is rewritten from the very start).
+    cache = layout.common_dir / _ROOT_CACHE
+    try:
+        cached = cache.read_text(encoding="ascii").strip()
+        if re.fullmatch(r"[0-9a-f]{40,64}", cached):
+            return cached
+    except OSError:
+        pass
+    roots = gitrepo.root_commits(layout.top)
+    root = roots[0] if roots else "no-commits"
+    with contextlib.suppress(OSError):
+        cache.write_text(root + "\n", encoding="ascii")
+    return root
+
+
+def _derived_slug(layout: gitrepo.RepoLayout, origin_url: str | None) -> str:
+    name = Path(layout.top).name
+    if origin_url:
+        tail = re.split(r"[/:]", origin_url.rstrip("/"))[-1]
+        name = tail.removesuffix(".git") or name
+    return re.sub(r"[\s_]+", "-", name.strip().lower()) or "project"
+
+
+def repo_name(layout: gitrepo.RepoLayout, origin_url: str | None) -> str:
+    """owner/name of the origin remote (as evidence names a repo), else the folder name."""
+    if origin_url:
+        parts = [p for p in re.split(r"[/:]", origin_url.rstrip("/").removesuffix(".git")) if p]
+        if len(parts) >= 2:
+            return f"{parts[-2]}/{parts[-1]}"
+        if parts:
+            return parts[-1]
+    return Path(layout.top).name

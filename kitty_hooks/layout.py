@@ -1,0 +1,50 @@
+"""Where things live in a spec-kitty repository: features, status logs, WP files, lane folders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+SPECS_DIR = "kitty-specs"
+LOG_FILE_NAME = "status.events.jsonl"
+PROJECT_CONFIG = ".kittify/config.yaml"
+# Spec-kitty 1.x kept WP files in one folder per lane.
+LEGACY_LANE_FOLDERS = ("planned", "doing", "for_review", "done")
+
+_WP_ID = re.compile(r"^(WP\d+)")
+
+
+def is_wp_file(path: PurePosixPath) -> bool:
+    """tasks/WP*.md, or tasks/<lane>/WP*.md in a 1.x lane folder."""
+    if not (path.name.startswith("WP") and path.name.endswith(".md")):
+        return False
+    parts = path.parts
+    if len(parts) >= 2 and parts[-2] == "tasks":
+        return True
+    return legacy_lane_of(path) is not None
+
+
+def legacy_lane_of(path: PurePosixPath) -> str | None:
+    """The lane a 1.x lane folder gives a WP file, None outside one."""
+    parts = path.parts
+    if len(parts) >= 3 and parts[-3] == "tasks" and parts[-2] in LEGACY_LANE_FOLDERS:
+        return parts[-2]
+    return None
+
+
+def feature_of(path: PurePosixPath) -> str | None:
+    """The feature slug of a path under kitty-specs/<feature>/, else None."""
+    parts = path.parts
+    if len(parts) >= 3 and parts[0] == SPECS_DIR:
+        return parts[1]
+    return None
+
+
+def is_status_log(path: PurePosixPath) -> bool:
+    parts = path.parts
+    return len(parts) == 3 and parts[0] == SPECS_DIR and parts[2] == LOG_FILE_NAME
+
+
+def wp_id_from_name(path: PurePosixPath) -> str | None:
+    match = _WP_ID.match(path.name)
+    return match.group(1) if match else None

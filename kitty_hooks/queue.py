@@ -1,0 +1,825 @@
+"""The durable local event queue: one SQLite file per user, with the Lamport clock inside it.
+
+Several git processes write at once (a rebase runs post-commit hooks back to back, two
+worktrees commit together), so every write is one ``BEGIN IMMEDIATE`` transaction: the clock
+tick, the causation link and the insert commit together or not at all.
+
+The Lamport clock is the entry id: the next value is one above both the highest id in the table
+and the high-water mark that ``clock`` keeps when entries are deleted, so no value is handed out
+twice. An enqueue then writes three pages (the row, the event_id index, the causation link); a
+counter updated on every enqueue (or AUTOINCREMENT's sqlite_sequence) would be a fourth, and the
+commit is most of an enqueue's time. It also makes id order the one queue order: commit order,
+Lamport order, FIFO.
+
+This module runs on the post-commit path: it imports sqlite3 and the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from kitty_hooks.errors import FatalError
+from kitty_hooks.locations import log_line, state_dir
+
+# Not "queue.db" directly under ~/.spec-kitty: that name belongs to the spec-kitty CLI, whose
+# table is also called "queue" and whose rows we must never touch. state_dir() is our own folder.
+DEFAULT_QUEUE_FILE = "queue.db"
+DEFAULT_RETRY_LIMIT = 5
+SCHEMA_VERSION = 1
+
+PENDING = "pending"
+FAILED = "failed"
+DEAD_LETTER = "dead_letter"
+STATUSES = (PENDING, FAILED, DEAD_LETTER)
+
+_WP_STATUS_CHANGED = "WPStatusChanged"
+# SQLite has allowed 32766 host parameters since 3.32; older builds allow 999.
+_CHUNK = 500
+# The shortest hex string taken for an abbreviated commit (git's default abbreviation).
+_MIN_ABBREV = 7
+_HEX = frozenset("0123456789abcdef")
+
+# Primary result codes (extended codes keep them in the low byte).
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_NOTADB = 26
+
+_T = TypeVar("_T")
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class QueueError(FatalError):
+    """The queue cannot be read or written; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    id: int
+    event_id: str
+    event_type: str
+    envelope: dict[str, Any]
+    status: str
+    retry_count: int
+    created_at: str
+    last_attempt_at: str | None
+    last_error: str | None
+    error_category: str | None
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    queued: tuple[str, ...]
+    duplicates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    total_pending: int
+    total_failed: int
+    total_dead_letter: int
+    oldest_created_at: str | None
+    retry_distribution: dict[str, int]
+    top_event_types: list[tuple[str, int]]
+
+    @property
+    def total(self) -> int:
+        return self.total_pending + self.total_failed + self.total_dead_letter
+
+
+def default_queue_path() -> Path:
+    return state_dir() / DEFAULT_QUEUE_FILE
+
+
+def causation_key(envelope: Mapping[str, Any]) -> str:
+    """What chains events together: the work package of a status change, else the aggregate."""
+    aggregate_id = str(envelope.get("aggregate_id") or "")
+    if envelope.get("event_type") == _WP_STATUS_CHANGED:
+        payload = envelope.get("payload") or {}
+        return f"{envelope.get('project_uuid') or ''}/{payload.get('feature_slug') or ''}/{aggregate_id}"
+    return aggregate_id
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+# entries holds what is still to deliver; its id is the event's Lamport clock. known_events
+# remembers the ids of entries delivered or purged, so a backfill scan over old commits does not
+# queue them again; causation remembers the last event of each work package for the same reason.
+# clock.value is at least every id ever deleted: whatever deletes entries raises it first
+# (_DELETING), in the same transaction.
+_SCHEMA_1 = (
+    """CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        event_type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'failed', 'dead_letter')),
+        retry_count INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        error_category TEXT,
+        causation_key TEXT NOT NULL
+    )""",
+    "CREATE TABLE known_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    """CREATE TABLE causation (
+        causation_key TEXT PRIMARY KEY,
+        last_event_id TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value INTEGER NOT NULL CHECK (value >= 0)
+    )""",
+    "INSERT INTO clock (id, value) VALUES (1, 0)",
+)
+
+# Queued now (maybe earlier in the same batch), or delivered or purged before.
+_SEEN = (
+    "SELECT 1 FROM entries WHERE event_id = ?1"
+    " UNION ALL SELECT 1 FROM known_events WHERE event_id = ?1 LIMIT 1"
+)
+_READ_CLOCK = "SELECT max(coalesce((SELECT max(id) FROM entries), 0), value) FROM clock"
+_DELETING = "UPDATE clock SET value = max(value, coalesce((SELECT max(id) FROM entries), 0))"
+
+
+def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
+    foreign = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    if foreign:
+        # e.g. someone pointed KITTY_HOOKS_HOME at ~/.spec-kitty, whose queue.db is the CLI's.
+        raise _NotOurs(", ".join(sorted(foreign)))
+    for statement in _SCHEMA_1:
+        conn.execute(statement)
+
+
+# _MIGRATIONS[n] takes a database from user_version n to n + 1. Never edit a shipped step: add one.
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_0_to_1,)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+class _NotOurs(Exception):
+    pass
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def _result_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return int(code) & 0xFF
+    # Python 3.10 has only the message.
+    message = str(exc).lower()
+    for needle, value in (
+        ("database is locked", _SQLITE_BUSY),
+        ("table is locked", _SQLITE_LOCKED),
+        ("readonly database", _SQLITE_READONLY),
+        ("disk i/o error", _SQLITE_IOERR),
+        ("malformed", _SQLITE_CORRUPT),
+        ("or disk is full", _SQLITE_FULL),
+        ("unable to open database", _SQLITE_CANTOPEN),
+        ("not a database", _SQLITE_NOTADB),
+        ("permission denied", _SQLITE_PERM),
+    ):
+        if needle in message:
+            return value
+    return None
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    return _result_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _utc_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+
+class EventQueue:
+    """The queue file at ``path`` (default: ``default_queue_path()``), opened and ready.
+
+    ``recovered_from`` is the path a corrupt queue file was moved to when this instance had to
+    start a new one, else None: the caller should say so in one line.
+    """
+
+    def __init__(self, path: Path | None = None, *, busy_timeout_ms: int = 10_000) -> None:
+        if busy_timeout_ms < 0:
+            raise ValueError(f"busy_timeout_ms must be >= 0, got {busy_timeout_ms}")
+        self.path = Path(path) if path is not None else default_queue_path()
+        self.busy_timeout_ms = busy_timeout_ms
+        self.recovered_from: Path | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        try:
+            self._guard("open the queue", self._open, redo=False)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> EventQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _open(self, *, clock_floor: int = 0) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise QueueError(
+                f"cannot create the queue folder {self.path.parent}: {exc.strerror or exc}; "
+                "make it writable or set KITTY_HOOKS_HOME to a folder you own"
+            ) from exc
+        # isolation_level=None: no implicit transactions; we say BEGIN IMMEDIATE ourselves, so
+        # a writer takes the write lock before reading (a deferred transaction that upgrades
+        # from read to write gets SQLITE_BUSY at once in WAL mode, without waiting).
+        conn = sqlite3.connect(
+            str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None
+        )
+        self._conn = conn
+        # Which file this is, so recovery does not move aside a new queue another process made.
+        self._identity = _file_identity(self.path)
+        # WAL lets readers (queue list, status) run beside a writer. synchronous=NORMAL is safe
+        # in WAL mode: a commit is appended to the WAL and fsynced at the next checkpoint, never
+        # half applied. A killed process loses nothing (its WAL frames are in the OS cache); a
+        # power cut can only roll back whole commits made since the last checkpoint, and the
+        # last connection to close (a hook's, as it exits) checkpoints, so a hook's events are
+        # on disk once it is done. FULL would add an fsync to every commit.
+        self._enable_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        self._check_version(version)
+        with self._transaction() as tx:
+            version = tx.execute("PRAGMA user_version").fetchone()[0]  # another process may
+            self._check_version(version)  # have migrated meanwhile
+            try:
+                for step in _MIGRATIONS[version:]:
+                    step(tx)
+            except _NotOurs as exc:
+                raise QueueError(
+                    f"{self.path} is not a kitty-hooks queue (it holds tables: {exc}); "
+                    "move it away or set KITTY_HOOKS_HOME to another folder"
+                ) from None
+            tx.execute("UPDATE clock SET value = max(value, ?)", (clock_floor,))
+            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite does not call the busy
+        # handler for it: eight hooks creating the queue at once got "database is locked" at
+        # once. Wait here as the busy timeout would.
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = _result_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise QueueError(
+                f"queue {self.path} was written by a newer kitty-hooks (schema {version}, this "
+                f"one knows up to {SCHEMA_VERSION}): upgrade kitty-hooks; the file was left as is"
+            )
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError(f"queue {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._db
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            # SQLite rolls back by itself after some errors (disk full, I/O); roll back the rest.
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+    def _guard(self, action: str, work: Callable[[], _T], *, redo: bool = True) -> _T:
+        """Run work, turning SQLite errors into QueueError.
+
+        A corrupt file is moved aside once and the work redone on a new file (opening needs no
+        redo: recovery opened the new file). Errors that are not about the file are bugs and
+        keep their traceback.
+        """
+        try:
+            return work()
+        except sqlite3.Error as exc:
+            if not _is_corrupt(exc):
+                self._raise_queue_error(exc, action)
+            first = exc
+        try:
+            self._recover(first)
+            if not redo:
+                return None  # type: ignore[return-value]
+            return work()
+        except sqlite3.Error as exc:
+            self._raise_queue_error(exc, action)
+
+    def _raise_queue_error(self, exc: sqlite3.Error, action: str) -> NoReturn:
+        error = self._queue_error(exc, action)
+        if error is None:
+            raise exc  # anything else is a bug: let it travel with its traceback
+        raise error from exc
+
+    def _queue_error(self, exc: sqlite3.Error, action: str) -> QueueError | None:
+        where = self.path
+        code = _result_code(exc)
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            waited = f"{self.busy_timeout_ms / 1000:g}"
+            return QueueError(
+                f"queue {where} is locked by another process (waited {waited} s): try again"
+            )
+        if code == _SQLITE_FULL:
+            return QueueError(
+                f"disk full: cannot {action} ({where}): free some space and try again; "
+                "nothing already queued was lost"
+            )
+        if code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_CANTOPEN):
+            return QueueError(
+                f"cannot {action} ({where}: {exc}): make the file and its folder writable, "
+                "or set KITTY_HOOKS_HOME to a folder you own"
+            )
+        if code == _SQLITE_IOERR:
+            return QueueError(
+                f"I/O error: cannot {action} ({where}: {exc}): check the disk; "
+                "nothing already queued was lost"
+            )
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            return QueueError(
+                f"queue {where} is still unreadable after moving the corrupt file aside ({exc}): "
+                "remove it by hand"
+            )
+        return None
+
+    def _recover(self, exc: sqlite3.Error) -> None:
+        """Move a corrupt queue file aside (with its -wal and -shm) and open a new one."""
+        salvaged = self._salvage_clock()
+        ours = self.path.exists() and _file_identity(self.path) == self._identity
+        # else another process recovered first: the file at self.path is already a new queue.
+        aside = _aside_name(self.path) if ours else None
+        try:
+            if aside is not None:
+                # Closing the last connection deletes the -wal and -shm files, even of a file
+                # SQLite could not read: copy them first, they may hold the latest commits.
+                for suffix in ("-wal", "-shm"):
+                    if Path(f"{self.path}{suffix}").exists():
+                        shutil.copyfile(f"{self.path}{suffix}", f"{aside}{suffix}")
+            self.close()
+            if aside is not None:
+                self.path.replace(aside)
+                # Whatever close() left must go too: a stale WAL would be replayed into the
+                # new file.
+                for suffix in ("-wal", "-shm"):
+                    if Path(f"{self.path}{suffix}").exists():
+                        Path(f"{self.path}{suffix}").replace(f"{aside}{suffix}")
+        except OSError as move_error:
+            raise QueueError(
+                f"queue {self.path} is corrupt ({exc}) and could not be moved aside "
+                f"({move_error.strerror or move_error}): move or delete it by hand"
+            ) from move_error
+        if aside is not None:
+            self.recovered_from = aside
+            log_line(
+                f"queue {self.path} was corrupt ({exc}); moved it to {aside} and started a new "
+                "one (`kitty-hooks scan` queues again what it held)"
+            )
+        # The new clock must not hand out values this node used before. What a corrupt file
+        # still shows is not to be trusted alone; the wall clock in milliseconds is above any
+        # count of events one node can have emitted, and the larger of the two also holds when
+        # the wall clock was set back after an earlier recovery.
+        self._open(clock_floor=max(salvaged or 0, int(time.time() * 1000)))
+
+    def _salvage_clock(self) -> int | None:
+        try:
+            (value,) = self._db.execute(_READ_CLOCK).fetchone()
+            return int(value)
+        except (sqlite3.Error, TypeError, ValueError):
+            return None
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def enqueue(self, envelopes: Sequence[Mapping[str, Any]]) -> EnqueueResult:
+        """Queue complete envelopes, in one transaction; the queue sets lamport_clock and
+        causation_id. Ids seen before (queued now or ever delivered) are duplicates."""
+        return self._guard("queue events", lambda: self._enqueue(envelopes))
+
+    def _enqueue(self, envelopes: Sequence[Mapping[str, Any]]) -> EnqueueResult:
+        queued: list[str] = []
+        duplicates: list[str] = []
+        if not envelopes:
+            return EnqueueResult((), ())
+        dumps = _COMPACT_JSON
+        with self._transaction() as tx:
+            created_at = _utc_now()
+            (clock,) = tx.execute(_READ_CLOCK).fetchone()
+            last_of: dict[str, str | None] = {}
+            moved: dict[str, str] = {}
+            for envelope in envelopes:
+                event_id = envelope.get("event_id")
+                event_type = envelope.get("event_type")
+                if not isinstance(event_id, str) or not event_id:
+                    raise ValueError(f"event_id must be a non-empty string, got {event_id!r}")
+                if not isinstance(event_type, str) or not event_type:
+                    raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
+                if tx.execute(_SEEN, (event_id,)).fetchone():
+                    duplicates.append(event_id)
+                    continue
+                key = causation_key(envelope)
+                if key not in last_of:
+                    row = tx.execute(
+                        "SELECT last_event_id FROM causation WHERE causation_key = ?", (key,)
+                    ).fetchone()
+                    last_of[key] = row[0] if row else None
+                clock += 1
+                stored = dict(envelope)
+                stored["lamport_clock"] = clock
+                stored["causation_id"] = last_of[key]
+                tx.execute(
+                    "INSERT INTO entries (id, event_id, event_type, data, created_at,"
+                    " causation_key) VALUES (?, ?, ?, ?, ?, ?)",
+                    (clock, event_id, event_type, dumps(stored), created_at, key),
+                )
+                last_of[key] = moved[key] = event_id
+                queued.append(event_id)
+            tx.executemany(
+                "INSERT INTO causation (causation_key, last_event_id) VALUES (?, ?)"
+                " ON CONFLICT (causation_key) DO UPDATE SET last_event_id = excluded.last_event_id",
+                moved.items(),
+            )
+        return EnqueueResult(tuple(queued), tuple(duplicates))
+
+    def replace_commit_refs(self, rewritten: Mapping[str, str]) -> int:
+        """Point pending and failed events at the commits an amend or rebase made of theirs.
+
+        payload.review_ref and payload.evidence.repos[].commit that equal an old sha, or
+        abbreviate one (at least 7 hex digits), become the new full sha. Returns how many
+        entries changed.
+        """
+        mapping = {old.lower(): new for old, new in rewritten.items() if old}
+        if not mapping:
+            return 0
+        return self._guard(
+            "rewrite commit refs in the queue", lambda: self._replace_commit_refs(mapping)
+        )
+
+    def _replace_commit_refs(self, mapping: dict[str, str]) -> int:
+        changed = 0
+        with self._transaction() as tx:
+            rows = tx.execute(
+                "SELECT id, data FROM entries WHERE status IN ('pending', 'failed')"
+            ).fetchall()
+            for row_id, data in rows:
+                envelope = json.loads(data)
+                if _rewrite_payload(envelope.get("payload"), mapping):
+                    tx.execute(
+                        "UPDATE entries SET data = ? WHERE id = ?",
+                        (_COMPACT_JSON(envelope), row_id),
+                    )
+                    changed += 1
+        return changed
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def list_entries(
+        self, *, statuses: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[QueueEntry]:
+        """Entries oldest first (in commit order, which is also Lamport order)."""
+        wanted = _check_statuses(statuses)
+        query = f"SELECT {_COLUMNS} FROM entries"
+        params: list[Any] = []
+        if wanted is not None:
+            query += f" WHERE status IN ({', '.join('?' * len(wanted))})"
+            params.extend(wanted)
+        query += " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        return self._guard("list the queue", lambda: self._entries(query, params))
+
+    def get(self, event_id: str) -> QueueEntry | None:
+        """The entry with this event id, or with the only id that starts with it."""
+
+        def work() -> QueueEntry | None:
+            found = self._entries(f"SELECT {_COLUMNS} FROM entries WHERE event_id = ?", [event_id])
+            if found or not event_id:
+                return found[0] if found else None
+            matches = self._entries(
+                f"SELECT {_COLUMNS} FROM entries WHERE event_id >= ? AND event_id < ?"
+                " ORDER BY event_id LIMIT 2",
+                [event_id, event_id + "\U0010ffff"],
+            )
+            if len(matches) > 1:
+                raise QueueError(
+                    f"{event_id} is the start of several queued event ids: give more characters"
+                )
+            return matches[0] if matches else None
+
+        return self._guard("read the queue", work)
+
+    def last_event_id_for(self, causation_key: str) -> str | None:
+        def work() -> str | None:
+            row = self._db.execute(
+                "SELECT last_event_id FROM causation WHERE causation_key = ?", (causation_key,)
+            ).fetchone()
+            return row[0] if row else None
+
+        return self._guard("read the queue", work)
+
+    def lamport_clock(self) -> int:
+        """The last Lamport value handed out (0 for a new queue)."""
+        return self._guard("read the queue", lambda: self._db.execute(_READ_CLOCK).fetchone()[0])
+
+    def stats(self) -> QueueStats:
+        def work() -> QueueStats:
+            db = self._db
+            counts = dict.fromkeys(STATUSES, 0)
+            for status, count in db.execute("SELECT status, count(*) FROM entries GROUP BY status"):
+                counts[status] = count
+            (oldest,) = db.execute("SELECT min(created_at) FROM entries").fetchone()
+            buckets = {"0": 0, "1-2": 0, "3-4": 0, "5+": 0}
+            for retries, count in db.execute(
+                "SELECT retry_count, count(*) FROM entries GROUP BY retry_count"
+            ):
+                bucket = (
+                    "0"
+                    if retries <= 0
+                    else "1-2"
+                    if retries <= 2
+                    else "3-4"
+                    if retries <= 4
+                    else "5+"
+                )
+                buckets[bucket] += count
+            top = [
+                (event_type, count)
+                for event_type, count in db.execute(
+                    "SELECT event_type, count(*) AS n FROM entries GROUP BY event_type"
+                    " ORDER BY n DESC, event_type LIMIT 5"
+                )
+            ]
+            return QueueStats(
+                total_pending=counts[PENDING],
+                total_failed=counts[FAILED],
+                total_dead_letter=counts[DEAD_LETTER],
+                oldest_created_at=oldest,
+                retry_distribution=buckets,
+                top_event_types=top,
+            )
+
+        return self._guard("read the queue", work)
+
+    def _entries(self, query: str, params: Sequence[Any]) -> list[QueueEntry]:
+        return [_entry(row) for row in self._db.execute(query, params)]
+
+    # --- for the flusher ---------------------------------------------------------------------
+
+    def pending_batch(
+        self, limit: int, *, retry_limit: int = DEFAULT_RETRY_LIMIT, after_id: int = 0
+    ) -> list[QueueEntry]:
+        """The next events to send, oldest first: pending ones and failed ones below the limit.
+
+        after_id pages on: only entries with a larger id (the last id of the previous page), so a
+        flush that keeps failed entries in the queue still moves forward.
+        """
+        return self._guard(
+            "read the queue",
+            lambda: self._entries(
+                f"SELECT {_COLUMNS} FROM entries WHERE id > ? AND (status = 'pending'"
+                " OR (status = 'failed' AND retry_count < ?)) ORDER BY id LIMIT ?",
+                [after_id, retry_limit, limit],
+            ),
+        )
+
+    def mark_delivered(self, event_ids: Sequence[str]) -> int:
+        """Remove delivered (or duplicate) events; their ids stay known. Returns rows removed."""
+        return self._guard(
+            "remove delivered events from the queue",
+            lambda: self._forget(event_ids),
+        )
+
+    def mark_attempted(self, event_ids: Sequence[str]) -> int:
+        """Stamp last_attempt_at (a network failure is not the event's fault: nothing else)."""
+        return self._guard(
+            "record a send attempt in the queue",
+            lambda: self._in_chunks(
+                "UPDATE entries SET last_attempt_at = ? WHERE event_id IN ({})",
+                (_utc_now(),),
+                event_ids,
+            ),
+        )
+
+    def mark_rejected(
+        self,
+        event_id: str,
+        error: str,
+        category: str,
+        *,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+    ) -> QueueEntry | None:
+        """The server refused the event: count a retry; at retry_limit it becomes dead_letter."""
+
+        def work() -> QueueEntry | None:
+            with self._transaction() as tx:
+                tx.execute(
+                    "UPDATE entries SET retry_count = retry_count + 1,"
+                    " status = CASE WHEN retry_count + 1 >= ? THEN 'dead_letter' ELSE 'failed' END,"
+                    " last_error = ?, error_category = ?, last_attempt_at = ? WHERE event_id = ?",
+                    (retry_limit, error, category, _utc_now(), event_id),
+                )
+            found = self._entries(f"SELECT {_COLUMNS} FROM entries WHERE event_id = ?", [event_id])
+            return found[0] if found else None
+
+        return self._guard("record a rejection in the queue", work)
+
+    def retry(self, event_ids: Sequence[str] | None = None, *, all_dead: bool = False) -> int:
+        """Put failed or dead-letter events back to pending with a fresh retry count."""
+        if event_ids is None and not all_dead:
+            raise ValueError("retry() needs event ids or all_dead=True")
+        reset = (
+            "UPDATE entries SET status = 'pending', retry_count = 0, last_error = NULL,"
+            " error_category = NULL WHERE status IN ('failed', 'dead_letter')"
+        )
+
+        def work() -> int:
+            changed = 0
+            if all_dead:
+                with self._transaction() as tx:
+                    changed += tx.execute(reset + " AND status = 'dead_letter'").rowcount
+            if event_ids:
+                changed += self._in_chunks(reset + " AND event_id IN ({})", (), event_ids)
+            return changed
+
+        return self._guard("retry events in the queue", work)
+
+    def purge_dead(self) -> int:
+        """Delete dead-letter events (their ids stay known, so a scan will not queue them again)."""
+
+        def work() -> int:
+            with self._transaction() as tx:
+                tx.execute(_DELETING)
+                tx.execute(
+                    "INSERT OR IGNORE INTO known_events (event_id)"
+                    " SELECT event_id FROM entries WHERE status = 'dead_letter'"
+                )
+                return tx.execute("DELETE FROM entries WHERE status = 'dead_letter'").rowcount
+
+        return self._guard("purge dead letters from the queue", work)
+
+    def _forget(self, event_ids: Sequence[str]) -> int:
+        ids = list(event_ids)
+        removed = 0
+        with self._transaction() as tx:
+            tx.execute(_DELETING)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                where = f"event_id IN ({', '.join('?' * len(chunk))})"
+                tx.execute(
+                    f"INSERT OR IGNORE INTO known_events (event_id) SELECT event_id FROM entries"
+                    f" WHERE {where}",
+                    chunk,
+                )
+                removed += tx.execute(f"DELETE FROM entries WHERE {where}", chunk).rowcount
+        return removed
+
+    def _in_chunks(self, template: str, leading: tuple[Any, ...], ids: Sequence[str]) -> int:
+        ids = list(ids)
+        if not ids:
+            return 0
+        changed = 0
+        with self._transaction() as tx:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                changed += tx.execute(template.format(marks), (*leading, *chunk)).rowcount
+        return changed
+
+
+_COLUMNS = (
+    "id, event_id, event_type, data, status, retry_count, created_at, last_attempt_at,"
+    " last_error, error_category"
+)
+
+
+def _entry(row: tuple[Any, ...]) -> QueueEntry:
+    return QueueEntry(
+        id=row[0],
+        event_id=row[1],
+        event_type=row[2],
+        envelope=json.loads(row[3]),
+        status=row[4],
+        retry_count=row[5],
+        created_at=row[6],
+        last_attempt_at=row[7],
+        last_error=row[8],
+        error_category=row[9],
+    )
+
+
+def _check_statuses(statuses: Sequence[str] | None) -> list[str] | None:
+    if statuses is None:
+        return None
+    wanted = list(statuses)
+    unknown = [status for status in wanted if status not in STATUSES]
+    if unknown:
+        raise ValueError(f"unknown queue status {unknown[0]!r}: use one of {', '.join(STATUSES)}")
+    return wanted
+
+
+def _aside_name(path: Path) -> Path:
+    aside = path.with_name(f"{path.name}.corrupt-{_utc_stamp()}")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}.corrupt-{_utc_stamp()}-{number}")
+    return aside
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def _new_sha(value: Any, mapping: dict[str, str]) -> str | None:
+    """The new sha for a commit reference that names a rewritten commit, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    lowered = value.lower()
+    exact = mapping.get(lowered)
+    if exact is not None:
+        return exact if exact != value else None
+    if len(lowered) < _MIN_ABBREV or not _HEX.issuperset(lowered):
+        return None
+    candidates = {new for old, new in mapping.items() if old.startswith(lowered)}
+    # Two rewritten commits sharing the abbreviation: ambiguous, leave it.
+    return candidates.pop() if len(candidates) == 1 else None
+
+
+def _rewrite_payload(payload: Any, mapping: dict[str, str]) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    changed = False
+    new = _new_sha(payload.get("review_ref"), mapping)
+    if new is not None:
+        payload["review_ref"] = new
+        changed = True
+    evidence = payload.get("evidence")
+    repos = evidence.get("repos") if isinstance(evidence, dict) else None
+    if isinstance(repos, list):
+        for repo in repos:
+            if isinstance(repo, dict):
+                new = _new_sha(repo.get("commit"), mapping)
+                if new is not None:
+                    repo["commit"] = new
+                    changed = True
+    return changed
