@@ -100,14 +100,14 @@ class HookSource:
     path: Path
     rev: str
 
-    def config(self) -> str:
+    def config(self, *hook_ids: str) -> str:
         # JSON is YAML: the path is quoted whatever it holds.
         return (
             "repos:\n"
             f"  - repo: {json.dumps(str(self.path))}\n"
             f"    rev: {self.rev}\n"
             "    hooks:\n"
-            f"      - id: {HOOK_ID}\n"
+            + "".join(f"      - id: {hook_id}\n" for hook_id in hook_ids or (HOOK_ID,))
         )
 
 
@@ -388,6 +388,46 @@ def test_run_files_checks_a_file_not_yet_added(user_repo: Repo, env: dict[str, s
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert expected_line("wp-unknown-lane") in output, output
+
+
+def test_kitty_emit_queues_the_commits_lane_change_and_kitty_rewrite_follows_an_amend(
+    tmp_path: Path, hook_source: HookSource, env: dict[str, str]
+) -> None:
+    from kitty_hooks.queue import EventQueue
+
+    repo = Repo(tmp_path / "emit")
+    repo.write(
+        ".pre-commit-config.yaml", hook_source.config(HOOK_ID, "kitty-emit", "kitty-rewrite")
+    )
+    _check(
+        run(
+            [*PRE_COMMIT, "install", "-t", "pre-commit", "-t", "post-commit", "-t", "post-rewrite"],
+            repo.path,
+            env,
+        )
+    )
+    repo.write(
+        f"{FEATURE}/tasks/WP01-fix.md", "---\nwork_package_id: WP01\nlane: for_review\n---\n"
+    )
+    repo.git("add", "-A")
+    _check(commit(repo, env, "WP01 to review"))
+    queue_file = Path(env["KITTY_HOOKS_HOME"]) / "queue.db"
+    with EventQueue(queue_file) as queue:
+        (entry,) = queue.list_entries()
+    payload = entry.envelope["payload"]
+    assert (payload["wp_id"], payload["from_lane"], payload["to_lane"]) == (
+        "WP01",
+        None,
+        "for_review",
+    )
+    assert payload["review_ref"] == head(repo)
+
+    repo.write("notes.txt", "forgot this\n")
+    repo.git("add", "-A")
+    _check(commit(repo, env, "WP01 to review", "--amend"))
+    with EventQueue(queue_file) as queue:
+        (entry,) = queue.list_entries()
+    assert entry.envelope["payload"]["review_ref"] == head(repo)
 
 
 def test_snapshot_is_the_working_tree(hook_source: HookSource) -> None:
