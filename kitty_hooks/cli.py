@@ -210,6 +210,117 @@ def queue_show(event_id: str, output_format: str) -> None:
     click.echo(render_entry(entry, output_format))
 
 
+@queue.command("retry")
+@click.argument("event_ids", nargs=-1)
+@click.option("--all-dead", is_flag=True, help="Every dead-letter event.")
+def queue_retry(event_ids: tuple[str, ...], all_dead: bool) -> None:
+    """Make failed or dead-letter events pending again (retry count back to 0)."""
+    from kitty_hooks.queue import EventQueue
+
+    if bool(event_ids) == all_dead:
+        raise click.UsageError("name EVENT_ID(s) or give --all-dead")
+    with EventQueue() as event_queue:
+        count = event_queue.retry(list(event_ids) or None, all_dead=all_dead)
+    click.echo(f"{count} event{'s' if count != 1 else ''} pending again")
+
+
+@queue.command("purge")
+@click.option("--dead", is_flag=True, required=True, help="Remove the dead-letter events.")
+def queue_purge(dead: bool) -> None:
+    """Remove dead-letter events for good (their ids stay known, so a scan does not re-queue them)."""
+    from kitty_hooks.queue import EventQueue
+
+    del dead
+    with EventQueue() as event_queue:
+        count = event_queue.purge_dead()
+    click.echo(f"removed {count} dead-letter event{'s' if count != 1 else ''}")
+
+
+@cli.command()
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write every failed event with its error to this JSON file.",
+)
+def sync(report_path: Path | None) -> None:
+    """Send every queued event now, in the foreground (exit 1 when anything failed)."""
+    from kitty_hooks.flush import flush, write_report
+
+    if sys.stderr.isatty():
+        with click.progressbar(length=1, label="syncing", file=sys.stderr) as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done)
+
+            summary = flush(progress=advance)
+    else:
+        summary = flush()
+    if report_path is not None:
+        write_report(summary, report_path)
+    click.echo(summary.line())
+    if summary.message:
+        click.echo(f"kitty-hooks: {summary.message}", err=True)
+    if summary.left_pending:
+        click.echo(
+            f"{summary.left_pending:,} events still queued (kitty-hooks status shows why)", err=True
+        )
+    sys.exit(0 if summary.ok and summary.left_pending == 0 else 1)
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Also probe the server with your own token.")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def status(check: bool, output_format: str) -> None:
+    """The queue, the last flush, the credentials, and with --check the server."""
+    from kitty_hooks.report import render_status
+    from kitty_hooks.status import gather_status
+
+    report = gather_status(check=check)
+    click.echo(render_status(report, output_format))
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="0 picks a free port.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to keep received events.",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME:PASSWORD",
+    help="A user who may log in (repeatable).",
+)
+def serve(host: str, port: int, db_path: Path | None, users: tuple[str, ...]) -> None:
+    """Run the local ingest server: the SaaS batch contract on loopback (for the demo and tests)."""
+    from kitty_hooks.server import main as serve_main
+
+    args = ["--host", host, "--port", str(port)]
+    if db_path is not None:
+        args += ["--db", str(db_path)]
+    for user in users:
+        args += ["--user", user]
+    sys.exit(serve_main(args))
+
+
+@cli.command()
+@click.option(
+    "--keep", is_flag=True, help="Keep the temporary directory to look around afterwards."
+)
+def demo(keep: bool) -> None:
+    """The whole loop in a temporary directory: commits move WPs, a push sends the events."""
+    from kitty_hooks.demo import run_demo
+
+    sys.exit(run_demo(keep=keep, say=click.echo))
+
+
 @cli.command(
     "hook",
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},

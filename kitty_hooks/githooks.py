@@ -81,11 +81,25 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
         print(f"kitty-hooks: {'; '.join(notes)} (details in {log_path()})", file=sys.stderr)
 
 
+def _pre_push(args: list[str]) -> int:
+    """Start the flush that runs once the push is over, and return at once."""
+    from kitty_hooks.worker import start_after_push
+
+    del args
+    # git writes the refs being pushed to our stdin; read them all so git never sees a
+    # broken pipe, though the flush does not need them.
+    if sys.stdin is not None and not sys.stdin.isatty():
+        sys.stdin.read()
+    start_after_push()
+    return 0
+
+
 # The gate may block the commit; every other hook only observes and always exits 0.
 HOOKS: dict[str, Callable[[list[str]], int]] = {
     "pre-commit": _pre_commit,
     "post-commit": _post_commit,
     "post-rewrite": _post_rewrite,
+    "pre-push": _pre_push,
 }
 GATES = frozenset({"pre-commit"})
 

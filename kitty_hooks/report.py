@@ -12,6 +12,7 @@ from kitty_hooks.diagnose import DiagnoseReport
 if TYPE_CHECKING:
     from kitty_hooks.capture import CaptureResult
     from kitty_hooks.queue import QueueEntry
+    from kitty_hooks.status import StatusReport
 
 
 def summary_line(report: DiagnoseReport) -> str:
@@ -142,4 +143,60 @@ def render_capture(result: CaptureResult, output_format: str) -> str:
         f"{len(result.duplicates):,} already known, {result.no_ops:,} within one sync lane (not sent), "
         f"{len(result.skipped):,} skipped"
     )
+    return "\n".join(lines)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{int(seconds)}s"
+
+
+def render_status(report: StatusReport, output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
+    stats = report.queue
+    lines = [
+        f"Queue: {stats.total_pending:,} pending, {stats.total_failed:,} failed, "
+        f"{stats.total_dead_letter:,} dead letter{'s' if stats.total_dead_letter != 1 else ''}"
+        + (f" (oldest {_age(report.oldest_event_age_seconds)} old)" if stats.total else ""),
+        f"  file: {report.queue_path}",
+    ]
+    if stats.total:
+        buckets = ", ".join(f"{name}: {count}" for name, count in stats.retry_distribution.items())
+        kinds = ", ".join(f"{name} {count}" for name, count in stats.top_event_types)
+        lines += [f"  retries: {buckets}", f"  event types: {kinds}"]
+    last = report.last_flush
+    if last:
+        lines.append(
+            f"Last flush: {last['at']}, {last['outcome']}: Synced: {last['synced']}, "
+            f"Duplicates: {last['duplicates']}, Failed: {last['failed']}"
+        )
+        if last.get("message"):
+            lines.append(f"  {last['message']}")
+    else:
+        lines.append("Last flush: never")
+    if report.next_attempt_after:
+        lines.append(
+            f"  backing off: the next automatic flush tries after {report.next_attempt_after}"
+        )
+    health = report.auth
+    who = f"{health.username or 'unknown user'} on {health.server_url}" if health.server_url else ""
+    lines.append(f"Auth: {health.state}" + (f", {who}" if who else "") + f": {health.message}")
+    if health.access_expires or health.refresh_expires:
+        lines.append(
+            f"  access token until {health.access_expires or '?'}, refresh token until {health.refresh_expires or '?'}"
+        )
+    if report.check is not None:
+        lines.append(f"Server: {'ok' if report.check.ok else 'PROBLEM'}: {report.check.message}")
     return "\n".join(lines)

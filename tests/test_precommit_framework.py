@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -428,6 +429,37 @@ def test_kitty_emit_queues_the_commits_lane_change_and_kitty_rewrite_follows_an_
     with EventQueue(queue_file) as queue:
         (entry,) = queue.list_entries()
     assert entry.envelope["payload"]["review_ref"] == head(repo)
+
+
+def test_kitty_sync_sends_the_queue_after_a_push(
+    tmp_path: Path, hook_source: HookSource, env: dict[str, str]
+) -> None:
+    from tests.ingest import IngestServer
+    from tests.syncutil import queued_entries, write_credentials
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    repo = Repo(tmp_path / "sync")
+    repo.git("remote", "add", "origin", str(remote))
+    repo.write(".pre-commit-config.yaml", hook_source.config("kitty-emit", "kitty-sync"))
+    _check(run([*PRE_COMMIT, "install", "-t", "post-commit", "-t", "pre-push"], repo.path, env))
+    with IngestServer() as server:
+        write_credentials(Path(env["HOME"]), server.url, server.login())
+        repo.write(
+            f"{FEATURE}/tasks/WP01-fix.md", "---\nwork_package_id: WP01\nlane: planned\n---\n"
+        )
+        repo.git("add", "-A")
+        _check(commit(repo, env, "plan WP01"))
+        _check(run(["git", "push", "-q", "origin", "main"], repo.path, env))
+        deadline = time.monotonic() + 20
+        while not server.event_ids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(server.event_ids()) == 1
+        assert env["KITTY_HOOKS_HOME"] == os.environ["KITTY_HOOKS_HOME"]  # the same queue
+        deadline = time.monotonic() + 10
+        while queued_entries() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert queued_entries() == []
 
 
 def test_snapshot_is_the_working_tree(hook_source: HookSource) -> None:

@@ -1,0 +1,321 @@
+"""Sending events to the SaaS batch endpoint, and reading every answer the contract allows.
+
+The one module that speaks HTTP (requests is imported on first use: never on the hook path).
+Every request has a connect and a read timeout. What the server said becomes a typed result
+or one of the exceptions below; the flusher decides what that means for the queue.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+BATCH_PATH = "/api/v1/events/batch/"
+REFRESH_PATH = "/api/v1/token/refresh/"
+LOGIN_PATH = "/api/v1/token/"
+EVENTS_PATH = "/api/v1/events/"
+PROBE_PATH = "/api/v1/events/?limit=0"
+MAX_BATCH_EVENTS = 1000
+MAX_BATCH_BYTES = 1 << 20  # compressed
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+
+ERROR_CATEGORIES = ("schema_mismatch", "auth_expired", "server_error", "unknown")
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event_id: str
+    status: str  # success | duplicate | rejected
+    error: str | None = None
+    error_category: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    results: tuple[EventResult, ...]
+    missing: tuple[str, ...]
+    """Sent, but absent from the answer: their fate is unknown, so they stay pending."""
+
+
+class SendError(Exception):
+    """The batch as a whole did not go through; nothing about single events is known."""
+
+
+class AuthRejected(SendError):
+    """401: the access token was refused."""
+
+
+class RetryLater(SendError):
+    """429/503, other 5xx, a timeout, a connection error or an unreadable answer."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BatchRefused(SendError):
+    """400: the server refused the batch; `rejected` names the events it blamed, if any."""
+
+    def __init__(self, message: str, rejected: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.rejected = dict(rejected)
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    event_ids: tuple[str, ...]
+    body: bytes
+
+
+def categorize(error: str | None) -> str:
+    """Which of the contract's error categories a rejection message falls in."""
+    text = (error or "").lower()
+    if any(
+        word in text for word in ("schema", "expected", "required", "invalid", "missing", "format")
+    ):
+        return "schema_mismatch"
+    if any(word in text for word in ("token", "auth", "expired", "credential", "permission")):
+        return "auth_expired"
+    if any(word in text for word in ("server", "internal", "database", "unavailable")):
+        return "server_error"
+    return "unknown"
+
+
+def encode_batches(
+    envelopes: Sequence[Mapping[str, Any]],
+    *,
+    max_events: int = MAX_BATCH_EVENTS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[EncodedBatch]:
+    """gzip `{"events": [...]}` bodies, capped by event count and by compressed size.
+
+    A body over max_bytes is split in halves until it fits; a single event over the cap is
+    still sent alone (the server will say what it thinks of it).
+    """
+    for start in range(0, len(envelopes), max_events):
+        yield from _fit(list(envelopes[start : start + max_events]), max_bytes)
+
+
+def _fit(envelopes: list[Mapping[str, Any]], max_bytes: int) -> Iterator[EncodedBatch]:
+    body = gzip.compress(
+        json.dumps({"events": envelopes}, separators=(",", ":"), ensure_ascii=False).encode(),
+        compresslevel=6,
+    )
+    if len(body) <= max_bytes or len(envelopes) == 1:
+        yield EncodedBatch(tuple(str(e["event_id"]) for e in envelopes), body)
+        return
+    middle = len(envelopes) // 2
+    yield from _fit(envelopes[:middle], max_bytes)
+    yield from _fit(envelopes[middle:], max_bytes)
+
+
+class Client:
+    """A keep-alive HTTP session to one server."""
+
+    def __init__(self, server_url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        import requests
+
+        self._requests = requests
+        self.server_url = server_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "kitty-hooks"
+        if _is_loopback(self.server_url):
+            # An http_proxy meant for the outside world must not swallow the local server.
+            self.session.trust_env = False
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, batch: EncodedBatch, access_token: str) -> BatchResult:
+        response = self._post(
+            BATCH_PATH,
+            data=batch.body,
+            headers={
+                "Authorization": f"Bearer {access_token}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+        )
+        if response.status_code == 200:
+            return _read_results(response, batch.event_ids)
+        if response.status_code == 401:
+            raise AuthRejected(f"the server refused the access token ({_error_text(response)})")
+        if response.status_code == 400:
+            raise _refused(response, batch.event_ids)
+        raise _retry_later(response)
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """POST the refresh token; the answer's JSON, or AuthRejected (401) / RetryLater."""
+        response = self._post(REFRESH_PATH, json={"refresh": refresh_token})
+        if response.status_code == 401:
+            raise AuthRejected(f"the server refused the refresh token ({_error_text(response)})")
+        if response.status_code != 200:
+            raise _retry_later(response)
+        document = _json(response)
+        if not isinstance(document, dict) or not isinstance(document.get("access"), str):
+            raise RetryLater("the token refresh answer has no access token")
+        return document
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        """POST a username and password (what `spec-kitty auth login` does); the token JSON."""
+        response = self._post(LOGIN_PATH, json={"username": username, "password": password})
+        if response.status_code != 200:
+            raise SendError(f"login refused: {_error_text(response)}")
+        return _json(response)
+
+    def list_events(self, access_token: str) -> list[dict[str, Any]]:
+        """What the local ingest server received (its read endpoint; not part of the SaaS API)."""
+        try:
+            response = self.session.get(
+                self.server_url + EVENTS_PATH,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self.timeout,
+            )
+        except self._requests.RequestException as exc:
+            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+        document = _json(response) if response.status_code == 200 else None
+        if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+            raise SendError(f"cannot list events: {_error_text(response)}")
+        return document["events"]
+
+    def probe(self, access_token: str) -> tuple[int, str]:
+        """An authenticated GET: (status code, what it means in words)."""
+        try:
+            response = self.session.get(
+                self.server_url + PROBE_PATH,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self.timeout,
+            )
+        except self._requests.RequestException as exc:
+            return 0, f"cannot reach {self.server_url}: {_network_reason(exc)}"
+        if response.status_code == 200:
+            return 200, "reachable, token accepted"
+        if response.status_code == 401:
+            return 401, "reachable, but the access token was refused"
+        return (
+            response.status_code,
+            f"answered HTTP {response.status_code} ({_error_text(response)})",
+        )
+
+    def _post(self, path: str, **kwargs: Any) -> Any:
+        try:
+            return self.session.post(self.server_url + path, timeout=self.timeout, **kwargs)
+        except self._requests.RequestException as exc:
+            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+
+
+def _network_reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "timed out"
+    if "ConnectionError" in name:
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        return "connection failed"
+    return name
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_text(response: Any) -> str:
+    document = _json(response)
+    if isinstance(document, dict) and document.get("error"):
+        return str(document["error"])
+    return f"HTTP {response.status_code}"
+
+
+def _read_results(response: Any, sent: tuple[str, ...]) -> BatchResult:
+    document = _json(response)
+    entries = document.get("results") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise RetryLater("the server answered 200 without a results list")
+    wanted = set(sent)
+    results: dict[str, EventResult] = {}
+    for item in entries:
+        if not isinstance(item, dict):
+            continue
+        event_id, status = item.get("event_id"), item.get("status")
+        if event_id not in wanted or event_id in results:
+            continue
+        if status in ("success", "duplicate"):
+            results[event_id] = EventResult(event_id, status)
+        elif status == "rejected":
+            error = item.get("error") or item.get("error_message") or "rejected without a reason"
+            results[event_id] = EventResult(
+                event_id, "rejected", str(error), categorize(str(error))
+            )
+        # Any other status says nothing certain: that event stays pending.
+    ordered = tuple(results[e] for e in sent if e in results)
+    return BatchResult(ordered, tuple(e for e in sent if e not in results))
+
+
+def _refused(response: Any, sent: tuple[str, ...]) -> BatchRefused:
+    document = _json(response)
+    error = document.get("error") if isinstance(document, dict) else None
+    details = document.get("details") if isinstance(document, dict) else None
+    if isinstance(details, str):
+        with suppress(ValueError):  # details may be a JSON string
+            details = json.loads(details)
+    blamed: dict[str, str] = {}
+    if isinstance(details, list):
+        for item in details:
+            if isinstance(item, dict) and item.get("event_id") in sent:
+                blamed[item["event_id"]] = str(item.get("error") or item.get("reason") or error)
+    words = str(error or "the server refused the batch")
+    if details not in (None, "", []) and not blamed:
+        words += f": {details if isinstance(details, str) else json.dumps(details)}"
+    return BatchRefused(f"HTTP 400: {words}", blamed)
+
+
+def _retry_later(response: Any) -> RetryLater:
+    return RetryLater(
+        f"the server answered HTTP {response.status_code} ({_error_text(response)})",
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    import time
+
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def _is_loopback(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,425 @@
+"""Draining the queue to the server: one flusher at a time, FIFO, in gzip batches.
+
+success and duplicate → removed (the ids stay known); rejected → failed with retry_count+1 and
+the error kept, dead_letter at the limit; an event the answer does not mention stays pending;
+401 → refresh once and resend the same batch; 429/503 → wait Retry-After (capped) and resend;
+other 5xx, timeouts, connection errors and garbage → nothing changes but last_attempt_at, and a
+backoff (exponential with jitter, capped) that the next automatic flush respects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from kitty_hooks import auth, batch
+from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, QueueEntry
+
+STATE_FILE = "flush-state.json"
+LOCK_FILE = "flush.lock"
+PAGE_SIZE = 1000
+BACKOFF_BASE = 5.0
+BACKOFF_CAP = 15 * 60.0
+RETRY_AFTER_CAP = 60.0
+"""The longest Retry-After waited within one flush; a longer one ends the flush."""
+RETRY_AFTER_MAX = 24 * 3600.0
+"""The longest Retry-After the next automatic flush honours (the server knows its own load)."""
+BUSY_RETRIES = 3
+
+
+@dataclass
+class FlushSummary:
+    outcome: str
+    """done | nothing-to-send | retry-later | backing-off | login-needed | no-credentials | busy"""
+    synced: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    left_pending: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+    started_at: str = ""
+    finished_at: str = ""
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: float | None = None
+    """What the server asked to wait (Retry-After) when it was too long to wait in this flush."""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("done", "nothing-to-send") and self.failed == 0
+
+    def line(self) -> str:
+        text = f"Synced: {self.synced}, Duplicates: {self.duplicates}, Failed: {self.failed}"
+        if self.categories:
+            reasons = ", ".join(
+                f"{name}: {count}" for name, count in sorted(self.categories.items())
+            )
+            text += f" (reason: {reasons})"
+        return text
+
+
+@dataclass(frozen=True)
+class FlushState:
+    """What the last flush did, and when the next automatic one may try again."""
+
+    last: dict[str, Any] | None = None
+    consecutive_failures: int = 0
+    next_attempt_after: str | None = None
+
+
+def state_path() -> Path:
+    return state_dir() / STATE_FILE
+
+
+def read_state() -> FlushState:
+    try:
+        document = json.loads(state_path().read_text(encoding="utf-8"))
+        return FlushState(
+            last=document.get("last"),
+            consecutive_failures=int(document.get("consecutive_failures", 0)),
+            next_attempt_after=document.get("next_attempt_after"),
+        )
+    except (OSError, ValueError, TypeError, AttributeError):
+        return FlushState()  # no state yet, or unreadable: start afresh
+
+
+def _write_state(state: FlushState) -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    temp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
+    os.replace(temp, path)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def flush(
+    *,
+    queue_path: Path | None = None,
+    respect_backoff: bool = False,
+    lock_timeout: float = 60.0,
+    progress: Callable[[int, int], None] | None = None,
+    batch_events: int = batch.MAX_BATCH_EVENTS,
+    batch_bytes: int = batch.MAX_BATCH_BYTES,
+    retry_limit: int = DEFAULT_RETRY_LIMIT,
+    timeout: tuple[float, float] = batch.DEFAULT_TIMEOUT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FlushSummary:
+    """Send everything sendable; one flusher at a time (others wait up to lock_timeout)."""
+    from filelock import FileLock, Timeout
+
+    started = _now()
+    lock_path = state_dir() / LOCK_FILE
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(lock_path), timeout=lock_timeout):
+            summary = _flush_locked(
+                queue_path=queue_path,
+                respect_backoff=respect_backoff,
+                progress=progress,
+                batch_events=batch_events,
+                batch_bytes=batch_bytes,
+                retry_limit=retry_limit,
+                timeout=timeout,
+                sleep=sleep,
+            )
+    except Timeout:
+        return FlushSummary(
+            "busy", message=f"another flush is running (lock {lock_path}); try again when it ends"
+        )
+    summary.started_at = started.isoformat(timespec="seconds")
+    summary.finished_at = _now().isoformat(timespec="seconds")
+    return summary
+
+
+def _flush_locked(
+    *,
+    queue_path: Path | None,
+    respect_backoff: bool,
+    progress: Callable[[int, int], None] | None,
+    batch_events: int,
+    batch_bytes: int,
+    retry_limit: int,
+    timeout: tuple[float, float],
+    sleep: Callable[[float], None],
+) -> FlushSummary:
+    state = read_state()
+    if respect_backoff and state.next_attempt_after:
+        wait_until = datetime.fromisoformat(state.next_attempt_after)
+        if wait_until > _now():
+            return FlushSummary(
+                "backing-off",
+                message=f"the last attempt failed; the next automatic try is after {state.next_attempt_after} "
+                "(`kitty-hooks sync` tries now)",
+            )
+    with EventQueue(queue_path) as queue:
+        stats = queue.stats()
+        total = stats.total_pending + stats.total_failed
+        if total == 0:
+            summary = FlushSummary("nothing-to-send")
+            _record(state, summary, success=True)
+            return summary
+        try:
+            creds = auth.load_credentials()
+            if auth.needs_refresh(creds, now=_now()):
+                creds = auth.refresh_tokens(creds, refresh_call(creds.server_url), now=_now())
+        except auth.SessionExpired as exc:
+            summary = FlushSummary("login-needed", left_pending=total, message=str(exc))
+            _record(state, summary, success=False, backoff=False)
+            return summary
+        except auth.CredentialsError as exc:
+            summary = FlushSummary("no-credentials", left_pending=total, message=str(exc))
+            _record(state, summary, success=False, backoff=False)
+            return summary
+        except auth.RefreshFailed as exc:
+            summary = FlushSummary(
+                "retry-later", left_pending=total, message=f"token refresh failed: {exc}"
+            )
+            _record(state, summary, success=False)
+            return summary
+        sender = _Sender(
+            queue, creds, batch_events, batch_bytes, retry_limit, timeout, sleep, progress, total
+        )
+        summary = sender.run()
+    _record(state, summary, success=summary.outcome == "done")
+    return summary
+
+
+def refresh_call(server_url: str) -> Callable[[str, str], auth.RefreshResponse]:
+    def call(url: str, refresh_token: str) -> auth.RefreshResponse:
+        with batch.Client(url or server_url) as client:
+            try:
+                answer = client.refresh(refresh_token)
+            except batch.AuthRejected as exc:
+                raise auth.SessionExpired(
+                    "session expired: run `spec-kitty auth login` (queued events are kept)"
+                ) from exc
+            except batch.RetryLater as exc:
+                raise auth.RefreshFailed(str(exc)) from exc
+        return auth.parse_refresh_response(answer, refresh_token)
+
+    return call
+
+
+class _Sender:
+    def __init__(
+        self,
+        queue: EventQueue,
+        creds: auth.Credentials,
+        batch_events: int,
+        batch_bytes: int,
+        retry_limit: int,
+        timeout: tuple[float, float],
+        sleep: Callable[[float], None],
+        progress: Callable[[int, int], None] | None,
+        total: int,
+    ) -> None:
+        self.queue = queue
+        self.creds = creds
+        self.batch_events = batch_events
+        self.batch_bytes = batch_bytes
+        self.retry_limit = retry_limit
+        self.timeout = timeout
+        self.sleep = sleep
+        self.progress = progress
+        self.total = total
+        self.summary = FlushSummary("done")
+        self.categories: Counter[str] = Counter()
+
+    def run(self) -> FlushSummary:
+        cursor = 0
+        with batch.Client(self.creds.server_url, timeout=self.timeout) as client:
+            while True:
+                page = self.queue.pending_batch(
+                    PAGE_SIZE, retry_limit=self.retry_limit, after_id=cursor
+                )
+                if not page:
+                    break
+                cursor = page[-1].id
+                by_id = {entry.event_id: entry for entry in page}
+                envelopes = [entry.envelope for entry in page]
+                for encoded in batch.encode_batches(
+                    envelopes, max_events=self.batch_events, max_bytes=self.batch_bytes
+                ):
+                    if not self._send(client, encoded, by_id):
+                        return self._finish()
+        return self._finish()
+
+    def _finish(self) -> FlushSummary:
+        stats = self.queue.stats()
+        self.summary.left_pending = stats.total_pending + stats.total_failed
+        self.summary.categories = dict(self.categories)
+        return self.summary
+
+    def _send(
+        self, client: batch.Client, encoded: batch.EncodedBatch, by_id: dict[str, QueueEntry]
+    ) -> bool:
+        """Send one batch; False when the flush must stop here."""
+        refreshed = False
+        busy = 0
+        while True:
+            try:
+                result = client.send(encoded, self.creds.access)
+            except batch.AuthRejected as exc:
+                if refreshed:
+                    return self._stop(
+                        "login-needed",
+                        f"{exc}, also after a token refresh: run `spec-kitty auth login`",
+                        encoded,
+                    )
+                try:
+                    self.creds = auth.refresh_tokens(
+                        self.creds, refresh_call(self.creds.server_url), now=_now(), force=True
+                    )
+                except auth.SessionExpired as expired:
+                    return self._stop("login-needed", str(expired), encoded)
+                except auth.RefreshFailed as failed:
+                    return self._stop("retry-later", f"token refresh failed: {failed}", encoded)
+                refreshed = True
+                continue
+            except batch.RetryLater as exc:
+                if (
+                    exc.retry_after is not None
+                    and exc.retry_after <= RETRY_AFTER_CAP
+                    and busy < BUSY_RETRIES
+                ):
+                    busy += 1
+                    self.sleep(exc.retry_after)
+                    continue
+                return self._stop("retry-later", str(exc), encoded, retry_after=exc.retry_after)
+            except batch.BatchRefused as exc:
+                self._refused(exc, encoded, by_id)
+                return True
+            self._apply(result, by_id)
+            return True
+
+    def _apply(self, result: batch.BatchResult, by_id: dict[str, QueueEntry]) -> None:
+        delivered = [r.event_id for r in result.results if r.status in ("success", "duplicate")]
+        self.queue.mark_delivered(delivered)
+        self.summary.synced += sum(1 for r in result.results if r.status == "success")
+        self.summary.duplicates += sum(1 for r in result.results if r.status == "duplicate")
+        for rejected in (r for r in result.results if r.status == "rejected"):
+            self._reject(
+                rejected.event_id,
+                rejected.error or "rejected",
+                rejected.error_category or "unknown",
+                by_id,
+            )
+        if result.missing:
+            self.queue.mark_attempted(list(result.missing))
+            log_line(f"flush: {len(result.missing)} events missing from the answer stay pending")
+        self._advance(len(result.results) + len(result.missing))
+
+    def _refused(
+        self, exc: batch.BatchRefused, encoded: batch.EncodedBatch, by_id: dict[str, QueueEntry]
+    ) -> None:
+        # A 400 that names events blames those only; one that names none blames the batch.
+        blamed = exc.rejected or dict.fromkeys(encoded.event_ids, str(exc))
+        for event_id, error in blamed.items():
+            self._reject(
+                event_id,
+                f"{exc}" if error == str(exc) else f"{error} ({exc})",
+                batch.categorize(error),
+                by_id,
+            )
+        innocent = [e for e in encoded.event_ids if e not in blamed]
+        if innocent:
+            self.queue.mark_attempted(innocent)
+        self._advance(len(encoded.event_ids))
+
+    def _reject(
+        self, event_id: str, error: str, category: str, by_id: dict[str, QueueEntry]
+    ) -> None:
+        entry = self.queue.mark_rejected(event_id, error, category, retry_limit=self.retry_limit)
+        self.summary.failed += 1
+        self.categories[category] += 1
+        if entry is not None and entry.status == "dead_letter":
+            self.summary.dead_lettered += 1
+        previous = by_id.get(event_id)
+        self.summary.failures.append(
+            {
+                "event_id": event_id,
+                "event_type": previous.event_type if previous else None,
+                "error": error,
+                "error_category": category,
+                "retry_count": entry.retry_count if entry else None,
+                "status": entry.status if entry else None,
+            }
+        )
+
+    def _stop(
+        self,
+        outcome: str,
+        message: str,
+        encoded: batch.EncodedBatch,
+        *,
+        retry_after: float | None = None,
+    ) -> bool:
+        self.queue.mark_attempted(list(encoded.event_ids))
+        self.summary.outcome = outcome
+        self.summary.message = message
+        self.summary.retry_after = retry_after
+        return False
+
+    def _advance(self, count: int) -> None:
+        if self.progress is not None:
+            self.progress(count, self.total)
+
+
+def _record(
+    state: FlushState, summary: FlushSummary, *, success: bool, backoff: bool = True
+) -> None:
+    last = {
+        "at": _now().isoformat(timespec="seconds"),
+        "outcome": summary.outcome,
+        "synced": summary.synced,
+        "duplicates": summary.duplicates,
+        "failed": summary.failed,
+        "left_pending": summary.left_pending,
+        "message": summary.message,
+    }
+    if success or not backoff:
+        new = FlushState(last=last, consecutive_failures=0, next_attempt_after=None)
+    else:
+        failures = state.consecutive_failures + 1
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (failures - 1))
+        delay = random.uniform(delay / 2, delay)  # jitter: many clients do not retry in step
+        delay = max(delay, min(summary.retry_after or 0.0, RETRY_AFTER_MAX))
+        new = FlushState(
+            last=last,
+            consecutive_failures=failures,
+            next_attempt_after=(_now() + timedelta(seconds=delay)).isoformat(timespec="seconds"),
+        )
+    try:
+        _write_state(new)
+    except OSError as exc:
+        log_line(f"flush: cannot write {state_path()}: {exc}")
+
+
+def write_report(summary: FlushSummary, path: Path) -> None:
+    """--report FILE: the summary and every failed event, as JSON."""
+    document = {
+        "outcome": summary.outcome,
+        "message": summary.message,
+        "synced": summary.synced,
+        "duplicates": summary.duplicates,
+        "failed": summary.failed,
+        "dead_lettered": summary.dead_lettered,
+        "left_pending": summary.left_pending,
+        "categories": summary.categories,
+        "started_at": summary.started_at,
+        "finished_at": summary.finished_at,
+        "failures": summary.failures,
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,115 @@
+"""`kitty-hooks status`: the queue, the last flush, the credentials, and (--check) the server."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kitty_hooks import auth
+from kitty_hooks.flush import read_state
+from kitty_hooks.queue import EventQueue, QueueStats
+
+
+@dataclass(frozen=True)
+class AuthHealth:
+    state: str
+    """ok | expiring (refreshed at the next flush) | login-needed | missing | broken"""
+    message: str
+    username: str | None = None
+    server_url: str | None = None
+    access_expires: str | None = None
+    refresh_expires: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerCheck:
+    ok: bool
+    status_code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    queue_path: str
+    queue: QueueStats
+    oldest_event_age_seconds: float | None
+    last_flush: dict[str, Any] | None
+    next_attempt_after: str | None
+    auth: AuthHealth
+    check: ServerCheck | None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.check is not None and not self.check.ok else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["queue"] = {
+            **asdict(self.queue),
+            "oldest_event_age_seconds": self.oldest_event_age_seconds,
+        }
+        document.pop("oldest_event_age_seconds")
+        return document
+
+
+def gather_status(*, check: bool = False, queue_path: Path | None = None) -> StatusReport:
+    now = datetime.now(timezone.utc)
+    with EventQueue(queue_path) as queue:
+        stats = queue.stats()
+        path = str(queue.path)
+    age = None
+    if stats.oldest_created_at:
+        age = max(0.0, (now - datetime.fromisoformat(stats.oldest_created_at)).total_seconds())
+    state = read_state()
+    health, creds = _auth_health(now)
+    return StatusReport(
+        queue_path=path,
+        queue=stats,
+        oldest_event_age_seconds=age,
+        last_flush=state.last,
+        next_attempt_after=state.next_attempt_after,
+        auth=health,
+        check=_check_server(creds) if check else None,
+    )
+
+
+def _auth_health(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
+    try:
+        creds = auth.load_credentials()
+    except auth.CredentialsError as exc:
+        missing = not auth.credentials_path().exists()
+        return AuthHealth("missing" if missing else "broken", str(exc)), None
+    expires = {
+        "access_expires": creds.access_expires.isoformat() if creds.access_expires else None,
+        "refresh_expires": creds.refresh_expires.isoformat() if creds.refresh_expires else None,
+    }
+    who = {"username": creds.username, "server_url": creds.server_url, **expires}
+    if creds.refresh_expires is not None and creds.refresh_expires <= now:
+        return AuthHealth(
+            "login-needed", "the session is over: run `spec-kitty auth login`", **who
+        ), creds
+    if auth.needs_refresh(creds, now=now):
+        return AuthHealth(
+            "expiring", "the access token is (nearly) expired; the next flush refreshes it", **who
+        ), creds
+    return AuthHealth("ok", "credentials valid", **who), creds
+
+
+def _check_server(creds: auth.Credentials | None) -> ServerCheck:
+    if creds is None:
+        return ServerCheck(False, 0, "no usable credentials to check the server with")
+    from kitty_hooks import batch
+    from kitty_hooks.flush import refresh_call
+
+    try:
+        if auth.needs_refresh(creds, now=datetime.now(timezone.utc)):
+            creds = auth.refresh_tokens(creds, refresh_call(creds.server_url))
+    except auth.CredentialsError as exc:
+        return ServerCheck(False, 401, str(exc))
+    except auth.RefreshFailed as exc:
+        return ServerCheck(False, 0, f"token refresh failed: {exc}")
+    with batch.Client(creds.server_url) as client:
+        code, words = client.probe(creds.access)
+    return ServerCheck(code == 200, code, f"{creds.server_url}: {words}")

@@ -1,0 +1,332 @@
+"""Flushing the queue against the real ingest server over loopback, faults included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from kitty_hooks import flush as flushing
+from kitty_hooks.flush import flush, read_state
+from kitty_hooks.queue import EventQueue
+from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
+from tests.syncutil import queue_events, queued_entries, write_credentials
+
+FAST = (2.0, 2.0)
+
+
+@pytest.fixture
+def server() -> IngestServer:
+    with IngestServer() as running:
+        yield running
+
+
+@pytest.fixture
+def logged_in(server: IngestServer, hermetic_env: Path) -> IngestServer:
+    write_credentials(hermetic_env, server.url, server.login())
+    return server
+
+
+def batch_requests(server: IngestServer) -> list:
+    return server.requests(BATCH_PATH)
+
+
+def test_everything_reaches_the_server_once_in_capped_batches(logged_in: IngestServer) -> None:
+    ids = queue_events(2500)
+    summary = flush(timeout=FAST)
+    assert summary.outcome == "done"
+    assert summary.line() == "Synced: 2500, Duplicates: 0, Failed: 0"
+    assert logged_in.event_ids() == ids
+    assert [r.event_count for r in batch_requests(logged_in)] == [1000, 1000, 500]
+    assert queued_entries() == []
+    assert read_state().last["synced"] == 2500
+
+
+def test_batches_are_also_capped_by_compressed_size(logged_in: IngestServer) -> None:
+    queue_events(300)
+    summary = flush(timeout=FAST, batch_bytes=4096)
+    assert summary.synced == 300
+    counts = [r.event_count for r in batch_requests(logged_in)]
+    assert len(counts) > 3 and sum(counts) == 300
+
+
+def test_nothing_queued_sends_nothing(logged_in: IngestServer) -> None:
+    assert flush(timeout=FAST).outcome == "nothing-to-send"
+    assert batch_requests(logged_in) == []
+
+
+def test_server_errors_change_nothing_but_last_attempt_and_back_off(
+    logged_in: IngestServer,
+) -> None:
+    ids = queue_events(10)
+    logged_in.faults.push(Fault.status(500))
+    summary = flush(timeout=FAST)
+    assert summary.outcome == "retry-later"
+    assert "HTTP 500" in (summary.message or "")
+    entries = queued_entries()
+    assert [e.event_id for e in entries] == ids
+    assert all(e.retry_count == 0 and e.status == "pending" and e.last_attempt_at for e in entries)
+    state = read_state()
+    assert state.consecutive_failures == 1 and state.next_attempt_after is not None
+    # The next automatic flush respects the backoff and sends nothing ...
+    assert flush(timeout=FAST, respect_backoff=True).outcome == "backing-off"
+    assert len(batch_requests(logged_in)) == 1
+    # ... while `kitty-hooks sync` tries at once, and the server has recovered.
+    assert flush(timeout=FAST).outcome == "done"
+    assert logged_in.event_ids() == ids
+    assert read_state().consecutive_failures == 0
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    state = flushing.FlushState(consecutive_failures=30)
+    summary = flushing.FlushSummary("retry-later")
+    flushing._record(state, summary, success=False)
+    after = datetime.fromisoformat(read_state().next_attempt_after)
+    assert after <= datetime.now(timezone.utc) + timedelta(seconds=flushing.BACKOFF_CAP + 1)
+
+
+def test_server_killed_mid_batch_leaves_every_event_on_the_server_once(
+    logged_in: IngestServer,
+) -> None:
+    ids = queue_events(2500)
+    logged_in.faults.push(Fault.delay(0), Fault.crash_after_store())  # the second batch
+    first = flush(timeout=FAST)
+    assert first.outcome == "retry-later"
+    assert first.synced == 1000
+    assert len(queued_entries()) == 1500  # the stored-but-unanswered batch is kept
+    second = flush(timeout=FAST)
+    assert second.line() == "Synced: 500, Duplicates: 1000, Failed: 0"
+    assert logged_in.event_ids() == ids
+    assert queued_entries() == []
+
+
+def test_a_slow_server_hits_the_read_timeout_and_nothing_is_lost(logged_in: IngestServer) -> None:
+    ids = queue_events(5)
+    logged_in.faults.push(Fault.delay(3.0))
+    started = time.monotonic()
+    summary = flush(timeout=(1.0, 0.5))
+    assert time.monotonic() - started < 2.5
+    assert summary.outcome == "retry-later" and "timed out" in (summary.message or "")
+    assert [e.event_id for e in queued_entries()] == ids
+    deadline = time.monotonic() + 10
+    while not batch_requests(logged_in) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the slow server finishes the request the client gave up on
+    assert flush(timeout=FAST).line() == "Synced: 0, Duplicates: 5, Failed: 0"  # stored while slow
+
+
+def test_401_mid_flush_refreshes_once_and_resends_the_same_batch(logged_in: IngestServer) -> None:
+    ids = queue_events(2500)
+    logged_in.faults.push(Fault.delay(0), Fault.status(401))
+    summary = flush(timeout=FAST)
+    assert summary.outcome == "done"
+    assert summary.line() == "Synced: 2500, Duplicates: 0, Failed: 0"
+    assert len(logged_in.requests(REFRESH_PATH)) == 1
+    counts = [r.event_count for r in batch_requests(logged_in)]
+    assert counts == [1000, 1000, 1000, 500]  # the refused batch went again, whole
+    assert logged_in.event_ids() == ids
+    tokens = [r.token_jti for r in batch_requests(logged_in)]
+    assert tokens[0] == tokens[1] != tokens[2] == tokens[3]
+
+
+def test_an_expiring_token_is_refreshed_before_sending(
+    server: IngestServer, hermetic_env: Path
+) -> None:
+    write_credentials(hermetic_env, server.url, server.login(), access_expires_in=60)
+    queue_events(3)
+    assert flush(timeout=FAST).synced == 3
+    assert len(server.requests(REFRESH_PATH)) == 1
+    credentials = hermetic_env / ".spec-kitty" / "credentials"
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+
+
+def test_refresh_refused_keeps_every_event_and_says_log_in(
+    server: IngestServer, hermetic_env: Path
+) -> None:
+    write_credentials(hermetic_env, server.url, server.login(), access_expires_in=-10)
+    ids = queue_events(4)
+    server.faults.push(Fault.status(401, path=REFRESH_PATH))
+    summary = flush(timeout=FAST)
+    assert summary.outcome == "login-needed"
+    assert "session expired: run `spec-kitty auth login`" in (summary.message or "")
+    assert [e.event_id for e in queued_entries()] == ids
+    assert batch_requests(server) == []
+
+
+def test_a_200_that_omits_events_keeps_them_pending(logged_in: IngestServer) -> None:
+    ids = queue_events(10)
+    logged_in.faults.push(Fault.drop_results(3))
+    summary = flush(timeout=FAST)
+    assert summary.synced == 7
+    left = queued_entries()
+    assert [e.event_id for e in left] == ids[7:]
+    assert all(e.retry_count == 0 and e.status == "pending" for e in left)
+    assert len(batch_requests(logged_in)) == 1  # not resent in the same flush: no loop
+    assert flush(timeout=FAST).line() == "Synced: 0, Duplicates: 3, Failed: 0"
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>oops</html>", b'{"results": "no"}', b"", b'{"nothing": 1}']
+)
+def test_malformed_answers_change_nothing(logged_in: IngestServer, body: bytes) -> None:
+    ids = queue_events(4)
+    logged_in.faults.push(Fault.body(body))
+    summary = flush(timeout=FAST)
+    assert summary.outcome == "retry-later"
+    assert [e.event_id for e in queued_entries()] == ids
+    assert all(e.retry_count == 0 for e in queued_entries())
+
+
+def test_retry_after_in_seconds_is_honoured(logged_in: IngestServer) -> None:
+    queue_events(3)
+    slept: list[float] = []
+    logged_in.faults.push(Fault.status(503, retry_after="2"))
+    summary = flush(timeout=FAST, sleep=slept.append)
+    assert slept == [2.0]
+    assert summary.synced == 3
+
+
+def test_retry_after_as_an_http_date_is_honoured(logged_in: IngestServer) -> None:
+    queue_events(3)
+    slept: list[float] = []
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
+    logged_in.faults.push(Fault.status(429, retry_after=when))
+    summary = flush(timeout=FAST, sleep=slept.append)
+    assert len(slept) == 1 and 15 <= slept[0] <= 21
+    assert summary.synced == 3
+
+
+def test_a_long_retry_after_stops_and_sets_the_backoff(logged_in: IngestServer) -> None:
+    queue_events(3)
+    logged_in.faults.push(Fault.status(503, retry_after="3600"))
+    summary = flush(timeout=FAST, sleep=lambda s: pytest.fail("must not sleep an hour"))
+    assert summary.outcome == "retry-later"
+    after = datetime.fromisoformat(read_state().next_attempt_after)
+    assert after >= datetime.now(timezone.utc) + timedelta(seconds=3500)
+
+
+def test_rejected_events_count_retries_then_become_dead_letters(
+    logged_in: IngestServer, tmp_path: Path
+) -> None:
+    good = queue_events(2)
+    bad = queue_events(1, start=100)[0]
+    with EventQueue() as queue:  # spoil one stored envelope: the server's validator rejects it
+        entry = queue.get(bad)
+        spoiled = {**entry.envelope, "data_tier": 9}
+        queue._conn.execute(
+            "UPDATE entries SET data = ? WHERE event_id = ?", (json.dumps(spoiled), bad)
+        )
+        queue._conn.commit()
+    report = tmp_path / "report.json"
+    summary = flush(timeout=FAST)
+    flushing.write_report(summary, report)
+    assert summary.line() == "Synced: 2, Duplicates: 0, Failed: 1 (reason: schema_mismatch: 1)"
+    (left,) = queued_entries()
+    assert (left.event_id, left.status, left.retry_count, left.error_category) == (
+        bad,
+        "failed",
+        1,
+        "schema_mismatch",
+    )
+    assert "$.data_tier" in left.last_error
+    failures = json.loads(report.read_text())["failures"]
+    assert [f["event_id"] for f in failures] == [bad] and "$.data_tier" in failures[0]["error"]
+    for _ in range(4):
+        flush(timeout=FAST)
+    (dead,) = queued_entries()
+    assert (dead.status, dead.retry_count) == ("dead_letter", 5)
+    assert flush(timeout=FAST).outcome == "nothing-to-send"  # dead letters are not sent
+    assert set(logged_in.event_ids()) == set(good)
+
+
+def test_400_naming_events_rejects_those_only(logged_in: IngestServer) -> None:
+    ids = queue_events(3)
+    details = [{"event_id": ids[1], "reason": "unknown project"}]
+    logged_in.faults.push(
+        Fault.body(json.dumps({"error": "Invalid batch", "details": details}).encode(), status=400)
+    )
+    summary = flush(timeout=FAST)
+    assert summary.failed == 1
+    by_id = {e.event_id: e for e in queued_entries()}
+    assert by_id[ids[1]].status == "failed" and "unknown project" in by_id[ids[1]].last_error
+    assert by_id[ids[0]].status == "pending" and by_id[ids[0]].retry_count == 0
+
+
+def test_400_naming_no_event_rejects_the_batch_with_error_and_details(
+    logged_in: IngestServer,
+) -> None:
+    ids = queue_events(2)
+    body = {"error": "Invalid batch", "details": "events must be a list"}
+    logged_in.faults.push(Fault.body(json.dumps(body).encode(), status=400))
+    flush(timeout=FAST)
+    entries = queued_entries()
+    assert [e.event_id for e in entries] == ids
+    assert all(
+        "Invalid batch: events must be a list" in e.last_error and e.retry_count == 1
+        for e in entries
+    )
+
+
+def test_no_credentials_keeps_events_and_says_what_to_do(server: IngestServer) -> None:
+    ids = queue_events(2)
+    summary = flush(timeout=FAST)
+    assert summary.outcome == "no-credentials"
+    assert "spec-kitty auth login" in (summary.message or "")
+    assert [e.event_id for e in queued_entries()] == ids
+
+
+def _sync_process(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kitty_hooks", "sync"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_flushing_at_once_send_each_event_once(logged_in: IngestServer) -> None:
+    ids = queue_events(3000)
+    first, second = _sync_process(dict(os.environ)), _sync_process(dict(os.environ))
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert {p.returncode for p in (first, second)} == {0}, outputs
+    assert sorted(logged_in.event_ids()) == sorted(ids)
+    assert sum(r.event_count or 0 for r in batch_requests(logged_in)) == 3000  # nothing sent twice
+
+
+def test_two_processes_refreshing_at_once_make_one_refresh_request(
+    server: IngestServer, hermetic_env: Path
+) -> None:
+    write_credentials(hermetic_env, server.url, server.login(), access_expires_in=30)
+    queue_events(2000)
+    processes = [_sync_process(dict(os.environ)) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert len(server.requests(REFRESH_PATH)) == 1
+
+
+def test_sync_command_prints_the_summary_and_exit_code(
+    logged_in: IngestServer, tmp_path: Path
+) -> None:
+    queue_events(3)
+    report = tmp_path / "r.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks", "sync", "--report", str(report)],
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "Synced: 3, Duplicates: 0, Failed: 0")
+    assert json.loads(report.read_text())["failed"] == 0
+    queue_events(1, start=50)
+    logged_in.faults.push(Fault.status(500))
+    failed = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks", "sync"], capture_output=True, text=True
+    )
+    assert failed.returncode == 1
+    assert "HTTP 500" in failed.stderr and "Traceback" not in failed.stderr
