@@ -177,14 +177,7 @@ class Client:
 
     def list_events(self, access_token: str) -> list[dict[str, Any]]:
         """What the local ingest server received (its read endpoint; not part of the SaaS API)."""
-        try:
-            response = self.session.get(
-                self.server_url + EVENTS_PATH,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=self.timeout,
-            )
-        except self._requests.RequestException as exc:
-            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+        response = self._get(EVENTS_PATH, access_token)
         document = _json(response) if response.status_code == 200 else None
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):
             raise SendError(f"cannot list events: {_error_text(response)}")
@@ -193,13 +186,9 @@ class Client:
     def probe(self, access_token: str) -> tuple[int, str]:
         """An authenticated GET: (status code, what it means in words)."""
         try:
-            response = self.session.get(
-                self.server_url + PROBE_PATH,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=self.timeout,
-            )
-        except self._requests.RequestException as exc:
-            return 0, f"cannot reach {self.server_url}: {_network_reason(exc)}"
+            response = self._get(PROBE_PATH, access_token)
+        except RetryLater as exc:
+            return 0, str(exc)
         if response.status_code == 200:
             return 200, "reachable, token accepted"
         if response.status_code == 401:
@@ -208,6 +197,16 @@ class Client:
             response.status_code,
             f"answered HTTP {response.status_code} ({_error_text(response)})",
         )
+
+    def _get(self, path: str, access_token: str) -> Any:
+        try:
+            return self.session.get(
+                self.server_url + path,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self.timeout,
+            )
+        except self._requests.RequestException as exc:
+            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
 
     def _post(self, path: str, **kwargs: Any) -> Any:
         try:

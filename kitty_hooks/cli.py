@@ -105,10 +105,7 @@ def _repo_root_or_cwd() -> Path:
 
 
 _HOOK_TYPES = click.Choice(["pre-commit", "post-commit", "post-rewrite", "pre-push"])
-
-
-@cli.command()
-@click.option(
+_hook_type_option = click.option(
     "-t",
     "--hook-type",
     "hook_types",
@@ -116,6 +113,10 @@ _HOOK_TYPES = click.Choice(["pre-commit", "post-commit", "post-rewrite", "pre-pu
     multiple=True,
     help="Only this hook (repeatable); default: all of them.",
 )
+
+
+@cli.command()
+@_hook_type_option
 def install(hook_types: tuple[str, ...]) -> None:
     """Install the git hooks in this repository (idempotent; existing hooks are kept and run first)."""
     from kitty_hooks.install import DEFAULT_HOOK_TYPES, install_hooks, report_lines
@@ -125,14 +126,7 @@ def install(hook_types: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option(
-    "-t",
-    "--hook-type",
-    "hook_types",
-    type=_HOOK_TYPES,
-    multiple=True,
-    help="Only this hook (repeatable); default: all of them.",
-)
+@_hook_type_option
 def uninstall(hook_types: tuple[str, ...]) -> None:
     """Remove the git hooks and put back the ones that were there before."""
     from kitty_hooks.install import DEFAULT_HOOK_TYPES, report_lines, uninstall_hooks

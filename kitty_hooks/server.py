@@ -494,7 +494,7 @@ class IngestApp:
                 "the body must be gzip-compressed (Content-Encoding: gzip)",
                 f"got {encoding!r}",
             )
-        compressed = _read_capped(request, self.limits.compressed)
+        compressed = _read_capped(request, self.limits.compressed, what="batch")
         data = _gunzip_capped(compressed, self.limits.decompressed)
         body = _parse_json(data)
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
@@ -534,13 +534,13 @@ def _envelope_problem(event: Any) -> str | None:
     return violations[0].render() if violations else "$: does not match the event envelope schema"
 
 
-def _read_capped(request: Request, limit: int) -> bytes:
+def _read_capped(request: Request, limit: int, *, what: str = "body") -> bytes:
     length = request.content_length
     if length is not None and length > limit:
-        raise _Refused(400, "batch too large", f"{length} bytes compressed; the limit is {limit}")
+        raise _Refused(400, f"{what} too large", f"{length} bytes; the limit is {limit}")
     data = request.stream.read(limit + 1)
     if len(data) > limit:
-        raise _Refused(400, "batch too large", f"over {limit} bytes compressed")
+        raise _Refused(400, f"{what} too large", f"over {limit} bytes")
     return data
 
 
@@ -737,7 +737,7 @@ def listen(
 
 
 class _StopSignal(KeyboardInterrupt):
-    """SIGTERM as waitress understands a stop: it catches KeyboardInterrupt and shuts down."""
+    """SIGTERM or SIGINT: ListeningServer.run() shuts down in order, then serve() returns."""
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -788,7 +788,7 @@ def serve(
             (ready or _print_listening)(server.url)
             server.run()
         except KeyboardInterrupt:
-            pass  # a signal that came before or after waitress's loop caught it
+            pass  # SIGTERM/SIGINT: run() has closed the connections and stopped the workers
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

@@ -260,7 +260,8 @@ class FaultInjector:
             answer["results"] = answer["results"][: max(0, len(answer["results"]) - fault.count)]
             payload = json.dumps(answer).encode()
         record(code)
-        return _respond(start_response, code, payload, [])
+        kept = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+        return _respond(start_response, code, payload, kept)
 
     def _pass(
         self,

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.gitutil import PROJECT_ROOT, Repo, git
+from tests.offline import offline_env as base_offline_env
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,6 @@ EXAMPLES = Path(__file__).parent / "examples"
 FEATURE = "kitty-specs/039-cli-2x-readiness"
 LOG = f"{FEATURE}/status.events.jsonl"
 HOOK_ID = "kitty-diagnose"
-DEAD_PROXY = "http://127.0.0.1:9"
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
 _NOT_SOURCE = shutil.ignore_patterns(
     ".git", "__pycache__", "*.py[cod]", "*.egg-info", ".venv", "build", "dist", ".*_cache"
@@ -47,21 +47,9 @@ _NOT_SOURCE = shutil.ignore_patterns(
 
 
 def offline_env(home: Path, pre_commit_home: Path) -> dict[str, str]:
-    """A hermetic environment for pre-commit, git, virtualenv and pip: no network, no user config."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(
-            ("GIT_", "PIP_", "PYTHON", "VIRTUALENV_", "XDG_", "PRE_COMMIT", "KITTY_HOOKS")
-        )
-        and name.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    }
+    """tests.offline's environment, plus what pre-commit and its virtualenvs need offline."""
+    env = base_offline_env(home)
     env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        KITTY_HOOKS_HOME=str(home / ".spec-kitty" / "kitty-hooks"),
         GIT_CONFIG_NOSYSTEM="1",
         GIT_AUTHOR_NAME="Ada Lovelace",
         GIT_AUTHOR_EMAIL="ada@example.com",
@@ -69,20 +57,11 @@ def offline_env(home: Path, pre_commit_home: Path) -> dict[str, str]:
         GIT_COMMITTER_EMAIL="ada@example.com",
         PRE_COMMIT_HOME=str(pre_commit_home),
         PRE_COMMIT_COLOR="never",
+        # Dependencies come from the system site-packages; hatchling too, without isolation.
         VIRTUALENV_SYSTEM_SITE_PACKAGES="1",
         VIRTUALENV_NO_PERIODIC_UPDATE="1",
         VIRTUALENV_OVERRIDE_APP_DATA=str(pre_commit_home.parent / "virtualenv-app-data"),
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_INDEX="1",
         PIP_NO_BUILD_ISOLATION="0",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_INPUT="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        http_proxy=DEAD_PROXY,
-        https_proxy=DEAD_PROXY,
-        HTTP_PROXY=DEAD_PROXY,
-        HTTPS_PROXY=DEAD_PROXY,
-        ALL_PROXY=DEAD_PROXY,
     )
     return env
 

@@ -10,7 +10,6 @@ own copy, with the JSON Schemas and hook shims shipped under kitty_hooks/_assets
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,43 +20,15 @@ import pytest
 
 from kitty_hooks import __version__
 from tests.gitutil import PROJECT_ROOT
+from tests.offline import offline_env
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).parent / "examples"
 WHEEL_ASSETS = "kitty_hooks/_assets"
+
+
 # Any HTTP a tool tries despite the offline settings goes to a closed port on loopback and fails.
-DEAD_PROXY = "http://127.0.0.1:9"
-
-
-def offline_env(home: Path) -> dict[str, str]:
-    """The environment for build, pip and the venv: no user config, no index, no network."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("GIT_", "PIP_", "PYTHON", "VIRTUALENV_", "XDG_", "KITTY_HOOKS"))
-        and name.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        KITTY_HOOKS_HOME=str(home / ".spec-kitty" / "kitty-hooks"),
-        PYTHONDONTWRITEBYTECODE="1",
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_INDEX="1",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_INPUT="1",
-        http_proxy=DEAD_PROXY,
-        https_proxy=DEAD_PROXY,
-        HTTP_PROXY=DEAD_PROXY,
-        HTTPS_PROXY=DEAD_PROXY,
-        ALL_PROXY=DEAD_PROXY,
-    )
-    return env
-
-
 def run(args: list[str | Path], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
