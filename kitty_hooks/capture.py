@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from kitty_hooks import gitrepo
-from kitty_hooks.detect import (
-    CommitContext,
-    Skipped,
-    blobs_needed,
-    detect_lane_changes,
-    relevant_changes,
-)
-from kitty_hooks.events import Envelope, Identity, build_status_envelope, derive_ulid, iso_to_millis
-from kitty_hooks.identity import project_identity, repo_name
-from kitty_hooks.layout import PROJECT_CONFIG, SPECS_DIR
+from kitty_hooks.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes
+
+if TYPE_CHECKING:
+    from kitty_hooks.detect import Skipped
+    from kitty_hooks.events import Envelope, Identity, LaneChange
 
 _PATHS = (SPECS_DIR,)
 # Bounds what one cat-file answer holds in memory during a long scan.
@@ -98,11 +94,15 @@ def _capture(
     progress: Callable[[int, int], None] | None = None,
 ) -> CaptureResult:
     result = CaptureResult(commits=len(commits))
-    moving = [c for c in commits if relevant_changes(c)]
+    # Most commits touch no WP file: decide that before importing detection (hook start-up).
+    moving = [c for c in commits if _may_move(c)]
     if progress is not None:
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return result
+    from kitty_hooks.detect import CommitContext, Skipped, blobs_needed, detect_lane_changes
+    from kitty_hooks.identity import project_identity, repo_name
+
     layout = gitrepo.repo_layout(cwd)
     origin = gitrepo.remote_url(layout.top)
     (config,) = gitrepo.read_blobs(layout.top, [f"HEAD:{PROJECT_CONFIG}"])
@@ -131,6 +131,12 @@ def _capture(
     return result
 
 
+def _may_move(commit: gitrepo.CommitRecord) -> bool:
+    return not commit.is_merge and any(
+        may_hold_lane_changes(PurePosixPath(c.path)) for c in commit.changes
+    )
+
+
 def _read_blobs(top: Path, ids: list[str]) -> dict[str, bytes | None]:
     unique = list(dict.fromkeys(ids))
     blobs: dict[str, bytes | None] = {}
@@ -140,8 +146,10 @@ def _read_blobs(top: Path, ids: list[str]) -> dict[str, bytes | None]:
 
 
 def _envelopes(
-    commit: gitrepo.CommitRecord, changes: Iterable, identity: Identity
+    commit: gitrepo.CommitRecord, changes: Iterable[LaneChange], identity: Identity
 ) -> list[Envelope]:
+    from kitty_hooks.events import build_status_envelope, derive_ulid, iso_to_millis
+
     correlation_id = derive_ulid(iso_to_millis(commit.author_date), "commit", commit.sha)
     built: list[Envelope] = []
     for change in changes:

@@ -26,6 +26,7 @@ from kitty_hooks.layout import (
     is_status_log,
     is_wp_file,
     legacy_lane_of,
+    may_hold_lane_changes,
     wp_id_from_name,
 )
 
@@ -65,11 +66,7 @@ def relevant_changes(commit: CommitRecord) -> list[FileChange]:
     """The changes of a commit that can hold lane moves (none for a merge)."""
     if commit.is_merge:
         return []
-    return [c for c in commit.changes if _is_relevant(PurePosixPath(c.path))]
-
-
-def _is_relevant(path: PurePosixPath) -> bool:
-    return feature_of(path) is not None and (is_status_log(path) or is_wp_file(path))
+    return [c for c in commit.changes if may_hold_lane_changes(PurePosixPath(c.path))]
 
 
 def blobs_needed(commit: CommitRecord) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,22 @@ def node_id() -> str:
     node alike.
     """
     import getpass
-    import socket
 
     try:
         user = getpass.getuser()
     except Exception:  # no USER variable and no passwd entry (some containers)
         user = "unknown"
-    return hashlib.sha256(f"{socket.gethostname()}:{user}".encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{_host_name()}:{user}".encode()).hexdigest()[:12]
+
+
+def _host_name() -> str:
+    # os.uname() gives what socket.gethostname() does without importing socket (~2 ms of
+    # hook start-up); Windows has no uname.
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def project_identity(

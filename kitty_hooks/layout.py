@@ -48,3 +48,8 @@ def is_status_log(path: PurePosixPath) -> bool:
 def wp_id_from_name(path: PurePosixPath) -> str | None:
     match = _WP_ID.match(path.name)
     return match.group(1) if match else None
+
+
+def may_hold_lane_changes(path: PurePosixPath) -> bool:
+    """A status log or a WP file under kitty-specs/<feature>/."""
+    return feature_of(path) is not None and (is_status_log(path) or is_wp_file(path))

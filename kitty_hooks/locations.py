@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 # Our files live in a folder of their own under the spec-kitty directory, so that nothing of
@@ -32,6 +31,8 @@ def hooks_disabled() -> bool:
 
 def log_line(message: str) -> Path:
     """Append a timestamped entry to the log; never raises (the log is the last resort)."""
+    from datetime import datetime, timezone
+
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

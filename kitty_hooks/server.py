@@ -41,6 +41,7 @@ from werkzeug.wrappers import Request, Response
 
 from kitty_hooks import validation
 from kitty_hooks.errors import FatalError
+from kitty_hooks.locations import state_dir
 
 TOKEN_PATH = "/api/v1/token/"
 REFRESH_PATH = "/api/v1/token/refresh/"
@@ -768,7 +769,7 @@ def serve(
     that started us with port 0. log defaults to one line per batch on stderr.
     """
     if not users:
-        raise FatalError("no users: give at least one NAME:PASSWORD")
+        raise FatalError("no users: give at least one --user NAME:PASSWORD")
     app = create_app(
         db_path,
         users=users,
@@ -805,11 +806,21 @@ def _log_to_stderr(line: str) -> None:
     print(f"kitty-hooks serve: {line}", file=sys.stderr, flush=True)
 
 
-def _user(text: str) -> tuple[str, str]:
-    name, sep, password = text.partition(":")
-    if not sep or not name or not password:
-        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD, got {text!r}")
-    return name, password
+def default_db_path() -> Path:
+    return state_dir() / "ingest-server.db"
+
+
+def parse_users(texts: Iterable[str]) -> dict[str, str]:
+    """{"ada": "secret"} from ["ada:secret"]; FatalError for a malformed one or none at all."""
+    users: dict[str, str] = {}
+    for text in texts:
+        name, sep, password = text.partition(":")
+        if not sep or not name or not password:
+            raise FatalError(f"--user: expected NAME:PASSWORD, got {text!r}")
+        users[name] = password
+    if not users:
+        raise FatalError("no users: give at least one --user NAME:PASSWORD")
+    return users
 
 
 def _seconds(text: str) -> int:
@@ -826,15 +837,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    parser.add_argument("--db", type=Path, required=True, help="SQLite file of the server")
+    parser.add_argument(
+        "--db", type=Path, help=f"SQLite file of the server (default: {default_db_path()})"
+    )
     parser.add_argument(
         "--user",
         dest="users",
-        type=_user,
         action="append",
-        required=True,
+        default=[],
         metavar="NAME:PASSWORD",
-        help="an account that can log in (repeatable)",
+        help="an account that can log in (repeatable; at least one)",
     )
     parser.add_argument("--access-lifetime", type=_seconds, default=DEFAULT_ACCESS_LIFETIME)
     parser.add_argument("--refresh-lifetime", type=_seconds, default=DEFAULT_REFRESH_LIFETIME)
@@ -847,8 +859,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(
             args.host,
             args.port,
-            args.db,
-            users=dict(args.users),
+            args.db or default_db_path(),
+            users=parse_users(args.users),
             access_lifetime=args.access_lifetime,
             refresh_lifetime=args.refresh_lifetime,
             allow_remote=args.allow_remote,

@@ -414,12 +414,19 @@ def test_refuses_a_non_loopback_host_unless_allowed(tmp_path: Path) -> None:
         app.close()
 
 
-def test_main_explains_the_refusal_and_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--host", "0.0.0.0", "--user", "ada:secret"], "refusing to listen on 0.0.0.0"),
+        (["--user", "ada"], "expected NAME:PASSWORD"),
+        ([], "no users"),
+    ],
+)
+def test_main_explains_what_is_wrong_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    code = main(["--host", "0.0.0.0", "--db", str(tmp_path / "s.db"), "--user", "ada:secret"])
-    assert code == 2
-    assert "refusing to listen on 0.0.0.0" in capsys.readouterr().err
+    assert main([*argv, "--db", str(tmp_path / "s.db")]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_killed_process_restarts_on_the_same_port_with_its_data_and_sessions(

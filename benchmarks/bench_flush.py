@@ -1,0 +1,555 @@
+"""Benchmark: flushing 100,000 queued events to a server, kitty-hooks against spec-kitty-cli.
+
+    python benchmarks/bench_flush.py            # 100,000 events, 3 rounds, ~2-3 minutes
+    python benchmarks/bench_flush.py --quick    # 10,000 events, 1 round, ~20 seconds
+
+The same WPStatusChanged envelopes (from _data.LogWriter through events.build_status_envelope,
+with the lamport_clock and causation_id our queue gave them) are queued, untimed, into each
+client's own queue; then, timed as a whole process and with its peak RSS:
+
+* ours:   `python -m kitty_hooks sync` (HOME and KITTY_HOOKS_HOME in a scratch folder, with a
+          ~/.spec-kitty/credentials file for the server);
+* theirs: spec-kitty-cli 2.1.3 `sync_all_queued_events(queue, auth_token=..., server_url=...,
+          batch_size=1000, show_progress=False)` on its `OfflineQueue`, in its own venv, with
+          SPEC_KITTY_ENABLE_SAAS_SYNC=1 and HOME in a scratch folder, under a timeout (it loops
+          forever when a server leaves an event out of its answer).
+
+Each client runs against two servers, a fresh one (and a fresh database) for every run, so
+neither ever sees a duplicate:
+
+* ingest: the local ingest server, `python -m kitty_hooks.server` (waitress, JWT, every event
+          validated against the envelope schema, stored in SQLite);
+* null:   a minimal HTTP server in this script (a subprocess) that gunzips, parses and answers
+          "success" for every event: what is left is the client's own throughput.
+
+After every run the server must hold exactly N distinct events and the client's queue must be
+empty; the table says so. Peak RSS is measured by a small launcher process (resource
+.getrusage(RUSAGE_CHILDREN) after its child exits), because a child started straight from this
+process would inherit this process's ~300 MB high-water mark at exec.
+
+PYTHONDONTWRITEBYTECODE=1 in the environment would make every child recompile kitty_hooks: the
+package is precompiled (compileall) and the variable removed from the children's environment.
+Targets: ours >= 10x theirs, peak RSS < 100 MB. Nothing timed is asserted; exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import tomli_w
+from _data import hermetic_env
+from bench_enqueue import find_or_make_peer, make_envelopes
+
+import kitty_hooks
+from kitty_hooks.queue import EventQueue
+
+PY = sys.executable
+PACKAGE_DIR = Path(kitty_hooks.__file__).resolve().parent
+TARGET_RATIO = 10.0
+TARGET_RSS_MB = 100.0
+PEER_TIMEOUT = 600.0
+SERVER_USER, SERVER_PASSWORD = "ada", "secret"
+PEER_QUEUE_EVENT_CALLS = 1000
+
+# Times a command as a whole process and reports its peak RSS: argv = result file, command...
+# Started from this small process, the child's ru_maxrss is its own, not the benchmark's.
+_LAUNCHER = """
+import json, resource, subprocess, sys, time
+out, command = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+try:
+    done = subprocess.run(command, capture_output=True, timeout=float(sys.argv[0] or 0) or None)
+    code, stdout, stderr = done.returncode, done.stdout, done.stderr
+except subprocess.TimeoutExpired as exc:
+    code, stdout, stderr = "timeout", exc.stdout or b"", exc.stderr or b""
+elapsed = time.perf_counter() - started
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(out, "w") as f:
+    json.dump({"seconds": elapsed, "peak_kb": peak_kb, "code": code,
+               "stdout": stdout.decode(errors="replace")[-4000:],
+               "stderr": stderr.decode(errors="replace")[-4000:]}, f)
+"""
+
+# The null server: argv = nothing. Prints its URL, then serves until stdin closes.
+_NULL_SERVER = r"""
+import gzip, json, socket, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+seen = set()
+lock = threading.Lock()
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _answer(self, status, document):
+        body = json.dumps(document).encode()
+        # Headers and body in one write: two small writes meet Nagle and delayed ACKs (40 ms).
+        head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.wfile.write(head + body)
+
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/api/v1/events/batch/":
+            events = json.loads(gzip.decompress(data))["events"]
+            ids = [event["event_id"] for event in events]
+            with lock:
+                seen.update(ids)
+            self._answer(200, {"results": [{"event_id": i, "status": "success"} for i in ids]})
+        else:  # login and refresh
+            self._answer(200, {"access": "null-access", "refresh": "null-refresh"})
+
+    def do_GET(self):
+        with lock:
+            total = len(seen)
+        self._answer(200, {"events": [], "count": 0, "total": total})
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(f"null server: listening on http://127.0.0.1:{server.server_port}", flush=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()
+"""
+
+# Runs in spec-kitty-cli's venv: argv = events.json, db path, queue_event calls.
+# queue_event opens a connection, counts the whole table and commits (synchronous=FULL) per
+# event: ~1.6 ms an event at 100,000, so 100,000 would take ~3 minutes of set-up. The first
+# events go through queue_event; the rest get the very row it writes (same statement, same
+# values), in one transaction; rows of both kinds are compared.
+_PEER_QUEUE = """
+import json, sqlite3, sys
+from datetime import datetime
+from pathlib import Path
+from specify_cli.sync.queue import OfflineQueue, _coalesce_key
+
+events = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+db, via = Path(sys.argv[2]), int(sys.argv[3])
+queue = OfflineQueue(db_path=db, max_queue_size=len(events) + 10)
+for event in events[:via]:
+    if not queue.queue_event(event):
+        sys.exit(f"OfflineQueue.queue_event refused {event['event_id']}")
+conn = sqlite3.connect(db)
+with conn:
+    conn.executemany(
+        "INSERT OR REPLACE INTO queue (event_id, event_type, data, timestamp, coalesce_key) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(str(e["event_id"]), str(e["event_type"]), json.dumps(e),
+          int(datetime.now().timestamp()), _coalesce_key(e)) for e in events[via:]],
+    )
+rows = {r[0]: r[1:] for r in conn.execute(
+    "SELECT event_id, event_type, data, retry_count, coalesce_key FROM queue")}
+conn.close()
+for e in events:
+    if rows.get(e["event_id"]) != (e["event_type"], json.dumps(e), 0, _coalesce_key(e)):
+        sys.exit(f"queue row of {e['event_id']} is not what queue_event writes")
+if queue.size() != len(events):
+    sys.exit(f"OfflineQueue holds {queue.size()} events, expected {len(events)}")
+"""
+
+# Runs in spec-kitty-cli's venv, timed as a whole process: argv = db, url, token, max size.
+_PEER_SYNC = """
+import json, sys, time
+from pathlib import Path
+from specify_cli.sync.batch import sync_all_queued_events
+from specify_cli.sync.queue import OfflineQueue
+
+queue = OfflineQueue(db_path=Path(sys.argv[1]), max_queue_size=int(sys.argv[4]))
+started = time.perf_counter()
+result = sync_all_queued_events(queue, auth_token=sys.argv[3], server_url=sys.argv[2],
+                                batch_size=1000, show_progress=False)
+elapsed = time.perf_counter() - started
+print(json.dumps({"synced": result.synced_count, "duplicates": result.duplicate_count,
+                  "errors": result.error_count, "left": queue.size(), "in_process": elapsed}))
+"""
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+def _no_proxy_open(request: urllib.request.Request | str, timeout: float = 30) -> Any:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as answer:
+        return json.loads(answer.read())
+
+
+class Server:
+    """A server subprocess on a free loopback port: the ingest server or the null server."""
+
+    def __init__(self, kind: str, scratch: Path, env: dict[str, str]) -> None:
+        self.kind = kind
+        if kind == "ingest":
+            command = [PY, "-m", "kitty_hooks.server", "--port", "0", "--db"]
+            command += [str(scratch / "server.db"), "--user", f"{SERVER_USER}:{SERVER_PASSWORD}"]
+        else:
+            command = [PY, "-c", _NULL_SERVER]
+        self.log = (scratch / f"{kind}-server.log").open("wb")
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline().decode().strip()
+        if "listening on http://" not in first:
+            self.stop()
+            sys.exit(f"the {kind} server did not start: {first!r} (log {self.log.name})")
+        self.url = first.rsplit(" ", 1)[-1]
+        self.tokens = _no_proxy_open(
+            urllib.request.Request(
+                self.url + "/api/v1/token/",
+                data=json.dumps({"username": SERVER_USER, "password": SERVER_PASSWORD}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+
+    def total(self) -> int:
+        request = urllib.request.Request(
+            self.url + "/api/v1/events/?limit=0",
+            headers={"Authorization": f"Bearer {self.tokens['access']}"},
+        )
+        return int(_no_proxy_open(request)["total"])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self.log.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- the clients -----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    client: str
+    server: str
+    seconds: float
+    peak_mb: float
+    delivered: int
+    left_in_queue: int
+    note: str = ""
+
+
+def launch(command: list[str], *, env: dict[str, str], scratch: Path, timeout: float = 0) -> dict:
+    """Run command under the launcher: its wall time, peak RSS, exit code and output."""
+    result = scratch / f"launch-{time.monotonic_ns()}.json"
+    launcher = [PY, "-c", _LAUNCHER.replace("sys.argv[0]", repr(str(timeout)))]
+    subprocess.run([*launcher, str(result), *command], env=env, check=True)
+    measured = json.loads(result.read_text())
+    result.unlink()
+    return measured
+
+
+def write_credentials(home: Path, url: str, tokens: dict[str, Any]) -> None:
+    """~/.spec-kitty/credentials as spec-kitty writes it (and tests/syncutil.py does)."""
+    now = datetime.now(timezone.utc)
+    path = home / ".spec-kitty" / "credentials"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "tokens": {"access": tokens["access"], "refresh": tokens["refresh"]},
+        "expiries": {
+            "access": (now + timedelta(seconds=900)).isoformat(),
+            "refresh": (now + timedelta(days=7)).isoformat(),
+        },
+        "user": {"username": SERVER_USER},
+        "server": {"url": url},
+    }
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def run_ours(template: Path, server: Server, count: int, scratch: Path, env: dict[str, str]) -> Run:
+    home = scratch / "ours-home"
+    state = home / ".spec-kitty" / "kitty-hooks"
+    state.mkdir(parents=True)
+    shutil.copyfile(template, state / "queue.db")
+    write_credentials(home, server.url, server.tokens)
+    child = {**env, "HOME": str(home), "KITTY_HOOKS_HOME": str(state)}
+    measured = launch([PY, "-m", "kitty_hooks", "sync"], env=child, scratch=scratch)
+    with EventQueue(state / "queue.db") as queue:
+        left = queue.stats().total
+    note = "" if measured["code"] == 0 else f"exit {measured['code']}: {measured['stderr'][-300:]}"
+    expected = f"Synced: {count}, Duplicates: 0, Failed: 0"
+    if expected not in measured["stdout"]:
+        note = (note + f" said {measured['stdout'].strip()!r}").strip()
+    return Run(
+        "kitty-hooks",
+        server.kind,
+        measured["seconds"],
+        measured["peak_kb"] / 1024,
+        server.total(),
+        left,
+        note,
+    )
+
+
+def run_theirs(
+    peer: Path, template: Path, server: Server, count: int, scratch: Path, env: dict[str, str]
+) -> Run:
+    home = scratch / "peer-home"
+    home.mkdir()
+    db = scratch / "peer-queue.db"
+    shutil.copyfile(template, db)
+    child = _peer_env(env, home)
+    child["SPEC_KITTY_ENABLE_SAAS_SYNC"] = "1"
+    command = [str(peer), "-c", _PEER_SYNC, str(db), server.url, server.tokens["access"]]
+    measured = launch(
+        [*command, str(count + 10)], env=child, scratch=scratch, timeout=PEER_TIMEOUT
+    )
+    note = ""
+    left = -1
+    if measured["code"] == 0:
+        summary = json.loads(measured["stdout"].strip().splitlines()[-1])
+        left = summary["left"]
+        note = f"sync_all_queued_events itself {summary['in_process']:.2f} s"
+        if summary["errors"]:
+            note += f"; {summary['errors']} errors"
+    elif measured["code"] == "timeout":
+        note = f"killed after {PEER_TIMEOUT:.0f} s (it loops while events stay queued)"
+    else:
+        note = f"exit {measured['code']}: {measured['stderr'][-300:]}"
+    return Run(
+        "spec-kitty-cli",
+        server.kind,
+        measured["seconds"],
+        measured["peak_kb"] / 1024,
+        server.total(),
+        left,
+        note,
+    )
+
+
+def fixed_cost(peer: Path | None, ours_template: Path, scratch: Path, env: dict[str, str]) -> dict:
+    """Each client on an empty queue: interpreter start-up and imports, no events."""
+    costs = {}
+    home = scratch / "empty-home"
+    state = home / ".spec-kitty" / "kitty-hooks"
+    state.mkdir(parents=True)
+    with EventQueue(state / "queue.db"):
+        pass
+    child = {**env, "HOME": str(home), "KITTY_HOOKS_HOME": str(state)}
+    costs["kitty-hooks"] = statistics.median(
+        launch([PY, "-m", "kitty_hooks", "sync"], env=child, scratch=scratch)["seconds"]
+        for _ in range(3)
+    )
+    if peer is not None:
+        db = scratch / "empty-peer.db"
+        child = {**_peer_env(env, home), "SPEC_KITTY_ENABLE_SAAS_SYNC": "1"}
+        command = [str(peer), "-c", _PEER_SYNC, str(db), "http://127.0.0.1:9", "x", "10"]
+        costs["spec-kitty-cli"] = statistics.median(
+            launch(command, env=child, scratch=scratch)["seconds"] for _ in range(3)
+        )
+    return costs
+
+
+def _peer_env(env: dict[str, str], home: Path) -> dict[str, str]:
+    child = {k: v for k, v in env.items() if not k.startswith(("SPEC_KITTY", "PYTHON"))}
+    child["HOME"] = str(home)  # spec-kitty computes ~/.spec-kitty paths at import
+    return child
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+
+def precompile() -> None:
+    """Write kitty_hooks' bytecode once, so no timed child compiles it."""
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(PACKAGE_DIR)],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        check=True,
+    )
+
+
+def build_ours(envelopes: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
+    """Our queue with every envelope; returns them as queued (lamport_clock, causation_id set)."""
+    with EventQueue(path) as queue:
+        queued = queue.enqueue(envelopes).queued
+        if len(queued) != len(envelopes):
+            sys.exit(f"kitty-hooks queued {len(queued)} of {len(envelopes)} events")
+        stored = [entry.envelope for entry in queue.list_entries()]
+    with sqlite3.connect(path) as conn:  # one file to copy: no -wal beside it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return stored
+
+
+def build_theirs(peer: Path, envelopes: list[dict[str, Any]], db: Path, scratch: Path) -> None:
+    events = scratch / "peer-events.json"
+    events.write_text(json.dumps(envelopes), encoding="utf-8")
+    home = scratch / "peer-build-home"
+    home.mkdir()
+    via = str(min(PEER_QUEUE_EVENT_CALLS, len(envelopes)))
+    done = subprocess.run(
+        [str(peer), "-c", _PEER_QUEUE, str(events), str(db), via],
+        env=_peer_env(dict(os.environ), home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    events.unlink()
+    if done.returncode != 0:
+        sys.exit(f"queueing for spec-kitty-cli failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def report(runs: list[Run], count: int) -> None:
+    print(
+        f"\n{'client':<15} {'server':<7} {'runs':>4} {'median s':>9} {'events/s':>10}"
+        f" {'peak RSS':>9}  delivered / left in queue"
+    )
+    medians: dict[tuple[str, str], float] = {}
+    for server in ("ingest", "null"):
+        for client in ("kitty-hooks", "spec-kitty-cli"):
+            mine = [r for r in runs if r.client == client and r.server == server]
+            if not mine:
+                continue
+            seconds = statistics.median(r.seconds for r in mine)
+            medians[client, server] = seconds
+            complete = all(r.delivered == count and r.left_in_queue == 0 for r in mine)
+            delivered = "all" if complete else "INCOMPLETE: " + ", ".join(
+                f"{r.delivered:,}/{r.left_in_queue:,}" for r in mine
+            )
+            spread = f"({min(r.seconds for r in mine):.2f}-{max(r.seconds for r in mine):.2f})"
+            print(
+                f"{client:<15} {server:<7} {len(mine):>4} {seconds:>9.2f} {count / seconds:>10,.0f}"
+                f" {max(r.peak_mb for r in mine):>6.0f} MB  {delivered} {spread}"
+            )
+            for note in dict.fromkeys(r.note for r in mine if r.note):
+                print(f"{'':<29}note: {note}")
+    print()
+    for server in ("ingest", "null"):
+        ours, theirs = medians.get(("kitty-hooks", server)), medians.get(("spec-kitty-cli", server))
+        if ours and theirs:
+            ratio = theirs / ours
+            verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
+            print(
+                f"{server} server: kitty-hooks is {ratio:.2f}x spec-kitty-cli "
+                f"(target >= {TARGET_RATIO:.0f}x: {verdict})"
+            )
+    peak = max((r.peak_mb for r in runs if r.client == "kitty-hooks"), default=0.0)
+    verdict = "met" if peak < TARGET_RSS_MB else "MISSED"
+    print(f"kitty-hooks peak RSS {peak:.0f} MB (target < {TARGET_RSS_MB:.0f} MB: {verdict})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events to flush (100000)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each pairing (3)")
+    parser.add_argument("--quick", action="store_true", help="10,000 events, 1 round")
+    parser.add_argument("--skip-peer", action="store_true", help="time kitty-hooks only")
+    parser.add_argument(
+        "--servers", default="ingest,null", help="which servers: ingest,null (both)"
+    )
+    parser.add_argument("--peer-python", help="an interpreter that has spec-kitty-cli 2.1.3")
+    parser.add_argument("--seed", type=int, default=2026)
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.events, options.rounds = 10_000, 1
+    servers = [s for s in options.servers.split(",") if s]
+    if not set(servers) <= {"ingest", "null"} or not servers:
+        parser.error("--servers takes ingest, null or both")
+
+    began = time.perf_counter()
+    precompile()
+    envelopes = make_envelopes(options.events, seed=options.seed)
+    print(
+        f"{len(envelopes):,} WPStatusChanged envelopes; python {sys.version.split()[0]}, "
+        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; kitty_hooks precompiled, "
+        "PYTHONDONTWRITEBYTECODE unset in every child"
+    )
+    with tempfile.TemporaryDirectory(prefix="kitty-bench-flush-") as scratch_name:
+        scratch = Path(scratch_name)
+        env = hermetic_env(scratch / "base")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        peer = None
+        if not options.skip_peer:
+            (scratch / "probe-home").mkdir()
+            peer = find_or_make_peer(options.peer_python, scratch / "probe-home")
+            print(f"spec-kitty-cli 2.1.3 from {peer}")
+        ours_template = scratch / "ours-template.db"
+        stored = build_ours(envelopes, ours_template)
+        del envelopes
+        peer_template = scratch / "peer-template.db"
+        if peer is not None:
+            build_theirs(peer, stored, peer_template, scratch)
+            print(
+                f"queued for spec-kitty-cli: {min(PEER_QUEUE_EVENT_CALLS, len(stored)):,} through"
+                " queue_event, the rest as the same rows in one transaction (untimed)"
+            )
+        count = len(stored)
+        del stored
+        print(f"set-up {time.perf_counter() - began:.0f} s; timing ...")
+
+        clients = ["kitty-hooks"] + (["spec-kitty-cli"] if peer is not None else [])
+        runs: list[Run] = []
+        for round_number in range(options.rounds):
+            order = clients if round_number % 2 == 0 else clients[::-1]
+            for server_kind in servers:
+                for client in order:
+                    work = scratch / f"run-{len(runs)}"
+                    work.mkdir()
+                    with Server(server_kind, work, env) as server:
+                        if client == "kitty-hooks":
+                            run = run_ours(ours_template, server, count, work, env)
+                        else:
+                            assert peer is not None
+                            run = run_theirs(peer, peer_template, server, count, work, env)
+                    runs.append(run)
+                    print(
+                        f"  {client:<15} -> {server_kind:<6} {run.seconds:6.2f} s"
+                        f" {count / run.seconds:>9,.0f} ev/s  {run.peak_mb:4.0f} MB"
+                        f"  delivered {run.delivered:,}, left {run.left_in_queue:,}"
+                    )
+                    shutil.rmtree(work, ignore_errors=True)
+        costs = fixed_cost(peer, ours_template, scratch, env)
+
+    report(runs, count)
+    print(
+        "fixed cost (whole process on an empty queue, start-up and imports): "
+        + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in costs.items())
+    )
+    print(f"total {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
