@@ -67,14 +67,15 @@ PEER_TIMEOUT = 600.0
 SERVER_USER, SERVER_PASSWORD = "ada", "secret"
 PEER_QUEUE_EVENT_CALLS = 1000
 
-# Times a command as a whole process and reports its peak RSS: argv = result file, command...
+# Times a command as a whole process and reports its peak RSS: argv = timeout (0: none), result
+# file, command...
 # Started from this small process, the child's ru_maxrss is its own, not the benchmark's.
 _LAUNCHER = """
 import json, resource, subprocess, sys, time
-out, command = sys.argv[1], sys.argv[2:]
+timeout, out, command = float(sys.argv[1]) or None, sys.argv[2], sys.argv[3:]
 started = time.perf_counter()
 try:
-    done = subprocess.run(command, capture_output=True, timeout=float(sys.argv[0] or 0) or None)
+    done = subprocess.run(command, capture_output=True, timeout=timeout)
     code, stdout, stderr = done.returncode, done.stdout, done.stderr
 except subprocess.TimeoutExpired as exc:
     code, stdout, stderr = "timeout", exc.stdout or b"", exc.stderr or b""
@@ -270,8 +271,7 @@ class Run:
 def launch(command: list[str], *, env: dict[str, str], scratch: Path, timeout: float = 0) -> dict:
     """Run command under the launcher: its wall time, peak RSS, exit code and output."""
     result = scratch / f"launch-{time.monotonic_ns()}.json"
-    launcher = [PY, "-c", _LAUNCHER.replace("sys.argv[0]", repr(str(timeout)))]
-    subprocess.run([*launcher, str(result), *command], env=env, check=True)
+    subprocess.run([PY, "-c", _LAUNCHER, str(timeout), str(result), *command], env=env, check=True)
     measured = json.loads(result.read_text())
     result.unlink()
     return measured

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kitty_hooks.errors import FatalError
 
@@ -61,6 +61,7 @@ class _Demo:
         # The story's commits are dated three hours apart from here (a working week).
         self.clock = datetime.now(timezone.utc) - timedelta(days=5)
         self.server: subprocess.Popen[str] | None = None
+        self.server_log: IO[str] | None = None
         self.url = ""
         self.log_lines = 0
 
@@ -119,10 +120,12 @@ class _Demo:
     # --- the story ---------------------------------------------------------------------------
 
     def start_server(self) -> None:
+        # The server logs a line per batch on stderr: to a file, never into a pipe no one reads.
+        self.server_log = (self.root / "server.log").open("w")
         self.server = subprocess.Popen(
             [sys.executable, "-m", "kitty_hooks.server", "--port", "0",
              "--db", str(self.root / "server.db"), "--user", f"{USER}:{PASSWORD}"],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env, stdout=subprocess.PIPE, stderr=self.server_log, text=True,
         )  # fmt: skip
         assert self.server.stdout is not None
         first = self.server.stdout.readline().strip()
@@ -273,6 +276,8 @@ class _Demo:
             except subprocess.TimeoutExpired:
                 self.server.kill()
                 self.server.wait()
+        if self.server_log is not None:
+            self.server_log.close()
 
 
 def run_demo(*, keep: bool, say: Callable[[str], None] = print) -> int:

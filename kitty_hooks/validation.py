@@ -167,7 +167,8 @@ def _walk(
     follows the node's $ref, and backtracks when a key exists on both sides; the failing
     keyword's own value (keyword_value) tells which side is meant.
     """
-    if described is None and isinstance(node, dict):
+    # A schema file's own description documents the file; it does not say what a value should be.
+    if described is None and isinstance(node, dict) and node is not load_schemas().get(file):
         described = node.get("description")
     key, rest = keys[0], keys[1:]
     if not rest:

@@ -244,3 +244,9 @@ def test_every_schema_is_valid_draft_2020_12(path: Any) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == validation.SCHEMA_BASE_URI + path.name
     jsonschema.Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("schema", [validation.ENVELOPE_SCHEMA, validation.LOG_LINE_SCHEMA])
+def test_a_non_object_is_told_so_not_given_the_schema_files_documentation(schema: str) -> None:
+    (violation, *_) = validation.explain(schema, [1, 2])
+    assert violation.render() == "$: wrong type (got [1, 2], expected a value of type object)"
