@@ -266,6 +266,7 @@ class Run:
     delivered: int
     left_in_queue: int
     note: str = ""
+    in_process: float | None = None
 
 
 def launch(command: list[str], *, env: dict[str, str], scratch: Path, timeout: float = 0) -> dict:
@@ -330,17 +331,15 @@ def run_theirs(
     child = _peer_env(env, home)
     child["SPEC_KITTY_ENABLE_SAAS_SYNC"] = "1"
     command = [str(peer), "-c", _PEER_SYNC, str(db), server.url, server.tokens["access"]]
-    measured = launch(
-        [*command, str(count + 10)], env=child, scratch=scratch, timeout=PEER_TIMEOUT
-    )
+    measured = launch([*command, str(count + 10)], env=child, scratch=scratch, timeout=PEER_TIMEOUT)
     note = ""
     left = -1
+    in_process = None
     if measured["code"] == 0:
         summary = json.loads(measured["stdout"].strip().splitlines()[-1])
-        left = summary["left"]
-        note = f"sync_all_queued_events itself {summary['in_process']:.2f} s"
+        left, in_process = summary["left"], summary["in_process"]
         if summary["errors"]:
-            note += f"; {summary['errors']} errors"
+            note = f"{summary['errors']} errors"
     elif measured["code"] == "timeout":
         note = f"killed after {PEER_TIMEOUT:.0f} s (it loops while events stay queued)"
     else:
@@ -353,6 +352,7 @@ def run_theirs(
         server.total(),
         left,
         note,
+        in_process,
     )
 
 
@@ -445,14 +445,23 @@ def report(runs: list[Run], count: int) -> None:
             seconds = statistics.median(r.seconds for r in mine)
             medians[client, server] = seconds
             complete = all(r.delivered == count and r.left_in_queue == 0 for r in mine)
-            delivered = "all" if complete else "INCOMPLETE: " + ", ".join(
-                f"{r.delivered:,}/{r.left_in_queue:,}" for r in mine
+            delivered = (
+                "all"
+                if complete
+                else "INCOMPLETE: "
+                + ", ".join(f"{r.delivered:,}/{r.left_in_queue:,}" for r in mine)
             )
             spread = f"({min(r.seconds for r in mine):.2f}-{max(r.seconds for r in mine):.2f})"
             print(
                 f"{client:<15} {server:<7} {len(mine):>4} {seconds:>9.2f} {count / seconds:>10,.0f}"
                 f" {max(r.peak_mb for r in mine):>6.0f} MB  {delivered} {spread}"
             )
+            inside = [r.in_process for r in mine if r.in_process is not None]
+            if inside:
+                print(
+                    f"{'':<29}sync_all_queued_events() alone: {statistics.median(inside):.2f} s,"
+                    f" {count / statistics.median(inside):,.0f} events/s"
+                )
             for note in dict.fromkeys(r.note for r in mine if r.note):
                 print(f"{'':<29}note: {note}")
     print()

@@ -41,8 +41,8 @@ CREDENTIALS_FILE = "credentials"
 CREDENTIALS_ENV = "KITTY_HOOKS_CREDENTIALS"
 REFRESH_MARGIN = timedelta(minutes=5)
 # Another process holding the refresh lock is waiting on one refresh request at most, so this
-# must be longer than that request's own timeout.
-LOCK_TIMEOUT = 30.0
+# must be longer than that request's own connect + read timeout (batch.DEFAULT_TIMEOUT).
+LOCK_TIMEOUT = 45.0
 # spec-kitty takes its own lock for 10 s; we take it the same way, and only around a write.
 _SPEC_KITTY_LOCK_TIMEOUT = 10.0
 _LOGIN = "run `spec-kitty auth login`"
@@ -246,8 +246,8 @@ def _credentials_from(document: dict[str, Any], path: Path) -> Credentials:
     problem = _url_problem(url)
     if problem:
         raise CredentialsError(f"[server] url in {shown} {problem}: fix it or {_LOGIN}")
-    access = _string(tokens, "tokens", "access", shown)
-    refresh = _string(tokens, "tokens", "refresh", shown)
+    access = _token(tokens, "access", shown)
+    refresh = _token(tokens, "refresh", shown)
     assert access is not None and refresh is not None
     return Credentials(
         access=access,
@@ -271,6 +271,16 @@ def _table(
         what = "has no" if table is None else "has a value, not a table, for"
         raise CredentialsError(f"{shown} {what} [{name}]: {_LOGIN}")
     return table
+
+
+def _token(tokens: dict[str, Any], key: str, shown: str) -> str:
+    # A stray newline would make every request fail as an invalid header, retried forever.
+    value = (_string(tokens, "tokens", key, shown) or "").strip()
+    if any(character.isspace() for character in value):
+        raise CredentialsError(
+            f"[tokens] {key} in {shown} has spaces or line breaks in it: {_LOGIN}"
+        )
+    return value
 
 
 def _string(
@@ -323,22 +333,26 @@ def _parse_instant(value: object) -> datetime | None:
 def _url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
+    except ValueError:
+        return "is not a valid URL"  # not echoed: it may hold a password
+    if "@" in parts.netloc:
+        return "carries a user name or password"  # not echoed: it would be a secret in a message
+    try:
         host = parts.hostname or ""
         _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
         return f"{url!r} is not a valid URL"
-    if parts.username is not None or parts.password is not None:
-        return "carries a user name or password"  # not echoed: it would be a secret in a message
     if parts.scheme.lower() not in ("http", "https") or not host:
         return f"{url!r} is not an http(s) URL with a host"
     if parts.query or parts.fragment:
         return f"{url!r} carries a query or fragment"
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
+    if parts.scheme.lower() == "http" and not is_loopback_host(host):
         return f"{url!r} uses plain http, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost)"
     return None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8, ::1 (also written ::ffff:127.0.0.1 or with a trailing dot)."""
     if host.lower().rstrip(".") == "localhost":
         return True
     try:

@@ -24,8 +24,6 @@ MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1 << 20  # compressed
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 
-ERROR_CATEGORIES = ("schema_mismatch", "auth_expired", "server_error", "unknown")
-
 
 @dataclass(frozen=True)
 class EventResult:
@@ -72,17 +70,23 @@ class EncodedBatch:
     body: bytes
 
 
+_CATEGORY_WORDS = (
+    # Auth first: "invalid token" is an auth problem, not a schema one.
+    ("auth_expired", r"token|auth\w*|expired|credentials?|permission|unauthori[sz]ed|forbidden"),
+    ("schema_mismatch", r"schema|expected|required|invalid|missing|format|validation"),
+    ("server_error", r"server|internal|database|unavailable"),
+)
+
+
 def categorize(error: str | None) -> str:
-    """Which of the contract's error categories a rejection message falls in."""
+    """Which of the contract's error categories (schema_mismatch, auth_expired, server_error,
+    unknown) a rejection message falls in, by its words."""
+    import re
+
     text = (error or "").lower()
-    if any(
-        word in text for word in ("schema", "expected", "required", "invalid", "missing", "format")
-    ):
-        return "schema_mismatch"
-    if any(word in text for word in ("token", "auth", "expired", "credential", "permission")):
-        return "auth_expired"
-    if any(word in text for word in ("server", "internal", "database", "unavailable")):
-        return "server_error"
+    for category, words in _CATEGORY_WORDS:
+        if re.search(rf"\b(?:{words})\b", text):
+            return category
     return "unknown"
 
 
@@ -210,7 +214,10 @@ class Client:
 
     def _post(self, path: str, **kwargs: Any) -> Any:
         try:
-            return self.session.post(self.server_url + path, timeout=self.timeout, **kwargs)
+            # A redirect would resend the body (and the token) to wherever it points.
+            return self.session.post(
+                self.server_url + path, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except self._requests.RequestException as exc:
             raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
 
@@ -285,9 +292,10 @@ def _refused(response: Any, sent: tuple[str, ...]) -> BatchRefused:
 
 
 def _retry_later(response: Any) -> RetryLater:
+    busy = response.status_code in (429, 503)  # the statuses whose Retry-After the contract honours
     return RetryLater(
         f"the server answered HTTP {response.status_code} ({_error_text(response)})",
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")) if busy else None,
     )
 
 
@@ -308,13 +316,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _is_loopback(url: str) -> bool:
-    import ipaddress
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from kitty_hooks.auth import is_loopback_host
+
+    return is_loopback_host(urlsplit(url).hostname or "")

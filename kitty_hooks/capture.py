@@ -7,10 +7,10 @@ something to queue: most commits touch no kitty-specs file and cost one git call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kitty_hooks import gitrepo
 from kitty_hooks.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes
@@ -19,7 +19,11 @@ if TYPE_CHECKING:
     from kitty_hooks.detect import Skipped
     from kitty_hooks.events import Envelope, Identity, LaneChange
 
+_T = TypeVar("_T")
 _PATHS = (SPECS_DIR,)
+# A hook may not hold git up: past this wait for a busy queue it spools instead.
+HOOK_BUSY_TIMEOUT_MS = 1500
+CLI_BUSY_TIMEOUT_MS = 10_000
 # Bounds what one cat-file answer holds in memory during a long scan.
 _BLOBS_PER_READ = 2000
 _COMMITS_PER_ENQUEUE = 500
@@ -33,6 +37,10 @@ class CaptureResult:
     no_ops: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     recovered_from: Path | None = None
+    spooled: list[str] = field(default_factory=list)
+    """Found, but the queue was busy: kept in the spool until the next capture or flush."""
+    discarded: int = 0
+    """Unsent events an amend or rebase rewrote away."""
 
 
 def capture_commit(
@@ -40,13 +48,10 @@ def capture_commit(
 ) -> CaptureResult:
     """Queue the lane changes of one commit (what the post-commit hook does)."""
     commit = gitrepo.read_commit(cwd, rev, paths=_PATHS)
-    return _capture(cwd, [commit], queue_path=queue_path, execution_mode=None)
-
-
-def capture_commits(cwd: Path, shas: list[str], *, queue_path: Path | None = None) -> CaptureResult:
-    """Queue the lane changes of the given commits (post-rewrite: the rewritten ones)."""
-    commits = gitrepo.read_commits(cwd, shas, paths=_PATHS)
-    return _capture(cwd, commits, queue_path=queue_path, execution_mode=None)
+    result = CaptureResult(commits=1)
+    for envelopes in _envelope_chunks(cwd, [commit], result, execution_mode=None):
+        _enqueue(envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
+    return result
 
 
 def scan(
@@ -60,53 +65,80 @@ def scan(
 
     Idempotent with what is queued or was delivered: event ids are derived from the changes,
     so commits seen before only add duplicates. A past commit's worktree is unknown, so moves
-    not taken from a log line are recorded as direct_repo.
+    not taken from a log line are recorded as direct_repo. The events one scan queues share
+    one correlation id (python-ulid: a scan is one execution).
     """
+    from kitty_hooks.events import new_ulid
+
     commits = list(gitrepo.iter_commits(cwd, revision_range, paths=_PATHS))
-    return _capture(
-        cwd, commits, queue_path=queue_path, execution_mode="direct_repo", progress=progress
+    result = CaptureResult(commits=len(commits))
+    chunks = _envelope_chunks(
+        cwd,
+        commits,
+        result,
+        execution_mode="direct_repo",
+        correlation_id=new_ulid(),
+        progress=progress,
     )
+    for envelopes in chunks:
+        _enqueue(envelopes, queue_path, result, busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
+    return result
 
 
-def rewrite_commit_refs(
+def follow_rewrite(
     cwd: Path, rewritten: Mapping[str, str], *, queue_path: Path | None = None
-) -> tuple[int, CaptureResult]:
-    """After amend or rebase: point queued events at the new commits, and capture those.
+) -> CaptureResult:
+    """After amend or rebase (post-rewrite): make the queue match the rewritten history.
 
-    Event ids do not depend on the commit id, so a rewritten move keeps its id; only the
-    review_ref and evidence that name the old commit change. A move that exists only in the
-    new commits (a conflict resolved differently) is queued as usual.
+    Event ids do not depend on the commit id, so a move the rewrite kept keeps its id; the
+    review_ref and evidence that named the old commit are pointed at the new one. A move that
+    only the new commits make is queued; one that only the old commits made, and that was
+    never sent, is dropped (an amend that changed `lane: for_review` to `lane: done`).
     """
     from kitty_hooks.queue import EventQueue
 
-    with EventQueue(queue_path) as queue:
-        changed = queue.replace_commit_refs(rewritten)
-    captured = capture_commits(cwd, list(dict.fromkeys(rewritten.values())), queue_path=queue_path)
-    return changed, captured
+    old = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
+    new = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
+    result = CaptureResult(commits=len(new))
+    old_ids = {
+        e["event_id"]
+        for chunk in _envelope_chunks(cwd, old, CaptureResult(), execution_mode=None)
+        for e in chunk
+    }
+    new_envelopes = [
+        e for chunk in _envelope_chunks(cwd, new, result, execution_mode=None) for e in chunk
+    ]
+    stale = old_ids - {e["event_id"] for e in new_envelopes}
+    with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
+        queue.replace_commit_refs(rewritten)
+        result.discarded = queue.discard_unsent(sorted(stale))
+    if new_envelopes:
+        _enqueue(new_envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
+    return result
 
 
-def _capture(
+def _envelope_chunks(
     cwd: Path,
     commits: list[gitrepo.CommitRecord],
+    result: CaptureResult,
     *,
-    queue_path: Path | None,
     execution_mode: str | None,
+    correlation_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> CaptureResult:
-    result = CaptureResult(commits=len(commits))
+) -> Iterator[list[Envelope]]:
+    """The envelopes of the commits' lane changes, a list per chunk of commits."""
     # Most commits touch no WP file: decide that before importing detection (hook start-up).
     moving = [c for c in commits if _may_move(c)]
     if progress is not None:
         progress(len(commits) - len(moving), len(commits))
     if not moving:
-        return result
+        return
     from kitty_hooks.detect import CommitContext, Skipped, blobs_needed, detect_lane_changes
     from kitty_hooks.identity import project_identity, repo_name
 
     layout = gitrepo.repo_layout(cwd)
     origin = gitrepo.remote_url(layout.top)
-    (config,) = gitrepo.read_blobs(layout.top, [f"HEAD:{PROJECT_CONFIG}"])
-    identity = project_identity(layout, config, origin)
+    identity: Identity | None = None
     context = CommitContext(
         execution_mode=execution_mode
         or ("worktree" if layout.is_linked_worktree else "direct_repo"),
@@ -114,21 +146,22 @@ def _capture(
         repo_name=repo_name(layout, origin),
     )
     for chunk in _chunks(moving, _COMMITS_PER_ENQUEUE):
-        blobs = _read_blobs(layout.top, [b for c in chunk for b in blobs_needed(c)])
+        wanted = [b for c in chunk for b in blobs_needed(c)]
+        if identity is None:  # the project's config rides along in the first blob read
+            wanted.append(f"HEAD:{PROJECT_CONFIG}")
+        blobs = _read_blobs(layout.top, wanted)
+        if identity is None:
+            identity = project_identity(layout, blobs.pop(f"HEAD:{PROJECT_CONFIG}"), origin)
         envelopes: list[Envelope] = []
         for commit in chunk:
             detected = detect_lane_changes(commit, blobs, context)
             result.skipped += [
                 Skipped(f"{commit.sha[:12]} {s.path}", s.reason) for s in detected.skipped
             ]
-            built = _envelopes(commit, detected.changes, identity)
-            result.no_ops += len(detected.changes) - len(built)
-            envelopes += built
-        if envelopes:
-            _enqueue(envelopes, queue_path, result)
+            envelopes += _envelopes(commit, detected.changes, identity, correlation_id, result)
+        yield envelopes
         if progress is not None:
             progress(len(chunk), len(commits))
-    return result
 
 
 def _may_move(commit: gitrepo.CommitRecord) -> bool:
@@ -146,34 +179,68 @@ def _read_blobs(top: Path, ids: list[str]) -> dict[str, bytes | None]:
 
 
 def _envelopes(
-    commit: gitrepo.CommitRecord, changes: Iterable[LaneChange], identity: Identity
+    commit: gitrepo.CommitRecord,
+    changes: Iterable[LaneChange],
+    identity: Identity,
+    correlation_id: str | None,
+    result: CaptureResult,
 ) -> list[Envelope]:
+    from kitty_hooks.detect import Skipped
     from kitty_hooks.events import build_status_envelope, derive_ulid, iso_to_millis
 
-    correlation_id = derive_ulid(iso_to_millis(commit.author_date), "commit", commit.sha)
     built: list[Envelope] = []
     for change in changes:
-        envelope = build_status_envelope(
-            change,
-            identity=identity,
-            lamport_clock=0,  # the queue ticks the clock as it stores the event
-            correlation_id=correlation_id,
-        )
-        if envelope is not None:
+        try:
+            envelope = build_status_envelope(
+                change,
+                identity=identity,
+                lamport_clock=0,  # the queue ticks the clock as it stores the event
+                correlation_id=correlation_id
+                or derive_ulid(iso_to_millis(commit.author_date), "commit", commit.sha),
+            )
+        except ValueError as exc:  # a time before 1970 or past the ULID range, say
+            result.skipped.append(Skipped(f"{commit.sha[:12]} {change.wp_id}", str(exc)))
+            continue
+        if envelope is None:
+            result.no_ops += 1
+        else:
             built.append(envelope)
     return built
 
 
-def _enqueue(envelopes: list[Envelope], queue_path: Path | None, result: CaptureResult) -> None:
-    from kitty_hooks.queue import EventQueue
+def _enqueue(
+    envelopes: list[Envelope],
+    queue_path: Path | None,
+    result: CaptureResult,
+    *,
+    busy_timeout_ms: int,
+) -> None:
+    from kitty_hooks import spool
+    from kitty_hooks.queue import EventQueue, QueueError
 
-    with EventQueue(queue_path) as queue:
-        outcome = queue.enqueue(envelopes)
-        result.recovered_from = result.recovered_from or queue.recovered_from
+    if not envelopes:
+        return
+    try:
+        with EventQueue(queue_path, busy_timeout_ms=busy_timeout_ms) as queue:
+            spool.drain(queue)  # what an earlier hook could not queue goes first
+            outcome = queue.enqueue(envelopes)
+            result.recovered_from = result.recovered_from or queue.recovered_from
+    except QueueError as exc:
+        # Locked or unreadable: keep what was found rather than lose it.
+        try:
+            spool.spool(envelopes)
+        except OSError as spool_error:
+            raise QueueError(
+                f"{exc}; and the spool could not be written either ({spool_error.strerror}): "
+                "these lane changes are not queued - run `kitty-hooks scan` over this commit "
+                "once it is fixed"
+            ) from exc
+        result.spooled += [e["event_id"] for e in envelopes]
+        return
     result.queued += outcome.queued
     result.duplicates += outcome.duplicates
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -48,8 +47,7 @@ def diagnose(
     Exit 0 when all is valid, 1 when anything is invalid, 2 on a usage or I/O error.
     """
     from kitty_hooks import diagnose as checks
-    from kitty_hooks import gitrepo
-    from kitty_hooks.gate import diagnose_staged
+    from kitty_hooks.gate import BLOCKED_HINT, run_gate
     from kitty_hooks.report import REPORTERS
 
     if check_queue and (staged or paths):
@@ -64,16 +62,7 @@ def diagnose(
     elif staged:
         if hooks_disabled():  # KITTY_HOOKS=0 skips the gate under the pre-commit framework too
             return
-        root = gitrepo.repo_root(Path.cwd())
-        relative = [_relative_to(root, p) for p in paths] if paths else None
-        from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
-        to_ref = os.environ.get("PRE_COMMIT_TO_REF")
-        if from_ref and to_ref:
-            # `pre-commit run --from-ref A --to-ref B` (CI, pre-push): the change is A...B.
-            base = gitrepo.merge_base(root, from_ref, to_ref)
-            report = diagnose_staged(root, relative, base=base, target=to_ref)
-        else:
-            report = diagnose_staged(root, relative)
+        report = run_gate(Path.cwd(), list(paths) or None)
     elif paths:
         report = checks.diagnose_paths(list(paths))
     else:
@@ -83,16 +72,11 @@ def diagnose(
             click.echo(f"no status logs or WP files found under {root}")
         report = checks.diagnose_paths(found, display_root=root)
     output = REPORTERS[output_format](report, verbose=verbose)
-    click.echo(output, err=staged and output_format == "text" and report.exit_code != 0)
+    blocked = staged and output_format == "text" and report.exit_code != 0
+    click.echo(output, err=blocked)
+    if blocked:
+        click.echo(BLOCKED_HINT, err=True)
     sys.exit(report.exit_code)
-
-
-def _relative_to(root: Path, path: Path) -> str:
-    absolute = path if path.is_absolute() else Path.cwd() / path
-    try:
-        return absolute.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError as exc:
-        raise FatalError(f"{path} is outside the repository at {root}") from exc
 
 
 def _repo_root_or_cwd() -> Path:
@@ -346,7 +330,9 @@ def run_cli(args: list[str]) -> int:
         click.echo(f"kitty-hooks: {exc}", err=True)
         return exc.exit_code
     except Exception as exc:
-        log = log_exception("command failed: kitty-hooks " + " ".join(args))
+        # The command name only: its arguments may hold a secret (serve --user NAME:PASSWORD).
+        command = next((a for a in args if not a.startswith("-")), "")
+        log = log_exception(f"command failed: kitty-hooks {command}")
         click.echo(
             f"kitty-hooks: internal error ({type(exc).__name__}: {exc}); details in {log}", err=True
         )

@@ -181,12 +181,17 @@ def _with_commit_repo(
     evidence: Any, commit: CommitRecord, context: CommitContext
 ) -> dict[str, Any] | None:
     # spec-kitty 2.1 writes done evidence without repos (auto-approval); the commit that
-    # recorded the move is the repo evidence we can vouch for.
+    # recorded the move is the repo evidence we can vouch for. Evidence without a review would
+    # be rejected by the server forever: name the committer, verdict unspecified, as the
+    # frontmatter path does.
     if not isinstance(evidence, dict):
         return evidence
-    if evidence.get("repos"):
-        return evidence
-    return {**evidence, "repos": [_repo_entry(commit, context)]}
+    completed = dict(evidence)
+    if not completed.get("repos"):
+        completed["repos"] = [_repo_entry(commit, context)]
+    if not isinstance(completed.get("review"), dict):
+        completed["review"] = {"reviewer": commit.author_name, "verdict": "unspecified"}
+    return completed
 
 
 def _repo_entry(commit: CommitRecord, context: CommitContext) -> dict[str, str]:
@@ -220,6 +225,9 @@ def _frontmatter_changes(
     # folders is a delete and an add, and so is a rename.
     before: dict[tuple[str, str], _WorkPackageState] = {}
     after: dict[tuple[str, str], tuple[str, _WorkPackageState]] = {}
+    # WPs whose old side could not be read: their old lane is unknown, not absent, so the new
+    # side is no "new WP" (a commit that repairs broken frontmatter creates nothing).
+    unknown_before: set[tuple[str, str]] = set()
     for change in changes:
         path = PurePosixPath(change.path)
         if not is_wp_file(path):
@@ -229,6 +237,8 @@ def _frontmatter_changes(
             state = _read_wp(change.path, blobs.get(change.old_blob), skipped, side="before")
             if state is not None:
                 before[(feature, _wp_id(path, state))] = state
+            else:
+                unknown_before.add((feature, wp_id_from_name(path) or path.stem))
         if change.new_blob:
             state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
             if state is not None:
@@ -237,6 +247,8 @@ def _frontmatter_changes(
     for (feature, wp_id), (_, new) in sorted(after.items(), key=lambda item: item[1][0]):
         old = before.get((feature, wp_id))
         if old is not None and old.lane == new.lane:
+            continue
+        if old is None and (feature, wp_id) in unknown_before:
             continue
         from_lane = old.lane if old is not None else None
         evidence = None

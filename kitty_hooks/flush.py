@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kitty_hooks import auth, batch
+from kitty_hooks import auth, batch, spool
 from kitty_hooks.locations import log_line, state_dir
 from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, QueueEntry
 
@@ -68,12 +68,25 @@ class FlushSummary:
 
 
 @dataclass(frozen=True)
+class FlushRecord:
+    """What one flush did, as `status` shows it."""
+
+    at: str
+    outcome: str
+    synced: int
+    duplicates: int
+    failed: int
+    left_pending: int
+    message: str | None
+
+
+@dataclass(frozen=True)
 class FlushState:
     """What the last flush did, and when the next automatic one may try again."""
 
-    last: dict[str, Any] | None = None
+    last: FlushRecord | None = None
     consecutive_failures: int = 0
-    next_attempt_after: str | None = None
+    next_attempt_after: datetime | None = None
 
 
 def state_path() -> Path:
@@ -81,22 +94,35 @@ def state_path() -> Path:
 
 
 def read_state() -> FlushState:
+    """The saved state; anything unreadable or out of shape reads as a fresh start."""
     try:
         document = json.loads(state_path().read_text(encoding="utf-8"))
+        last = document.get("last")
+        after = document.get("next_attempt_after")
+        next_attempt = datetime.fromisoformat(after) if after else None
+        if next_attempt is not None and next_attempt.tzinfo is None:
+            next_attempt = next_attempt.replace(tzinfo=timezone.utc)
         return FlushState(
-            last=document.get("last"),
+            last=FlushRecord(**last) if last else None,
             consecutive_failures=int(document.get("consecutive_failures", 0)),
-            next_attempt_after=document.get("next_attempt_after"),
+            next_attempt_after=next_attempt,
         )
     except (OSError, ValueError, TypeError, AttributeError):
-        return FlushState()  # no state yet, or unreadable: start afresh
+        return FlushState()
 
 
 def _write_state(state: FlushState) -> None:
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "last": asdict(state.last) if state.last else None,
+        "consecutive_failures": state.consecutive_failures,
+        "next_attempt_after": state.next_attempt_after.isoformat(timespec="seconds")
+        if state.next_attempt_after
+        else None,
+    }
     temp = path.with_name(f".{path.name}.{os.getpid()}")
-    temp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
+    temp.write_text(json.dumps(document, indent=2), encoding="utf-8")
     os.replace(temp, path)
 
 
@@ -155,15 +181,15 @@ def _flush_locked(
     sleep: Callable[[float], None],
 ) -> FlushSummary:
     state = read_state()
-    if respect_backoff and state.next_attempt_after:
-        wait_until = datetime.fromisoformat(state.next_attempt_after)
-        if wait_until > _now():
-            return FlushSummary(
-                "backing-off",
-                message=f"the last attempt failed; the next automatic try is after {state.next_attempt_after} "
-                "(`kitty-hooks sync` tries now)",
-            )
+    if respect_backoff and state.next_attempt_after and state.next_attempt_after > _now():
+        when = state.next_attempt_after.isoformat(timespec="seconds")
+        return FlushSummary(
+            "backing-off",
+            message=f"the last attempt failed; the next automatic try is after {when} "
+            "(`kitty-hooks sync` tries now)",
+        )
     with EventQueue(queue_path) as queue:
+        spool.drain(queue)  # what a hook could not queue earlier goes first
         stats = queue.stats()
         total = stats.total_pending + stats.total_failed
         if total == 0:
@@ -286,6 +312,13 @@ class _Sender:
                     return self._stop("login-needed", str(expired), encoded)
                 except auth.RefreshFailed as failed:
                     return self._stop("retry-later", f"token refresh failed: {failed}", encoded)
+                if self.creds.server_url != client.server_url:
+                    return self._stop(
+                        "login-needed",
+                        f"the credentials now name another server ({self.creds.server_url}): "
+                        "run `kitty-hooks sync` again to send to it",
+                        encoded,
+                    )
                 refreshed = True
                 continue
             except batch.RetryLater as exc:
@@ -380,15 +413,15 @@ class _Sender:
 def _record(
     state: FlushState, summary: FlushSummary, *, success: bool, backoff: bool = True
 ) -> None:
-    last = {
-        "at": _now().isoformat(timespec="seconds"),
-        "outcome": summary.outcome,
-        "synced": summary.synced,
-        "duplicates": summary.duplicates,
-        "failed": summary.failed,
-        "left_pending": summary.left_pending,
-        "message": summary.message,
-    }
+    last = FlushRecord(
+        at=_now().isoformat(timespec="seconds"),
+        outcome=summary.outcome,
+        synced=summary.synced,
+        duplicates=summary.duplicates,
+        failed=summary.failed,
+        left_pending=summary.left_pending,
+        message=summary.message,
+    )
     if success or not backoff:
         new = FlushState(last=last, consecutive_failures=0, next_attempt_after=None)
     else:
@@ -399,7 +432,7 @@ def _record(
         new = FlushState(
             last=last,
             consecutive_failures=failures,
-            next_attempt_after=(_now() + timedelta(seconds=delay)).isoformat(timespec="seconds"),
+            next_attempt_after=_now() + timedelta(seconds=delay),
         )
     try:
         _write_state(new)

@@ -7,6 +7,7 @@ itself an error. Other event files are checked whole, as staged.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 from kitty_hooks import gitrepo
@@ -17,7 +18,38 @@ from kitty_hooks.diagnose import (
     check_content,
     classify,
 )
+from kitty_hooks.errors import FatalError
 from kitty_hooks.layout import legacy_lane_of
+
+BLOCKED_HINT = (
+    "kitty-hooks: commit blocked: fix the event lines above and stage them again "
+    "(KITTY_HOOKS=0 or git commit --no-verify skips the check)"
+)
+
+
+def run_gate(cwd: Path, paths: list[Path] | None = None) -> DiagnoseReport:
+    """What the pre-commit gate checks, whether git or the pre-commit framework runs it.
+
+    Paths are as given (relative to cwd); none means every staged event file. Under
+    `pre-commit run --from-ref A --to-ref B` (CI, a pre-push stage) the change checked is
+    A...B instead of the index.
+    """
+    root = gitrepo.repo_root(cwd)
+    relative = [_relative_to(root, cwd, path) for path in paths] if paths else None
+    from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
+    to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    if from_ref and to_ref:
+        base = gitrepo.merge_base(root, from_ref, to_ref)
+        return diagnose_staged(root, relative, base=base, target=to_ref)
+    return diagnose_staged(root, relative)
+
+
+def _relative_to(root: Path, cwd: Path, path: Path) -> str:
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError as exc:
+        raise FatalError(f"{path} is outside the repository at {root}") from exc
 
 
 def diagnose_staged(

@@ -1,7 +1,8 @@
 """The one place that talks to git.
 
-Plain plumbing through subprocess (no GitPython here): these functions run on hook paths, where
-GitPython's ~50 ms import alone would blow the budget.
+Plain plumbing through subprocess, not GitPython: these functions run on hook paths, where
+GitPython's ~50 ms import alone would blow the budget, and scan and install need nothing more
+than the same plumbing (one `git log`, one `cat-file --batch`), so the project does without it.
 
 We keep git's exported environment (GIT_DIR, GIT_INDEX_FILE, ...) when we call git from inside
 a hook: during `git commit -a` or `git commit <paths>` the staged content lives in a temporary

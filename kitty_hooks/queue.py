@@ -645,6 +645,14 @@ class EventQueue:
             lambda: self._forget(event_ids),
         )
 
+    def discard_unsent(self, event_ids: Sequence[str]) -> int:
+        """Drop events that were never sent and no longer happened (an amend or rebase rewrote
+        the move away). Attempted ones may already be on the server: they stay. The ids are not
+        remembered as known, and a WP whose last event was dropped starts a new causation chain."""
+        return self._guard(
+            "drop rewritten events from the queue", lambda: self._discard_unsent(event_ids)
+        )
+
     def mark_attempted(self, event_ids: Sequence[str]) -> int:
         """Stamp last_attempt_at (a network failure is not the event's fault: nothing else)."""
         return self._guard(
@@ -727,6 +735,24 @@ class EventQueue:
                     chunk,
                 )
                 removed += tx.execute(f"DELETE FROM entries WHERE {where}", chunk).rowcount
+        return removed
+
+    def _discard_unsent(self, event_ids: Sequence[str]) -> int:
+        ids = list(event_ids)
+        removed = 0
+        if not ids:
+            return 0
+        with self._transaction() as tx:
+            tx.execute(_DELETING)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                removed += tx.execute(
+                    "DELETE FROM entries WHERE status = 'pending' AND last_attempt_at IS NULL"
+                    f" AND event_id IN ({marks})",
+                    chunk,
+                ).rowcount
+                tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
         return removed
 
     def _in_chunks(self, template: str, leading: tuple[Any, ...], ids: Sequence[str]) -> int:

@@ -179,11 +179,11 @@ def render_status(report: StatusReport, output_format: str) -> str:
     last = report.last_flush
     if last:
         lines.append(
-            f"Last flush: {last['at']}, {last['outcome']}: Synced: {last['synced']}, "
-            f"Duplicates: {last['duplicates']}, Failed: {last['failed']}"
+            f"Last flush: {last.at}, {last.outcome}: Synced: {last.synced}, "
+            f"Duplicates: {last.duplicates}, Failed: {last.failed}"
         )
-        if last.get("message"):
-            lines.append(f"  {last['message']}")
+        if last.message:
+            lines.append(f"  {last.message}")
     else:
         lines.append("Last flush: never")
     if report.next_attempt_after:

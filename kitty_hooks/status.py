@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kitty_hooks import auth
-from kitty_hooks.flush import read_state
+from kitty_hooks.flush import FlushRecord, read_state
 from kitty_hooks.queue import EventQueue, QueueStats
 
 
@@ -35,7 +35,7 @@ class StatusReport:
     queue_path: str
     queue: QueueStats
     oldest_event_age_seconds: float | None
-    last_flush: dict[str, Any] | None
+    last_flush: FlushRecord | None
     next_attempt_after: str | None
     auth: AuthHealth
     check: ServerCheck | None
@@ -69,7 +69,9 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
         queue=stats,
         oldest_event_age_seconds=age,
         last_flush=state.last,
-        next_attempt_after=state.next_attempt_after,
+        next_attempt_after=state.next_attempt_after.isoformat(timespec="seconds")
+        if state.next_attempt_after
+        else None,
         auth=health,
         check=_check_server(creds) if check else None,
     )

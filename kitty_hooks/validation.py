@@ -21,8 +21,6 @@ SCHEMA_BASE_URI = "https://kitty-hooks.invalid/schemas/"
 LOG_LINE_SCHEMA = "status-log-line.schema.json"
 ENVELOPE_SCHEMA = "event-envelope.schema.json"
 TRANSITION_PAYLOAD_SCHEMA = "status-transition-payload.schema.json"
-SYNC_PAYLOAD_SCHEMA = "wp-status-changed-payload.schema.json"
-LANES_SCHEMA = "lanes.schema.json"
 
 
 @dataclass(frozen=True)

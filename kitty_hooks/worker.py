@@ -18,11 +18,14 @@ from kitty_hooks.locations import log_line, log_path
 
 MAX_WAIT_SECONDS = 30 * 60.0
 POLL_SECONDS = 0.05
+UNKNOWN_PUSH_GRACE_SECONDS = 5.0
 
 
 def start_after_push() -> int:
     """Start the worker for the push this hook belongs to; returns its pid."""
-    push_pid = find_git_ancestor(os.getppid()) or os.getppid()
+    # 0 when no git process is found among our ancestors: the worker then waits a fixed
+    # grace period instead of watching the shim's shell, which exits at once.
+    push_pid = find_git_ancestor(os.getppid()) or 0
     log = log_path()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
@@ -85,6 +88,8 @@ def _alive(pid: int) -> bool:
 
 def main(argv: list[str]) -> int:
     push_pid = int(argv[0]) if argv else 0
+    if push_pid <= 1:
+        time.sleep(UNKNOWN_PUSH_GRACE_SECONDS)
     deadline = time.monotonic() + MAX_WAIT_SECONDS
     while push_pid > 1 and _alive(push_pid) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)

@@ -382,3 +382,79 @@ def test_queued_events_are_valid_and_listed(hooked: Repo) -> None:
         missing.returncode == 1
         and "no event 01JD3Q9Z6C8W4S0Y2X5V7T1R99 in the queue" in missing.stderr
     )
+
+
+def test_log_line_done_evidence_without_review_gets_one_so_the_server_can_take_it(
+    hooked: Repo,
+) -> None:
+    repos = [{"repo": "kitty/cli", "branch": "main", "commit": "3f2a9c1"}]
+    hooked.write(
+        LOG, log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R16", "for_review", "done", evidence={"repos": repos})
+    )
+    commit(hooked)
+    evidence = queued()[0]["payload"]["evidence"]
+    assert evidence == {
+        "repos": repos,
+        "review": {"reviewer": "Ada Lovelace", "verdict": "unspecified"},
+    }
+    assert hooked.kitty_hooks("diagnose", "--queue").returncode == 0
+
+
+def test_repairing_broken_frontmatter_is_not_a_new_wp(hooked: Repo) -> None:
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("planned"))
+    commit(hooked)
+    hooked.write(f"{F}/tasks/WP01-fix.md", "---\ntitle: [broken\nlane: planned\n---\n")
+    commit(hooked, warns=True)
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("planned"))
+    commit(hooked, warns=True)  # the old side is the broken one
+    assert moves() == [("WP01", None, "planned")]
+
+
+def test_a_change_whose_time_has_no_ulid_is_skipped_not_fatal() -> None:
+    from kitty_hooks import capture
+    from kitty_hooks.events import Identity, LaneChange
+    from kitty_hooks.gitrepo import CommitRecord
+
+    record = CommitRecord("a" * 40, (), "Ada", "ada@example.com", "2026-11-20T10:00:00+00:00", ())
+    ancient = LaneChange("039-x", "WP01", None, "planned", "ada", "1960-01-01T00:00:00+00:00")
+    fine = LaneChange("039-x", "WP02", None, "planned", "ada", "2026-11-20T10:00:00+00:00")
+    result = capture.CaptureResult()
+    identity = Identity("63c8d621-4b64-48e2-86fc-56c667068f2f", None, "n")
+    built = capture._envelopes(record, [ancient, fine], identity, None, result)
+    assert [e["aggregate_id"] for e in built] == ["WP02"]
+    assert [s.path for s in result.skipped] == ["aaaaaaaaaaaa WP01"]
+
+
+def test_a_locked_queue_spools_and_the_next_commit_takes_the_spool_in_first(hooked: Repo) -> None:
+    import sqlite3
+
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("planned"))
+    commit(hooked)
+    holder = sqlite3.connect(default_queue_path(), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writes for longer than a hook waits
+    try:
+        hooked.write(f"{F}/tasks/WP01-fix.md", wp("claimed"))
+        result = commit(hooked, warns=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.stderr.count("\n") == 1
+    assert "the event queue is busy: 1 lane change kept in the spool" in result.stderr
+    assert moves() == [("WP01", None, "planned")]
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("for_review"))
+    commit(hooked)
+    assert moves() == [
+        ("WP01", None, "planned"),
+        ("WP01", "planned", "doing"),
+        ("WP01", "doing", "for_review"),
+    ]
+
+
+def test_an_amend_that_changes_the_move_drops_the_unsent_old_event(hooked: Repo) -> None:
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("planned"))
+    commit(hooked)
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("for_review"))
+    commit(hooked, "to review")
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("done", extra='reviewed_by: "Grace"\n'))
+    commit(hooked, "straight to done", "--amend")
+    assert moves() == [("WP01", None, "planned"), ("WP01", "planned", "done")]

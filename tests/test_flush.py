@@ -46,7 +46,7 @@ def test_everything_reaches_the_server_once_in_capped_batches(logged_in: IngestS
     assert logged_in.event_ids() == ids
     assert [r.event_count for r in batch_requests(logged_in)] == [1000, 1000, 500]
     assert queued_entries() == []
-    assert read_state().last["synced"] == 2500
+    assert read_state().last.synced == 2500
 
 
 def test_batches_are_also_capped_by_compressed_size(logged_in: IngestServer) -> None:
@@ -88,7 +88,7 @@ def test_backoff_grows_and_is_capped() -> None:
     state = flushing.FlushState(consecutive_failures=30)
     summary = flushing.FlushSummary("retry-later")
     flushing._record(state, summary, success=False)
-    after = datetime.fromisoformat(read_state().next_attempt_after)
+    after = read_state().next_attempt_after
     assert after <= datetime.now(timezone.utc) + timedelta(seconds=flushing.BACKOFF_CAP + 1)
 
 
@@ -207,7 +207,7 @@ def test_a_long_retry_after_stops_and_sets_the_backoff(logged_in: IngestServer) 
     logged_in.faults.push(Fault.status(503, retry_after="3600"))
     summary = flush(timeout=FAST, sleep=lambda s: pytest.fail("must not sleep an hour"))
     assert summary.outcome == "retry-later"
-    after = datetime.fromisoformat(read_state().next_attempt_after)
+    after = read_state().next_attempt_after
     assert after >= datetime.now(timezone.utc) + timedelta(seconds=3500)
 
 
@@ -330,3 +330,42 @@ def test_sync_command_prints_the_summary_and_exit_code(
     )
     assert failed.returncode == 1
     assert "HTTP 500" in failed.stderr and "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize(
+    "content", ['{"next_attempt_after": "soon"}', '{"last": {"at": 1}}', "[]", "not json"]
+)
+def test_a_damaged_state_file_reads_as_a_fresh_start(logged_in: IngestServer, content: str) -> None:
+    flushing.state_path().parent.mkdir(parents=True, exist_ok=True)
+    flushing.state_path().write_text(content)
+    queue_events(2)
+    assert flush(timeout=FAST, respect_backoff=True).synced == 2
+
+
+def test_events_spooled_by_a_busy_hook_are_sent_by_the_next_flush(logged_in: IngestServer) -> None:
+    from kitty_hooks import spool
+    from tests.syncutil import envelopes
+
+    spooled = envelopes(3, start=500)
+    spool.spool(spooled)
+    assert flush(timeout=FAST).synced == 3
+    assert logged_in.event_ids() == [e["event_id"] for e in spooled]
+    assert not list(spool.spool_dir().glob("*.json"))
+
+
+@pytest.mark.parametrize(
+    ("words", "category"),
+    [
+        ("Invalid token", "auth_expired"),
+        ("missing credentials", "auth_expired"),
+        ("schema validation failed: $.payload.to_lane", "schema_mismatch"),
+        ("required field missing", "schema_mismatch"),
+        ("internal server error", "server_error"),
+        ("reformatted", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_rejections_are_categorized_by_their_words(words: str | None, category: str) -> None:
+    from kitty_hooks.batch import categorize
+
+    assert categorize(words) == category
