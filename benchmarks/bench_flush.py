@@ -1,7 +1,7 @@
 """Benchmark: flushing 100,000 queued events to a server, kitty-hooks against spec-kitty-cli.
 
-    python benchmarks/bench_flush.py            # 100,000 events, 3 rounds, ~2-3 minutes
-    python benchmarks/bench_flush.py --quick    # 10,000 events, 1 round, ~20 seconds
+    python benchmarks/bench_flush.py            # 100,000 events, 3 rounds, ~80 s
+    python benchmarks/bench_flush.py --quick    # 10,000 events, 1 round, ~10 s
 
 The same WPStatusChanged envelopes (from _data.LogWriter through events.build_status_envelope,
 with the lamport_clock and causation_id our queue gave them) are queued, untimed, into each
@@ -25,7 +25,7 @@ neither ever sees a duplicate:
 After every run the server must hold exactly N distinct events and the client's queue must be
 empty; the table says so. Peak RSS is measured by a small launcher process (resource
 .getrusage(RUSAGE_CHILDREN) after its child exits), because a child started straight from this
-process would inherit this process's ~300 MB high-water mark at exec.
+process would inherit this process's high-water mark (160 MB and more) at exec.
 
 PYTHONDONTWRITEBYTECODE=1 in the environment would make every child recompile kitty_hooks: the
 package is precompiled (compileall) and the variable removed from the children's environment.
@@ -356,7 +356,7 @@ def run_theirs(
     )
 
 
-def fixed_cost(peer: Path | None, ours_template: Path, scratch: Path, env: dict[str, str]) -> dict:
+def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str]) -> dict:
     """Each client on an empty queue: interpreter start-up and imports, no events."""
     costs = {}
     home = scratch / "empty-home"
@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"  delivered {run.delivered:,}, left {run.left_in_queue:,}"
                     )
                     shutil.rmtree(work, ignore_errors=True)
-        costs = fixed_cost(peer, ours_template, scratch, env)
+        costs = fixed_cost(peer, scratch, env)
 
     report(runs, count)
     print(

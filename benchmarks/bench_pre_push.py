@@ -1,7 +1,7 @@
 """Benchmark: the pre-push hook, with the server up, down and slow; and a real `git push`.
 
-    python benchmarks/bench_pre_push.py            # 20 runs a row, 10 pushes a pair, ~1-2 min
-    python benchmarks/bench_pre_push.py --quick    # 5 runs, 3 pushes, ~30 seconds
+    python benchmarks/bench_pre_push.py            # 20 runs a row, 10 pushes each, ~65 s
+    python benchmarks/bench_pre_push.py --quick    # 5 runs, 3 pushes, ~30 s
 
 For each server condition, with a few events queued before every run (untimed):
 
@@ -17,9 +17,10 @@ Timed as whole processes, interleaved in rotating order, median of --runs:
 | hook | `python -m kitty_hooks hook pre-push origin URL` with the refs on stdin |
 | shim | the installed `.git/hooks/pre-push` (sh, then the hook above): what git waits for |
 
-Each runs under a small launcher process that times it and exits: the hook's detached worker
-waits for its parent (git, in a real push) to exit before it flushes, so here it flushes right
-after the run, against the server of the condition, as it would after a push. Before the next
+Each runs under a small launcher process that times it and exits. The hook's detached worker
+waits for the git process above it to exit before it flushes (it looks for an ancestor named git
+or git-*), so the launcher names itself "git-push": the worker flushes right after the run,
+against the server of the condition, as it would after a push. Before the next
 run the script waits (at most 3 s) until no worker of this run uses the CPU: finished, or
 asleep on the network or the flush lock.
 
@@ -71,8 +72,11 @@ ZERO = "0" * 40
 ROWS = ("floor", "hook", "shim")
 
 # Times one command with stdin: argv = result file, stdin file, command... Exits right after it.
+# It stands in for git: it names itself "git-push" (prctl PR_SET_NAME) because the worker waits
+# for the nearest ancestor called git or git-* to exit, as it waits for git after a real push.
 _LAUNCHER = """
-import json, subprocess, sys, time
+import ctypes, json, subprocess, sys, time
+ctypes.CDLL(None).prctl(15, b"git-push", 0, 0, 0)
 out, stdin, command = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(stdin, "rb") as source:
     started = time.perf_counter()
@@ -305,6 +309,7 @@ class Condition:
         self.repo = scratch / "repo"
         self.remote = scratch / "remote.git"
         self.commits = 0
+        self.last_push_hooked = True
         self.pool: list[dict[str, Any]] = []
         stdin = scratch / "refs.txt"
         stdin.write_text(f"refs/heads/main {'1' * 40} refs/heads/main {ZERO}\n")
@@ -364,6 +369,7 @@ class Condition:
         return measured["seconds"]
 
     def time_push(self, hooks: bool) -> float:
+        self.last_push_hooked = hooks
         self.commit()
         env = self.env if hooks else self.env_off()
         started = time.perf_counter()
@@ -492,12 +498,21 @@ def main(argv: list[str] | None = None) -> int:
                     condition, options.runs, options.pushes, options.warmup
                 )
                 took = time.perf_counter() - started
-                killed = end_workers(condition.state, wait=10 if name != "slow" else 0)
+                waiting = len(workers(condition.state))
+                # Slow: the first worker's request ends at its 30 s read timeout; the others,
+                # queued behind the flush lock, then find the backoff it recorded and exit.
+                waited = time.perf_counter()
+                killed = end_workers(condition.state, wait=SLOW_SECONDS + 15)
+                waited = time.perf_counter() - waited
                 outcomes = worker_outcomes(condition.state)
                 finished = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-                note = f"workers finished: {finished or 'none'}"
+                note = f"workers: {finished or 'none finished'}"
+                if waiting:
+                    note += (
+                        f" ({waiting} were still running when the runs ended: {waited:.0f} s more)"
+                    )
                 if killed:
-                    note += f"; {killed} still waiting (on the slow server or the flush lock), terminated"
+                    note += f"; {killed} did not finish, terminated"
                 if ingest is not None:
                     with EventQueue(condition.state / "queue.db") as queue:
                         left = queue.stats().total
@@ -506,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"; of {queued} events queued, the server holds {ingest.total()},"
                         f" {left} still queued"
                     )
+                    if left and not condition.last_push_hooked:
+                        note += " (the last push ran with KITTY_HOOKS=0: its event waits)"
                 if slow is not None:
                     note += f"; the slow server got {slow.requests} requests"
                 notes[name] = note

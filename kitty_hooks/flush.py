@@ -10,21 +10,20 @@ backoff (exponential with jitter, capped) that the next automatic flush respects
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from kitty_hooks import auth, batch, spool
+from kitty_hooks.flushstate import FlushRecord, FlushState, read_state, write_state
 from kitty_hooks.locations import log_line, state_dir
-from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, QueueEntry
+from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, OutgoingEvent
 
-STATE_FILE = "flush-state.json"
 LOCK_FILE = "flush.lock"
 PAGE_SIZE = 1000
 BACKOFF_BASE = 5.0
@@ -65,65 +64,6 @@ class FlushSummary:
             )
             text += f" (reason: {reasons})"
         return text
-
-
-@dataclass(frozen=True)
-class FlushRecord:
-    """What one flush did, as `status` shows it."""
-
-    at: str
-    outcome: str
-    synced: int
-    duplicates: int
-    failed: int
-    left_pending: int
-    message: str | None
-
-
-@dataclass(frozen=True)
-class FlushState:
-    """What the last flush did, and when the next automatic one may try again."""
-
-    last: FlushRecord | None = None
-    consecutive_failures: int = 0
-    next_attempt_after: datetime | None = None
-
-
-def state_path() -> Path:
-    return state_dir() / STATE_FILE
-
-
-def read_state() -> FlushState:
-    """The saved state; anything unreadable or out of shape reads as a fresh start."""
-    try:
-        document = json.loads(state_path().read_text(encoding="utf-8"))
-        last = document.get("last")
-        after = document.get("next_attempt_after")
-        next_attempt = datetime.fromisoformat(after) if after else None
-        if next_attempt is not None and next_attempt.tzinfo is None:
-            next_attempt = next_attempt.replace(tzinfo=timezone.utc)
-        return FlushState(
-            last=FlushRecord(**last) if last else None,
-            consecutive_failures=int(document.get("consecutive_failures", 0)),
-            next_attempt_after=next_attempt,
-        )
-    except (OSError, ValueError, TypeError, AttributeError):
-        return FlushState()
-
-
-def _write_state(state: FlushState) -> None:
-    path = state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "last": asdict(state.last) if state.last else None,
-        "consecutive_failures": state.consecutive_failures,
-        "next_attempt_after": state.next_attempt_after.isoformat(timespec="seconds")
-        if state.next_attempt_after
-        else None,
-    }
-    temp = path.with_name(f".{path.name}.{os.getpid()}")
-    temp.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    os.replace(temp, path)
 
 
 def _now() -> datetime:
@@ -267,16 +207,17 @@ class _Sender:
         cursor = 0
         with batch.Client(self.creds.server_url, timeout=self.timeout) as client:
             while True:
-                page = self.queue.pending_batch(
+                page = self.queue.outgoing_batch(
                     PAGE_SIZE, retry_limit=self.retry_limit, after_id=cursor
                 )
                 if not page:
                     break
                 cursor = page[-1].id
-                by_id = {entry.event_id: entry for entry in page}
-                envelopes = [entry.envelope for entry in page]
+                by_id = {event.event_id: event for event in page}
                 for encoded in batch.encode_batches(
-                    envelopes, max_events=self.batch_events, max_bytes=self.batch_bytes
+                    [(event.event_id, event.data) for event in page],
+                    max_events=self.batch_events,
+                    max_bytes=self.batch_bytes,
                 ):
                     if not self._send(client, encoded, by_id):
                         return self._finish()
@@ -289,7 +230,7 @@ class _Sender:
         return self.summary
 
     def _send(
-        self, client: batch.Client, encoded: batch.EncodedBatch, by_id: dict[str, QueueEntry]
+        self, client: batch.Client, encoded: batch.EncodedBatch, by_id: dict[str, OutgoingEvent]
     ) -> bool:
         """Send one batch; False when the flush must stop here."""
         refreshed = False
@@ -337,7 +278,7 @@ class _Sender:
             self._apply(result, by_id)
             return True
 
-    def _apply(self, result: batch.BatchResult, by_id: dict[str, QueueEntry]) -> None:
+    def _apply(self, result: batch.BatchResult, by_id: dict[str, OutgoingEvent]) -> None:
         delivered = [r.event_id for r in result.results if r.status in ("success", "duplicate")]
         self.queue.mark_delivered(delivered)
         self.summary.synced += sum(1 for r in result.results if r.status == "success")
@@ -355,7 +296,7 @@ class _Sender:
         self._advance(len(result.results) + len(result.missing))
 
     def _refused(
-        self, exc: batch.BatchRefused, encoded: batch.EncodedBatch, by_id: dict[str, QueueEntry]
+        self, exc: batch.BatchRefused, encoded: batch.EncodedBatch, by_id: dict[str, OutgoingEvent]
     ) -> None:
         # A 400 that names events blames those only; one that names none blames the batch.
         blamed = exc.rejected or dict.fromkeys(encoded.event_ids, str(exc))
@@ -372,7 +313,7 @@ class _Sender:
         self._advance(len(encoded.event_ids))
 
     def _reject(
-        self, event_id: str, error: str, category: str, by_id: dict[str, QueueEntry]
+        self, event_id: str, error: str, category: str, by_id: dict[str, OutgoingEvent]
     ) -> None:
         entry = self.queue.mark_rejected(event_id, error, category, retry_limit=self.retry_limit)
         self.summary.failed += 1
@@ -435,9 +376,9 @@ def _record(
             next_attempt_after=_now() + timedelta(seconds=delay),
         )
     try:
-        _write_state(new)
+        write_state(new)
     except OSError as exc:
-        log_line(f"flush: cannot write {state_path()}: {exc}")
+        log_line(f"flush: cannot write the flush state: {exc}")
 
 
 def write_report(summary: FlushSummary, path: Path) -> None:

@@ -83,6 +83,16 @@ class QueueEntry:
 
 
 @dataclass(frozen=True)
+class OutgoingEvent:
+    """A queued event as the flusher sends it: the stored envelope JSON, untouched."""
+
+    id: int
+    event_id: str
+    event_type: str
+    data: str
+
+
+@dataclass(frozen=True)
 class EnqueueResult:
     queued: tuple[str, ...]
     duplicates: tuple[str, ...]
@@ -621,21 +631,27 @@ class EventQueue:
 
     # --- for the flusher ---------------------------------------------------------------------
 
-    def pending_batch(
+    def outgoing_batch(
         self, limit: int, *, retry_limit: int = DEFAULT_RETRY_LIMIT, after_id: int = 0
-    ) -> list[QueueEntry]:
+    ) -> list[OutgoingEvent]:
         """The next events to send, oldest first: pending ones and failed ones below the limit.
 
-        after_id pages on: only entries with a larger id (the last id of the previous page), so a
-        flush that keeps failed entries in the queue still moves forward.
+        The envelope comes as the JSON text stored (compact, exactly what is sent), so a flush
+        of many events does not decode and re-encode each one. after_id pages on: only entries
+        with a larger id (the last id of the previous page), so a flush that keeps failed
+        entries in the queue still moves forward.
         """
         return self._guard(
             "read the queue",
-            lambda: self._entries(
-                f"SELECT {_COLUMNS} FROM entries WHERE id > ? AND (status = 'pending'"
-                " OR (status = 'failed' AND retry_count < ?)) ORDER BY id LIMIT ?",
-                [after_id, retry_limit, limit],
-            ),
+            lambda: [
+                OutgoingEvent(*row)
+                for row in self._db.execute(
+                    "SELECT id, event_id, event_type, data FROM entries WHERE id > ? AND"
+                    " (status = 'pending' OR (status = 'failed' AND retry_count < ?))"
+                    " ORDER BY id LIMIT ?",
+                    [after_id, retry_limit, limit],
+                )
+            ],
         )
 
     def mark_delivered(self, event_ids: Sequence[str]) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kitty_hooks import auth
-from kitty_hooks.flush import FlushRecord, read_state
+from kitty_hooks.flushstate import FlushRecord, read_state
 from kitty_hooks.queue import EventQueue, QueueStats
 
 

@@ -19,10 +19,15 @@ from kitty_hooks.locations import log_line, log_path
 MAX_WAIT_SECONDS = 30 * 60.0
 POLL_SECONDS = 0.05
 UNKNOWN_PUSH_GRACE_SECONDS = 5.0
+WORKER_LOCK_SECONDS = 30.0
 
 
-def start_after_push() -> int:
-    """Start the worker for the push this hook belongs to; returns its pid."""
+def start_after_push() -> int | None:
+    """Start the worker for the push this hook belongs to; its pid, None while backing off."""
+    from kitty_hooks.flushstate import backing_off
+
+    if backing_off():
+        return None
     # 0 when no git process is found among our ancestors: the worker then waits a fixed
     # grace period instead of watching the shim's shell, which exits at once.
     push_pid = find_git_ancestor(os.getppid()) or 0
@@ -96,7 +101,9 @@ def main(argv: list[str]) -> int:
     try:
         from kitty_hooks.flush import flush
 
-        summary = flush(respect_backoff=True, lock_timeout=600.0)
+        # Another flush running will page on through what this push queued; waiting long
+        # behind a hung server would only pile workers up (one per push).
+        summary = flush(respect_backoff=True, lock_timeout=WORKER_LOCK_SECONDS)
     except Exception as exc:  # the worker has no terminal: everything goes to the log
         from kitty_hooks.locations import log_exception
 

@@ -28,7 +28,7 @@ def server() -> IngestServer:
 
 def send(server: IngestServer, answer: str, status: int = 200) -> batch.BatchResult:
     server.faults.push(Fault.body(fixture(answer), status=status))
-    (encoded,) = batch.encode_batches(REQUEST["events"])
+    (encoded,) = batch.encode_batches([(e["event_id"], json.dumps(e)) for e in REQUEST["events"]])
     with batch.Client(server.url) as client:
         return client.send(encoded, server.login()["access"])
 
@@ -38,7 +38,7 @@ def test_the_example_request_is_valid_and_the_reference_server_takes_it(
 ) -> None:
     for envelope in REQUEST["events"]:
         assert validation.explain(validation.ENVELOPE_SCHEMA, envelope) == []
-    (encoded,) = batch.encode_batches(REQUEST["events"])
+    (encoded,) = batch.encode_batches([(e["event_id"], json.dumps(e)) for e in REQUEST["events"]])
     with batch.Client(server.url) as client:
         result = client.send(encoded, server.login()["access"])
     assert [(r.event_id, r.status) for r in result.results] == [(i, "success") for i in IDS]

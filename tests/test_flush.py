@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from kitty_hooks import flush as flushing
-from kitty_hooks.flush import flush, read_state
+from kitty_hooks.flush import flush
+from kitty_hooks.flushstate import read_state, state_path
 from kitty_hooks.queue import EventQueue
 from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
 from tests.syncutil import queue_events, queued_entries, write_credentials
@@ -336,8 +337,8 @@ def test_sync_command_prints_the_summary_and_exit_code(
     "content", ['{"next_attempt_after": "soon"}', '{"last": {"at": 1}}', "[]", "not json"]
 )
 def test_a_damaged_state_file_reads_as_a_fresh_start(logged_in: IngestServer, content: str) -> None:
-    flushing.state_path().parent.mkdir(parents=True, exist_ok=True)
-    flushing.state_path().write_text(content)
+    state_path().parent.mkdir(parents=True, exist_ok=True)
+    state_path().write_text(content)
     queue_events(2)
     assert flush(timeout=FAST, respect_backoff=True).synced == 2
 

@@ -154,3 +154,15 @@ def test_status_reports_queue_auth_and_the_server(pushing: Repo, hermetic_env: P
     down = pushing.kitty_hooks("status", "--check")
     assert down.returncode == 1
     assert "Server: PROBLEM" in down.stdout
+
+
+def test_a_push_while_backing_off_starts_no_worker(pushing: Repo, hermetic_env: Path) -> None:
+    write_credentials(hermetic_env, closed_port(), {"access": "a", "refresh": "r"})
+    move(pushing, ["planned"])
+    push(pushing)
+    wait_for_flushes(1)  # connection refused: the next automatic flush waits
+    move(pushing, ["claimed"])
+    push(pushing)
+    time.sleep(1.0)
+    assert log_path().read_text().count("flush after push:") == 1
+    assert len(queued_entries()) == 2

@@ -534,9 +534,9 @@ def test_pending_batch_is_fifo_and_skips_dead_letters(queue: EventQueue) -> None
     queue.mark_rejected(batch[0]["event_id"], "bad", "schema_mismatch")
     queue.mark_rejected(batch[1]["event_id"], "bad", "schema_mismatch", retry_limit=1)
 
-    assert [e.event_id for e in queue.pending_batch(10)] == list(ids(batch[0], *batch[2:]))
-    assert [e.event_id for e in queue.pending_batch(2)] == list(ids(batch[0], batch[2]))
-    assert [e.event_id for e in queue.pending_batch(10, retry_limit=1)] == list(ids(*batch[2:]))
+    assert [e.event_id for e in queue.outgoing_batch(10)] == list(ids(batch[0], *batch[2:]))
+    assert [e.event_id for e in queue.outgoing_batch(2)] == list(ids(batch[0], batch[2]))
+    assert [e.event_id for e in queue.outgoing_batch(10, retry_limit=1)] == list(ids(*batch[2:]))
 
 
 def test_pending_batch_pages_on_after_the_last_id_seen(queue: EventQueue) -> None:
@@ -544,12 +544,12 @@ def test_pending_batch_pages_on_after_the_last_id_seen(queue: EventQueue) -> Non
     queue.enqueue(batch)
     queue.mark_rejected(batch[1]["event_id"], "bad", "schema_mismatch")
 
-    first = queue.pending_batch(2)
-    second = queue.pending_batch(2, after_id=first[-1].id)
-    third = queue.pending_batch(2, after_id=second[-1].id)
+    first = queue.outgoing_batch(2)
+    second = queue.outgoing_batch(2, after_id=first[-1].id)
+    third = queue.outgoing_batch(2, after_id=second[-1].id)
 
     assert [e.event_id for e in first + second + third] == list(ids(*batch))
-    assert queue.pending_batch(2, after_id=third[-1].id) == []
+    assert queue.outgoing_batch(2, after_id=third[-1].id) == []
 
 
 def test_mark_rejected_counts_retries_until_dead_letter(queue: EventQueue) -> None:

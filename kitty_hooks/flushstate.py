@@ -1,0 +1,82 @@
+"""What the last flush did and when the next automatic one may try: flush-state.json.
+
+Its own small module because the pre-push hook reads it (to start no worker while backing
+off) and must not import the flusher's HTTP and SQLite machinery to do so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kitty_hooks.locations import state_dir
+
+STATE_FILE = "flush-state.json"
+
+
+@dataclass(frozen=True)
+class FlushRecord:
+    """What one flush did, as `status` shows it."""
+
+    at: str
+    outcome: str
+    synced: int
+    duplicates: int
+    failed: int
+    left_pending: int
+    message: str | None
+
+
+@dataclass(frozen=True)
+class FlushState:
+    """What the last flush did, and when the next automatic one may try again."""
+
+    last: FlushRecord | None = None
+    consecutive_failures: int = 0
+    next_attempt_after: datetime | None = None
+
+
+def state_path() -> Path:
+    return state_dir() / STATE_FILE
+
+
+def read_state() -> FlushState:
+    """The saved state; anything unreadable or out of shape reads as a fresh start."""
+    try:
+        document = json.loads(state_path().read_text(encoding="utf-8"))
+        last = document.get("last")
+        after = document.get("next_attempt_after")
+        next_attempt = datetime.fromisoformat(after) if after else None
+        if next_attempt is not None and next_attempt.tzinfo is None:
+            next_attempt = next_attempt.replace(tzinfo=timezone.utc)
+        return FlushState(
+            last=FlushRecord(**last) if last else None,
+            consecutive_failures=int(document.get("consecutive_failures", 0)),
+            next_attempt_after=next_attempt,
+        )
+    except (OSError, ValueError, TypeError, AttributeError):
+        return FlushState()
+
+
+def write_state(state: FlushState) -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "last": asdict(state.last) if state.last else None,
+        "consecutive_failures": state.consecutive_failures,
+        "next_attempt_after": state.next_attempt_after.isoformat(timespec="seconds")
+        if state.next_attempt_after
+        else None,
+    }
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    temp.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    os.replace(temp, path)
+
+
+def backing_off(now: datetime | None = None) -> bool:
+    """Whether an earlier failure asked automatic flushes to wait until later."""
+    after = read_state().next_attempt_after
+    return after is not None and after > (now or datetime.now(timezone.utc))
