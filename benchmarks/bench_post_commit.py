@@ -4,9 +4,11 @@
     python benchmarks/bench_post_commit.py --quick    # 7 runs, 200 WPs, 1,000 commits
 
 1. The whole post-commit hook process, as the installed shim runs it, for a commit that moves one
-   WP (a new event each run), interleaved with a bare `python -c pass` and with the hook on a
-   commit that touches no kitty-specs file (the common case). Medians, and the ratio to the
-   floor. Targets: <= 4x `python -c pass`, under 40 ms.
+   WP (a new event each run) by a frontmatter edit (1.x, or by hand) and by a spec-kitty 2.x
+   commit (a status.events.jsonl line plus the frontmatter), interleaved with a bare
+   `python -c pass` and with the hook on a commit that touches no kitty-specs file (the common
+   case). Medians, and the ratio to the floor. Targets: <= 4x `python -c pass`, under 40 ms.
+   Children get cached bytecode, as an installed package has.
 2. One commit that moves 1,000 WPs: the hook process. Target: under 1 s.
 3. `kitty-hooks scan HEAD` over a history of 5,000 commits that each move one WP (built with
    git fast-import), into an empty queue. Target: >= 500 commits/s.
@@ -36,6 +38,24 @@ LANES = ("planned", "claimed", "in_progress", "for_review")
 
 def wp_file(number: int, lane: str) -> str:
     return f"---\nwork_package_id: WP{number:02d}\ntitle: Work package {number}\nlane: {lane}\n---\n# body\n"
+
+
+def log_line(index: int, from_lane: str, to_lane: str) -> str:
+    """A status.events.jsonl line as spec-kitty 2.x writes it (its own ULID event id)."""
+    import json
+
+    from kitty_hooks.events import derive_ulid
+
+    return json.dumps(
+        {
+            "actor": "claude", "at": f"2026-11-20T10:{index // 60:02d}:{index % 60:02d}+00:00",
+            "event_id": derive_ulid(1_763_632_800_000 + index, "bench-log", str(index)),
+            "evidence": None, "execution_mode": "worktree", "feature_slug": "039-bench",
+            "force": False, "from_lane": from_lane, "policy_metadata": None, "reason": None,
+            "review_ref": None, "to_lane": to_lane, "wp_id": "WP02",
+        },
+        sort_keys=True,
+    ) + "\n"  # fmt: skip
 
 
 def timed(args: list[str], *, cwd: Path, env: dict[str, str]) -> float:
@@ -70,6 +90,7 @@ def bench_one_move(scratch: Path, runs: int) -> dict[str, list[float]]:
     run(["git", "init", "-q", "-b", "main"], cwd=repo, env=env)
     (repo / FEATURE / "tasks").mkdir(parents=True)
     (repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file(1, "planned"))
+    (repo / FEATURE / "tasks" / "WP02-bench.md").write_text(wp_file(2, "planned"))
     (repo / ".kittify").mkdir()
     (repo / ".kittify" / "config.yaml").write_text(
         "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: bench\n"
@@ -77,25 +98,35 @@ def bench_one_move(scratch: Path, runs: int) -> dict[str, list[float]]:
     commit(repo, env, "start", 1_700_000_000)
     times: dict[str, list[float]] = {
         "python -c pass": [],
-        "hook, one WP moved": [],
+        "hook, one WP moved (frontmatter)": [],
+        "hook, one WP moved (2.x: log line)": [],
         "hook, no lane change": [],
     }
+    log = repo / FEATURE / "status.events.jsonl"
+    log_text = ""
     before = queued(env)
     for index in range(runs):
         lane = LANES[(index + 1) % len(LANES)]
         (repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file(1, lane))
-        commit(repo, env, f"move to {lane}", 1_700_000_100 + index * 60)
+        commit(repo, env, f"move to {lane}", 1_700_000_100 + index * 90)
         times["python -c pass"].append(timed(FLOOR, cwd=repo, env=env))
-        times["hook, one WP moved"].append(timed(HOOK, cwd=repo, env=env))
+        times["hook, one WP moved (frontmatter)"].append(timed(HOOK, cwd=repo, env=env))
+        # spec-kitty 2.x: the log line and the frontmatter of WP02 in one commit
+        lane2 = LANES[(index + 1) % len(LANES)]
+        log_text += log_line(index, LANES[index % len(LANES)], lane2)
+        log.write_text(log_text)
+        (repo / FEATURE / "tasks" / "WP02-bench.md").write_text(wp_file(2, lane2))
+        commit(repo, env, f"WP02 to {lane2}", 1_700_000_130 + index * 90)
+        times["hook, one WP moved (2.x: log line)"].append(timed(HOOK, cwd=repo, env=env))
         (repo / f"notes-{index}.txt").write_text("unrelated\n")
-        commit(repo, env, "unrelated", 1_700_000_130 + index * 60)
+        commit(repo, env, "unrelated", 1_700_000_160 + index * 90)
         times["hook, no lane change"].append(timed(HOOK, cwd=repo, env=env))
     moved = queued(env) - before
     collapsed = sum(
         1 for i in range(runs) if {LANES[i % 4], LANES[(i + 1) % 4]} == {"claimed", "in_progress"}
     )
-    if moved != runs - collapsed:
-        sys.exit(f"expected {runs - collapsed} events queued, found {moved}")
+    if moved != 2 * (runs - collapsed):
+        sys.exit(f"expected {2 * (runs - collapsed)} events queued, found {moved}")
     return times
 
 
@@ -180,7 +211,7 @@ def main() -> None:
         print(f"post-commit hook process, median of {args.runs} runs (interleaved):")
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"  {name:<24} {median * 1000:7.1f} ms   {median / floor:5.2f}x python -c pass")
+            print(f"  {name:<36} {median * 1000:7.1f} ms   {median / floor:5.2f}x python -c pass")
         elapsed, count = bench_many_wps(scratch, args.wps)
         print(
             f"one commit moving {args.wps:,} WPs: hook {elapsed * 1000:.0f} ms, {count:,} events queued"

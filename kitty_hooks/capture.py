@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
 
@@ -137,13 +138,17 @@ def _envelope_chunks(
     from kitty_hooks.identity import project_identity, repo_name
 
     layout = gitrepo.repo_layout(cwd)
-    origin = gitrepo.remote_url(layout.top)
+
+    @cache
+    def origin() -> str | None:  # one git call, and only when something needs it
+        return gitrepo.remote_url(layout.top)
+
     identity: Identity | None = None
     context = CommitContext(
         execution_mode=execution_mode
         or ("worktree" if layout.is_linked_worktree else "direct_repo"),
         branch=layout.branch,
-        repo_name=repo_name(layout, origin),
+        repo_name=cache(lambda: repo_name(layout, origin())),
     )
     for chunk in _chunks(moving, _COMMITS_PER_ENQUEUE):
         wanted = [b for c in chunk for b in blobs_needed(c)]

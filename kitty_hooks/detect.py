@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -42,7 +42,8 @@ class CommitContext:
 
     execution_mode: str
     branch: str | None
-    repo_name: str
+    repo_name: Callable[[], str]
+    """Called only for done evidence: it may have to ask git for the origin remote."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,19 @@ def detect_lane_changes(
             for lane_change in _log_changes(change, blobs, commit, context, result.skipped):
                 logged.add((lane_change.feature_slug, lane_change.wp_id))
                 result.changes.append(lane_change)
-    for lane_change in _frontmatter_changes(changes, blobs, commit, context, result.skipped):
+    wp_changes = [c for c in changes if not _covered_by_log(c, logged)]
+    for lane_change in _frontmatter_changes(wp_changes, blobs, commit, context, result.skipped):
         # spec-kitty 2.x writes the log line and the frontmatter in one commit: one move,
         # taken from the log line, which has its own event id and the real from-lane.
         if (lane_change.feature_slug, lane_change.wp_id) not in logged:
             result.changes.append(lane_change)
     return result
+
+
+def _covered_by_log(change: FileChange, logged: set[tuple[str, str]]) -> bool:
+    # Not even parsed: most 2.x commits then import no YAML at all.
+    path = PurePosixPath(change.path)
+    return is_wp_file(path) and (feature_of(path) or "", wp_id_from_name(path) or "") in logged
 
 
 # --- status.events.jsonl ---------------------------------------------------------------------
@@ -195,7 +203,7 @@ def _with_commit_repo(
 
 
 def _repo_entry(commit: CommitRecord, context: CommitContext) -> dict[str, str]:
-    return {"repo": context.repo_name, "branch": context.branch or "HEAD", "commit": commit.sha}
+    return {"repo": context.repo_name(), "branch": context.branch or "HEAD", "commit": commit.sha}
 
 
 def _review_ref(from_lane: str | None, to_lane: str, commit: CommitRecord) -> str | None:

@@ -12,9 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kitty_hooks.locations import state_dir
-
-STATE_FILE = "flush-state.json"
+from kitty_hooks.locations import flush_state_path
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class FlushState:
 
 
 def state_path() -> Path:
-    return state_dir() / STATE_FILE
+    return flush_state_path()
 
 
 def read_state() -> FlushState:
@@ -70,13 +68,11 @@ def write_state(state: FlushState) -> None:
         "next_attempt_after": state.next_attempt_after.isoformat(timespec="seconds")
         if state.next_attempt_after
         else None,
+        # The same instant as seconds since the epoch, for the pre-push hook's cheap look.
+        "next_attempt_after_epoch": state.next_attempt_after.timestamp()
+        if state.next_attempt_after
+        else None,
     }
     temp = path.with_name(f".{path.name}.{os.getpid()}")
     temp.write_text(json.dumps(document, indent=2), encoding="utf-8")
     os.replace(temp, path)
-
-
-def backing_off(now: datetime | None = None) -> bool:
-    """Whether an earlier failure asked automatic flushes to wait until later."""
-    after = read_state().next_attempt_after
-    return after is not None and after > (now or datetime.now(timezone.utc))

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 # Derived project ids are UUIDv5 in a namespace of our own, from the repository's root commit.
 _PROJECT_NAMESPACE = "kitty-hooks:project:root-commit"
 _ROOT_CACHE = "kitty-hooks-root-commit"
+_CONFIG_CACHE = "kitty-hooks-project.json"
 
 
 def node_id() -> str:
@@ -46,28 +48,53 @@ def _host_name() -> str:
 def project_identity(
     layout: gitrepo.RepoLayout,
     config_text: bytes | None,
-    origin_url: str | None,
+    origin_url: Callable[[], str | None],
     *,
     node: str | None = None,
 ) -> Identity:
     """The project from .kittify/config.yaml (project.uuid, project.slug) when it names one.
 
     Otherwise derived so that every clone agrees: the uuid from the root commit, the slug the
-    way spec-kitty derives it (the origin remote's name, else the folder's).
+    way spec-kitty derives it (the origin remote's name, else the folder's). origin_url is
+    called only when the slug has to be derived.
     """
-    config = _project_section(config_text)
-    uuid = config.get("uuid")
-    slug = config.get("slug")
+    uuid, slug = _project_fields(layout, config_text)
     if not (isinstance(uuid, str) and _UUID.match(uuid)):
         uuid = _derived_uuid(layout)
     if not (isinstance(slug, str) and slug.strip()):
-        slug = _derived_slug(layout, origin_url)
+        slug = _derived_slug(layout, origin_url())
     return Identity(project_uuid=uuid.lower(), project_slug=slug, node_id=node or node_id())
 
 
-def _project_section(config_text: bytes | None) -> dict[str, Any]:
+def _project_fields(layout: gitrepo.RepoLayout, config_text: bytes | None) -> tuple[Any, Any]:
+    """project.uuid and project.slug of the config, through a cache beside the repository.
+
+    The config rarely changes and parsing it means importing PyYAML (~9 ms of every hook run
+    that queues something): the cache is keyed by a hash of the config's bytes.
+    """
     if not config_text:
-        return {}
+        return None, None
+    import json
+
+    key = hashlib.sha256(config_text).hexdigest()
+    cache = layout.common_dir / _CONFIG_CACHE
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("config_sha256") == key:
+            return cached.get("uuid"), cached.get("slug")
+    except (OSError, ValueError, AttributeError):
+        pass
+    project = _project_section(config_text)
+    fields = project.get("uuid"), project.get("slug")
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        cache.write_text(
+            json.dumps({"config_sha256": key, "uuid": fields[0], "slug": fields[1]}),
+            encoding="utf-8",
+        )
+    return fields
+
+
+def _project_section(config_text: bytes) -> dict[str, Any]:
     import yaml
 
     try:

@@ -20,6 +20,11 @@ def state_dir() -> Path:
     return Path(override) if override else spec_kitty_dir() / "kitty-hooks"
 
 
+def flush_state_path() -> Path:
+    """flush-state.json: flushstate.py writes it; the pre-push hook peeks at its backoff."""
+    return state_dir() / "flush-state.json"
+
+
 def log_path() -> Path:
     return state_dir() / "kitty-hooks.log"
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from kitty_hooks.locations import log_line, log_path
+from kitty_hooks.locations import flush_state_path, log_line, log_path
 
 MAX_WAIT_SECONDS = 30 * 60.0
 POLL_SECONDS = 0.05
@@ -22,11 +22,26 @@ UNKNOWN_PUSH_GRACE_SECONDS = 5.0
 WORKER_LOCK_SECONDS = 30.0
 
 
+def _backing_off() -> bool:
+    """Whether an earlier failure asked automatic flushes to wait: then start no worker.
+
+    Reads one number from flush-state.json with json alone; importing flushstate (dataclasses,
+    datetime) would cost every push ~12 ms.
+    """
+    import json
+
+    try:
+        after = json.loads(flush_state_path().read_text(encoding="utf-8"))[
+            "next_attempt_after_epoch"
+        ]
+        return isinstance(after, (int, float)) and after > time.time()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def start_after_push() -> int | None:
     """Start the worker for the push this hook belongs to; its pid, None while backing off."""
-    from kitty_hooks.flushstate import backing_off
-
-    if backing_off():
+    if _backing_off():
         return None
     # 0 when no git process is found among our ancestors: the worker then waits a fixed
     # grace period instead of watching the shim's shell, which exits at once.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,51 @@ def test_a_commit_without_lane_changes_loads_no_detection() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _log_line(event_id: str, from_lane: str | None, to_lane: str) -> str:
+    return json.dumps(
+        {
+            "actor": "claude", "at": "2026-11-20T10:00:00+00:00", "event_id": event_id,
+            "evidence": None, "execution_mode": "worktree", "feature_slug": "039-x",
+            "force": False, "from_lane": from_lane, "reason": None, "review_ref": None,
+            "to_lane": to_lane, "wp_id": "WP01",
+        }
+    ) + "\n"  # fmt: skip
+
+
+def _hook_imports(repo_path: Path) -> set[str]:
+    from tests.gitutil import KITTY_HOOKS
+
+    done = subprocess.run(
+        [KITTY_HOOKS[0], "-X", "importtime", *KITTY_HOOKS[1:], "hook", "post-commit"],
+        cwd=repo_path,
+        capture_output=True,
+        text=True,
+    )
+    return {row.rsplit("|", 1)[-1].strip() for row in done.stderr.splitlines() if "|" in row}
+
+
+def test_a_spec_kitty_2_commit_imports_no_yaml_once_the_config_is_cached(tmp_path: Path) -> None:
+    """spec-kitty 2.x writes the log line and the frontmatter: the log line is the move."""
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    wp = "kitty-specs/039-x/tasks/WP01-x.md"
+    repo.write(".kittify/config.yaml", "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n")
+    repo.write(log, _log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R20", None, "planned"))
+    repo.write(wp, "---\nlane: planned\n---\n")
+    repo.commit_all("plan WP01")
+    assert "yaml" in _hook_imports(repo.path)  # the first run reads the config, and caches it
+
+    repo.write(
+        log,
+        _log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R20", None, "planned")
+        + _log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R21", "planned", "claimed"),
+    )
+    repo.write(wp, "---\nlane: claimed\n---\n")
+    repo.commit_all("claim WP01")
+    imported = _hook_imports(repo.path)
+    assert "kitty_hooks.queue" in imported  # it did queue the move
+    assert "yaml" not in imported

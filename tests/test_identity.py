@@ -34,7 +34,7 @@ def test_node_id_is_the_spec_kitty_recipe() -> None:
 )
 def test_slug_and_repo_name_from_the_origin_remote(url: str | None, slug: str, name: str) -> None:
     identity = project_identity(
-        LAYOUT, b"project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n", url, node="n"
+        LAYOUT, b"project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n", lambda: url, node="n"
     )
     assert identity.project_slug == slug
     assert repo_name(LAYOUT, url) == name
@@ -51,6 +51,23 @@ def test_a_missing_or_broken_config_falls_back_to_the_derived_uuid(
     cache.mkdir()
     (cache / "kitty-hooks-root-commit").write_text("0" * 40 + "\n")
     layout = RepoLayout(tmp_path, cache, cache, "main")
-    first = project_identity(layout, config, None, node="n")
-    assert first.project_uuid == project_identity(layout, None, None, node="n").project_uuid
+    first = project_identity(layout, config, lambda: None, node="n")
+    assert first.project_uuid == project_identity(layout, None, lambda: None, node="n").project_uuid
     assert len(first.project_uuid) == 36
+
+
+def test_the_config_is_read_through_a_cache_that_follows_its_edits(tmp_path: Path) -> None:
+    common = tmp_path / "common"
+    common.mkdir()
+    layout = RepoLayout(tmp_path, common, common, "main")
+    first = b"project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: one\n"
+    second = b"project:\n  uuid: 0b6c3f1e-8d2a-4c1b-9e7f-2a5d6c8b9e01\n  slug: two\n"
+    never = lambda: pytest.fail("the slug is in the config: no origin look-up")  # noqa: E731
+    assert project_identity(layout, first, never, node="n").project_slug == "one"
+    assert (common / "kitty-hooks-project.json").exists()
+    assert project_identity(layout, first, never, node="n").project_slug == "one"
+    changed = project_identity(layout, second, never, node="n")
+    assert (changed.project_uuid, changed.project_slug) == (
+        "0b6c3f1e-8d2a-4c1b-9e7f-2a5d6c8b9e01",
+        "two",
+    )
