@@ -370,3 +370,36 @@ def test_rejections_are_categorized_by_their_words(words: str | None, category: 
     from kitty_hooks.batch import categorize
 
     assert categorize(words) == category
+
+
+def test_server_process_killed_mid_flush_then_restarted_holds_every_event_once(
+    hermetic_env: Path, tmp_path: Path
+) -> None:
+    """A real SIGKILL of the server process while a flush is sending, then a restart."""
+    import threading
+
+    from tests.ingest import IngestProcess
+
+    with IngestProcess(tmp_path / "server.db") as server:
+        write_credentials(hermetic_env, server.url, server.login())
+        ids = queue_events(6000)
+        outcome: dict[str, flushing.FlushSummary] = {}
+        sending = threading.Thread(
+            target=lambda: outcome.update(first=flush(timeout=FAST, batch_events=100))
+        )
+        sending.start()
+        deadline = time.monotonic() + 30
+        while server.log_text().count("batch") < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.kill()
+        sending.join(timeout=60)
+        first = outcome["first"]
+        assert first.outcome == "retry-later", first
+        assert 0 < first.synced < 6000
+        server.restart()
+        second = flush(timeout=FAST)
+        assert second.outcome == "done", second
+        assert first.synced + second.synced + second.duplicates == 6000
+        received = [e["event_id"] for e in server.events(limit=10_000)]
+        assert sorted(received) == sorted(ids)  # every event once, none twice
+        assert queued_entries() == []
