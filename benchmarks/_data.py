@@ -233,3 +233,47 @@ def run(
 
 def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix=prefix)
+
+
+def write_credentials(
+    home: Path, url: str, tokens: dict[str, Any], *, username: str = "ada"
+) -> None:
+    """~/.spec-kitty/credentials as spec-kitty writes it (and tests/syncutil.py does)."""
+    from datetime import datetime, timedelta, timezone
+
+    import tomli_w
+
+    now = datetime.now(timezone.utc)
+    path = home / ".spec-kitty" / "credentials"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "tokens": {"access": tokens["access"], "refresh": tokens["refresh"]},
+        "expiries": {
+            "access": (now + timedelta(seconds=900)).isoformat(),
+            "refresh": (now + timedelta(days=7)).isoformat(),
+        },
+        "user": {"username": username},
+        "server": {"url": url},
+    }
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def precompile() -> None:
+    """Measure what an installed kitty-hooks costs: pip compiles a wheel's modules at install
+    time. Write kitty_hooks' bytecode once, and let children use it (this machine sets
+    PYTHONDONTWRITEBYTECODE=1, which would make every timed child recompile our modules)."""
+    import kitty_hooks
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(Path(kitty_hooks.__file__).resolve().parent),
+        ],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        check=True,
+    )
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)

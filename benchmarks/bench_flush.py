@@ -46,14 +46,12 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tomli_w
-from _data import hermetic_env
+from _data import hermetic_env, precompile, write_credentials
 from bench_enqueue import find_or_make_peer, make_envelopes
 
 import kitty_hooks
@@ -278,24 +276,6 @@ def launch(command: list[str], *, env: dict[str, str], scratch: Path, timeout: f
     return measured
 
 
-def write_credentials(home: Path, url: str, tokens: dict[str, Any]) -> None:
-    """~/.spec-kitty/credentials as spec-kitty writes it (and tests/syncutil.py does)."""
-    now = datetime.now(timezone.utc)
-    path = home / ".spec-kitty" / "credentials"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "tokens": {"access": tokens["access"], "refresh": tokens["refresh"]},
-        "expiries": {
-            "access": (now + timedelta(seconds=900)).isoformat(),
-            "refresh": (now + timedelta(days=7)).isoformat(),
-        },
-        "user": {"username": SERVER_USER},
-        "server": {"url": url},
-    }
-    path.write_text(tomli_w.dumps(document), encoding="utf-8")
-    path.chmod(0o600)
-
-
 def run_ours(template: Path, server: Server, count: int, scratch: Path, env: dict[str, str]) -> Run:
     home = scratch / "ours-home"
     state = home / ".spec-kitty" / "kitty-hooks"
@@ -386,15 +366,6 @@ def _peer_env(env: dict[str, str], home: Path) -> dict[str, str]:
 
 
 # --- set-up ----------------------------------------------------------------------------------
-
-
-def precompile() -> None:
-    """Write kitty_hooks' bytecode once, so no timed child compiles it."""
-    subprocess.run(
-        [PY, "-m", "compileall", "-q", str(PACKAGE_DIR)],
-        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        check=True,
-    )
 
 
 def build_ours(envelopes: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:

@@ -18,7 +18,6 @@ Nothing timed is asserted; exit 0. Each run checks the events really reached the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import hermetic_env, run, scratch_dir
+from _data import hermetic_env, precompile, run, scratch_dir
 
 PY = sys.executable
 HOOK = [PY, "-m", "kitty_hooks", "hook", "post-commit"]
@@ -180,18 +179,6 @@ def bench_scan(scratch: Path, commits: int) -> tuple[float, int]:
     return elapsed, queued(env)
 
 
-def realistic_bytecode() -> None:
-    """Measure what an installed kitty-hooks costs: pip compiles a wheel's modules at install
-    time, so children get cached bytecode. (This machine sets PYTHONDONTWRITEBYTECODE=1, which
-    would make every run recompile our modules and measure that instead.)"""
-    import compileall
-
-    import kitty_hooks
-
-    compileall.compile_dir(str(Path(kitty_hooks.__file__).parent), quiet=1)
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.wps, args.commits = 7, 200, 1000
-    realistic_bytecode()
+    precompile()
     with scratch_dir("kitty-bench-post-commit-") as scratch_name:
         scratch = Path(scratch_name)
         times = bench_one_move(scratch, args.runs)

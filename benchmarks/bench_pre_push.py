@@ -49,15 +49,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tomli_w
-from _data import hermetic_env, run, scratch_dir
+from _data import hermetic_env, precompile, run, scratch_dir, write_credentials
 from bench_enqueue import make_envelopes
 
 import kitty_hooks
@@ -189,27 +187,6 @@ def closed_port_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-def write_credentials(home: Path, url: str, tokens: dict[str, Any]) -> None:
-    """~/.spec-kitty/credentials as spec-kitty writes it (and tests/syncutil.py does)."""
-    now = datetime.now(timezone.utc)
-    path = home / ".spec-kitty" / "credentials"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "tokens": {"access": tokens["access"], "refresh": tokens["refresh"]},
-        "expiries": {
-            "access": (now + timedelta(seconds=900)).isoformat(),
-            "refresh": (now + timedelta(days=7)).isoformat(),
-        },
-        "user": {"username": "ada"},
-        "server": {"url": url},
-    }
-    path.write_text(tomli_w.dumps(document), encoding="utf-8")
-    path.chmod(0o600)
-
-
-# --- the workers we caused -------------------------------------------------------------------
 
 
 def workers(state: Path) -> list[int]:
@@ -439,14 +416,6 @@ def report(results: dict[str, dict[str, list[float]]], notes: dict[str, str]) ->
             f"{name}: hook {hook:.1f} ms (target < {TARGET_MS:.0f} ms: {verdict}), shim "
             f"{shim:.1f} ms; the hooks add {push:+.1f} ms to a git push. {notes[name]}"
         )
-
-
-def precompile() -> None:
-    subprocess.run(
-        [PY, "-m", "compileall", "-q", str(PACKAGE_DIR)],
-        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        check=True,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
