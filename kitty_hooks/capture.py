@@ -71,6 +71,7 @@ def scan(
     """
     from kitty_hooks.events import new_ulid
 
+    gitrepo.repo_root(cwd)  # outside a work tree: say so plainly, not in git's words
     commits = list(gitrepo.iter_commits(cwd, revision_range, paths=_PATHS))
     result = CaptureResult(commits=len(commits))
     chunks = _envelope_chunks(

@@ -129,6 +129,8 @@ def _flush_locked(
             "(`kitty-hooks sync` tries now)",
         )
     with EventQueue(queue_path) as queue:
+        if queue.recovered_from is not None:
+            log_line(f"flush: the queue was unreadable and was moved to {queue.recovered_from}")
         spool.drain(queue)  # what a hook could not queue earlier goes first
         stats = queue.stats()
         total = stats.total_pending + stats.total_failed

@@ -172,6 +172,11 @@ def render_status(report: StatusReport, output_format: str) -> str:
         + (f" (oldest {_age(report.oldest_event_age_seconds)} old)" if stats.total else ""),
         f"  file: {report.queue_path}",
     ]
+    if report.queue_recovered_from:
+        lines.append(
+            f"  warning: the queue file was unreadable and was moved to {report.queue_recovered_from}; "
+            "a new one was started (whatever it held is kept there)"
+        )
     if stats.total:
         buckets = ", ".join(f"{name}: {count}" for name, count in stats.retry_distribution.items())
         kinds = ", ".join(f"{name} {count}" for name, count in stats.top_event_types)

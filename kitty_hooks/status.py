@@ -33,6 +33,8 @@ class ServerCheck:
 @dataclass(frozen=True)
 class StatusReport:
     queue_path: str
+    queue_recovered_from: str | None
+    """Where an unreadable queue file was moved (its events are in it) when this opened it."""
     queue: QueueStats
     oldest_event_age_seconds: float | None
     last_flush: FlushRecord | None
@@ -59,6 +61,7 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
     with EventQueue(queue_path) as queue:
         stats = queue.stats()
         path = str(queue.path)
+        recovered = str(queue.recovered_from) if queue.recovered_from else None
     age = None
     if stats.oldest_created_at:
         age = max(0.0, (now - datetime.fromisoformat(stats.oldest_created_at)).total_seconds())
@@ -66,6 +69,7 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
     health, creds = _auth_health(now)
     return StatusReport(
         queue_path=path,
+        queue_recovered_from=recovered,
         queue=stats,
         oldest_event_age_seconds=age,
         last_flush=state.last,

@@ -458,3 +458,11 @@ def test_an_amend_that_changes_the_move_drops_the_unsent_old_event(hooked: Repo)
     hooked.write(f"{F}/tasks/WP01-fix.md", wp("done", extra='reviewed_by: "Grace"\n'))
     commit(hooked, "straight to done", "--amend")
     assert moves() == [("WP01", None, "planned"), ("WP01", "planned", "done")]
+
+
+def test_scan_outside_a_repository_says_so_in_one_line(tmp_path: Path) -> None:
+    outside = Repo.__new__(Repo)
+    outside.path = tmp_path
+    done = outside.kitty_hooks("scan", "HEAD")
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"kitty-hooks: {tmp_path} is not inside a git work tree"

@@ -166,3 +166,14 @@ def test_a_push_while_backing_off_starts_no_worker(pushing: Repo, hermetic_env: 
     time.sleep(1.0)
     assert log_path().read_text().count("flush after push:") == 1
     assert len(queued_entries()) == 2
+
+
+def test_status_says_when_it_found_the_queue_unreadable(repo: Repo, hermetic_env: Path) -> None:
+    from kitty_hooks.queue import default_queue_path
+
+    default_queue_path().parent.mkdir(parents=True, exist_ok=True)
+    default_queue_path().write_bytes(b"not a database " * 300)
+    done = repo.kitty_hooks("status")
+    assert done.returncode == 0, done.stderr
+    assert "warning: the queue file was unreadable and was moved to" in done.stdout
+    assert "queue.db.corrupt-" in done.stdout
