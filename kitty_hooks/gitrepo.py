@@ -229,11 +229,11 @@ def root_commits(cwd: Path) -> list[str]:
 
 
 def remote_url(cwd: Path, name: str = "origin") -> str | None:
-    done = subprocess.run(
-        ["git", "config", "--get", f"remote.{name}.url"], cwd=cwd, capture_output=True, check=False
-    )
-    url = done.stdout.decode("utf-8", "surrogateescape").strip()
-    return url or None
+    """The remote's URL, None when there is none or git cannot say (it only names a repo)."""
+    try:
+        return config_get(cwd, f"remote.{name}.url") or None
+    except FatalError:
+        return None
 
 
 def hooks_dir(cwd: Path) -> Path:

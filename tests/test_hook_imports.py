@@ -20,6 +20,7 @@ HEAVY = (
     "werkzeug",
     "waitress",
     "jwt",
+    "yaml",  # only a frontmatter or config read needs it, imported then
 )
 
 

@@ -104,16 +104,6 @@ def test_queue_with_no_path_opens_the_default_file() -> None:
     assert default_queue_path().is_file()
 
 
-def test_importing_the_queue_loads_no_slow_library() -> None:
-    code = (
-        "import sys, kitty_hooks.queue; "
-        "print(' '.join(m for m in ('click', 'requests', 'jsonschema', 'git', 'ulid', 'yaml')"
-        " if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == ""
-
-
 # --- enqueue ---------------------------------------------------------------------------------
 
 
