@@ -37,6 +37,8 @@ class CaptureResult:
     duplicates: list[str] = field(default_factory=list)
     no_ops: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    unsendable: list[Skipped] = field(default_factory=list)
+    """Found, but not queued: the server would refuse them (a folder name that is no slug)."""
     recovered_from: Path | None = None
     spooled: list[str] = field(default_factory=list)
     """Found, but the queue was busy: kept in the spool until the next capture or flush."""
@@ -192,7 +194,12 @@ def _envelopes(
     result: CaptureResult,
 ) -> list[Envelope]:
     from kitty_hooks.detect import Skipped
-    from kitty_hooks.events import build_status_envelope, derive_ulid, iso_to_millis
+    from kitty_hooks.events import (
+        build_status_envelope,
+        derive_ulid,
+        iso_to_millis,
+        unsendable_reason,
+    )
 
     built: list[Envelope] = []
     for change in changes:
@@ -209,8 +216,13 @@ def _envelopes(
             continue
         if envelope is None:
             result.no_ops += 1
-        else:
-            built.append(envelope)
+            continue
+        refused = unsendable_reason(envelope)
+        if refused is not None:
+            # Queued, it would fail every sync and end as a silent dead letter: say so now.
+            result.unsendable.append(Skipped(f"{commit.sha[:12]} {change.wp_id}", refused))
+            continue
+        built.append(envelope)
     return built
 
 

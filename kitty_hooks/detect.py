@@ -11,16 +11,28 @@ commits that made them, on their branch, when they were committed (or by `scan`)
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from kitty_hooks.events import LaneChange
+from kitty_hooks.events import (
+    EXECUTION_MODES,
+    LaneChange,
+    actor_label,
+    derive_ulid,
+    iso_to_millis,
+)
 from kitty_hooks.gitrepo import CommitRecord, FileChange
-from kitty_hooks.lanes import UnknownLaneError, canonical_lane
+from kitty_hooks.lanes import (
+    UnknownLaneError,
+    canonical_from_lane,
+    canonical_lane,
+    is_known_lane,
+    lane_meant_by,
+    sync_lane,
+)
 from kitty_hooks.layout import (
     feature_of,
     is_status_log,
@@ -29,11 +41,17 @@ from kitty_hooks.layout import (
     may_hold_lane_changes,
     wp_id_from_name,
 )
+from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
 
 # A WP file is a page of markdown; anything this large or with NUL bytes is not one.
 MAX_WP_FILE_BYTES = 1 << 20
 MAX_LOG_BYTES = 64 << 20
 _ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+# What spec-kitty-events reads as an event id: a ULID in any case, a UUID with or without hyphens.
+_EVENT_ID = re.compile(
+    r"^([0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}|[0-9a-fA-F]{32}"
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
 
 
 @dataclass(frozen=True)
@@ -85,9 +103,12 @@ def detect_lane_changes(
     changes = relevant_changes(commit)
     logged: set[tuple[str, str]] = set()
     for change in changes:
-        if is_status_log(PurePosixPath(change.path)):
+        path = PurePosixPath(change.path)
+        if is_status_log(path):
+            folder = feature_of(path) or ""
             for lane_change in _log_changes(change, blobs, commit, context, result.skipped):
-                logged.add((lane_change.feature_slug, lane_change.wp_id))
+                # Keyed by folder, as WP files are: a 3.x mission_slug may name it otherwise.
+                logged.add((folder, lane_change.wp_id))
                 result.changes.append(lane_change)
     wp_changes = [c for c in changes if not _covered_by_log(c, logged)]
     for lane_change in _frontmatter_changes(wp_changes, blobs, commit, context, result.skipped):
@@ -114,6 +135,11 @@ def _log_changes(
     context: CommitContext,
     skipped: list[Skipped],
 ) -> list[LaneChange]:
+    """The transitions among the lines a commit added to a log, each line on its own.
+
+    A bad line costs that line (skipped, with why) and nothing else; annotations, envelopes and
+    records that 3.x writes beside the transitions are not lane moves and pass quietly.
+    """
     if change.new_blob is None:
         return []  # the log was deleted: nothing moved
     after = blobs.get(change.new_blob)
@@ -130,22 +156,21 @@ def _log_changes(
     for number, raw in enumerate(after.splitlines(), start=1):
         if not raw.strip() or raw in old_lines:
             continue
-        where = f"{change.path}:{number}"
         try:
-            line = json.loads(raw)
+            line = parse_line(raw)
+            if line_kind(line) is not LineKind.TRANSITION:
+                continue
             found.append(_from_log_line(line, feature, commit, context))
-        except (ValueError, UnicodeDecodeError) as exc:
-            skipped.append(Skipped(where, _reason(exc)))
-        except (KeyError, TypeError, AttributeError) as exc:
-            skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
+        except (LineError, UnknownLaneError) as exc:
+            skipped.append(Skipped(f"{change.path}:{number}", str(exc)))
+        except (KeyError, TypeError, ValueError) as exc:
+            skipped.append(
+                Skipped(f"{change.path}:{number}", f"not a lane change ({_reason(exc)})")
+            )
     return found
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, UnknownLaneError):
-        return str(exc)
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg} at column {exc.colno})"
     if isinstance(exc, KeyError):
         return f"no {exc.args[0]} field"
     return str(exc) or type(exc).__name__
@@ -154,46 +179,71 @@ def _reason(exc: Exception) -> str:
 def _from_log_line(
     line: dict[str, Any], feature: str, commit: CommitRecord, context: CommitContext
 ) -> LaneChange:
-    if not isinstance(line, dict):
-        raise TypeError("a JSON object per line")
     event_id = line["event_id"]
-    if not (isinstance(event_id, str) and _ULID.match(event_id)):
-        raise ValueError(f"event_id {event_id!r} is not a ULID")
-    from_lane = line.get("from_lane")
-    from_lane = canonical_lane(from_lane) if from_lane is not None else None
+    if not isinstance(event_id, str):
+        raise ValueError(f"event_id {event_id!r} is not an event id")
+    from_lane = canonical_from_lane(line.get("from_lane"))
     to_lane = canonical_lane(line["to_lane"])
     wp_id = line["wp_id"]
     if not isinstance(wp_id, str) or not wp_id:
         raise ValueError(f"wp_id {wp_id!r} is not a work package id")
-    actor = line.get("actor") or commit.author_name
+    at = line.get("at") if isinstance(line.get("at"), str) else commit.author_date
+    force = line.get("force") is True
     evidence = line.get("evidence")
-    if to_lane == "done":
+    if sync_lane(to_lane) == "done" and isinstance(evidence, dict):
         evidence = _with_commit_repo(evidence, commit, context)
+    execution_mode = line.get("execution_mode")
+    if execution_mode not in EXECUTION_MODES:
+        # 3.x's state rebuild writes "unknown"; the commit's own checkout says which it is.
+        execution_mode = context.execution_mode
+    reason = line.get("reason")
     return LaneChange(
-        feature_slug=str(line.get("feature_slug") or feature),
+        feature_slug=_slug(line) or feature,
         wp_id=wp_id,
         from_lane=from_lane,
         to_lane=to_lane,
-        actor=str(actor),
-        at=str(line.get("at") or commit.author_date),
-        force=bool(line.get("force", False)),
-        reason=line.get("reason"),
-        execution_mode=str(line.get("execution_mode") or context.execution_mode),
-        review_ref=line.get("review_ref") or _review_ref(from_lane, to_lane, commit),
-        evidence=evidence,
-        event_id=event_id,
+        actor=actor_label(line.get("actor")) or commit.author_name or commit.author_email,
+        at=at,
+        force=force,
+        reason=reason if isinstance(reason, str) else None,
+        execution_mode=execution_mode,
+        review_ref=_text(line.get("review_ref")) or _review_ref(from_lane, to_lane, commit),
+        evidence=evidence if isinstance(evidence, dict) else None,
+        event_id=_sendable_event_id(event_id, at),
     )
 
 
+def _slug(line: dict[str, Any]) -> str:
+    """3.x names the feature mission_slug, 2.x feature_slug."""
+    return _text(line.get("mission_slug")) or _text(line.get("feature_slug"))
+
+
+def _sendable_event_id(event_id: str, at: str) -> str:
+    """The log line's own id when it is a ULID we may send as it is, else one derived from it.
+
+    spec-kitty-events reads ULIDs in any case and UUIDs too; the envelope we send carries an
+    upper-case ULID. A UUID (or a ULID past the 128-bit range) becomes a ULID derived from it,
+    the same every time, so the event stays idempotent.
+    """
+    upper = event_id.upper()
+    if _ULID.match(upper):
+        return upper
+    if not _EVENT_ID.match(event_id):
+        raise ValueError(f"event_id {event_id!r} is not a ULID or UUID")
+    try:
+        millis = iso_to_millis(at)
+    except ValueError:
+        millis = 0
+    return derive_ulid(max(0, min(millis, (1 << 48) - 1)), "log-line-event-id", event_id.lower())
+
+
 def _with_commit_repo(
-    evidence: Any, commit: CommitRecord, context: CommitContext
-) -> dict[str, Any] | None:
-    # spec-kitty 2.1 writes done evidence without repos (auto-approval); the commit that
-    # recorded the move is the repo evidence we can vouch for. Evidence without a review would
-    # be rejected by the server forever: name the committer, verdict unspecified, as the
-    # frontmatter path does.
-    if not isinstance(evidence, dict):
-        return evidence
+    evidence: dict[str, Any], commit: CommitRecord, context: CommitContext
+) -> dict[str, Any]:
+    # spec-kitty 2.1.3 writes done evidence without repos (move-task passes a review only); the
+    # commit that recorded the move is the repo evidence we can vouch for. Evidence without a
+    # review would be rejected by the server forever: name the committer, verdict unspecified,
+    # as the frontmatter path does.
     completed = dict(evidence)
     if not completed.get("repos"):
         completed["repos"] = [_repo_entry(commit, context)]
@@ -207,8 +257,10 @@ def _repo_entry(commit: CommitRecord, context: CommitContext) -> dict[str, str]:
 
 
 def _review_ref(from_lane: str | None, to_lane: str, commit: CommitRecord) -> str | None:
-    """The commit a reviewer checks out: set on entering for_review, and on a rollback."""
-    if to_lane == "for_review" or (from_lane == "for_review" and to_lane == "in_progress"):
+    """The commit a reviewer checks out: set on entering review, and on a rollback."""
+    to_sync = sync_lane(to_lane)
+    from_sync = sync_lane(from_lane) if from_lane is not None else None
+    if to_sync == "for_review" or (from_sync == "for_review" and to_sync == "doing"):
         return commit.sha
     return None
 
@@ -315,11 +367,11 @@ def _read_wp(
             return None
         fields = {}  # in a 1.x lane folder the folder is the lane
     lane = legacy if legacy is not None else fields.get("lane")
-    if lane is None:
-        skipped.append(Skipped(where, "frontmatter has no lane"))
-        return None
-    try:
+    if is_known_lane(lane):
         return _WorkPackageState(canonical_lane(lane), fields)
-    except UnknownLaneError as exc:
-        skipped.append(Skipped(where, str(exc)))
-        return None
+    # 3.x keeps the lane in the log: no `lane:`, or an execution lane (`lane: lane-a`), is no
+    # lane change and not worth a word on every commit. A mistyped lane is.
+    meant = lane_meant_by(lane)
+    if meant is not None:
+        skipped.append(Skipped(where, f"lane {lane!r} is not a lane (did you mean {meant}?)"))
+    return None

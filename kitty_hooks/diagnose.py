@@ -9,19 +9,33 @@ and what was expected; nothing raises out of here for bad content.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from kitty_hooks import validation
+from kitty_hooks.files import UnreadableFile, read_bounded
 from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
-from kitty_hooks.lanes import ACCEPTED_LANE_NAMES, canonical_lane, is_known_lane
-from kitty_hooks.layout import LOG_FILE_NAME, SPECS_DIR, is_wp_file, legacy_lane_of
+from kitty_hooks.lanes import (
+    ACCEPTED_LANE_NAMES,
+    canonical_lane,
+    is_execution_lane,
+    is_known_lane,
+    lane_meant_by,
+)
+from kitty_hooks.layout import LOG_FILE_NAME, SPECS_DIR, feature_of, is_wp_file, legacy_lane_of
+from kitty_hooks.logline import (
+    LineError,
+    LineKind,
+    json_type,
+    line_kind,
+    loads_bounded,
+    parse_line,
+)
 from kitty_hooks.validation import SchemaViolation, render_value
 
-# One log line is one small JSON object; a line this long is a mistake, not an event.
-MAX_LINE_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
 
 Severity = Literal["error", "warning"]
@@ -31,6 +45,14 @@ class FileKind(Enum):
     LOG = "status log"
     ENVELOPES = "event JSON"
     WORK_PACKAGE = "work package"
+
+
+# The most diagnose reads of one file: a real 3.x log of thousands of lines is a few MB.
+MAX_FILE_BYTES = {
+    FileKind.LOG: 256 << 20,
+    FileKind.ENVELOPES: 256 << 20,
+    FileKind.WORK_PACKAGE: 1 << 20,
+}
 
 
 @dataclass(frozen=True)
@@ -156,34 +178,26 @@ def _check_file_on_disk(
 ) -> None:
     label = _display(path, display_root)
     kind = classify(PurePosixPath(path.as_posix()), explicit=explicit)
-    if kind is None:
-        report.unreadable.append(label)
-        report.add(
-            Problem(
-                label,
-                None,
-                (
-                    "not a file diagnose checks (expected a .jsonl status log, a .json event file "
-                    "or a WP .md file)",
-                ),
-            )
+    if kind is None and os.path.lexists(path):
+        message = (
+            "not a file diagnose checks (expected a .jsonl status log, a .json event file "
+            "or a WP .md file)"
         )
-        return
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        message = "no such file"
-    except IsADirectoryError:
-        message = "is a directory"
-    except PermissionError:
-        message = "permission denied: cannot read it"
-    except OSError as exc:
-        message = f"cannot read it: {exc.strerror or exc}"
     else:
-        check_content(
-            kind, label, data, report, legacy_lane=legacy_lane_of(PurePosixPath(path.as_posix()))
-        )
-        return
+        try:
+            data = read_bounded(path, limit=MAX_FILE_BYTES[kind] if kind else 0)
+        except UnreadableFile as exc:
+            message = str(exc)
+        else:
+            assert kind is not None  # an existing path of no kind was refused above
+            check_content(
+                kind,
+                label,
+                data,
+                report,
+                legacy_lane=legacy_lane_of(PurePosixPath(path.as_posix())),
+            )
+            return
     report.unreadable.append(label)
     report.add(Problem(label, None, (message,)))
 
@@ -199,12 +213,32 @@ def check_content(
 ) -> None:
     """Check one file's bytes (for a log, possibly only the part appended at first_line)."""
     report.files.append(label)
+    if kind is not FileKind.ENVELOPES:
+        _check_feature_folder(label, report)
     if kind is FileKind.LOG:
         _check_log(label, data, report, first_line=first_line)
     elif kind is FileKind.ENVELOPES:
         _check_envelope_file(label, data, report)
     else:
         _check_wp_file(label, data, report, legacy_lane=legacy_lane)
+
+
+def _check_feature_folder(label: str, report: DiagnoseReport) -> None:
+    """Capture names a feature by its folder: one the server refuses makes every event dead."""
+    feature = feature_of(PurePosixPath(label))
+    if feature is None or validation.common_pattern("feature_slug").match(feature):
+        return
+    report.add(
+        Problem(
+            label,
+            None,
+            (
+                f"feature folder {feature!r} is not a valid feature slug (letters, digits, '.', "
+                "'_' and '-', starting with a letter or digit): the server refuses its events; "
+                "rename the folder",
+            ),
+        )
+    )
 
 
 # --- status.events.jsonl ---------------------------------------------------------------------
@@ -226,20 +260,10 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
     pieces = data.split(b"\n")
     if pieces[-1] == b"":
         pieces.pop()
-    is_valid = validation.is_valid
-    schema = validation.LOG_LINE_SCHEMA
-    results = report.results
+    import orjson  # ~20 ms to import: worth it for a log, not for a hook's few lines
+
     for offset, raw in enumerate(pieces):
         line = first_line + offset
-        if len(raw) > MAX_LINE_BYTES:
-            _bad_line(
-                report,
-                label,
-                line,
-                f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit for one event "
-                "(expected one JSON object per line)",
-            )
-            continue
         if not raw.strip():
             report.add(
                 Problem(
@@ -251,41 +275,58 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
             )
             continue
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            _bad_line(
-                report,
+            event = parse_line(raw, fast_loads=orjson.loads)
+        except LineError as exc:
+            _bad_line(report, label, line, str(exc))
+            continue
+        _check_log_line(label, line, event, report)
+
+
+# What each kind of log line is checked against, and the name its results carry.
+_LOG_SCHEMA_OF = {
+    LineKind.TRANSITION: validation.LOG_LINE_SCHEMA,
+    LineKind.ENVELOPE: validation.LOG_ENVELOPE_SCHEMA,
+    LineKind.ANNOTATION: validation.LOG_RECORD_SCHEMA,
+    LineKind.RECORD: validation.LOG_RECORD_SCHEMA,
+}
+
+
+def _check_log_line(label: str, line: int, event: dict[str, Any], report: DiagnoseReport) -> None:
+    event_id = event.get("event_id")
+    event_id = event_id if isinstance(event_id, str) else None
+    kind = line_kind(event)
+    name = _result_name(kind, event)
+    schema = _LOG_SCHEMA_OF.get(kind)
+    if schema is None:
+        why = (
+            f"kind {render_value(event.get('kind'))}"
+            if "kind" in event
+            else "no lane fields, event_type, kind or type"
+        )
+        report.add(
+            Problem(
                 label,
                 line,
-                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                (f"a line of a kind kitty-hooks does not know ({why}): not checked, not captured",),
+                event_id=event_id,
+                severity="warning",
             )
-            continue
-        try:
-            event = json.loads(text)
-        except json.JSONDecodeError as exc:
-            _bad_line(
-                report,
-                label,
-                line,
-                f"not valid JSON: {exc.msg} at column {exc.colno} (expected one JSON object per line)",
-            )
-            continue
-        if not isinstance(event, dict):
-            _bad_line(
-                report,
-                label,
-                line,
-                f"is a JSON {_json_type(event)}, expected one JSON object per line",
-            )
-            continue
-        event_id = event.get("event_id")
-        event_id = event_id if isinstance(event_id, str) else None
-        if is_valid(schema, event):
-            results.append(DiagnoseResult(label, line, event_id, "StatusTransition", True))
-        else:
-            _invalid_event(
-                report, label, line, event_id, "StatusTransition", validation.explain(schema, event)
-            )
+        )
+        report.results.append(DiagnoseResult(label, line, event_id, name, True))
+    elif validation.is_valid(schema, event):
+        report.results.append(DiagnoseResult(label, line, event_id, name, True))
+    else:
+        _invalid_event(report, label, line, event_id, name, validation.explain(schema, event))
+
+
+def _result_name(kind: LineKind, event: dict[str, Any]) -> str:
+    if kind is LineKind.TRANSITION:
+        return "StatusTransition"
+    if kind is LineKind.ENVELOPE and isinstance(event.get("event_type"), str):
+        return event["event_type"]
+    if kind is LineKind.RECORD and isinstance(event.get("type"), str):
+        return event["type"]
+    return kind.value
 
 
 def _bad_line(report: DiagnoseReport, label: str, line: int, message: str) -> None:
@@ -304,18 +345,6 @@ def _invalid_event(
     messages = tuple(v.render() for v in violations) or ("invalid (no further detail)",)
     report.add(Problem(label, line, messages, event_id=event_id or "?"))
     report.results.append(DiagnoseResult(label, line, event_id, event_type, False, messages))
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 # --- event JSON files ------------------------------------------------------------------------
@@ -357,10 +386,8 @@ def _check_envelope_file(label: str, data: bytes, report: DiagnoseReport) -> Non
         return
     try:
         events = list(_iter_json_events(text))
-    except json.JSONDecodeError as exc:
-        report.add(
-            Problem(label, exc.lineno, (f"not valid JSON: {exc.msg} at column {exc.colno}",))
-        )
+    except LineError as exc:
+        report.add(Problem(label, exc.line, (str(exc),)))
         return
     check_envelopes(label, events, report)
 
@@ -375,7 +402,7 @@ def check_envelopes(label: str, events: list[tuple[int, Any]], report: DiagnoseR
                 report,
                 label,
                 line,
-                f"is a JSON {_json_type(event)}, expected an event envelope object",
+                f"is a JSON {json_type(event)}, expected an event envelope object",
             )
             continue
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
@@ -391,20 +418,18 @@ def _iter_json_events(text: str) -> Any:
     """(line, value) for one JSON value, or for each item of a top-level array.
 
     Items are decoded one at a time so that each event's error names the line it starts on.
+    LineError for text that is not JSON (or holds what no event can: see loads_bounded).
     """
-    decoder = json.JSONDecoder()
+    whole = loads_bounded(text)  # a malformed file raises here, with where the problem is
     start = len(text) - len(text.lstrip())
-    if not text.startswith("[", start):
-        value = json.loads(text)
-        yield text.count("\n", 0, start) + 1, value
+    if not isinstance(whole, list):
+        yield text.count("\n", 0, start) + 1, whole
         return
-    json.loads(text)  # a malformed array raises here, with the position of the first problem
+    decoder = json.JSONDecoder()
     pos = start + 1
-    while True:
+    for value in whole:
         pos = _skip_space(text, pos)
-        if text[pos] == "]":
-            return
-        value, end = decoder.raw_decode(text, pos)
+        _, end = decoder.raw_decode(text, pos)
         yield text.count("\n", 0, pos) + 1, value
         pos = _skip_space(text, end)
         if text[pos] == ",":
@@ -432,28 +457,45 @@ def _check_wp_file(
         report.add(Problem(label, exc.line, (str(exc),)))
         return
     lane = frontmatter.fields.get("lane")
-    if lane is None:
-        if legacy_lane is None:
+    # 3.x keeps the lane in the log: a WP file without `lane:` is normal, and its `lane:` may
+    # name an execution lane (lane-a). Only a value that looks meant as a status lane and is
+    # none is an error; anything else is a warning.
+    if lane is None or is_execution_lane(lane):
+        return
+    if not is_known_lane(lane):
+        meant = lane_meant_by(lane)
+        expected = f"one of {', '.join(ACCEPTED_LANE_NAMES)}"
+        if not isinstance(lane, str):
             report.add(
                 Problem(
                     label,
-                    None,
+                    frontmatter.lane_line,
+                    (f"lane: unknown lane (got {render_value(lane)}, expected {expected})",),
+                )
+            )
+        elif meant is not None:
+            report.add(
+                Problem(
+                    label,
+                    frontmatter.lane_line,
                     (
-                        f"frontmatter has no lane field (expected lane: one of {', '.join(ACCEPTED_LANE_NAMES)})",
+                        f"lane: unknown lane (got {render_value(lane)}, expected {expected}; "
+                        f"did you mean {meant}?)",
                     ),
                 )
             )
-        return
-    if not is_known_lane(lane):
-        report.add(
-            Problem(
-                label,
-                frontmatter.lane_line,
-                (
-                    f"lane: unknown lane (got {render_value(lane)}, expected one of {', '.join(ACCEPTED_LANE_NAMES)})",
-                ),
+        else:
+            report.add(
+                Problem(
+                    label,
+                    frontmatter.lane_line,
+                    (
+                        f"lane: {render_value(lane)} is not a lane spec-kitty writes (expected "
+                        f"{expected}, or an execution lane like lane-a); capture ignores it",
+                    ),
+                    severity="warning",
+                )
             )
-        )
         return
     if legacy_lane is not None and canonical_lane(lane) != canonical_lane(legacy_lane):
         report.add(

@@ -13,6 +13,11 @@ from kitty_hooks.lanes import canonical_lane, collapse_transition
 WP_STATUS_CHANGED = "WPStatusChanged"
 SCHEMA_VERSION = "1.0.0"
 DEFAULT_DATA_TIER = 0
+# The execution modes the sync payload takes (spec-kitty-events' ExecutionMode).
+EXECUTION_MODES = ("worktree", "direct_repo")
+# The order spec-kitty-events' actor_label reads a structured actor in, then the rest.
+_ACTOR_NAME_KEYS = ("profile", "role", "display_name", "actor_id", "tool", "model")
+_ACTOR_DETAIL_KEYS = ("role", "tool", "model")
 
 # Crockford's base32 alphabet, as the ULID spec uses it.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -59,6 +64,28 @@ class Identity:
     project_uuid: str
     project_slug: str | None
     node_id: str
+
+
+def actor_label(actor: Any) -> str | None:
+    """The actor as the readable string the sync payload carries; None when there is none.
+
+    A string is itself. A 3.x structured actor ({role, profile, tool, model}) is named as
+    spec-kitty-events' actor_label names it (profile, else role, else display_name or
+    actor_id), and the role, tool and model it leaves out follow in parentheses:
+    {"role": "implementer", "profile": "python-pro", "tool": "claude", "model": null} becomes
+    "python-pro (role: implementer, tool: claude)".
+    """
+    if isinstance(actor, str):
+        return actor.strip() or None
+    if not isinstance(actor, dict):
+        return None
+    texts = {k: v.strip() for k, v in actor.items() if isinstance(v, str) and v.strip()}
+    name_key = next((k for k in _ACTOR_NAME_KEYS if k in texts), None)
+    if name_key is None:
+        return next(iter(texts.values()), None)
+    details = [f"{k}: {texts[k]}" for k in _ACTOR_DETAIL_KEYS if k in texts and k != name_key]
+    label = texts[name_key] + (f" ({', '.join(details)})" if details else "")
+    return label[:200]
 
 
 def new_ulid() -> str:
@@ -174,3 +201,30 @@ def build_status_envelope(
         schema_version=SCHEMA_VERSION,
         data_tier=data_tier,
     )
+
+
+def unsendable_reason(envelope: Envelope) -> str | None:
+    """Why the server would refuse this envelope, for the fields that come from the repository.
+
+    Everything else in it is built by us to the schema; the feature slug comes from a folder
+    name (`kitty-specs/002 space/`), the WP id from a file name, the actor and reason from what a
+    person typed. The patterns are read from the schemas, which stay the one source of truth;
+    the full validator is not loaded on the hook path (~35 ms).
+    """
+    from kitty_hooks.validation import common_pattern
+
+    payload = envelope["payload"]
+    slug = payload["feature_slug"]
+    if not common_pattern("feature_slug").match(slug):
+        return (
+            f"feature {slug!r} is not a valid feature slug (letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit): the server would refuse its events; rename the "
+            f"folder kitty-specs/{slug}/"
+        )
+    if not common_pattern("wp_id").match(payload["wp_id"]):
+        return f"work package id {payload['wp_id']!r} is not like WP01: the server would refuse it"
+    if not payload["actor"].strip():
+        return "the move names no actor: the server would refuse it"
+    if payload["force"] and not (payload["reason"] or "").strip():
+        return "a forced move with no reason: the server would refuse it; add a reason"
+    return None

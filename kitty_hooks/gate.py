@@ -86,7 +86,11 @@ def diagnose_staged(
         if data is None:
             # Deleted by the change. Removing a whole feature's log is allowed.
             continue
-        if kind is FileKind.LOG:
+        if kind is FileKind.LOG and paths is not None and before_change[path] == data:
+            # Named with no change to check: `pre-commit run --all-files` (hosted pre-commit
+            # CI) or `--files`. The file is checked whole; otherwise it would pass unseen.
+            check_content(kind, path, data, report)
+        elif kind is FileKind.LOG:
             _check_appended(path, before_change[path], data, report)
         else:
             check_content(kind, path, data, report, legacy_lane=legacy_lane_of(PurePosixPath(path)))

@@ -77,6 +77,14 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
         notes.append(
             f"{count} file{'s' if count != 1 else ''} or line{'s' if count != 1 else ''} could not be read as lane changes"
         )
+    for refused in result.unsendable:
+        log_line(f"hook {hook}: not queued {refused.render()}")
+    if result.unsendable:
+        first = result.unsendable[0]
+        more = len(result.unsendable) - 1
+        notes.append(
+            f"not queued: {first.reason}" + (f" (and {more} more like it)" if more else "")
+        )
     if notes:
         print(f"kitty-hooks: {'; '.join(notes)} (details in {log_path()})", file=sys.stderr)
 

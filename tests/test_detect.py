@@ -215,7 +215,7 @@ def test_merge_commits_emit_nothing_of_their_own(hooked: Repo) -> None:
 
 def test_unreadable_files_are_skipped_with_one_warning_and_the_rest_is_queued(hooked: Repo) -> None:
     hooked.write(f"{F}/tasks/WP07-broken.md", "---\ntitle: [unclosed\nlane: planned\n---\n")
-    hooked.write(f"{F}/tasks/WP02-unknown.md", wp("shipped", wp_id="WP02"))
+    hooked.write(f"{F}/tasks/WP02-unknown.md", wp("cancelled", wp_id="WP02"))
     hooked.write(f"{F}/tasks/WP03-binary.md", b"---\nlane: planned\n---\n\x00\x01\x02")
     hooked.write(f"{F}/tasks/WP04-huge.md", wp("planned", wp_id="WP04") + "x" * (2 << 20))
     hooked.write(LOG, "{not json\n" + log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R14", "planned", "nowhere")
@@ -227,7 +227,7 @@ def test_unreadable_files_are_skipped_with_one_warning_and_the_rest_is_queued(ho
     assert "6 files or lines could not be read as lane changes" in warning
     assert moves() == [("WP01", "planned", "doing"), ("WP05", None, "planned")]
     log = (Path(os.environ["KITTY_HOOKS_HOME"]) / "kitty-hooks.log").read_text()
-    assert "WP02-unknown.md: unknown lane 'shipped'" in log
+    assert "WP02-unknown.md: lane 'cancelled' is not a lane (did you mean canceled?)" in log
     assert f"{LOG}:1: not valid JSON" in log
 
 

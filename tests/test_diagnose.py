@@ -187,12 +187,12 @@ def test_a_directory_is_searched_for_event_files(repo: Repo) -> None:
     repo.write(f"{FEATURE}/status.events.jsonl", VALID_LOG)
     repo.write(
         f"{FEATURE}/tasks/WP01-fix-the-thing.md",
-        WP_FILE.replace('lane: "for_review"', "lane: shipped"),
+        WP_FILE.replace('lane: "for_review"', "lane: reviewed"),
     )
     repo.write(f"{FEATURE}/meta.json", '{"not": "an event"}')
     code, output = _diagnose(repo, FEATURE)
     assert code == 1
-    assert 'tasks/WP01-fix-the-thing.md:4: lane: unknown lane (got "shipped"' in output
+    assert 'tasks/WP01-fix-the-thing.md:4: lane: unknown lane (got "reviewed"' in output
     assert "meta.json" not in output
 
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 import getpass
 import hashlib
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kitty_hooks.gitrepo import RepoLayout
-from kitty_hooks.identity import node_id, project_identity, repo_name
+from kitty_hooks.identity import canonical_uuid, node_id, project_identity, repo_name
 
 LAYOUT = RepoLayout(
     Path("/src/My_Project"), Path("/src/My_Project/.git"), Path("/src/My_Project/.git"), "main"
@@ -71,3 +74,22 @@ def test_the_config_is_read_through_a_cache_that_follows_its_edits(tmp_path: Pat
         "0b6c3f1e-8d2a-4c1b-9e7f-2a5d6c8b9e01",
         "two",
     )
+
+
+@given(
+    st.uuids(), st.sampled_from(["{}", "{{{}}}", "urn:uuid:{}", "{}"]), st.booleans(), st.booleans()
+)
+def test_every_uuid_form_python_reads_becomes_the_canonical_form(
+    value: uuid.UUID, shape: str, upper: bool, hyphens: bool
+) -> None:
+    text = str(value) if hyphens else value.hex
+    text = shape.format(text.upper() if upper else text)
+    assert uuid.UUID(text) == value  # a form Python reads...
+    assert canonical_uuid(text) == str(value)  # ...is read alike, and emitted canonical
+
+
+@given(st.text(max_size=48))
+def test_canonical_uuid_never_accepts_what_python_refuses(text: str) -> None:
+    canonical = canonical_uuid(text)
+    if canonical is not None:
+        assert str(uuid.UUID(text)) == canonical

@@ -16,6 +16,9 @@ SYNC_OF = {
     "done": "done",
     "blocked": "doing",
     "canceled": "done",
+    # spec-kitty-events' V1 sync table for the lanes spec-kitty added later.
+    "in_review": "for_review",
+    "approved": "done",
 }
 
 
@@ -32,15 +35,16 @@ def test_doing_is_an_alias_of_in_progress() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "Done", "DOING", " planned", "approved", "cancelled", "review", None, 3, ["done"]]
+    "value",
+    ["", "Done", "DOING", " planned", "cancelled", "review", "uninitialized", None, 3, ["done"]],
 )
 def test_unknown_values_are_refused_with_the_accepted_names(value: object) -> None:
     assert not lanes.is_known_lane(value)
     with pytest.raises(UnknownLaneError) as caught:
         canonical_lane(value)
     assert (
-        "expected one of planned, claimed, in_progress, for_review, done, blocked, canceled, doing"
-        in str(caught.value)
+        "expected one of planned, claimed, in_progress, for_review, in_review, approved, done, "
+        "blocked, canceled, doing" in str(caught.value)
     )
     with pytest.raises(UnknownLaneError):
         collapse_transition("planned", value)  # type: ignore[arg-type]
@@ -82,5 +86,40 @@ def test_schema_lane_enums_match_the_lane_table() -> None:
     defs = json.loads((schema_dir() / "lanes.schema.json").read_text())["$defs"]
     assert defs["canonical_lane"]["enum"] == list(lanes.CANONICAL_LANES)
     assert defs["lane_or_alias"]["enum"] == list(lanes.ACCEPTED_LANE_NAMES)
+    assert defs["from_lane"]["enum"] == [*lanes.ACCEPTED_FROM_LANE_NAMES, None]
     assert defs["sync_lane"]["enum"] == list(lanes.SYNC_LANES)
     assert set(SYNC_OF.values()) == set(lanes.SYNC_LANES)
+    assert set(SYNC_OF) == set(lanes.CANONICAL_LANES)
+
+
+def test_genesis_is_a_new_work_package_and_never_a_to_lane() -> None:
+    assert collapse_transition("genesis", "planned") == SyncTransition(None, "planned")
+    assert lanes.canonical_from_lane("genesis") is None
+    assert not lanes.is_known_lane("genesis")
+    with pytest.raises(UnknownLaneError, match="genesis is a from-lane only"):
+        collapse_transition("planned", "genesis")
+
+
+def test_approved_to_done_and_review_hand_offs_collapse_to_nothing_new() -> None:
+    assert collapse_transition("approved", "done") is None
+    assert collapse_transition("for_review", "in_review") is None
+    assert collapse_transition("in_review", "approved") == SyncTransition("for_review", "done")
+
+
+@pytest.mark.parametrize(
+    ("value", "meant"),
+    [
+        ("reviewing", "in_review"),
+        ("cancelled", "canceled"),
+        ("Done", "done"),
+        ("for-review", "for_review"),
+    ],
+)
+def test_a_mistyped_lane_is_recognised(value: str, meant: str) -> None:
+    assert lanes.lane_meant_by(value) == meant
+
+
+@pytest.mark.parametrize("value", ["a", "lane-a", "lane-planning"])
+def test_3x_execution_lanes_are_no_mistyped_lanes(value: str) -> None:
+    assert lanes.is_execution_lane(value)
+    assert lanes.lane_meant_by(value) is None

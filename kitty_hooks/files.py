@@ -1,0 +1,67 @@
+"""Reading a file that a user or another tool wrote: regular files only, never unbounded.
+
+`diagnose x.jsonl` on a FIFO used to block forever, and on a symlink to /dev/zero grew until it
+was killed: whatever path we are handed, we open only a regular file, without blocking, and read
+at most a cap's worth of it. Everything that goes wrong is an UnreadableFile with words for a
+person.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+class UnreadableFile(OSError):
+    """A path that could not be read as a file, in words for a person."""
+
+
+def read_bounded(path: Path, *, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; UnreadableFile for anything else."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UnreadableFile("no such file or directory") from None
+    except IsADirectoryError:
+        raise UnreadableFile("is a directory") from None
+    except PermissionError:
+        raise UnreadableFile("permission denied: cannot read it") from None
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile(f"is {_what(info.st_mode)}, not a regular file")
+        if info.st_size > limit:
+            raise UnreadableFile(f"is {info.st_size:,} bytes, over the {limit:,}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        while True:  # the file may grow while we read: the cap holds all the same
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise UnreadableFile(f"is over the {limit:,}-byte limit")
+        return b"".join(chunks)
+    except UnreadableFile:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read it: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _what(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"

@@ -1,0 +1,152 @@
+"""The lines of a status.events.jsonl: parsing one, and telling which kind of line it is.
+
+Spec-kitty 2.x writes only lane transitions into the log. 3.x writes other kinds beside them and
+tells them apart by what a line carries, in this order (what its own reader does):
+`kind: annotation` (runtime-state annotations), other `kind` values (unknown: 3.x refuses them),
+retrospective records (`type` or `event_name`), envelopes (`event_type` with a `payload`), and
+everything else is a transition. A line with none of a transition's fields is of a kind nobody
+knows: worth a warning, never a block. Used by the gate (diagnose) and by capture (detect).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+# One log line is one small JSON object; a line this long is a mistake, not an event.
+MAX_LINE_BYTES = 1 << 20
+ANNOTATION_KIND = "annotation"
+# Any of these makes a line a transition, checked as one (a broken one is an error, not unknown).
+_TRANSITION_FIELDS = (
+    "to_lane",
+    "from_lane",
+    "wp_id",
+    "feature_slug",
+    "mission_slug",
+    "force",
+    "actor",
+    "execution_mode",
+)
+
+
+class LineKind(Enum):
+    TRANSITION = "transition"
+    ENVELOPE = "envelope"
+    ANNOTATION = "annotation"
+    RECORD = "record"
+    UNKNOWN = "unknown"
+
+
+class LineError(ValueError):
+    """Text that is not the JSON it should be, in words for a person (line: where, if known)."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_line(raw: bytes, *, fast_loads: Callable[[bytes], Any] | None = None) -> dict[str, Any]:
+    """One log line as a JSON object; LineError (only) for anything else.
+
+    fast_loads (orjson.loads, for diagnose over whole logs) parses first; what it refuses is
+    handed to json, which reads a few things orjson does not (integers past 64 bits, lone
+    surrogates) and words syntax errors the way people know. Hooks leave it out: importing
+    orjson costs more than the few lines of a commit. Nothing but LineError escapes: not a
+    RecursionError from 100,000 nested brackets, not the ValueError of a 5,000-digit number.
+    """
+    if len(raw) > MAX_LINE_BYTES:
+        raise LineError(
+            f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit for one event "
+            "(expected one JSON object per line)"
+        )
+    value: Any = None
+    if fast_loads is not None:
+        try:
+            value = fast_loads(raw)
+        except ValueError:  # orjson.JSONDecodeError is one
+            value = _parse_slowly(raw)
+    else:
+        value = _parse_slowly(raw)
+    if not isinstance(value, dict):
+        raise LineError(f"is a JSON {json_type(value)}, expected one JSON object per line")
+    return value
+
+
+def _parse_slowly(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LineError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+        ) from None
+    return loads_bounded(text, suffix=" (expected one JSON object per line)")
+
+
+# No event holds an integer past 64 bits; jsonschema-rs misjudges them (it passes a 5,000-digit
+# negative number as >= 0), and Python refuses to even convert one past 4,300 digits.
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1
+
+
+class _TooLarge(Exception):
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) > 21:
+        raise _TooLarge(digits)
+    value = int(digits)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _TooLarge(digits)
+    return value
+
+
+def loads_bounded(text: str, *, suffix: str = "") -> Any:
+    """json.loads that raises only LineError, in words: bad syntax (with where), nesting too deep
+    for the interpreter, an integer past 64 bits."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise LineError(
+            f"not valid JSON: {exc.msg} at column {exc.colno}{suffix}", line=exc.lineno
+        ) from None
+    except RecursionError:
+        raise LineError(f"nested too deeply to be an event{suffix}") from None
+    except _TooLarge as exc:
+        digits = exc.digits.lstrip("-")
+        shown = exc.digits if len(digits) <= 24 else f"a {len(digits):,}-digit number"
+        raise LineError(
+            f"holds the integer {shown}, larger than any event field takes (64 bits){suffix}"
+        ) from None
+
+
+def line_kind(line: dict[str, Any]) -> LineKind:
+    kind = line.get("kind")
+    if kind is not None:
+        return LineKind.ANNOTATION if kind == ANNOTATION_KIND else LineKind.UNKNOWN
+    moves = any(name in line for name in _TRANSITION_FIELDS)
+    if _is_retrospective(line.get("event_name")) or (
+        isinstance(line.get("type"), str) and not moves
+    ):
+        return LineKind.RECORD
+    if "event_type" in line:
+        return LineKind.ENVELOPE
+    return LineKind.TRANSITION if moves else LineKind.UNKNOWN
+
+
+def _is_retrospective(event_name: Any) -> bool:
+    return isinstance(event_name, str) and event_name.startswith("retrospective.")
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
