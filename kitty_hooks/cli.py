@@ -284,19 +284,33 @@ def status(check: bool, output_format: str) -> None:
     help="Where to keep received events.",
 )
 @click.option(
+    "--user-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Accounts who may log in, one NAME:PASSWORD a line (# comments allowed).",
+)
+@click.option(
     "--user",
     "users",
     multiple=True,
     metavar="NAME:PASSWORD",
-    help="A user who may log in (repeatable).",
+    help="An account who may log in (repeatable). Every local user can read it in the process "
+    "list: prefer KITTY_HOOKS_SERVE_USER or --user-file.",
 )
-def serve(host: str, port: int, db_path: Path | None, users: tuple[str, ...]) -> None:
-    """Run the local ingest server: the SaaS batch contract on loopback (for the demo and tests)."""
+def serve(
+    host: str, port: int, db_path: Path | None, user_file: Path | None, users: tuple[str, ...]
+) -> None:
+    """Run the local ingest server: the SaaS batch contract on loopback (for the demo and tests).
+
+    Accounts come from KITTY_HOOKS_SERVE_USER=NAME:PASSWORD, --user-file and --user together;
+    at least one is needed. Passwords given with --user show in the process list (ps).
+    """
     from kitty_hooks.server import main as serve_main
 
     args = ["--host", host, "--port", str(port)]
     if db_path is not None:
         args += ["--db", str(db_path)]
+    if user_file is not None:
+        args += ["--user-file", str(user_file)]
     for user in users:
         args += ["--user", user]
     sys.exit(serve_main(args))
