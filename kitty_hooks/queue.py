@@ -503,10 +503,18 @@ class EventQueue:
                 stored = dict(envelope)
                 stored["lamport_clock"] = clock
                 stored["causation_id"] = last_of[key]
+                data = dumps(stored)
                 tx.execute(
                     "INSERT INTO entries (id, event_id, event_type, data, created_at,"
                     " causation_key) VALUES (?, ?, ?, ?, ?, ?)",
-                    (clock, event_id, event_type, dumps(stored), created_at, key),
+                    (
+                        clock,
+                        event_id,
+                        event_type,
+                        data if data.isascii() else _unicode_text(data),
+                        created_at,
+                        key,
+                    ),
                 )
                 last_of[key] = moved[key] = event_id
                 queued.append(event_id)
@@ -814,6 +822,20 @@ def _entry(row: tuple[Any, ...]) -> QueueEntry:
         last_error=row[8],
         error_category=row[9],
     )
+
+
+def _unicode_text(text: str) -> str:
+    """text, with any lone surrogate replaced by U+FFFD.
+
+    A status log line with "\\ud800" in it reads as a str SQLite cannot store (the insert raised
+    UnicodeEncodeError, and the hook lost the lane change) and no server can take either. Read
+    liberally, emit strictly: what we queue and send is always valid UTF-8.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def _check_statuses(statuses: Sequence[str] | None) -> list[str] | None:

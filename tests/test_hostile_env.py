@@ -243,3 +243,14 @@ def test_a_read_only_queue_file_is_named_with_what_to_do() -> None:
     finally:
         path.chmod(0o600)
     assert output == f"QueueError: queue {path} is read-only: make it writable (chmod 600 {path})"
+
+
+def test_a_lone_surrogate_in_an_envelope_is_queued_as_a_replacement_character() -> None:
+    from tests.syncutil import envelopes
+
+    event = envelopes(1)[0]
+    event["payload"]["actor"] = "ada \ud800 \U0001f431"
+    with EventQueue() as queue:
+        queue.enqueue([event])
+        (entry,) = queue.list_entries()
+    assert entry.envelope["payload"]["actor"] == "ada \ufffd \U0001f431"
