@@ -254,3 +254,16 @@ def test_a_lone_surrogate_in_an_envelope_is_queued_as_a_replacement_character() 
         queue.enqueue([event])
         (entry,) = queue.list_entries()
     assert entry.envelope["payload"]["actor"] == "ada \ufffd \U0001f431"
+
+
+def test_a_status_log_line_with_a_lone_surrogate_is_captured_not_a_crash(repo: Repo) -> None:
+    from kitty_hooks.events import derive_ulid
+    from tests.test_detect import LOG, log_line
+
+    install_hooks(repo.path)
+    line = log_line(derive_ulid(1_763_600_000_000, "s"), None, "planned")
+    repo.write(LOG, line.replace('"actor": "claude"', '"actor": "cl\\ud800aude"'))
+    commit(repo)  # silent: no "internal error", nothing spooled
+    with EventQueue() as queue:
+        (entry,) = queue.list_entries()
+    assert entry.envelope["payload"]["actor"] == "cl\ufffdaude"
