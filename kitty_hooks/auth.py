@@ -131,8 +131,36 @@ def credentials_path() -> Path:
 
 
 def load_credentials(path: Path | None = None) -> Credentials:
+    """The credentials at ``path``; CredentialsError (never anything else) when unusable."""
     path = credentials_path() if path is None else path
-    return _credentials_from(_read_document(path), path)
+    document = _read_document(path)
+    try:
+        return _credentials_from(document, path)
+    except RecursionError:
+        # A value nested thousands deep that the parser still took (repr and str recurse).
+        raise CredentialsError(
+            f"{_shown(path)} holds values nested too deeply to read: {_LOGIN}"
+        ) from None
+
+
+def exposure_warning(path: Path | None = None) -> str | None:
+    """One line when the credentials file is open to other users (ssh refuses such keys).
+
+    Tokens are a session: anyone who can read the file can push events as you. We warn rather
+    than refuse, because the spec-kitty CLI reads the same file and does not refuse it either.
+    """
+    path = credentials_path() if path is None else path
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # missing or unreadable: load_credentials says so
+    if os.name != "posix" or not mode & 0o077:
+        return None
+    shown = _shown(path)
+    return (
+        f"{shown} is readable or writable by other users (mode {mode & 0o777:03o}): "
+        f"run `chmod 600 {shown}`"
+    )
 
 
 def check_server_url(url: str) -> str:
@@ -224,7 +252,13 @@ def _read_document(path: Path) -> dict[str, Any]:
         raise CredentialsError(f"{shown} is not UTF-8 text: {_LOGIN}") from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table: `a=[[[[...` 100,000 deep
+        # exhausts the stack long before the parser finds anything wrong.
+        raise CredentialsError(
+            f"{shown} is not valid credentials (values nested too deeply to read): {_LOGIN}"
+        ) from None
+    except ValueError as exc:  # TOMLDecodeError, and any other value the parser refuses
         # Parser messages give the line and column, a key name or one character: never a value.
         line = text.count("\n") + 1
         cut = (

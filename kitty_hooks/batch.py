@@ -237,9 +237,14 @@ def _network_reason(exc: Exception) -> str:
 
 
 def _json(response: Any) -> Any:
+    """The answer's JSON, None when it is not JSON (a server that answers garbage is not a bug).
+
+    RecursionError too: json recurses once per nesting level, so `[[[[...` 2000 deep from a
+    broken proxy would otherwise escape every caller as a crash.
+    """
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -280,7 +285,7 @@ def _refused(response: Any, sent: tuple[str, ...]) -> BatchRefused:
     error = document.get("error") if isinstance(document, dict) else None
     details = document.get("details") if isinstance(document, dict) else None
     if isinstance(details, str):
-        with suppress(ValueError):  # details may be a JSON string
+        with suppress(ValueError, RecursionError):  # details may be a JSON string
             details = json.loads(details)
     blamed: dict[str, str] = {}
     if isinstance(details, list):

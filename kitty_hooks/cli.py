@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kitty_hooks import __version__
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import hooks_disabled, log_exception
+
+if TYPE_CHECKING:
+    from kitty_hooks.queue import EventQueue
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -163,10 +167,9 @@ def queue() -> None:
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
 def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str) -> None:
     """The queued events, oldest first, with their status, retries and last error."""
-    from kitty_hooks.queue import EventQueue
     from kitty_hooks.report import render_entries
 
-    with EventQueue() as event_queue:
+    with _open_queue() as event_queue:
         entries = event_queue.list_entries(statuses=statuses or None, limit=limit)
     click.echo(render_entries(entries, output_format))
 
@@ -176,10 +179,9 @@ def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str)
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
 def queue_show(event_id: str, output_format: str) -> None:
     """One queued event: its queue fields and the whole envelope."""
-    from kitty_hooks.queue import EventQueue
     from kitty_hooks.report import render_entry
 
-    with EventQueue() as event_queue:
+    with _open_queue() as event_queue:
         entry = event_queue.get(event_id)
     if entry is None:
         raise FatalError(
@@ -193,11 +195,9 @@ def queue_show(event_id: str, output_format: str) -> None:
 @click.option("--all-dead", is_flag=True, help="Every dead-letter event.")
 def queue_retry(event_ids: tuple[str, ...], all_dead: bool) -> None:
     """Make failed or dead-letter events pending again (retry count back to 0)."""
-    from kitty_hooks.queue import EventQueue
-
     if bool(event_ids) == all_dead:
         raise click.UsageError("name EVENT_ID(s) or give --all-dead")
-    with EventQueue() as event_queue:
+    with _open_queue() as event_queue:
         count = event_queue.retry(list(event_ids) or None, all_dead=all_dead)
     click.echo(f"{count} event{'s' if count != 1 else ''} pending again")
 
@@ -206,12 +206,24 @@ def queue_retry(event_ids: tuple[str, ...], all_dead: bool) -> None:
 @click.option("--dead", is_flag=True, required=True, help="Remove the dead-letter events.")
 def queue_purge(dead: bool) -> None:
     """Remove dead-letter events for good (their ids stay known, so a scan does not re-queue them)."""
-    from kitty_hooks.queue import EventQueue
-
     del dead
-    with EventQueue() as event_queue:
+    with _open_queue() as event_queue:
         count = event_queue.purge_dead()
     click.echo(f"removed {count} dead-letter event{'s' if count != 1 else ''}")
+
+
+def _open_queue() -> EventQueue:
+    """The queue, saying so on stderr when it had to be moved aside (an empty list would lie)."""
+    from kitty_hooks.queue import EventQueue
+
+    event_queue = EventQueue()
+    if event_queue.recovered_from is not None:
+        click.echo(
+            f"kitty-hooks: warning: the queue file was unreadable and was moved to "
+            f"{event_queue.recovered_from}; a new one was started",
+            err=True,
+        )
+    return event_queue
 
 
 @cli.command()
@@ -238,13 +250,15 @@ def sync(report_path: Path | None) -> None:
     if report_path is not None:
         write_report(summary, report_path)
     click.echo(summary.line())
+    if summary.warning:
+        click.echo(f"kitty-hooks: warning: {summary.warning}", err=True)
     if summary.message:
         click.echo(f"kitty-hooks: {summary.message}", err=True)
     if summary.left_pending:
         click.echo(
             f"{summary.left_pending:,} events still queued (kitty-hooks status shows why)", err=True
         )
-    sys.exit(0 if summary.ok and summary.left_pending == 0 else 1)
+    sys.exit(summary.exit_code)
 
 
 @cli.command()
@@ -270,19 +284,33 @@ def status(check: bool, output_format: str) -> None:
     help="Where to keep received events.",
 )
 @click.option(
+    "--user-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Accounts who may log in, one NAME:PASSWORD a line (# comments allowed).",
+)
+@click.option(
     "--user",
     "users",
     multiple=True,
     metavar="NAME:PASSWORD",
-    help="A user who may log in (repeatable).",
+    help="An account who may log in (repeatable). Every local user can read it in the process "
+    "list: prefer KITTY_HOOKS_SERVE_USER or --user-file.",
 )
-def serve(host: str, port: int, db_path: Path | None, users: tuple[str, ...]) -> None:
-    """Run the local ingest server: the SaaS batch contract on loopback (for the demo and tests)."""
+def serve(
+    host: str, port: int, db_path: Path | None, user_file: Path | None, users: tuple[str, ...]
+) -> None:
+    """Run the local ingest server: the SaaS batch contract on loopback (for the demo and tests).
+
+    Accounts come from KITTY_HOOKS_SERVE_USER=NAME:PASSWORD, --user-file and --user together;
+    at least one is needed. Passwords given with --user show in the process list (ps).
+    """
     from kitty_hooks.server import main as serve_main
 
     args = ["--host", host, "--port", str(port)]
     if db_path is not None:
         args += ["--db", str(db_path)]
+    if user_file is not None:
+        args += ["--user-file", str(user_file)]
     for user in users:
         args += ["--user", user]
     sys.exit(serve_main(args))

@@ -124,8 +124,9 @@ class _Demo:
         self.server_log = (self.root / "server.log").open("w")
         self.server = subprocess.Popen(
             [sys.executable, "-m", "kitty_hooks.server", "--port", "0",
-             "--db", str(self.root / "server.db"), "--user", f"{USER}:{PASSWORD}"],
-            env=self.env, stdout=subprocess.PIPE, stderr=self.server_log, text=True,
+             "--db", str(self.root / "server.db")],
+            # Not --user: a password on the command line is in the process list.
+            env={**self.env, "KITTY_HOOKS_SERVE_USER": f"{USER}:{PASSWORD}"}, stdout=subprocess.PIPE, stderr=self.server_log, text=True,
         )  # fmt: skip
         assert self.server.stdout is not None
         first = self.server.stdout.readline().strip()

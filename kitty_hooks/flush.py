@@ -51,10 +51,20 @@ class FlushSummary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     retry_after: float | None = None
     """What the server asked to wait (Retry-After) when it was too long to wait in this flush."""
+    warning: str | None = None
+    """Worth a line even when all went well: the credentials file is open to other users."""
 
     @property
     def ok(self) -> bool:
         return self.outcome in ("done", "nothing-to-send") and self.failed == 0
+
+    @property
+    def exit_code(self) -> int:
+        """`kitty-hooks sync`: 2 when the credentials cannot be used (an environment error),
+        1 when anything failed or stays queued, else 0."""
+        if self.outcome == "no-credentials":
+            return 2
+        return 0 if self.ok and self.left_pending == 0 else 1
 
     def line(self) -> str:
         text = f"Synced: {self.synced}, Duplicates: {self.duplicates}, Failed: {self.failed}"
@@ -104,6 +114,7 @@ def flush(
         return FlushSummary(
             "busy", message=f"another flush is running (lock {lock_path}); try again when it ends"
         )
+    summary.warning = auth.exposure_warning()
     summary.started_at = started.isoformat(timespec="seconds")
     summary.finished_at = _now().isoformat(timespec="seconds")
     return summary

@@ -66,10 +66,15 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
         notes.append(f"the event queue was unreadable and was moved to {result.recovered_from}")
     if result.spooled:
         count = len(result.spooled)
-        notes.append(
-            f"the event queue is busy: {count} lane change{'s' if count != 1 else ''} kept in the "
-            "spool until the next commit or push"
-        )
+        changes = f"{count} lane change{'s' if count != 1 else ''}"
+        problem = _queue_problem()
+        if problem is None:
+            notes.append(
+                f"the event queue is busy: {changes} kept in the spool until the next commit or push"
+            )
+        else:
+            log_line(f"hook {hook}: {problem}")
+            notes.append(f"{problem}; {changes} kept in the spool until the queue can be opened")
     if result.skipped:
         for skipped in result.skipped:
             log_line(f"hook {hook}: skipped {skipped.render()}")
@@ -87,6 +92,23 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
         )
     if notes:
         print(f"kitty-hooks: {'; '.join(notes)} (details in {log_path()})", file=sys.stderr)
+
+
+def _queue_problem() -> str | None:
+    """Why capture had to spool: None when the queue was only busy, else what is wrong with it.
+
+    Capture spools on any queue error, and "busy" is the only one that goes away by itself; so
+    ask the queue once more, without waiting, and say what it says. Only on this rare path.
+    """
+    from kitty_hooks.queue import EventQueue, QueueBusy, QueueError
+
+    try:
+        EventQueue(busy_timeout_ms=0).close()
+    except QueueBusy:
+        return None
+    except QueueError as exc:
+        return str(exc)
+    return None
 
 
 def _pre_push(args: list[str]) -> int:

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -66,6 +67,10 @@ _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).enco
 
 class QueueError(FatalError):
     """The queue cannot be read or written; the message says where and what to do."""
+
+
+class QueueBusy(QueueError):
+    """Another process holds the queue's write lock longer than we waited: try again later."""
 
 
 @dataclass(frozen=True)
@@ -384,9 +389,15 @@ class EventQueue:
         code = _result_code(exc)
         if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
             waited = f"{self.busy_timeout_ms / 1000:g}"
-            return QueueError(
+            return QueueBusy(
                 f"queue {where} is locked by another process (waited {waited} s): try again"
             )
+        if code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_CANTOPEN, _SQLITE_IOERR):
+            # SQLite says "unable to open database file" or "disk I/O error" for a directory,
+            # a FIFO, a dangling symlink or a file we may not read alike: the path says which.
+            problem = path_problem(where)
+            if problem is not None:
+                return QueueError(problem)
         if code == _SQLITE_FULL:
             return QueueError(
                 f"disk full: cannot {action} ({where}): free some space and try again; "
@@ -492,10 +503,18 @@ class EventQueue:
                 stored = dict(envelope)
                 stored["lamport_clock"] = clock
                 stored["causation_id"] = last_of[key]
+                data = dumps(stored)
                 tx.execute(
                     "INSERT INTO entries (id, event_id, event_type, data, created_at,"
                     " causation_key) VALUES (?, ?, ?, ?, ?, ?)",
-                    (clock, event_id, event_type, dumps(stored), created_at, key),
+                    (
+                        clock,
+                        event_id,
+                        event_type,
+                        data if data.isascii() else _unicode_text(data),
+                        created_at,
+                        key,
+                    ),
                 )
                 last_of[key] = moved[key] = event_id
                 queued.append(event_id)
@@ -805,6 +824,20 @@ def _entry(row: tuple[Any, ...]) -> QueueEntry:
     )
 
 
+def _unicode_text(text: str) -> str:
+    """text, with any lone surrogate replaced by U+FFFD.
+
+    A status log line with "\\ud800" in it reads as a str SQLite cannot store (the insert raised
+    UnicodeEncodeError, and the hook lost the lane change) and no server can take either. Read
+    liberally, emit strictly: what we queue and send is always valid UTF-8.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def _check_statuses(statuses: Sequence[str] | None) -> list[str] | None:
     if statuses is None:
         return None
@@ -813,6 +846,41 @@ def _check_statuses(statuses: Sequence[str] | None) -> list[str] | None:
     if unknown:
         raise ValueError(f"unknown queue status {unknown[0]!r}: use one of {', '.join(STATUSES)}")
     return wanted
+
+
+def path_problem(path: Path) -> str | None:
+    """What makes the queue file at ``path`` unusable, as a sentence that says what to do;
+    None when the path itself shows nothing wrong (then SQLite's own words are the best)."""
+    fix = "move it away (kitty-hooks starts a new queue there) or set KITTY_HOOKS_HOME"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"queue {path} is a symlink to {os.readlink(path)}, which does not exist: {fix}"
+        folder = path.parent
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            return (
+                f"the queue folder {folder} is not writable: make it writable or set "
+                "KITTY_HOOKS_HOME to a folder you own"
+            )
+        return None
+    except OSError as exc:
+        return f"queue {path} cannot be reached ({exc.strerror}): {fix}"
+    if stat.S_ISDIR(mode):
+        return f"queue {path} is a directory, not a database file: {fix}"
+    if not stat.S_ISREG(mode):
+        return f"queue {path} is not a regular file (a FIFO, socket or device): {fix}"
+    if not os.access(path, os.R_OK):
+        return f"queue {path} is not readable by you: fix its owner or mode (chmod 600 {path})"
+    if not os.access(path, os.W_OK):
+        return f"queue {path} is read-only: make it writable (chmod 600 {path})"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        # WAL mode keeps queue.db-wal and queue.db-shm beside the file.
+        return (
+            f"the queue folder {path.parent} is not writable (SQLite keeps its journal beside "
+            f"{path.name}): make it writable or set KITTY_HOOKS_HOME to a folder you own"
+        )
+    return None
 
 
 def _aside_name(path: Path) -> Path:
@@ -826,10 +894,10 @@ def _aside_name(path: Path) -> Path:
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
     try:
-        stat = os.stat(path)
+        found = os.stat(path)
     except OSError:
         return None
-    return (stat.st_dev, stat.st_ino)
+    return (found.st_dev, found.st_ino)
 
 
 def _new_sha(value: Any, mapping: dict[str, str]) -> str | None:

@@ -198,6 +198,8 @@ def render_status(report: StatusReport, output_format: str) -> str:
     health = report.auth
     who = f"{health.username or 'unknown user'} on {health.server_url}" if health.server_url else ""
     lines.append(f"Auth: {health.state}" + (f", {who}" if who else "") + f": {health.message}")
+    if health.warning:
+        lines.append(f"  warning: {health.warning}")
     if health.access_expires or health.refresh_expires:
         lines.append(
             f"  access token until {health.access_expires or '?'}, refresh token until {health.refresh_expires or '?'}"

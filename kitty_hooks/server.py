@@ -15,6 +15,8 @@ import hmac
 import ipaddress
 import json
 import math
+import os
+import re
 import secrets
 import signal
 import socket
@@ -481,6 +483,8 @@ class IngestApp:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("missing bearer token (Authorization: Bearer <access>)")
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT raises on a surrogate
+            raise _unauthorized("invalid access token: not ASCII")
         return self.tokens.access_subject(token.strip())
 
     def _read_batch(self, request: Request) -> list[Any]:
@@ -571,13 +575,41 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which json.dumps writes as Infinity
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+# A \uD800-\uDFFF escape: json.loads turns one without its pair into a lone surrogate, a str
+# that cannot be encoded (SQLite, the response, hmac all raise). Looked for in the raw bytes
+# first, so a body without one costs a regex scan and nothing more.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _parse_json(data: bytes) -> Any:
+    """The JSON document in a request body; _Refused(400) for anything that is not clean JSON.
+
+    Clean: UTF-8, no NaN or Infinity (spelled out or overflowing), no lone surrogate, nested
+    less deeply than the interpreter's stack.
+    """
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        document = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise _Refused(400, "the body is not JSON", "nested too deeply") from None
     except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
         raise _Refused(400, "the body is not JSON", str(exc)) from None
+    if _SURROGATE_ESCAPE.search(data):
+        try:
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused(
+                400,
+                "the body is not JSON",
+                "a \\uD800-\\uDFFF escape without its pair is not a character (RFC 8259, section 8.2)",
+            ) from None
+    return document
 
 
 def _small_json_object(request: Request) -> dict[str, Any]:
@@ -587,13 +619,20 @@ def _small_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+# The largest integer SQLite stores; a larger one raised OverflowError when bound (a 500).
+_MAX_NATURAL = 2**63 - 1
+
+
 def _natural_arg(request: Request, name: str) -> int | None:
+    """A query parameter that must be a whole number 0..2**63-1; _Refused(400) otherwise."""
     value = request.args.get(name)
     if value is None:
         return None
-    if not value.isdigit():
-        raise _Refused(400, f"{name} must be a whole number >= 0", value)
-    return int(value)
+    # isdigit() alone also takes "²" and "٣", which int() refuses or reads as another number.
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 19 else None
+    if number is None or number > _MAX_NATURAL:
+        raise _Refused(400, f"{name} must be a whole number from 0 to {_MAX_NATURAL}", value[:40])
+    return number
 
 
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -769,7 +808,7 @@ def serve(
     that started us with port 0. log defaults to one line per batch on stderr.
     """
     if not users:
-        raise FatalError("no users: give at least one --user NAME:PASSWORD")
+        raise FatalError(_NO_USERS)
     app = create_app(
         db_path,
         users=users,
@@ -810,16 +849,57 @@ def default_db_path() -> Path:
     return state_dir() / "ingest-server.db"
 
 
-def parse_users(texts: Iterable[str]) -> dict[str, str]:
-    """{"ada": "secret"} from ["ada:secret"]; FatalError for a malformed one or none at all."""
+USER_ENV = "KITTY_HOOKS_SERVE_USER"
+_NO_USERS = (
+    f"no users: set {USER_ENV}=NAME:PASSWORD, or give --user-file PATH (one NAME:PASSWORD a "
+    "line) or --user NAME:PASSWORD"
+)
+
+
+def parse_users(texts: Iterable[str], *, source: str = "--user") -> dict[str, str]:
+    """{"ada": "secret"} from ["ada:secret"]; FatalError for a malformed one or none at all.
+
+    The message names the source and the entry's position, never its text: it may be a password.
+    """
     users: dict[str, str] = {}
-    for text in texts:
+    for number, text in enumerate(texts, start=1):
         name, sep, password = text.partition(":")
         if not sep or not name or not password:
-            raise FatalError(f"--user: expected NAME:PASSWORD, got {text!r}")
+            raise FatalError(
+                f"{source}: entry {number} is not NAME:PASSWORD (a name, a colon, a password)"
+            )
         users[name] = password
     if not users:
-        raise FatalError("no users: give at least one --user NAME:PASSWORD")
+        raise FatalError(_NO_USERS)
+    return users
+
+
+def gather_users(
+    flags: Sequence[str], user_file: Path | None, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Users from --user flags, a --user-file and the KITTY_HOOKS_SERVE_USER variable, together.
+
+    A --user password is in the process list for every local user to read (ps, /proc/*/cmdline);
+    the variable and the file are not, so the help recommends them.
+    """
+    users: dict[str, str] = {}
+    env_value = environ.get(USER_ENV, "").strip()
+    if env_value:
+        users.update(parse_users([env_value], source=USER_ENV))
+    if user_file is not None:
+        try:
+            text = user_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise FatalError(f"--user-file {user_file}: cannot read it ({why})") from None
+        lines = [
+            line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        ]
+        users.update(parse_users(lines, source=f"--user-file {user_file}"))
+    if flags:
+        users.update(parse_users(flags))
+    if not users:
+        raise FatalError(_NO_USERS)
     return users
 
 
@@ -833,7 +913,8 @@ def _seconds(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kitty_hooks.server",
-        description="Run the local ingest server (the SaaS batch contract) until SIGTERM/SIGINT.",
+        description="Run the local ingest server (the SaaS batch contract) until SIGTERM/SIGINT."
+        f" Accounts come from {USER_ENV}=NAME:PASSWORD, --user-file and --user (at least one).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
@@ -846,7 +927,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME:PASSWORD",
-        help="an account that can log in (repeatable; at least one)",
+        help=f"an account that can log in (repeatable); the password shows in the process list: "
+        f"prefer {USER_ENV}=NAME:PASSWORD or --user-file",
+    )
+    parser.add_argument(
+        "--user-file",
+        type=Path,
+        metavar="PATH",
+        help="a file of accounts, one NAME:PASSWORD a line (# comments and blank lines skipped)",
     )
     parser.add_argument("--access-lifetime", type=_seconds, default=DEFAULT_ACCESS_LIFETIME)
     parser.add_argument("--refresh-lifetime", type=_seconds, default=DEFAULT_REFRESH_LIFETIME)
@@ -856,11 +944,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        users = gather_users(args.users, args.user_file, os.environ)
         serve(
             args.host,
             args.port,
             args.db or default_db_path(),
-            users=parse_users(args.users),
+            users=users,
             access_lifetime=args.access_lifetime,
             refresh_lifetime=args.refresh_lifetime,
             allow_remote=args.allow_remote,

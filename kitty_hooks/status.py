@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ class AuthHealth:
     server_url: str | None = None
     access_expires: str | None = None
     refresh_expires: str | None = None
+    warning: str | None = None
+    """Set when the file is open to other users (it still works: see auth.exposure_warning)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class StatusReport:
 
     @property
     def exit_code(self) -> int:
+        # A credentials file that is there but unusable is an environment error, like an
+        # unusable queue; never having logged in is a state, not an error.
+        if self.auth.state == "broken":
+            return 2
         return 1 if self.check is not None and not self.check.ok else 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -82,6 +88,12 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
 
 
 def _auth_health(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
+    health, creds = _auth_state(now)
+    warning = auth.exposure_warning()
+    return (replace(health, warning=warning) if warning else health), creds
+
+
+def _auth_state(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
     try:
         creds = auth.load_credentials()
     except auth.CredentialsError as exc:

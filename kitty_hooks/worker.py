@@ -124,6 +124,8 @@ def main(argv: list[str]) -> int:
 
         log_exception(f"flush after push failed: {type(exc).__name__}: {exc}")
         return 1
+    if summary.warning:
+        log_line(f"flush after push: warning: {summary.warning}")
     log_line(
         f"flush after push: {summary.outcome}: {summary.line()}"
         + (f" - {summary.message}" if summary.message else "")

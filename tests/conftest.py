@@ -4,8 +4,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.gitutil import Repo
+
+# Property tests (tests/test_properties.py): few examples by default, so the whole suite stays
+# quick on a 2-core CI machine; HYPOTHESIS_PROFILE=long for a thorough run on your own time.
+# No deadline: examples do real HTTP and SQLite, whose time varies with the machine's load.
+settings.register_profile("ci", max_examples=25, deadline=None)
+settings.register_profile("long", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -418,7 +418,7 @@ def test_refuses_a_non_loopback_host_unless_allowed(tmp_path: Path) -> None:
     ("argv", "message"),
     [
         (["--host", "0.0.0.0", "--user", "ada:secret"], "refusing to listen on 0.0.0.0"),
-        (["--user", "ada"], "expected NAME:PASSWORD"),
+        (["--user", "ada"], "--user: entry 1 is not NAME:PASSWORD"),
         ([], "no users"),
     ],
 )
