@@ -18,11 +18,13 @@ from typing import Any
 # One log line is one small JSON object; a line this long is a mistake, not an event.
 MAX_LINE_BYTES = 1 << 20
 ANNOTATION_KIND = "annotation"
-# Any of these makes a line a transition, checked as one (a broken one is an error, not unknown).
+# A line with any of these moves a work package (3.x's own reader: a `type` record with them is
+# read as a transition).
+_LANE_FIELDS = ("to_lane", "from_lane", "wp_id")
+# Any of these makes a line that is no other kind a transition, checked as one: a broken
+# transition is an error, not a line of an unknown kind.
 _TRANSITION_FIELDS = (
-    "to_lane",
-    "from_lane",
-    "wp_id",
+    *_LANE_FIELDS,
     "feature_slug",
     "mission_slug",
     "force",
@@ -126,14 +128,15 @@ def line_kind(line: dict[str, Any]) -> LineKind:
     kind = line.get("kind")
     if kind is not None:
         return LineKind.ANNOTATION if kind == ANNOTATION_KIND else LineKind.UNKNOWN
-    moves = any(name in line for name in _TRANSITION_FIELDS)
     if _is_retrospective(line.get("event_name")) or (
-        isinstance(line.get("type"), str) and not moves
+        isinstance(line.get("type"), str) and not any(name in line for name in _LANE_FIELDS)
     ):
         return LineKind.RECORD
     if "event_type" in line:
         return LineKind.ENVELOPE
-    return LineKind.TRANSITION if moves else LineKind.UNKNOWN
+    if any(name in line for name in _TRANSITION_FIELDS):
+        return LineKind.TRANSITION
+    return LineKind.UNKNOWN
 
 
 def _is_retrospective(event_name: Any) -> bool:

@@ -114,7 +114,11 @@ LOG_CASES_VALID = [
         "forced done with null evidence (bootstrap)",
         {"to_lane": "done", "force": True, "reason": "x"},
     ),
-    ("approved without evidence", {"from_lane": "for_review", "to_lane": "approved"}),
+    (
+        "3.x approval from in_review by its review_result",
+        {"from_lane": "in_review", "to_lane": "approved", "review_result": REVIEW},
+    ),
+    ("forced approval without evidence", {"to_lane": "approved", "force": True, "reason": "x"}),
     ("in_review (3.x)", {"from_lane": "for_review", "to_lane": "in_review"}),
     (
         "rollback with review ref",
@@ -153,6 +157,7 @@ LOG_CASES_INVALID = [
     ("forced with empty reason", {"force": True, "reason": ""}, "$.reason"),
     ("forced with blank reason", {"force": True, "reason": "   "}, "$.reason"),
     ("done without evidence", {"to_lane": "done"}, "$.evidence"),
+    ("approved without evidence", {"to_lane": "approved"}, "$.evidence"),
     (
         "done without review",
         {"to_lane": "done", "evidence": {"repos": EVIDENCE["repos"]}},
@@ -274,8 +279,10 @@ def test_envelope_invalid(name: str, changes: dict[str, Any], json_path: str) ->
 def test_transition_payload_takes_every_lane_spec_kitty_writes() -> None:
     payload = {k: v for k, v in LOG_LINE.items() if k not in ("event_id", "at")}
     assert _verdicts(validation.TRANSITION_PAYLOAD_SCHEMA, payload)[0]
-    for lane in ("approved", "in_review", "doing", "canceled"):
+    for lane in ("in_review", "doing", "canceled"):
         assert _verdicts(validation.TRANSITION_PAYLOAD_SCHEMA, {**payload, "to_lane": lane})[0]
+    approved = {**payload, "to_lane": "approved", "evidence": {"review": REVIEW}}
+    assert _verdicts(validation.TRANSITION_PAYLOAD_SCHEMA, approved)[0]
     assert not _verdicts(validation.TRANSITION_PAYLOAD_SCHEMA, {**payload, "to_lane": "review"})[0]
     assert not _verdicts(validation.TRANSITION_PAYLOAD_SCHEMA, {**payload, "to_lane": "done"})[0]
 
