@@ -146,6 +146,7 @@ def _flush_locked(
         stats = queue.stats()
         total = stats.total_pending + stats.total_failed
         if total == 0:
+            queue.clear_work_marker(spooled=spool.has_spooled)
             summary = FlushSummary("nothing-to-send")
             _record(state, summary, success=True)
             return summary
@@ -171,6 +172,8 @@ def _flush_locked(
             queue, creds, batch_events, batch_bytes, retry_limit, timeout, sleep, progress, total
         )
         summary = sender.run()
+        if summary.left_pending == 0:
+            queue.clear_work_marker(spooled=spool.has_spooled)
     _record(state, summary, success=summary.outcome == "done")
     return summary
 

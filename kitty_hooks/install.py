@@ -13,6 +13,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -22,7 +23,7 @@ from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
 
 DEFAULT_HOOK_TYPES: tuple[str, ...] = ("pre-commit", "post-commit", "post-rewrite", "pre-push")
-SHIM_MARKER = "# kitty-hooks-shim v1"
+SHIM_MARKER = "# kitty-hooks-shim v2"
 
 # Any version of our marker, and the pre-commit shim of kitty-hooks 0.1, which people copied into
 # .git/hooks by hand before `install` existed: both are ours to upgrade or remove.
@@ -77,6 +78,7 @@ def install_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> 
     for hook, outcome in planned.items():
         _apply_install(directory / hook, outcome, shims[hook])
         outcomes.append(HookOutcome(hook, outcome, directory / hook))
+    _mark_existing_queue()
     return InstallReport(
         directory, tuple(outcomes), _hooks_path_note(cwd, "installing into", directory)
     )
@@ -151,6 +153,22 @@ def _render_shim(hook: str) -> bytes:
         .replace(_PLACEHOLDERS[1], shlex.quote(package))
         .encode("utf-8")
     )
+
+
+def _mark_existing_queue() -> None:
+    """Say that a queue from before the work marker may hold events (see the shims' pre-push).
+
+    Shims since v2 start no Python for a push unless the queue's marker says there is work;
+    kitty-hooks before them queued events without it. A marker too many costs one flush that
+    finds nothing and removes it.
+    """
+    from kitty_hooks.locations import work_marker_path
+    from kitty_hooks.queue import default_queue_path
+
+    queue = default_queue_path()
+    if queue.exists():
+        with suppress(OSError):  # an unwritable queue folder: its queue is not ours to write
+            work_marker_path(queue).touch()
 
 
 def _plan_install(path: Path, shim: bytes) -> Outcome:

@@ -20,6 +20,15 @@ def state_dir() -> Path:
     return Path(override) if override else spec_kitty_dir() / "kitty-hooks"
 
 
+def work_marker_path(queue_path: Path) -> Path:
+    """The file beside a queue that says it may hold events to send.
+
+    The hook shims test for it (the default queue's) before they start Python at all: absent, a
+    push has nothing to flush. queue.py sets it, a flush that finds nothing left removes it.
+    """
+    return queue_path.with_name(f"{queue_path.name}.pending")
+
+
 def flush_state_path() -> Path:
     """flush-state.json: flushstate.py writes it; the pre-push hook peeks at its backoff."""
     return state_dir() / "flush-state.json"

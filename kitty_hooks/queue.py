@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.locations import log_line, state_dir, work_marker_path
 
 # Not "queue.db" directly under ~/.spec-kitty: that name belongs to the spec-kitty CLI, whose
 # table is also called "queue" and whose rows we must never touch. state_dir() is our own folder.
@@ -249,6 +249,7 @@ class EventQueue:
         self.path = Path(path) if path is not None else default_queue_path()
         self.busy_timeout_ms = busy_timeout_ms
         self.recovered_from: Path | None = None
+        self.work_marker = work_marker_path(self.path)
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         try:
@@ -523,6 +524,8 @@ class EventQueue:
                 " ON CONFLICT (causation_key) DO UPDATE SET last_event_id = excluded.last_event_id",
                 moved.items(),
             )
+            if queued:
+                self._mark_work()
         return EnqueueResult(tuple(queued), tuple(duplicates))
 
     def replace_commit_refs(self, rewritten: Mapping[str, str]) -> int:
@@ -554,6 +557,51 @@ class EventQueue:
                     )
                     changed += 1
         return changed
+
+    # --- the work marker ----------------------------------------------------------------------
+    # Set inside every write transaction that gives the queue something to send, before it
+    # commits; removed only by clear_work_marker, inside a write transaction that finds nothing
+    # to send. Both hold the queue's write lock, so a check and a change never interleave, and a
+    # writer that dies before its commit leaves the marker and no event: a "yes" too many,
+    # which the next flush takes back.
+
+    def _mark_work(self) -> None:
+        try:
+            self.work_marker.touch()
+        except OSError as exc:
+            # Without it a push would not see these events: better not to queue them (the
+            # hook spools them instead) than to queue them where no flush looks.
+            raise QueueError(
+                f"cannot write {self.work_marker}: {exc.strerror or exc}; make the folder "
+                "writable or set KITTY_HOOKS_HOME to a folder you own"
+            ) from exc
+
+    def clear_work_marker(self, *, spooled: Callable[[], bool]) -> bool:
+        """Remove the marker when nothing is left to send; True when it stays.
+
+        Pending and failed entries are work (failed ones wait for a retry); dead letters are
+        not. A flush calls this under its lock. The spool is written without the queue's lock,
+        its file first and the marker after, so the marker goes first here and the spool is
+        looked at after that: a file spooled meanwhile is seen here, or its marker comes later.
+        """
+
+        def work() -> bool:
+            with self._transaction() as tx:
+                if tx.execute(
+                    "SELECT 1 FROM entries WHERE status IN ('pending', 'failed') LIMIT 1"
+                ).fetchone():
+                    return True
+                try:
+                    self.work_marker.unlink(missing_ok=True)
+                except OSError:
+                    return True
+                if spooled():
+                    with suppress(OSError):  # the shims look at the spool folder too
+                        self.work_marker.touch()
+                    return True
+                return False
+
+        return self._guard("update the queue", work)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -736,8 +784,12 @@ class EventQueue:
             if all_dead:
                 with self._transaction() as tx:
                     changed += tx.execute(reset + " AND status = 'dead_letter'").rowcount
+                    if changed:
+                        self._mark_work()
             if event_ids:
-                changed += self._in_chunks(reset + " AND event_id IN ({})", (), event_ids)
+                changed += self._in_chunks(
+                    reset + " AND event_id IN ({})", (), event_ids, adds_work=True
+                )
             return changed
 
         return self._guard("retry events in the queue", work)
@@ -790,7 +842,14 @@ class EventQueue:
                 tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
         return removed
 
-    def _in_chunks(self, template: str, leading: tuple[Any, ...], ids: Sequence[str]) -> int:
+    def _in_chunks(
+        self,
+        template: str,
+        leading: tuple[Any, ...],
+        ids: Sequence[str],
+        *,
+        adds_work: bool = False,
+    ) -> int:
         ids = list(ids)
         if not ids:
             return 0
@@ -800,6 +859,8 @@ class EventQueue:
                 chunk = ids[start : start + _CHUNK]
                 marks = ", ".join("?" * len(chunk))
                 changed += tx.execute(template.format(marks), (*leading, *chunk)).rowcount
+            if adds_work and changed:
+                self._mark_work()
         return changed
 
 

@@ -11,10 +11,12 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.locations import log_line, state_dir, work_marker_path
+from kitty_hooks.queue import default_queue_path
 
 
 def spool_dir() -> Path:
@@ -33,7 +35,23 @@ def spool(envelopes: Sequence[Mapping[str, Any]]) -> Path:
         os.fsync(out.fileno())
     final = directory / name
     os.replace(temp, final)
+    # After the file, not before: a flush removes the marker first and looks at the spool after
+    # (EventQueue.clear_work_marker). A hook killed between the two leaves a spool file without
+    # it, which the shims count as work all the same.
+    with suppress(OSError):
+        work_marker_path(default_queue_path()).touch()
     return final
+
+
+def has_spooled() -> bool:
+    """Whether any envelopes wait in the spool."""
+    try:
+        with os.scandir(spool_dir()) as entries:
+            return any(e.name.endswith(".json") and not e.name.startswith(".") for e in entries)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: say yes, the marker stays
 
 
 def drain(queue: Any) -> int:

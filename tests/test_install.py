@@ -21,6 +21,8 @@ from kitty_hooks.install import (
     report_lines,
     uninstall_hooks,
 )
+from kitty_hooks.locations import flush_state_path, work_marker_path
+from kitty_hooks.queue import default_queue_path
 from tests.gitutil import PROJECT_ROOT, Repo, git
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -77,6 +79,30 @@ def started(repo: Repo) -> Repo:
     repo.write("README.md", "project\n")
     repo.commit_all("start")
     return repo
+
+
+def _queue_has_work() -> Path:
+    """The default queue's work marker, set: the shims see events waiting to be sent."""
+    marker = work_marker_path(default_queue_path())
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return marker
+
+
+def _backing_off() -> None:
+    """A failed flush asked automatic ones to wait: the pre-push shim leaves that to Python."""
+    flush_state_path().write_text('{"next_attempt_after_epoch": 4102444800.0}\n')
+
+
+def _give_work(repo: Repo, hook: str) -> None:
+    """Something for each hook to do, so that its shim starts our part."""
+    if hook == "pre-commit":
+        _stage_bad_event(repo)
+    elif hook == "post-commit":
+        repo.write("kitty-specs/001-x/tasks/WP01-x.md", "---\nlane: planned\n---\n")
+        repo.commit_all("plan")
+    else:
+        _queue_has_work()
 
 
 def _stage_bad_event(repo: Repo) -> None:
@@ -234,6 +260,8 @@ def test_pre_push_legacy_and_ours_read_the_same_stdin_and_the_push_succeeds(
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setenv("TMPDIR", str(temp))
+    _queue_has_work()
+    _backing_off()  # our part then runs in Python, which reads the refs
 
     result = started.git("push", "-q", "origin", "main", check=False)
 
@@ -282,6 +310,7 @@ def test_post_rewrite_legacy_and_ours_read_the_same_stdin(
     )
     install_hooks(started.path, ["post-rewrite"])
     old = started.git("rev-parse", "HEAD").stdout.strip()
+    _queue_has_work()  # queued events may name the amended commit
 
     started.git("commit", "-q", "--amend", "--no-verify", "-m", "reworded")
 
@@ -422,6 +451,7 @@ def test_shim_with_its_interpreter_gone_and_no_kitty_hooks_on_path_warns_once_an
 ) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "deleted-venv" / "bin" / "python"))
     install_hooks(started.path, [hook])
+    _give_work(started, hook)
 
     result = subprocess.run(
         [started.path / ".git" / "hooks" / hook],
@@ -459,8 +489,8 @@ def test_shim_with_its_interpreter_gone_falls_back_to_kitty_hooks_on_path(
     bin_dir = tmp_path / "bin"
     _script(bin_dir / "kitty-hooks", f"printf '%s\\n' \"$*\" > '{tmp_path}/called'\n")
 
-    started.write("README.md", "changed\n")
-    started.git("add", "README.md")
+    started.write("kitty-specs/001-x/tasks/WP01-x.md", "---\nlane: planned\n---\n")
+    started.git("add", "-A")
     result = _commit(started.path, env=_bare_env(PATH=f"{bin_dir}:{BARE_PATH}"))
 
     assert result.returncode == 0, result.stderr

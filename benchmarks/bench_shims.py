@@ -1,0 +1,314 @@
+"""Benchmark: the installed hook shims against a bare `python -c pass`, in one run.
+
+    python benchmarks/bench_shims.py            # 25 rounds, ~1 minute
+    python benchmarks/bench_shims.py --quick    # 7 rounds
+
+What git waits for, timed as whole processes, interleaved in rotating order, medians:
+
+| row | setup (untimed) |
+|---|---|
+| floor | `python -c pass` of the same interpreter |
+| post-commit, no lane change | HEAD changes README.md only |
+| pre-commit, nothing it checks staged | README.md staged |
+| pre-push, nothing queued | no queue marker, no spool |
+| pre-push, events queued | 3 events in the queue: the shim starts the background flush and returns |
+| post-commit, one WP moved (frontmatter) | a new commit edits one WP's `lane:` |
+| post-commit, one WP moved (2.x log line) | a new commit appends a status.events.jsonl line and edits the WP |
+
+Each row runs the v2 shim that `kitty-hooks install` writes now and, where it differs, the v1 shim
+of tests/shims/kitty-hooks-shim-v1 (which always started Python) baked with the same interpreter:
+before and after, side by side. Every run is started by a small launcher process that names
+itself "git-bench" (prctl), as git would run the hook: the flush worker that pre-push starts waits
+for it to exit. Before the next run the script waits for the workers to finish (no credentials
+here: each one finds nothing it can send and exits). Nothing timed is asserted; exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _data import hermetic_env, precompile, run, scratch_dir
+from bench_enqueue import make_envelopes
+
+import kitty_hooks
+from kitty_hooks.queue import EventQueue
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+V1_TEMPLATE = ROOT / "tests" / "shims" / "kitty-hooks-shim-v1"
+FEATURE = "kitty-specs/039-bench"
+LANES = ("planned", "claimed", "in_progress", "for_review")
+GOALS = {  # ratio to python -c pass (issue 10)
+    "post-commit, no lane change": 0.5,
+    "pre-commit, nothing it checks staged": 0.5,
+    "pre-push, nothing queued": 0.5,
+    "pre-push, events queued": 1.5,
+    "post-commit, one WP moved (frontmatter)": 3.0,
+    "post-commit, one WP moved (2.x log line)": 3.0,
+}
+
+_LAUNCHER = """
+import ctypes, json, subprocess, sys, time
+ctypes.CDLL(None).prctl(15, b"git-bench", 0, 0, 0)
+out, cwd, stdin, command = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+with open(stdin, "rb") as source:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, stdin=source, capture_output=True)
+    elapsed = time.perf_counter() - started
+with open(out, "w") as f:
+    json.dump({"seconds": elapsed, "code": done.returncode,
+               "stderr": done.stderr.decode(errors="replace")[-2000:]}, f)
+"""
+
+
+def wp_file(lane: str) -> str:
+    return f"---\nwork_package_id: WP01\ntitle: Bench\nlane: {lane}\n---\n# body\n"
+
+
+def log_line(index: int, from_lane: str, to_lane: str) -> str:
+    from kitty_hooks.events import derive_ulid
+
+    return json.dumps(
+        {
+            "actor": "claude", "at": f"2026-11-20T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00",
+            "event_id": derive_ulid(1_763_632_800_000 + index, "bench-log", str(index)),
+            "evidence": None, "execution_mode": "worktree", "feature_slug": "039-bench",
+            "force": False, "from_lane": from_lane, "policy_metadata": None, "reason": None,
+            "review_ref": None, "to_lane": to_lane, "wp_id": "WP02",
+        },
+        sort_keys=True,
+    ) + "\n"  # fmt: skip
+
+
+class Scenario:
+    """A repository with both shims, in an environment (HOME, KITTY_HOOKS_HOME) of its own."""
+
+    def __init__(self, where: Path, name: str) -> None:
+        self.env = hermetic_env(where / name)
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.state = Path(self.env["KITTY_HOOKS_HOME"])
+        self.repo = where / name / "repo"
+        self.repo.mkdir()
+        self.commits = 0
+        self.git("init", "-q", "-b", "main")
+        (self.repo / FEATURE / "tasks").mkdir(parents=True)
+        (self.repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file("planned"))
+        (self.repo / FEATURE / "tasks" / "WP02-bench.md").write_text(wp_file("planned"))
+        (self.repo / ".kittify").mkdir()
+        (self.repo / ".kittify" / "config.yaml").write_text(
+            "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: bench\n"
+        )
+        (self.repo / "README.md").write_text("bench\n")
+        self.commit("start")
+        subprocess.run(
+            [PY, "-c", "import sys; from kitty_hooks.install import install_hooks;"
+             "install_hooks(__import__('pathlib').Path(sys.argv[1]))", str(self.repo)],
+            env=self.env, check=True, capture_output=True,
+        )  # fmt: skip
+        self.v1 = where / name / "v1"
+        self.v1.mkdir()
+        template = V1_TEMPLATE.read_text()
+        package = str(Path(kitty_hooks.__file__).parent)
+        for hook in ("pre-commit", "post-commit", "pre-push"):
+            shim = self.v1 / hook
+            shim.write_text(
+                template.replace("\nhook=pre-commit\n", f"\nhook={hook}\n")
+                .replace("@KITTY_HOOKS_PYTHON@", PY)
+                .replace("@KITTY_HOOKS_PACKAGE@", package)
+            )
+            shim.chmod(0o755)
+
+    def git(self, *args: str) -> None:
+        run(["git", *args], cwd=self.repo, env=self.env)
+
+    def commit(self, message: str) -> None:
+        # Setup commits run no hook (core.hooksPath points at nothing), each a minute after the
+        # last: a move's event id derives from its author date, and a WP goes back and forth.
+        self.commits += 1
+        when = f"{1_700_000_000 + self.commits * 60} +0000"
+        dated = {**self.env, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        run(["git", "add", "-A"], cwd=self.repo, env=dated)
+        run(
+            ["git", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", message],
+            cwd=self.repo,
+            env=dated,
+        )
+
+
+def timed(scratch: Path, scenario: Scenario, command: list[str], stdin: str = "") -> float:
+    source = scratch / "stdin"
+    source.write_text(stdin)
+    out = scratch / "timing.json"
+    subprocess.run(
+        [PY, "-c", _LAUNCHER, str(out), str(scenario.repo), str(source), *command],
+        env=scenario.env,
+        check=True,
+    )
+    result = json.loads(out.read_text())
+    if result["code"] != 0 or "Traceback" in result["stderr"]:
+        sys.exit(f"{command} failed ({result['code']}): {result['stderr']}")
+    settle(scenario.state)
+    return float(result["seconds"])
+
+
+def settle(state: Path, cap: float = 10.0) -> None:
+    """Wait until the flush workers started with this KITTY_HOOKS_HOME have exited."""
+    wanted = f"KITTY_HOOKS_HOME={state}".encode()
+    deadline = time.monotonic() + cap
+    while time.monotonic() < deadline:
+        alive = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if b"kitty_hooks.worker" not in Path(entry.path, "cmdline").read_bytes():
+                    continue
+                if wanted in Path(entry.path, "environ").read_bytes().split(b"\0"):
+                    stat = Path(entry.path, "stat").read_text()
+                    alive = alive or stat[stat.rindex(")") + 2] != "Z"
+            except OSError:
+                continue
+        if not alive:
+            return
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=25, help="timed rounds (25)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (2)")
+    parser.add_argument("--quick", action="store_true", help="7 rounds, 1 warm-up")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.rounds, options.warmup = 7, 1
+    began = time.perf_counter()
+    precompile()
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}; {options.rounds} rounds after {options.warmup} warm-up"
+    )
+    with scratch_dir("kitty-bench-shims-") as scratch_name:
+        scratch = Path(scratch_name)
+        idle = Scenario(scratch, "idle")  # nothing queued, ever
+        (idle.repo / "README.md").write_text("unrelated\n")
+        idle.commit("unrelated")  # HEAD touches no kitty-specs file
+        (idle.repo / "README.md").write_text("staged\n")
+        idle.git("add", "README.md")  # staged, and nothing the gate checks
+        queued = Scenario(scratch, "queued")
+        with EventQueue(queued.state / "queue.db") as queue:
+            queue.enqueue(make_envelopes(3, seed=2026))
+        moves = Scenario(scratch, "moves")
+        remote = "/nonexistent/remote.git"
+        refs = f"refs/heads/main {'1' * 40} refs/heads/main {'0' * 40}\n"
+        count = {"WP01": 0, "WP02": 0}
+        log_text: list[str] = []
+
+        def lane_pair(wp_id: str) -> tuple[str, str]:
+            # planned <-> for_review: both ways a real move on the wire (no collapse)
+            count[wp_id] += 1
+            forward = count[wp_id] % 2 == 1
+            return ("planned", "for_review") if forward else ("for_review", "planned")
+
+        def move_frontmatter() -> None:
+            _, to_lane = lane_pair("WP01")
+            (moves.repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file(to_lane))
+            moves.commit(f"WP01 to {to_lane}")
+
+        def move_log_line() -> None:
+            from_lane, to_lane = lane_pair("WP02")
+            log_text.append(log_line(count["WP02"], from_lane, to_lane))
+            (moves.repo / FEATURE / "status.events.jsonl").write_text("".join(log_text))
+            (moves.repo / FEATURE / "tasks" / "WP02-bench.md").write_text(
+                wp_file(to_lane).replace("WP01", "WP02")
+            )
+            moves.commit(f"WP02 to {to_lane}")
+
+        rows: list[tuple[str, Scenario, list[str], str, object]] = [
+            ("floor", idle, [PY, "-c", "pass"], "", None),
+        ]
+        for label, scenario, hook, stdin in (
+            ("post-commit, no lane change", idle, "post-commit", ""),
+            ("pre-commit, nothing it checks staged", idle, "pre-commit", ""),
+            ("pre-push, nothing queued", idle, "pre-push", refs),
+            ("pre-push, events queued", queued, "pre-push", refs),
+        ):
+            args = ["origin", remote] if hook == "pre-push" else []
+            rows.append(
+                (
+                    f"{label} | v2",
+                    scenario,
+                    [str(scenario.repo / ".git" / "hooks" / hook), *args],
+                    stdin,
+                    None,
+                )
+            )
+            rows.append((f"{label} | v1", scenario, [str(scenario.v1 / hook), *args], stdin, None))
+        post_commit = str(moves.repo / ".git" / "hooks" / "post-commit")
+        rows.append(
+            (
+                "post-commit, one WP moved (frontmatter) | v2",
+                moves,
+                [post_commit],
+                "",
+                move_frontmatter,
+            )
+        )
+        rows.append(
+            (
+                "post-commit, one WP moved (2.x log line) | v2",
+                moves,
+                [post_commit],
+                "",
+                move_log_line,
+            )
+        )
+
+        times: dict[str, list[float]] = {row[0]: [] for row in rows}
+        for round_number in range(options.warmup + options.rounds):
+            shift = round_number % len(rows)
+            for name, scenario, command, stdin, setup in rows[shift:] + rows[:shift]:
+                if setup is not None:
+                    setup()  # type: ignore[operator]
+                elapsed = timed(scratch, scenario, command, stdin)
+                if round_number >= options.warmup:
+                    times[name].append(elapsed)
+        with EventQueue(moves.state / "queue.db") as queue:
+            captured = queue.stats().total
+        expected = 2 * (options.warmup + options.rounds)
+        if captured != expected:
+            sys.exit(f"the WP-moved runs queued {captured} events, expected {expected}")
+
+    floor = statistics.median(times["floor"])
+    print(
+        f"\nfloor (python -c pass): {floor * 1000:.1f} ms; medians, ms (min-max), ratio to floor\n"
+    )
+    print(f"{'what':<44} {'v2 shim':>22} {'ratio':>6} {'v1 shim':>22} {'ratio':>6} {'goal':>6}")
+    for what, goal in GOALS.items():
+        cells = []
+        for version in ("v2", "v1"):
+            values = times.get(f"{what} | {version}")
+            if not values:
+                cells.append(f"{'-':>22} {'':>6}")
+                continue
+            median = statistics.median(values)
+            spread = f"({min(values) * 1000:.1f}-{max(values) * 1000:.1f})"
+            cells.append(f"{median * 1000:7.1f} {spread:>14} {median / floor:5.2f}x")
+        v2 = statistics.median(times[f"{what} | v2"]) / floor
+        verdict = "met" if v2 <= goal else "MISSED"
+        print(f"{what:<44} {' '.join(cells)} <={goal:g}x {verdict}")
+    print(f"\nthe WP-moved runs queued {captured} events, as expected")
+    print(f"total {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
