@@ -190,8 +190,13 @@ def _from_log_line(
     at = line.get("at") if isinstance(line.get("at"), str) else commit.author_date
     force = line.get("force") is True
     evidence = line.get("evidence")
-    if sync_lane(to_lane) == "done" and isinstance(evidence, dict):
-        evidence = _with_commit_repo(evidence, commit, context)
+    if sync_lane(to_lane) == "done":
+        review_result = line.get("review_result")
+        if evidence is None and isinstance(review_result, dict) and not force:
+            # 3.x approves out of in_review by the review_result alone: that is the review.
+            evidence = {"review": review_result}
+        if isinstance(evidence, dict):
+            evidence = _with_commit_repo(evidence, commit, context)
     execution_mode = line.get("execution_mode")
     if execution_mode not in EXECUTION_MODES:
         # 3.x's state rebuild writes "unknown"; the commit's own checkout says which it is.

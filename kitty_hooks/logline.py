@@ -129,7 +129,7 @@ def line_kind(line: dict[str, Any]) -> LineKind:
     if kind is not None:
         return LineKind.ANNOTATION if kind == ANNOTATION_KIND else LineKind.UNKNOWN
     if _is_retrospective(line.get("event_name")) or (
-        isinstance(line.get("type"), str) and not any(name in line for name in _LANE_FIELDS)
+        isinstance(line.get("type"), str) and not _moves(line)
     ):
         return LineKind.RECORD
     if "event_type" in line:
@@ -137,6 +137,10 @@ def line_kind(line: dict[str, Any]) -> LineKind:
     if any(name in line for name in _TRANSITION_FIELDS):
         return LineKind.TRANSITION
     return LineKind.UNKNOWN
+
+
+def _moves(line: dict[str, Any]) -> bool:
+    return any(line.get(name) is not None for name in _LANE_FIELDS)
 
 
 def _is_retrospective(event_name: Any) -> bool:
