@@ -41,7 +41,9 @@ class CaptureResult:
     """Found, but not queued: the server would refuse them (a folder name that is no slug)."""
     recovered_from: Path | None = None
     spooled: list[str] = field(default_factory=list)
-    """Found, but the queue was busy: kept in the spool until the next capture or flush."""
+    """Found, but the queue could not take them: kept in the spool until the next capture or flush."""
+    queue_problem: str | None = None
+    """Why the queue could not take them, when it was not merely busy (a directory, corrupt...)."""
     discarded: int = 0
     """Unsent events an amend or rebase rewrote away."""
 
@@ -234,7 +236,7 @@ def _enqueue(
     busy_timeout_ms: int,
 ) -> None:
     from kitty_hooks import spool
-    from kitty_hooks.queue import EventQueue, QueueError
+    from kitty_hooks.queue import EventQueue, QueueBusy, QueueError
 
     if not envelopes:
         return
@@ -254,6 +256,8 @@ def _enqueue(
                 "once it is fixed"
             ) from exc
         result.spooled += [e["event_id"] for e in envelopes]
+        if not isinstance(exc, QueueBusy):
+            result.queue_problem = str(exc)
         return
     result.queued += outcome.queued
     result.duplicates += outcome.duplicates

@@ -131,7 +131,8 @@ def scan(revision_range: str, output_format: str) -> None:
 
     For example `main~200..main`, or `HEAD` for the whole history. Moves already queued or
     delivered are recognised by their event ids and not queued again. Exit 1 when some files
-    or lines could not be read as lane changes.
+    or lines could not be read as lane changes, or moves were not queued because the server
+    would refuse them (a feature folder that is no slug).
     """
     from kitty_hooks.capture import scan as scan_range
     from kitty_hooks.report import render_capture
@@ -147,7 +148,7 @@ def scan(revision_range: str, output_format: str) -> None:
     else:
         result = scan_range(Path.cwd(), revision_range)
     click.echo(render_capture(result, output_format))
-    sys.exit(1 if result.skipped else 0)
+    sys.exit(1 if result.skipped or result.unsendable else 0)
 
 
 @cli.group()

@@ -67,7 +67,7 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
     if result.spooled:
         count = len(result.spooled)
         changes = f"{count} lane change{'s' if count != 1 else ''}"
-        problem = _queue_problem()
+        problem = result.queue_problem
         if problem is None:
             notes.append(
                 f"the event queue is busy: {changes} kept in the spool until the next commit or push"
@@ -92,23 +92,6 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
         )
     if notes:
         print(f"kitty-hooks: {'; '.join(notes)} (details in {log_path()})", file=sys.stderr)
-
-
-def _queue_problem() -> str | None:
-    """Why capture had to spool: None when the queue was only busy, else what is wrong with it.
-
-    Capture spools on any queue error, and "busy" is the only one that goes away by itself; so
-    ask the queue once more, without waiting, and say what it says. Only on this rare path.
-    """
-    from kitty_hooks.queue import EventQueue, QueueBusy, QueueError
-
-    try:
-        EventQueue(busy_timeout_ms=0).close()
-    except QueueBusy:
-        return None
-    except QueueError as exc:
-        return str(exc)
-    return None
 
 
 def _pre_push(args: list[str]) -> int:

@@ -130,11 +130,13 @@ def render_capture(result: CaptureResult, output_format: str) -> str:
                 "duplicates": result.duplicates,
                 "no_ops": result.no_ops,
                 "skipped": [asdict(s) for s in result.skipped],
+                "not_queued": [asdict(s) for s in result.unsendable],
                 "recovered_from": str(result.recovered_from) if result.recovered_from else None,
             },
             indent=2,
         )
     lines = [f"warning: skipped {s.render()}" for s in result.skipped]
+    lines += [f"error: not queued {s.render()}" for s in result.unsendable]
     if result.recovered_from is not None:
         lines.append(f"warning: the queue was unreadable and was moved to {result.recovered_from}")
     lines.append(
@@ -142,6 +144,7 @@ def render_capture(result: CaptureResult, output_format: str) -> str:
         f"{len(result.queued):,} lane change{'s' if len(result.queued) != 1 else ''} queued, "
         f"{len(result.duplicates):,} already known, {result.no_ops:,} within one sync lane (not sent), "
         f"{len(result.skipped):,} skipped"
+        + (f", {len(result.unsendable):,} not queued" if result.unsendable else "")
     )
     return "\n".join(lines)
 
