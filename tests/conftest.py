@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitutil import Repo
+from tests.gitutil import PROJECT_ROOT, Repo
+from tests.wheelhouse import build_wheelhouse
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +30,12 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheels of what installing kitty-hooks needs, repacked from the running environment.
+
+    The inner environments of the slow tests install from here with no index: see tests/wheelhouse.
+    """
+    return build_wheelhouse(PROJECT_ROOT, tmp_path_factory.mktemp("wheelhouse"))
