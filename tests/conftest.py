@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.gitutil import Repo
+from tests.gitutil import PROJECT_ROOT, Repo
+from tests.wheelhouse import build_wheelhouse
 
 # Property tests (tests/test_properties.py): few examples by default, so the whole suite stays
 # quick on a 2-core CI machine; HYPOTHESIS_PROFILE=long for a thorough run on your own time.
@@ -37,3 +38,12 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheels of what installing kitty-hooks needs, repacked from the running environment.
+
+    The inner environments of the slow tests install from here with no index: see tests/wheelhouse.
+    """
+    return build_wheelhouse(PROJECT_ROOT, tmp_path_factory.mktemp("wheelhouse"))

@@ -5,11 +5,11 @@ that a user repository names in its .pre-commit-config.yaml (`repo: <path>`, `re
 pre-commit installs a `language: python` hook by creating a virtualenv and running `pip install .`
 in its clone; these variables make that work with no network at all:
 
-- VIRTUALENV_SYSTEM_SITE_PACKAGES=1: the hook's virtualenv sees the system site-packages, so the
-  dependencies (click, jsonschema, ...) are already there;
-- PIP_NO_INDEX=1: pip never asks an index (nothing missing may be downloaded);
-- PIP_NO_BUILD_ISOLATION=0: pip's inverted spelling of --no-build-isolation, so the build backend
-  (hatchling) is taken from the system site-packages instead of being downloaded;
+- PIP_FIND_LINKS=<the session's wheelhouse>, PIP_NO_INDEX=1: pip resolves the dependencies
+  (click, jsonschema-rs, ...) and, in its isolated build environment, the build backend
+  (hatchling) from wheels repacked from the environment running the tests (tests/wheelhouse.py),
+  and never asks an index. The hook's virtualenv sees nothing else: whether the tests run in a
+  venv, a virtualenv, `uv run` or the system interpreter, it is built the same way;
 - VIRTUALENV_NO_PERIODIC_UPDATE=1: virtualenv seeds pip from its embedded wheels and does not
   start its background update of them.
 
@@ -46,7 +46,7 @@ _NOT_SOURCE = shutil.ignore_patterns(
 )
 
 
-def offline_env(home: Path, pre_commit_home: Path) -> dict[str, str]:
+def offline_env(home: Path, pre_commit_home: Path, wheelhouse: Path) -> dict[str, str]:
     """tests.offline's environment, plus what pre-commit and its virtualenvs need offline."""
     env = base_offline_env(home)
     env.update(
@@ -57,11 +57,10 @@ def offline_env(home: Path, pre_commit_home: Path) -> dict[str, str]:
         GIT_COMMITTER_EMAIL="ada@example.com",
         PRE_COMMIT_HOME=str(pre_commit_home),
         PRE_COMMIT_COLOR="never",
-        # Dependencies come from the system site-packages; hatchling too, without isolation.
-        VIRTUALENV_SYSTEM_SITE_PACKAGES="1",
+        # Dependencies and the build backend come from the wheelhouse (PIP_NO_INDEX is set).
+        PIP_FIND_LINKS=str(wheelhouse),
         VIRTUALENV_NO_PERIODIC_UPDATE="1",
         VIRTUALENV_OVERRIDE_APP_DATA=str(pre_commit_home.parent / "virtualenv-app-data"),
-        PIP_NO_BUILD_ISOLATION="0",
     )
     return env
 
@@ -97,9 +96,11 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def session_env(tmp_path_factory: pytest.TempPathFactory, pre_commit_home: Path) -> dict[str, str]:
+def session_env(
+    tmp_path_factory: pytest.TempPathFactory, pre_commit_home: Path, wheelhouse: Path
+) -> dict[str, str]:
     # Session fixtures run before conftest's function-scoped hermetic_env: they get their own HOME.
-    return offline_env(tmp_path_factory.mktemp("pre-commit-home"), pre_commit_home)
+    return offline_env(tmp_path_factory.mktemp("pre-commit-home"), pre_commit_home, wheelhouse)
 
 
 @pytest.fixture(scope="session")
@@ -150,10 +151,12 @@ def hook_python(
 
 
 @pytest.fixture
-def env(hermetic_env: Path, pre_commit_home: Path, hook_python: Path) -> dict[str, str]:
+def env(
+    hermetic_env: Path, pre_commit_home: Path, hook_python: Path, wheelhouse: Path
+) -> dict[str, str]:
     """This test's HOME, the session's hook environment."""
     del hook_python  # built up front: a test's own git commit never builds it
-    return offline_env(hermetic_env, pre_commit_home)
+    return offline_env(hermetic_env, pre_commit_home, wheelhouse)
 
 
 @pytest.fixture

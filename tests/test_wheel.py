@@ -1,10 +1,12 @@
 """The built wheel, installed into a fresh virtual environment, works on its own.
 
 The wheel is built once per session from this checkout (working tree included), offline, with
-the same hatchling backend. It is installed alone (--no-deps --no-index) into a venv that sees
-the system site-packages, so its dependencies come from there without any download. That system
-site-packages also holds the editable install of this checkout: the tests check that the venv's
-own copy, with the JSON Schemas and hook shims shipped under kitty_hooks/_assets/, is what runs.
+the same hatchling backend. It is installed into a fresh venv of its own, as a user would, with
+its dependencies resolved by pip from the session's wheelhouse (the running environment's
+installed distributions, repacked: see tests/wheelhouse.py) and no index. The venv sees neither
+the environment running the tests nor its editable install of this checkout: the tests check
+that the venv's own copy, with the JSON Schemas and hook shims shipped under
+kitty_hooks/_assets/, is what runs.
 """
 
 from __future__ import annotations
@@ -62,27 +64,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def venv(tmp_path_factory: pytest.TempPathFactory, session_home: Path, wheel: Path) -> Path:
-    """A venv over the system site-packages with only our wheel installed into it."""
+def venv(
+    tmp_path_factory: pytest.TempPathFactory, session_home: Path, wheel: Path, wheelhouse: Path
+) -> Path:
+    """A fresh venv with our wheel and its dependencies installed, from the wheelhouse only."""
     path = tmp_path_factory.mktemp("wheel-venv") / "venv"
     env = offline_env(session_home)
     scratch = tmp_path_factory.mktemp("wheel-cwd")
-    # No pip seeded into the venv: `python -m pip` finds the system's pip through the system
-    # site-packages, and installs into the venv that runs it.
+    # The venv's pip comes from ensurepip's bundled wheel: no download.
+    _check(run([sys.executable, "-m", "venv", path], cwd=scratch, env=env))
     _check(
         run(
-            [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", path],
+            [path / "bin" / "python", "-m", "pip", "install", "--no-index", "--find-links",
+             wheelhouse, wheel],
             cwd=scratch,
             env=env,
         )
-    )
-    _check(
-        run(
-            [path / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", wheel],
-            cwd=scratch,
-            env=env,
-        )
-    )
+    )  # fmt: skip
     return path
 
 
@@ -146,12 +144,14 @@ def test_venv_imports_its_own_installed_copy(
     assert Path(info["schemas"]).resolve() == package / "_assets" / "schemas"
     assert Path(info["hooks"]).resolve() == package / "_assets" / "hooks"
     assert (package / "_assets" / "hooks" / "pre-commit").stat().st_mode & 0o111
-    # The metadata found first is the venv's wheel install, not the system's editable one.
+    # The metadata is the venv's wheel install, not the editable one running the tests.
     assert Path(info["dist"]).resolve() == site
     assert info["direct_url"] is None or '"editable": true' not in info["direct_url"]
     assert info["version"] == __version__
-    # The test means something only if the system site-packages is visible from the venv.
-    assert any(Path(p).resolve() != site and p.endswith("site-packages") for p in info["path"])
+    # The venv stands on its own: no other site-packages (the running environment's, the base
+    # interpreter's) and no checkout on its path.
+    assert [Path(p).resolve() for p in info["path"] if p.endswith("site-packages")] == [site]
+    assert not any(Path(p).resolve().is_relative_to(PROJECT_ROOT.resolve()) for p in info["path"])
 
 
 @pytest.mark.parametrize("case", ["log-every-lane", "envelopes", "wp-frontmatter"])
