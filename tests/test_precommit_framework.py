@@ -245,7 +245,7 @@ def test_commit_appending_malformed_line_is_blocked(user_repo: Repo, env: dict[s
         commit(user_repo, env, "bad event"), user_repo, before, expected_line(case)
     )
     # The error names the file, the line, the event and the field.
-    assert f"{LOG}:3: event 01JD3Q9Z6C8W4S0Y2X5V7T1R12: $.execution_mode:" in output
+    assert f"{LOG}:3: event 01JD3Q9Z6C8W4S0Y2X5V7T1R12: $.force:" in output
     # pre-commit put the user's work back: still staged, still in the working tree.
     assert (user_repo.path / LOG).read_bytes() == bad
     assert user_repo.git("diff", "--cached", "--name-only").stdout.split() == [LOG]
@@ -304,7 +304,7 @@ def test_unstaged_malformed_line_does_not_block_a_valid_commit(
     assert (user_repo.path / LOG).read_bytes() == valid + bad_line
 
 
-@pytest.mark.parametrize("case", ["wp-unknown-lane", "wp-no-lane"])
+@pytest.mark.parametrize("case", ["wp-unknown-lane", "wp-broken-frontmatter"])
 def test_pre_commit_run_files_on_invalid_wp_frontmatter_fails(
     case: str, user_repo: Repo, env: dict[str, str]
 ) -> None:
@@ -330,6 +330,36 @@ def test_pre_commit_run_files_on_valid_wp_frontmatter_passes(
     result = run([*PRE_COMMIT, "run", HOOK_ID, "--files", wp_file], user_repo.path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Passed" in result.stdout
+
+
+def test_run_all_files_finds_a_committed_bad_line(user_repo: Repo, env: dict[str, str]) -> None:
+    """`pre-commit run --all-files` (hosted pre-commit CI) stages nothing: each file is whole."""
+    case = "log-appended-bad-line"
+    user_repo.write(LOG, example_log(case, "staged"))
+    user_repo.git("add", LOG)
+    user_repo.git("commit", "-q", "--no-verify", "-m", "bad event, gate skipped")
+
+    result = run([*PRE_COMMIT, "run", HOOK_ID, "--all-files"], user_repo.path, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert expected_line(case) in output, output
+
+    valid = example_log(case, "committed")
+    user_repo.write(LOG, valid)
+    user_repo.git("commit", "-q", "--no-verify", "-am", "fixed by hand")
+    result = run([*PRE_COMMIT, "run", HOOK_ID, "--all-files"], user_repo.path, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_3x_mission_commits_through_the_framework(user_repo: Repo, env: dict[str, str]) -> None:
+    """What spec-kitty 3.2.7 wrote (tests/upstream): its logs and WP files with no lane pass."""
+    mission = PROJECT_ROOT / "tests" / "upstream" / "3.2.7" / "project" / "kitty-specs"
+    shutil.copytree(mission, user_repo.path / "kitty-specs")
+    user_repo.git("add", "-A")
+    result = commit(user_repo, env, "spec-kitty's mission")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "kitty-hooks event gate" in output and "Passed" in output, output
 
 
 def test_run_from_ref_to_ref_checks_commits_that_skipped_the_gate(
