@@ -46,6 +46,10 @@ def parse_frontmatter(text: str) -> Frontmatter:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         fields = yaml.load("\n".join(body), Loader=loader)  # a SafeLoader: no arbitrary objects
+    except RecursionError:
+        raise FrontmatterError(
+            "frontmatter is nested too deeply to be a WP's fields", line=first_line
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if mark is not None and mark.line >= len(body):

@@ -25,6 +25,9 @@ def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
             ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
         )
     except FileNotFoundError as exc:
+        # The same error for a missing working directory as for a missing git.
+        if not Path(cwd).is_dir():
+            raise FatalError(f"{cwd} is not a directory (it was moved or deleted?)") from exc
         raise FatalError("git is not installed or not on PATH") from exc
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -257,6 +260,9 @@ def config_get(cwd: Path, key: str) -> str | None:
             ["git", "config", "--get", key], cwd=cwd, capture_output=True, check=False
         )
     except FileNotFoundError as exc:
+        # The same error for a missing working directory as for a missing git.
+        if not Path(cwd).is_dir():
+            raise FatalError(f"{cwd} is not a directory (it was moved or deleted?)") from exc
         raise FatalError("git is not installed or not on PATH") from exc
     if done.returncode == 1:  # git's code for "not set"
         return None

@@ -18,6 +18,8 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 _PROJECT_NAMESPACE = "kitty-hooks:project:root-commit"
 _ROOT_CACHE = "kitty-hooks-root-commit"
 _CONFIG_CACHE = "kitty-hooks-project.json"
+# .kittify/config.yaml is a few hundred bytes; past this it is not read.
+_MAX_CONFIG_BYTES = 1 << 20
 
 
 def node_id() -> str:
@@ -96,7 +98,11 @@ def _project_fields(layout: gitrepo.RepoLayout, config_text: bytes | None) -> tu
     except (OSError, ValueError, AttributeError):
         pass
     project = _project_section(config_text)
-    fields = project.get("uuid"), project.get("slug")
+    # Only text is an identity: a slug that is a YAML alias to a huge list must not be cached.
+    fields = tuple(
+        value if isinstance(value, str) else None
+        for value in (project.get("uuid"), project.get("slug"))
+    )
     with contextlib.suppress(OSError, TypeError, ValueError):
         cache.write_text(
             json.dumps({"config_sha256": key, "uuid": fields[0], "slug": fields[1]}),
@@ -108,10 +114,14 @@ def _project_fields(layout: gitrepo.RepoLayout, config_text: bytes | None) -> tu
 def _project_section(config_text: bytes) -> dict[str, Any]:
     import yaml
 
+    if len(config_text) > _MAX_CONFIG_BYTES:
+        return {}
     try:
         document = yaml.load(config_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return {}  # a broken config is diagnose's business; derive the identity instead
+    except (yaml.YAMLError, RecursionError, ValueError):
+        # A broken config (nested 100,000 deep, say) is no reason to lose a lane change:
+        # derive the identity instead.
+        return {}
     project = document.get("project") if isinstance(document, dict) else None
     return project if isinstance(project, dict) else {}
 
