@@ -8,7 +8,6 @@ something to queue: most commits touch no kitty-specs file and cost one git call
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
@@ -30,22 +29,24 @@ _BLOBS_PER_READ = 2000
 _COMMITS_PER_ENQUEUE = 500
 
 
-@dataclass
 class CaptureResult:
-    commits: int = 0
-    queued: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    no_ops: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    unsendable: list[Skipped] = field(default_factory=list)
-    """Found, but not queued: the server would refuse them (a folder name that is no slug)."""
-    recovered_from: Path | None = None
-    spooled: list[str] = field(default_factory=list)
-    """Found, but the queue could not take them: kept in the spool until the next capture or flush."""
-    queue_problem: str | None = None
-    """Why the queue could not take them, when it was not merely busy (a directory, corrupt...)."""
-    discarded: int = 0
-    """Unsent events an amend or rebase rewrote away."""
+    """What capture found and did. A plain class: the hook cannot afford dataclasses' import."""
+
+    def __init__(self, commits: int = 0) -> None:
+        self.commits = commits
+        self.queued: list[str] = []
+        self.duplicates: list[str] = []
+        self.no_ops = 0
+        self.skipped: list[Skipped] = []
+        # Found, but not queued: the server would refuse them (a folder name that is no slug).
+        self.unsendable: list[Skipped] = []
+        self.recovered_from: Path | None = None
+        # Found, but the queue could not take them: kept in the spool until the next capture or
+        # flush; and why, when the queue was not merely busy (a directory, corrupt...).
+        self.spooled: list[str] = []
+        self.queue_problem: str | None = None
+        # Unsent events an amend or rebase rewrote away.
+        self.discarded = 0
 
 
 def capture_commit(

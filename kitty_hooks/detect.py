@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from kitty_hooks.events import (
     EXECUTION_MODES,
@@ -54,8 +53,9 @@ _EVENT_ID = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class CommitContext:
+# NamedTuple, not dataclass: the post-commit hook cannot afford dataclasses' import (inspect,
+# ast: ~8 ms) nor its per-class code generation.
+class CommitContext(NamedTuple):
     """What a lane change needs to know beyond the commit itself."""
 
     execution_mode: str
@@ -64,8 +64,7 @@ class CommitContext:
     """Called only for done evidence: it may have to ask git for the origin remote."""
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """A file or line that could not be read as a lane change, and why."""
 
     path: str
@@ -75,10 +74,12 @@ class Skipped:
         return f"{self.path}: {self.reason}"
 
 
-@dataclass
 class DetectedChanges:
-    changes: list[LaneChange] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    __slots__ = ("changes", "skipped")
+
+    def __init__(self) -> None:
+        self.changes: list[LaneChange] = []
+        self.skipped: list[Skipped] = []
 
 
 def relevant_changes(commit: CommitRecord) -> list[FileChange]:
@@ -273,8 +274,11 @@ def _review_ref(from_lane: str | None, to_lane: str, commit: CommitRecord) -> st
 # --- WP frontmatter and 1.x lane folders -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _WorkPackageState:
+# The frontmatter fields capture reads: the lane, the id, and who reviewed a WP that is done.
+_WP_FIELDS = ("lane", "work_package_id", "reviewed_by", "review_status")
+
+
+class _WorkPackageState(NamedTuple):
     lane: str
     fields: dict[str, Any]
 
@@ -351,7 +355,7 @@ def _text(value: Any) -> str:
 def _read_wp(
     path: str, data: bytes | None, skipped: list[Skipped], *, side: str
 ) -> _WorkPackageState | None:
-    from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
+    from kitty_hooks.frontmatter import FrontmatterError, read_fields
 
     where = path if side == "after" else f"{path} (before this commit)"
     if data is None:
@@ -362,7 +366,7 @@ def _read_wp(
         return None
     legacy = legacy_lane_of(PurePosixPath(path))
     try:
-        fields = parse_frontmatter(data.decode("utf-8-sig")).fields
+        fields = read_fields(data.decode("utf-8-sig"), _WP_FIELDS)
     except UnicodeDecodeError:
         skipped.append(Skipped(where, "not valid UTF-8"))
         return None

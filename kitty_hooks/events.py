@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from kitty_hooks.lanes import canonical_lane, collapse_transition
 
@@ -39,8 +38,9 @@ class Envelope(TypedDict):
     data_tier: int
 
 
-@dataclass(frozen=True)
-class LaneChange:
+# NamedTuple, not dataclass: the post-commit hook cannot afford dataclasses' import (inspect,
+# ast: ~8 ms) nor its per-class code generation.
+class LaneChange(NamedTuple):
     """One move of one work package, in canonical lanes, as found in a commit or a log line."""
 
     feature_slug: str
@@ -57,8 +57,7 @@ class LaneChange:
     event_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who emits: the project every clone agrees on, and this machine and user."""
 
     project_uuid: str

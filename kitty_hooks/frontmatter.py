@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _LANE_KEY = re.compile(r"^lane\s*:")
+# A top-level `key: value` line whose value YAML reads as the same plain string: a word (no
+# YAML bool, null or number), or a quoted string with nothing to escape, then maybe a comment.
+_SIMPLE_LINE = re.compile(
+    r"""^(?P<key>[A-Za-z_][A-Za-z0-9_-]*)[ \t]*:[ \t]+"""
+    r"""(?:"(?P<double>[^"\\]*)"|'(?P<single>[^']*)'|(?P<plain>[A-Za-z_][A-Za-z0-9_./-]*))"""
+    r"""[ \t]*(?:#.*)?$"""
+)
+# What YAML 1.1 (PyYAML) reads as a bool or null rather than a string.
+_NOT_STRINGS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 
 
 class FrontmatterError(ValueError):
@@ -17,8 +25,7 @@ class FrontmatterError(ValueError):
         self.line = line
 
 
-@dataclass(frozen=True)
-class Frontmatter:
+class Frontmatter(NamedTuple):
     fields: dict[str, Any]
     lane_line: int | None
     """1-based line of the `lane:` key in the file, when there is one."""
@@ -67,3 +74,29 @@ def parse_frontmatter(text: str) -> Frontmatter:
         )
     lane_line = next((first_line + i for i, line in enumerate(body) if _LANE_KEY.match(line)), None)
     return Frontmatter(fields=fields, lane_line=lane_line)
+
+
+def read_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The frontmatter fields a hook needs (the lane and a few beside it), as cheaply as can be.
+
+    When each key is on one top-level line with a plain string value (`lane: for_review`,
+    `lane: "done"`) the lines are read as they are; PyYAML (~10 ms to import, most of a
+    hook's budget) is loaded only for anything else. Reading liberally: the rest of the
+    frontmatter is not checked here (diagnose does that). FrontmatterError as parse_frontmatter.
+    """
+    body, _ = split_frontmatter(text)
+    found: dict[str, Any] = {}
+    for line in body:
+        key = line.partition(":")[0].strip()
+        if key not in keys:
+            continue
+        match = _SIMPLE_LINE.match(line)
+        if match is None or key in found or match["key"] != key:
+            return parse_frontmatter(text).fields  # a value only YAML can say what it is
+        value = match["double"] if match["double"] is not None else match["single"]
+        if value is None:
+            value = match["plain"]
+            if value.lower() in _NOT_STRINGS:
+                return parse_frontmatter(text).fields
+        found[key] = value
+    return found

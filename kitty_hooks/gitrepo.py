@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from kitty_hooks.errors import FatalError
 
@@ -88,8 +88,9 @@ def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
     return blobs
 
 
-@dataclass(frozen=True)
-class RepoLayout:
+# NamedTuple, not dataclass: the post-commit hook cannot afford dataclasses' import (inspect,
+# ast: ~8 ms) nor its per-class code generation.
+class RepoLayout(NamedTuple):
     top: Path
     git_dir: Path
     common_dir: Path
@@ -125,8 +126,7 @@ def repo_layout(cwd: Path) -> RepoLayout:
     return RepoLayout(Path(top), Path(git_dir).resolve(), common.resolve(), branch)
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     """One path a commit added (A), modified (M), deleted (D) or retyped (T), against its first parent."""
 
     status: str
@@ -135,8 +135,7 @@ class FileChange:
     new_blob: str | None
 
 
-@dataclass(frozen=True)
-class CommitRecord:
+class CommitRecord(NamedTuple):
     sha: str
     parents: tuple[str, ...]
     author_name: str

@@ -127,26 +127,29 @@ def _project_section(config_text: bytes) -> dict[str, Any]:
 
 
 def _derived_uuid(layout: gitrepo.RepoLayout) -> str:
-    import uuid
+    """A UUIDv5 of the root commit, cached beside the repository with the root it was made of.
 
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{_PROJECT_NAMESPACE}:{_root_commit(layout)}"))
-
-
-def _root_commit(layout: gitrepo.RepoLayout) -> str:
-    # `git rev-list --max-parents=0` walks the whole history: cache the answer beside the
-    # repository (roots do not change unless history is rewritten from the very start).
+    `git rev-list --max-parents=0` walks the whole history, and importing uuid costs a hook
+    ~3 ms (it loads platform): both are paid once per repository (roots do not change unless
+    history is rewritten from the very start).
+    """
     cache = layout.common_dir / _ROOT_CACHE
     try:
-        cached = cache.read_text(encoding="ascii").strip()
-        if re.fullmatch(r"[0-9a-f]{40,64}", cached):
-            return cached
-    except OSError:
-        pass
-    roots = gitrepo.root_commits(layout.top)
-    root = roots[0] if roots else "no-commits"
-    with contextlib.suppress(OSError):
-        cache.write_text(root + "\n", encoding="ascii")
-    return root
+        root, derived = [*cache.read_text(encoding="ascii").split(), "", ""][:2]
+    except (OSError, ValueError):
+        root = derived = ""
+    if not re.fullmatch(r"[0-9a-f]{40,64}", root):
+        roots = gitrepo.root_commits(layout.top)
+        root, derived = (roots[0] if roots else "no-commits"), ""
+    elif canonical_uuid(derived) == derived:
+        return derived
+    import uuid
+
+    derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{_PROJECT_NAMESPACE}:{root}"))
+    if root != "no-commits":
+        with contextlib.suppress(OSError):
+            cache.write_text(f"{root}\n{derived}\n", encoding="ascii")
+    return derived
 
 
 def _derived_slug(layout: gitrepo.RepoLayout, origin_url: str | None) -> str:

@@ -214,7 +214,7 @@ def test_merge_commits_emit_nothing_of_their_own(hooked: Repo) -> None:
 
 
 def test_unreadable_files_are_skipped_with_one_warning_and_the_rest_is_queued(hooked: Repo) -> None:
-    hooked.write(f"{F}/tasks/WP07-broken.md", "---\ntitle: [unclosed\nlane: planned\n---\n")
+    hooked.write(f"{F}/tasks/WP07-broken.md", "---\nlane: [planned\n---\n")
     hooked.write(f"{F}/tasks/WP02-unknown.md", wp("cancelled", wp_id="WP02"))
     hooked.write(f"{F}/tasks/WP03-binary.md", b"---\nlane: planned\n---\n\x00\x01\x02")
     hooked.write(f"{F}/tasks/WP04-huge.md", wp("planned", wp_id="WP04") + "x" * (2 << 20))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kitty_hooks.detect import CommitContext, detect_lane_changes
 from kitty_hooks.diagnose import DiagnoseReport, FileKind, check_content
-from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
+from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter, read_fields
 from kitty_hooks.gitrepo import CommitRecord, FileChange, RepoLayout, repo_layout
 from kitty_hooks.identity import project_identity
 from tests.gitutil import Repo
@@ -137,3 +137,52 @@ def test_every_valid_move_in_a_log_is_found_whatever_lines_surround_it(
     # line we put in is found, in order, whatever surrounds it.
     ours = [wp for wp in wps if wp in {f"WP{n:02d}" for n in range(valid)}]
     assert sorted(ours) == [f"WP{n:02d}" for n in range(valid)]
+
+
+WP_KEYS = ("lane", "work_package_id", "reviewed_by", "review_status")
+WORDS = st.sampled_from(
+    [
+        "done",
+        "for_review",
+        "WP01",
+        "Ada",
+        "approved",
+        "yes",
+        "null",
+        "On",
+        "1.5",
+        "a: b",
+        "#x",
+        "",
+        "[x",
+        "'q'",
+        '"d"',
+        "lane-a",
+    ]
+)
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from([*WP_KEYS, "title", "  lane", "- lane"]),
+            WORDS,
+            st.sampled_from(["", '"', "'"]),
+        ),
+        max_size=6,
+    )
+)
+def test_the_fast_frontmatter_read_agrees_with_yaml(lines: list[tuple[str, str, str]]) -> None:
+    text = "---\n" + "".join(f"{key}: {q}{value}{q}\n" for key, value, q in lines) + "---\n"
+    try:
+        full = parse_frontmatter(text).fields
+    except FrontmatterError:
+        full = None
+    try:
+        fast = read_fields(text, WP_KEYS)
+    except FrontmatterError:
+        assert full is None
+        return
+    if full is not None:
+        wanted = {key: full[key] for key in WP_KEYS if key in full}
+        assert {key: fast[key] for key in WP_KEYS if key in fast} == wanted
