@@ -68,13 +68,13 @@ def diagnose(
             return
         report = run_gate(Path.cwd(), list(paths) or None)
     elif paths:
-        report = checks.diagnose_paths(list(paths))
+        report = checks.diagnose_paths(list(paths), keep_valid=output_format == "json")
     else:
         root = _repo_root_or_cwd()
         found = checks.discover(root)
         if not found and output_format == "text":
             click.echo(f"no status logs or WP files found under {root}")
-        report = checks.diagnose_paths(found, display_root=root)
+        report = checks.diagnose_paths(found, display_root=root, keep_valid=output_format == "json")
     output = REPORTERS[output_format](report, verbose=verbose)
     blocked = staged and output_format == "text" and report.exit_code != 0
     click.echo(output, err=blocked)

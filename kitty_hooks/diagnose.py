@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kitty_hooks import validation
 from kitty_hooks.files import UnreadableFile, read_bounded
@@ -27,8 +27,10 @@ from kitty_hooks.lanes import (
 )
 from kitty_hooks.layout import LOG_FILE_NAME, SPECS_DIR, feature_of, is_wp_file, legacy_lane_of
 from kitty_hooks.logline import (
+    MAX_LINE_BYTES,
     LineError,
     LineKind,
+    is_plain_transition,
     json_type,
     line_kind,
     loads_bounded,
@@ -76,8 +78,7 @@ class Problem:
         return [f"{where}: {prefix}{self.messages[0]} (+{more} more, -v shows all)"]
 
 
-@dataclass(frozen=True)
-class DiagnoseResult:
+class DiagnoseResult(NamedTuple):
     """The verdict on one event (a log line or an envelope)."""
 
     path: str
@@ -90,10 +91,25 @@ class DiagnoseResult:
 
 @dataclass
 class DiagnoseReport:
+    """What was checked. Invalid events are always kept in results; valid ones only with
+    keep_valid (the JSON report lists every event): a 100,000-line log need not hold 100,000
+    objects to say it is valid."""
+
     results: list[DiagnoseResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    keep_valid: bool = True
+    event_count: int = 0
+    invalid_count: int = 0
+
+    def add_result(self, result: DiagnoseResult) -> None:
+        self.event_count += 1
+        if not result.valid:
+            self.invalid_count += 1
+            self.results.append(result)
+        elif self.keep_valid:
+            self.results.append(result)
 
     @property
     def error_count(self) -> int:
@@ -142,9 +158,11 @@ def discover(root: Path) -> list[Path]:
     return sorted(set(found))
 
 
-def diagnose_paths(paths: list[Path], *, display_root: Path | None = None) -> DiagnoseReport:
+def diagnose_paths(
+    paths: list[Path], *, display_root: Path | None = None, keep_valid: bool = True
+) -> DiagnoseReport:
     """Check files as they are on disk (directories are searched for event files)."""
-    report = DiagnoseReport()
+    report = DiagnoseReport(keep_valid=keep_valid)
     for path in paths:
         if path.is_dir():
             inside = discover(path)
@@ -262,7 +280,26 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
         pieces.pop()
     import orjson  # ~20 ms to import: worth it for a log, not for a hook's few lines
 
+    loads = orjson.loads
+    validators = _Validators()
+    transition = validators[LineKind.TRANSITION]
+    keep = report.keep_valid
     for offset, raw in enumerate(pieces):
+        # The common case first, at a few microseconds a line: one JSON object, a transition,
+        # valid. Anything else (or a kept result) takes the careful path below.
+        try:
+            event = loads(raw)
+        except ValueError:
+            event = None
+        if (
+            type(event) is dict
+            and not keep
+            and len(raw) <= MAX_LINE_BYTES
+            and is_plain_transition(event)
+            and transition.is_valid(event)
+        ):
+            report.event_count += 1
+            continue
         line = first_line + offset
         if not raw.strip():
             report.add(
@@ -275,11 +312,11 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
             )
             continue
         try:
-            event = parse_line(raw, fast_loads=orjson.loads)
+            event = parse_line(raw, fast_loads=loads)
         except LineError as exc:
             _bad_line(report, label, line, str(exc))
             continue
-        _check_log_line(label, line, event, report)
+        _check_log_line(label, line, event, report, validators)
 
 
 # What each kind of log line is checked against, and the name its results carry.
@@ -291,13 +328,29 @@ _LOG_SCHEMA_OF = {
 }
 
 
-def _check_log_line(label: str, line: int, event: dict[str, Any], report: DiagnoseReport) -> None:
+class _Validators(dict):  # type: ignore[type-arg]
+    """The compiled validator of each kind of line, compiled when a line of that kind comes
+    (~10 ms each): a 2.x log never needs the envelope or record ones. None for no schema."""
+
+    def __missing__(self, kind: LineKind) -> Any:
+        schema = _LOG_SCHEMA_OF.get(kind)
+        self[kind] = compiled = validation.validator(schema) if schema else None
+        return compiled
+
+
+def _check_log_line(
+    label: str,
+    line: int,
+    event: dict[str, Any],
+    report: DiagnoseReport,
+    validators: dict[LineKind, Any],
+) -> None:
     event_id = event.get("event_id")
     event_id = event_id if isinstance(event_id, str) else None
     kind = line_kind(event)
     name = _result_name(kind, event)
-    schema = _LOG_SCHEMA_OF.get(kind)
-    if schema is None:
+    validator = validators[kind]
+    if validator is None:
         why = (
             f"kind {render_value(event.get('kind'))}"
             if "kind" in event
@@ -312,11 +365,12 @@ def _check_log_line(label: str, line: int, event: dict[str, Any], report: Diagno
                 severity="warning",
             )
         )
-        report.results.append(DiagnoseResult(label, line, event_id, name, True))
-    elif validation.is_valid(schema, event):
-        report.results.append(DiagnoseResult(label, line, event_id, name, True))
+        report.add_result(DiagnoseResult(label, line, event_id, name, True))
+    elif validator.is_valid(event):
+        report.add_result(DiagnoseResult(label, line, event_id, name, True))
     else:
-        _invalid_event(report, label, line, event_id, name, validation.explain(schema, event))
+        violations = validation.explain(_LOG_SCHEMA_OF[kind], event)
+        _invalid_event(report, label, line, event_id, name, violations)
 
 
 def _result_name(kind: LineKind, event: dict[str, Any]) -> str:
@@ -331,7 +385,7 @@ def _result_name(kind: LineKind, event: dict[str, Any]) -> str:
 
 def _bad_line(report: DiagnoseReport, label: str, line: int, message: str) -> None:
     report.add(Problem(label, line, (message,)))
-    report.results.append(DiagnoseResult(label, line, None, None, False, (message,)))
+    report.add_result(DiagnoseResult(label, line, None, None, False, (message,)))
 
 
 def _invalid_event(
@@ -344,7 +398,7 @@ def _invalid_event(
 ) -> None:
     messages = tuple(v.render() for v in violations) or ("invalid (no further detail)",)
     report.add(Problem(label, line, messages, event_id=event_id or "?"))
-    report.results.append(DiagnoseResult(label, line, event_id, event_type, False, messages))
+    report.add_result(DiagnoseResult(label, line, event_id, event_type, False, messages))
 
 
 # --- event JSON files ------------------------------------------------------------------------
@@ -408,7 +462,7 @@ def check_envelopes(label: str, events: list[tuple[int, Any]], report: DiagnoseR
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         event_type = event.get("event_type") if isinstance(event.get("event_type"), str) else None
         if validation.is_valid(validation.ENVELOPE_SCHEMA, event):
-            report.results.append(DiagnoseResult(label, line, event_id, event_type, True))
+            report.add_result(DiagnoseResult(label, line, event_id, event_type, True))
         else:
             violations = validation.explain(validation.ENVELOPE_SCHEMA, event)
             _invalid_event(report, label, line, event_id, event_type, violations)

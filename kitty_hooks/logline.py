@@ -139,6 +139,15 @@ def line_kind(line: dict[str, Any]) -> LineKind:
     return LineKind.UNKNOWN
 
 
+_OTHER_KINDS = frozenset(("kind", "type", "event_name", "event_type"))
+
+
+def is_plain_transition(line: dict[str, Any]) -> bool:
+    """line_kind(line) is TRANSITION, for the common case, in C: it names a lane to move to and
+    none of the keys that make another kind."""
+    return "to_lane" in line and line.keys().isdisjoint(_OTHER_KINDS)
+
+
 def _moves(line: dict[str, Any]) -> bool:
     return any(line.get(name) is not None for name in _LANE_FIELDS)
 

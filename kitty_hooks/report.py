@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def summary_line(report: DiagnoseReport) -> str:
-    events = len(report.results)
-    invalid = sum(1 for r in report.results if not r.valid)
+    events = report.event_count
+    invalid = report.invalid_count
     warnings = len(report.problems) - report.error_count
     files = len(dict.fromkeys(report.files))
     text = f"checked {files:,} file{'s' if files != 1 else ''}, {events:,} event{'s' if events != 1 else ''}"
@@ -40,17 +40,17 @@ def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:
 
 def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
     del verbose  # the JSON report always carries every message
-    invalid = sum(1 for r in report.results if not r.valid)
+    invalid = report.invalid_count
     document = {
         "valid": report.exit_code == 0,
         "summary": {
             "files": len(dict.fromkeys(report.files)),
-            "events": len(report.results),
+            "events": report.event_count,
             "invalid_events": invalid,
             "errors": report.error_count,
             "warnings": len(report.problems) - report.error_count,
         },
-        "results": [asdict(result) for result in report.results],
+        "results": [result._asdict() for result in report.results],
         "problems": [asdict(problem) for problem in report.problems],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)

@@ -58,7 +58,8 @@ def common_pattern(name: str) -> re.Pattern[str]:
 
 
 @cache
-def _validator(schema_name: str) -> Any:
+def validator(schema_name: str) -> Any:
+    """The compiled jsonschema-rs validator of a schema (its is_valid, for hot loops)."""
     import jsonschema_rs
 
     schemas = load_schemas()
@@ -69,7 +70,7 @@ def _validator(schema_name: str) -> Any:
 
 
 def is_valid(schema_name: str, instance: Any) -> bool:
-    return bool(_validator(schema_name).is_valid(instance))
+    return bool(validator(schema_name).is_valid(instance))
 
 
 def explain(schema_name: str, instance: Any) -> list[SchemaViolation]:
@@ -79,7 +80,7 @@ def explain(schema_name: str, instance: Any) -> list[SchemaViolation]:
     both minLength and pattern) are said once.
     """
     violations: list[SchemaViolation] = []
-    for error in _validator(schema_name).iter_errors(instance):
+    for error in validator(schema_name).iter_errors(instance):
         violation = _describe(schema_name, _deepest_useful(schema_name, error))
         if violation not in violations:
             violations.append(violation)
