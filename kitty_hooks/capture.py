@@ -44,6 +44,9 @@ class CaptureResult:
     """Found, but the queue was busy: kept in the spool until the next capture or flush."""
     discarded: int = 0
     """Unsent events an amend or rebase rewrote away."""
+    commit_of: dict[str, str] = field(default_factory=dict)
+    """Event id -> the commit it was found in, and repo_dir its repository, for the queue."""
+    repo_dir: str | None = None
 
 
 def capture_commit(
@@ -141,6 +144,7 @@ def _envelope_chunks(
     from kitty_hooks.identity import project_identity, repo_name
 
     layout = gitrepo.repo_layout(cwd)
+    result.repo_dir = str(layout.common_dir)
 
     @cache
     def origin() -> str | None:  # one git call, and only when something needs it
@@ -223,6 +227,7 @@ def _envelopes(
             result.unsendable.append(Skipped(f"{commit.sha[:12]} {change.wp_id}", refused))
             continue
         built.append(envelope)
+        result.commit_of[envelope["event_id"]] = commit.sha
     return built
 
 
@@ -241,7 +246,7 @@ def _enqueue(
     try:
         with EventQueue(queue_path, busy_timeout_ms=busy_timeout_ms) as queue:
             spool.drain(queue)  # what an earlier hook could not queue goes first
-            outcome = queue.enqueue(envelopes)
+            outcome = queue.enqueue(envelopes, commits=result.commit_of, repo=result.repo_dir)
             result.recovered_from = result.recovered_from or queue.recovered_from
     except QueueError as exc:
         # Locked or unreadable: keep what was found rather than lose it.
