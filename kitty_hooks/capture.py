@@ -47,6 +47,9 @@ class CaptureResult:
         self.queue_problem: str | None = None
         # Unsent events an amend or rebase rewrote away.
         self.discarded = 0
+        # Event id -> the commit it was found in, and the repository, for the queue (orphans).
+        self.commit_of: dict[str, str] = {}
+        self.repo_dir: str | None = None
 
 
 def capture_commit(
@@ -144,6 +147,7 @@ def _envelope_chunks(
     from kitty_hooks.identity import project_identity, repo_name
 
     layout = gitrepo.repo_layout(cwd)
+    result.repo_dir = str(layout.common_dir)
 
     @cache
     def origin() -> str | None:  # one git call, and only when something needs it
@@ -226,6 +230,7 @@ def _envelopes(
             result.unsendable.append(Skipped(f"{commit.sha[:12]} {change.wp_id}", refused))
             continue
         built.append(envelope)
+        result.commit_of[envelope["event_id"]] = commit.sha
     return built
 
 
@@ -244,7 +249,7 @@ def _enqueue(
     try:
         with EventQueue(queue_path, busy_timeout_ms=busy_timeout_ms) as queue:
             spool.drain(queue)  # what an earlier hook could not queue goes first
-            outcome = queue.enqueue(envelopes)
+            outcome = queue.enqueue(envelopes, commits=result.commit_of, repo=result.repo_dir)
             result.recovered_from = result.recovered_from or queue.recovered_from
     except QueueError as exc:
         # Locked or unreadable: keep what was found rather than lose it.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -298,6 +299,13 @@ def run_demo(*, keep: bool, say: Callable[[str], None] = print) -> int:
         demo.stop()
         if keep:
             say(f"Kept everything in {root} (the repository is {demo.repo}).")
+            # The demo ran under a HOME of its own: the CLI sees its queue and log only there.
+            state = demo.home / ".spec-kitty" / "kitty-hooks"
+            say("To look at it with the command line (the server has stopped):")
+            say(
+                f"  cd {shlex.quote(str(demo.repo))} && HOME={shlex.quote(str(demo.home))} "
+                f"KITTY_HOOKS_HOME={shlex.quote(str(state))} kitty-hooks log"
+            )
         else:
             shutil.rmtree(root, ignore_errors=True)
     return 0 if len(received) == expected else 1

@@ -53,6 +53,8 @@ class FlushSummary:
     """What the server asked to wait (Retry-After) when it was too long to wait in this flush."""
     warning: str | None = None
     """Worth a line even when all went well: the credentials file is open to other users."""
+    unknown_fate: int = 0
+    """Sent, but missing from the server's answer: kept pending."""
 
     @property
     def ok(self) -> bool:
@@ -296,7 +298,8 @@ class _Sender:
 
     def _apply(self, result: batch.BatchResult, by_id: dict[str, OutgoingEvent]) -> None:
         delivered = [r.event_id for r in result.results if r.status in ("success", "duplicate")]
-        self.queue.mark_delivered(delivered)
+        duplicates = [r.event_id for r in result.results if r.status == "duplicate"]
+        self.queue.mark_delivered(delivered, duplicates=duplicates)
         self.summary.synced += sum(1 for r in result.results if r.status == "success")
         self.summary.duplicates += sum(1 for r in result.results if r.status == "duplicate")
         for rejected in (r for r in result.results if r.status == "rejected"):
@@ -307,6 +310,7 @@ class _Sender:
                 by_id,
             )
         if result.missing:
+            self.summary.unknown_fate += len(result.missing)
             self.queue.mark_attempted(list(result.missing))
             log_line(f"flush: {len(result.missing)} events missing from the answer stay pending")
         self._advance(len(result.results) + len(result.missing))

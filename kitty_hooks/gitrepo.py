@@ -297,3 +297,49 @@ def rewrites_since(cwd: Path, command: str) -> dict[str, str]:
         if tuple(key) in by_key:
             rewritten[sha] = by_key[tuple(key)]
     return rewritten
+
+
+def unreachable_commits(cwd: Path, shas: list[str]) -> set[str]:
+    """Those of shas that no ref reaches (branch, tag, remote-tracking ref, stash, the HEAD of
+    any worktree), or that git no longer has at all: what `git reset --hard` or a branch
+    deleted leaves behind. The reflog does not count: it only keeps them for a while.
+
+    Two git calls whatever the number: cat-file sorts out the missing ones (rev-list would
+    fail on them), then `rev-list <shas> --not --all` walks only the history no ref reaches.
+    """
+    wanted = sorted({sha for sha in shas if sha and "\n" not in sha})
+    if not wanted:
+        return set()
+    found = _git(cwd, "cat-file", "--batch-check", stdin="".join(f"{s}\n" for s in wanted).encode())
+    present = []
+    gone = set()
+    for sha, line in zip(wanted, found.decode("utf-8", "replace").splitlines(), strict=False):
+        fields = line.split()
+        if len(fields) == 3 and fields[1] == "commit":
+            present.append(sha)
+        else:
+            gone.add(sha)
+    if present:
+        # --stdin reads the commits to start from; the --not after it negates --all only.
+        out = _git(
+            cwd,
+            "rev-list",
+            "--stdin",
+            "--not",
+            "--all",
+            stdin="".join(f"{s}\n" for s in present).encode(),
+        )
+        walked = set(out.decode("ascii", "replace").split())
+        gone.update(sha for sha in present if sha in walked)
+    return gone
+
+
+def common_dir(cwd: Path) -> Path:
+    """The repository's common git dir (what its linked worktrees share), resolved as
+    repo_layout resolves it; unlike repo_layout, also before the first commit."""
+    try:
+        out = _git(cwd, "rev-parse", "--git-common-dir")
+    except FatalError as exc:
+        raise FatalError(f"{cwd} is not inside a git repository") from exc
+    common = Path(out.decode("utf-8", "surrogateescape").rstrip("\n"))
+    return (common if common.is_absolute() else Path(cwd) / common).resolve()

@@ -108,6 +108,90 @@ def uninstall_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -
     )
 
 
+class HookKind(str, Enum):
+    """What sits at a hook's path, as `kitty-hooks doctor` sees it."""
+
+    OURS = "ours"
+    PRE_COMMIT_FRAMEWORK = "pre-commit-framework"
+    OTHER = "other"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class HookState:
+    hook: str
+    path: Path
+    kind: HookKind
+    shim_version: str | None = None
+    """The marker's version of a shim of ours: "v2", "v1", or "0.1" for the hand-copied one."""
+    current: bool = False
+    """Byte for byte what `install` would write now (same version, interpreter and package)."""
+    python: str | None = None
+    package: str | None = None
+    """The interpreter and package directory baked into a shim of ours."""
+    legacy: Path | None = None
+    """The chained <hook>.legacy, when there is one."""
+    legacy_runs: bool = False
+    """The shim runs it only when it is executable."""
+
+
+CURRENT_SHIM_VERSION = SHIM_MARKER.rsplit(" ", 1)[-1]
+
+
+def inspect_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> list[HookState]:
+    """What is installed for each hook in the hooks directory git uses from cwd."""
+    directory = gitrepo.hooks_dir(cwd)
+    return [inspect_hook(directory / hook, hook) for hook in _checked_hook_types(hook_types)]
+
+
+def inspect_hook(path: Path, hook: str) -> HookState:
+    legacy = _legacy_path(path)
+    chained = legacy if os.path.lexists(legacy) else None
+    runs = chained is not None and os.access(legacy, os.X_OK)
+    if not os.path.lexists(path):
+        return HookState(hook, path, HookKind.MISSING)
+    head = _read_head(path, 1 << 16)
+    if not _is_ours(path):
+        kind = (
+            HookKind.PRE_COMMIT_FRAMEWORK
+            if _PRE_COMMIT_FRAMEWORK_MARKER in head
+            else HookKind.OTHER
+        )
+        return HookState(hook, path, kind)
+    lines = head.decode("utf-8", "replace").splitlines()
+    version = "0.1"
+    baked: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("# kitty-hooks-shim"):
+            version = line.rsplit(" ", 1)[-1]
+        for name in ("python", "package"):
+            if line.startswith(f"{name}=") and name not in baked:
+                baked[name] = _unquote(line[len(name) + 1 :])
+    try:
+        current = head == _render_shim(hook)
+    except FatalError:
+        current = False
+    return HookState(
+        hook,
+        path,
+        HookKind.OURS,
+        shim_version=version,
+        current=current,
+        python=baked.get("python"),
+        package=baked.get("package"),
+        legacy=chained,
+        legacy_runs=runs,
+    )
+
+
+def _unquote(value: str) -> str:
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return value
+    return words[0] if len(words) == 1 else value
+
+
 def report_lines(report: InstallReport) -> list[str]:
     """What the command line prints: the note, then one line per hook."""
     lines = [report.note] if report.note else []

@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -36,7 +37,12 @@ from kitty_hooks.locations import log_line, state_dir, work_marker_path
 # table is also called "queue" and whose rows we must never touch. state_dir() is our own folder.
 DEFAULT_QUEUE_FILE = "queue.db"
 DEFAULT_RETRY_LIMIT = 5
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# How long known_events remembers an event delivered, purged or dropped, and how many it keeps
+# at most (the oldest go first). Past that a scan over old commits queues a move again and the
+# server answers `duplicate`: idempotency is the server's, this table only saves the trip.
+KNOWN_EVENTS_DAYS = 90
+KNOWN_EVENTS_MAX = 50_000
 
 PENDING = "pending"
 FAILED = "failed"
@@ -62,6 +68,21 @@ _SQLITE_CANTOPEN = 14
 _SQLITE_NOTADB = 26
 
 _T = TypeVar("_T")
+
+
+class Verdict(str, Enum):
+    """Why an event left the queue, as known_events remembers it."""
+
+    SUCCESS = "success"  # the server stored it
+    DUPLICATE = "duplicate"  # the server had it already
+    PURGED = "purged"  # a dead letter removed by `queue purge --dead`
+    DROPPED = "dropped"  # removed by `queue drop EVENT_ID`
+
+    @property
+    def delivered(self) -> bool:
+        return self in (Verdict.SUCCESS, Verdict.DUPLICATE)
+
+
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -85,6 +106,25 @@ class QueueEntry:
     last_attempt_at: str | None
     last_error: str | None
     error_category: str | None
+    commit_sha: str | None = None
+    """The commit capture found the event in (None: queued before schema 2, spooled, or sent by
+    another tool); rewritten along with the commit by an amend or rebase."""
+    repo: str | None = None
+    """The git common dir of that commit's repository."""
+
+
+@dataclass(frozen=True)
+class DeliveredEvent:
+    """One line of `kitty-hooks log`: an event the server acknowledged, and when."""
+
+    event_id: str
+    event_type: str | None
+    verdict: Verdict
+    delivered_at: str
+    feature_slug: str | None
+    wp_id: str | None
+    from_lane: str | None
+    to_lane: str | None
 
 
 @dataclass(frozen=True)
@@ -131,6 +171,7 @@ def causation_key(envelope: Mapping[str, Any]) -> str:
 
 
 # --- schema ----------------------------------------------------------------------------------
+# (schema 2 adds to what _SCHEMA_1 makes: see _migrate_1_to_2)
 
 # entries holds what is still to deliver; its id is the event's Lamport clock. known_events
 # remembers the ids of entries delivered or purged, so a backfill scan over old commits does not
@@ -187,8 +228,23 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    # Which commit each event came from, so `queue drop --orphaned` can tell the events whose
+    # commit a `git reset --hard` threw away: the envelope names it only through a one-way hash
+    # (the correlation id), and not at all once an amend rewrote the commit.
+    conn.execute("ALTER TABLE entries ADD COLUMN commit_sha TEXT")
+    conn.execute("ALTER TABLE entries ADD COLUMN repo TEXT")
+    # known_events becomes the delivery log too (`kitty-hooks log`): when, the verdict, what.
+    # Rows from before have no verdict; they age out from the day of the migration.
+    # detail: [feature_slug, wp_id, from_lane, to_lane] as a JSON array (one json_extract).
+    for column in ("known_at TEXT", "verdict TEXT", "event_type TEXT", "detail TEXT"):
+        conn.execute(f"ALTER TABLE known_events ADD COLUMN {column}")
+    conn.execute("UPDATE known_events SET known_at = ?", (_utc_now(),))
+    conn.execute("CREATE INDEX known_events_by_time ON known_events (known_at)")
+
+
 # _MIGRATIONS[n] takes a database from user_version n to n + 1. Never edit a shipped step: add one.
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_0_to_1,)
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_0_to_1, _migrate_1_to_2)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -468,12 +524,26 @@ class EventQueue:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def enqueue(self, envelopes: Sequence[Mapping[str, Any]]) -> EnqueueResult:
+    def enqueue(
+        self,
+        envelopes: Sequence[Mapping[str, Any]],
+        *,
+        commits: Mapping[str, str] | None = None,
+        repo: str | None = None,
+    ) -> EnqueueResult:
         """Queue complete envelopes, in one transaction; the queue sets lamport_clock and
-        causation_id. Ids seen before (queued now or ever delivered) are duplicates."""
-        return self._guard("queue events", lambda: self._enqueue(envelopes))
+        causation_id. Ids seen before (queued now or ever delivered) are duplicates.
 
-    def _enqueue(self, envelopes: Sequence[Mapping[str, Any]]) -> EnqueueResult:
+        commits maps event ids to the commit they were found in, repo names that commit's
+        repository (its git common dir): what `queue drop --orphaned` needs to know."""
+        return self._guard("queue events", lambda: self._enqueue(envelopes, commits or {}, repo))
+
+    def _enqueue(
+        self,
+        envelopes: Sequence[Mapping[str, Any]],
+        commits: Mapping[str, str],
+        repo: str | None,
+    ) -> EnqueueResult:
         queued: list[str] = []
         duplicates: list[str] = []
         if not envelopes:
@@ -505,9 +575,10 @@ class EventQueue:
                 stored["lamport_clock"] = clock
                 stored["causation_id"] = last_of[key]
                 data = dumps(stored)
+                commit = commits.get(event_id)
                 tx.execute(
                     "INSERT INTO entries (id, event_id, event_type, data, created_at,"
-                    " causation_key) VALUES (?, ?, ?, ?, ?, ?)",
+                    " causation_key, commit_sha, repo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         clock,
                         event_id,
@@ -515,6 +586,8 @@ class EventQueue:
                         data if data.isascii() else _unicode_text(data),
                         created_at,
                         key,
+                        commit,
+                        repo if commit else None,
                     ),
                 )
                 last_of[key] = moved[key] = event_id
@@ -545,6 +618,12 @@ class EventQueue:
     def _replace_commit_refs(self, mapping: dict[str, str]) -> int:
         changed = 0
         with self._transaction() as tx:
+            # The event now lives in the new commit: the old one is unreachable after the amend,
+            # and its events must not read as orphaned.
+            tx.executemany(
+                "UPDATE entries SET commit_sha = ? WHERE commit_sha = ?",
+                [(new, old) for old, new in mapping.items()],
+            )
             rows = tx.execute(
                 "SELECT id, data FROM entries WHERE status IN ('pending', 'failed')"
             ).fetchall()
@@ -721,11 +800,19 @@ class EventQueue:
             ],
         )
 
-    def mark_delivered(self, event_ids: Sequence[str]) -> int:
-        """Remove delivered (or duplicate) events; their ids stay known. Returns rows removed."""
+    def mark_delivered(self, event_ids: Sequence[str], *, duplicates: Sequence[str] = ()) -> int:
+        """Remove delivered events (those in duplicates the server had already); their ids stay
+        known, with when and the verdict, for `kitty-hooks log`. Returns rows removed."""
+        again = set(duplicates)
+        stored = [e for e in event_ids if e not in again]
         return self._guard(
             "remove delivered events from the queue",
-            lambda: self._forget(event_ids),
+            lambda: self._forget(
+                (
+                    (Verdict.SUCCESS, stored),
+                    (Verdict.DUPLICATE, [e for e in event_ids if e in again]),
+                )
+            ),
         )
 
     def discard_unsent(self, event_ids: Sequence[str]) -> int:
@@ -801,27 +888,80 @@ class EventQueue:
             with self._transaction() as tx:
                 tx.execute(_DELETING)
                 tx.execute(
-                    "INSERT OR IGNORE INTO known_events (event_id)"
-                    " SELECT event_id FROM entries WHERE status = 'dead_letter'"
+                    _REMEMBER + " WHERE status = 'dead_letter'", (_utc_now(), Verdict.PURGED.value)
                 )
                 return tx.execute("DELETE FROM entries WHERE status = 'dead_letter'").rowcount
 
         return self._guard("purge dead letters from the queue", work)
 
-    def _forget(self, event_ids: Sequence[str]) -> int:
-        ids = list(event_ids)
+    def drop(self, event_ids: Sequence[str], *, remember: bool = True) -> list[str]:
+        """Remove events of any status, sent or not; returns the ids removed.
+
+        remember: their ids stay known, so a scan does not queue them again (the user said no
+        to these); without it they are forgotten, as a move that no longer happened is (its
+        commit is gone), and queued again should it happen again. Either way a work package
+        whose last event was dropped starts a new causation chain: nothing may point at an
+        event the server never got.
+        """
+
+        def work() -> list[str]:
+            ids = list(dict.fromkeys(event_ids))
+            removed: list[str] = []
+            with self._transaction() as tx:
+                tx.execute(_DELETING)
+                for start in range(0, len(ids), _CHUNK):
+                    chunk = ids[start : start + _CHUNK]
+                    marks = ", ".join("?" * len(chunk))
+                    removed += [
+                        row[0]
+                        for row in tx.execute(
+                            f"SELECT event_id FROM entries WHERE event_id IN ({marks})", chunk
+                        )
+                    ]
+                    if remember:
+                        tx.execute(
+                            _REMEMBER + f" WHERE event_id IN ({marks})",
+                            (_utc_now(), Verdict.DROPPED.value, *chunk),
+                        )
+                    tx.execute(f"DELETE FROM entries WHERE event_id IN ({marks})", chunk)
+                    tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
+                _prune_known(tx)
+            return removed
+
+        return self._guard("drop events from the queue", work)
+
+    def delivered(self, *, limit: int | None = None) -> list[DeliveredEvent]:
+        """What the server acknowledged, newest first (as long as known_events keeps it)."""
+
+        def work() -> list[DeliveredEvent]:
+            rows = self._db.execute(
+                "SELECT event_id, event_type, verdict, known_at, detail FROM known_events"
+                " WHERE verdict IN (?, ?) ORDER BY known_at DESC, event_id DESC LIMIT ?",
+                (Verdict.SUCCESS.value, Verdict.DUPLICATE.value, -1 if limit is None else limit),
+            )
+            found = []
+            for event_id, event_type, verdict, known_at, detail in rows:
+                parts = _detail(detail)
+                found.append(
+                    DeliveredEvent(event_id, event_type, Verdict(verdict), known_at, *parts)
+                )
+            return found
+
+        return self._guard("read the delivery log", work)
+
+    def _forget(self, groups: Sequence[tuple[Verdict, Sequence[str]]]) -> int:
         removed = 0
+        now = _utc_now()
         with self._transaction() as tx:
             tx.execute(_DELETING)
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                where = f"event_id IN ({', '.join('?' * len(chunk))})"
-                tx.execute(
-                    f"INSERT OR IGNORE INTO known_events (event_id) SELECT event_id FROM entries"
-                    f" WHERE {where}",
-                    chunk,
-                )
-                removed += tx.execute(f"DELETE FROM entries WHERE {where}", chunk).rowcount
+            for verdict, event_ids in groups:
+                ids = list(event_ids)
+                for start in range(0, len(ids), _CHUNK):
+                    chunk = ids[start : start + _CHUNK]
+                    where = f"event_id IN ({', '.join('?' * len(chunk))})"
+                    tx.execute(_REMEMBER + f" WHERE {where}", (now, verdict.value, *chunk))
+                    removed += tx.execute(f"DELETE FROM entries WHERE {where}", chunk).rowcount
+            _prune_known(tx)
         return removed
 
     def _discard_unsent(self, event_ids: Sequence[str]) -> int:
@@ -866,8 +1006,40 @@ class EventQueue:
 
 _COLUMNS = (
     "id, event_id, event_type, data, status, retry_count, created_at, last_attempt_at,"
-    " last_error, error_category"
+    " last_error, error_category, commit_sha, repo"
 )
+# Remember entries (the WHERE clause follows) in known_events: when, why, and what they were.
+# One json_extract with several paths parses each envelope once.
+_REMEMBER = (
+    "INSERT OR REPLACE INTO known_events (event_id, known_at, verdict, event_type, detail)"
+    " SELECT event_id, ?, ?, event_type, json_extract(data, '$.payload.feature_slug',"
+    " '$.payload.wp_id', '$.payload.from_lane', '$.payload.to_lane') FROM entries"
+)
+
+
+def _prune_known(tx: sqlite3.Connection) -> None:
+    """The retention rule of known_events (and so of `kitty-hooks log`): KNOWN_EVENTS_DAYS, and
+    at most about KNOWN_EVENTS_MAX rows (rows forgotten at the same instant go together)."""
+    cutoff = datetime.now(timezone.utc) - timedelta(days=KNOWN_EVENTS_DAYS)
+    tx.execute(
+        "DELETE FROM known_events WHERE known_at < ?", (cutoff.isoformat(timespec="microseconds"),)
+    )
+    tx.execute(
+        "DELETE FROM known_events WHERE known_at < (SELECT known_at FROM known_events"
+        " ORDER BY known_at DESC LIMIT 1 OFFSET ?)",
+        (KNOWN_EVENTS_MAX - 1,),
+    )
+
+
+def _detail(text: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    try:
+        parts = json.loads(text) if text else None
+    except ValueError:
+        parts = None
+    if not isinstance(parts, list) or len(parts) != 4:
+        return (None, None, None, None)
+    feature, wp, from_lane, to_lane = (p if isinstance(p, str) else None for p in parts)
+    return (feature, wp, from_lane, to_lane)
 
 
 def _entry(row: tuple[Any, ...]) -> QueueEntry:
@@ -882,6 +1054,8 @@ def _entry(row: tuple[Any, ...]) -> QueueEntry:
         last_attempt_at=row[7],
         last_error=row[8],
         error_category=row[9],
+        commit_sha=row[10],
+        repo=row[11],
     )
 
 

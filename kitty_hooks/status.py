@@ -72,7 +72,7 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
     if stats.oldest_created_at:
         age = max(0.0, (now - datetime.fromisoformat(stats.oldest_created_at)).total_seconds())
     state = read_state()
-    health, creds = _auth_health(now)
+    health, creds = auth_health(now)
     return StatusReport(
         queue_path=path,
         queue_recovered_from=recovered,
@@ -83,11 +83,11 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
         if state.next_attempt_after
         else None,
         auth=health,
-        check=_check_server(creds) if check else None,
+        check=check_server(creds) if check else None,
     )
 
 
-def _auth_health(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
+def auth_health(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
     health, creds = _auth_state(now)
     warning = auth.exposure_warning()
     return (replace(health, warning=warning) if warning else health), creds
@@ -115,7 +115,7 @@ def _auth_state(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
     return AuthHealth("ok", "credentials valid", **who), creds
 
 
-def _check_server(creds: auth.Credentials | None) -> ServerCheck:
+def check_server(creds: auth.Credentials | None) -> ServerCheck:
     if creds is None:
         return ServerCheck(False, 0, "no usable credentials to check the server with")
     from kitty_hooks import batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -51,3 +52,14 @@ def test_demo_keep_leaves_the_directory(tmp_path: Path) -> None:
     (kept,) = tmp_path.iterdir()
     assert f"Kept everything in {kept}" in done.stdout
     assert (kept / "checkout" / ".git").is_dir()
+    # The line it prints points the command line at the demo's own HOME: the log is there.
+    (line,) = [x for x in done.stdout.splitlines() if "KITTY_HOOKS_HOME=" in x]
+    settings = dict(word.split("=", 1) for word in line.split() if "=" in word)
+    assert settings["HOME"] == str(kept / "home")
+    log = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks", "log", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings},
+    )
+    assert len(json.loads(log.stdout)) == 10

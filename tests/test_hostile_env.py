@@ -79,9 +79,9 @@ def test_sync_and_status_with_deeply_nested_credentials_say_so_and_exit_2(
     assert synced.returncode == 2
     assert "Traceback" not in synced.stderr
     assert synced.stderr.splitlines() == [
-        "kitty-hooks: ~/.spec-kitty/credentials is not valid credentials (values nested too "
-        "deeply to read): run `spec-kitty auth login`",
-        "2 events still queued (kitty-hooks status shows why)",
+        "kitty-hooks: 2 events still queued: there are no usable credentials "
+        "(~/.spec-kitty/credentials is not valid credentials (values nested too deeply to read): "
+        "run `spec-kitty auth login`)",
     ]
     status = run("status")
     assert status.returncode == 2
