@@ -7,6 +7,7 @@ Measures, in one run and on the same generated events:
 
 * ours, CLI: `python -m kitty_hooks diagnose FILE` as a subprocess, whole-process wall time;
 * ours, in-process: `kitty_hooks.diagnose.diagnose_paths([FILE])` (validator already compiled);
+* a bare `json.loads` loop over the same lines, as a whole process: ours / it, run in turn;
 * check-jsonschema: `python -m check_jsonschema --schemafile WRAPPER EVENTS.json`, the same events
   as ONE JSON array, validated item by item against our real schemas/status-log-line.schema.json.
 
@@ -40,6 +41,12 @@ LOG_LINE_SCHEMA = "status-log-line.schema.json"
 # The bundle's own id sits beside the real schemas' ids, so their relative $refs resolve inside it.
 BUNDLE_ID = "https://kitty-hooks.invalid/schemas/status-log-lines.array.schema.json"
 OURS = [sys.executable, "-m", "kitty_hooks", "diagnose"]
+# The floor for reading the lines at all: each parsed by the standard library, nothing checked.
+JSON_LOADS_LOOP = """
+import json, sys
+for line in open(sys.argv[1], "rb").read().splitlines():
+    json.loads(line)
+"""
 CHECK_JSONSCHEMA = [sys.executable, "-m", "check_jsonschema"]
 
 
@@ -270,13 +277,22 @@ def main(argv: list[str] | None = None) -> int:
         samples_cli: list[float] = []
         samples_one: list[float] = []
         samples_inproc: list[float] = []
+        samples_floor: list[float] = []
+        floor = [sys.executable, "-c", JSON_LOADS_LOOP, str(log)]
         for _ in range(options.reps):
             samples_cli.append(time_process([*OURS, str(log)], cwd=workdir, env=env))
+            samples_floor.append(time_process(floor, cwd=workdir, env=env))
             samples_one.append(time_process([*OURS, str(one_log)], cwd=workdir, env=env))
             gc.collect()
-            samples_inproc.append(time_call(lambda: diagnose_paths([log])))
+            samples_inproc.append(time_call(lambda: diagnose_paths([log], keep_valid=False)))
         rows.append(("kitty-hooks diagnose (CLI, subprocess)", "jsonl", samples_cli, count))
         rows.append(("kitty-hooks diagnose (in-process)", "jsonl", samples_inproc, count))
+        ratios = [ours / bare for ours, bare in zip(samples_cli, samples_floor, strict=True)]
+        print(
+            f"ours, CLI / a bare json.loads loop over the same lines (whole processes, run in "
+            f"turn): median {median(ratios):.2f}x, runs {', '.join(f'{r:.2f}' for r in ratios)} "
+            "(target <= 1.2x)\n"
+        )
 
         cj_rows: list[tuple[str, str, list[float], int]] = []
         cj_one: dict[str, list[float]] = {}
