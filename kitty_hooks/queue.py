@@ -207,8 +207,8 @@ _SCHEMA_1 = (
 
 # Queued now (maybe earlier in the same batch), or delivered or purged before.
 _SEEN = (
-    "SELECT 1 FROM entries WHERE event_id = ?1"
-    " UNION ALL SELECT 1 FROM known_events WHERE event_id = ?1 LIMIT 1"
+    "SELECT 1 FROM entries WHERE event_id = ?"
+    " UNION ALL SELECT 1 FROM known_events WHERE event_id = ? LIMIT 1"
 )
 _READ_CLOCK = "SELECT max(coalesce((SELECT max(id) FROM entries), 0), value) FROM clock"
 _DELETING = "UPDATE clock SET value = max(value, coalesce((SELECT max(id) FROM entries), 0))"
@@ -561,7 +561,8 @@ class EventQueue:
                     raise ValueError(f"event_id must be a non-empty string, got {event_id!r}")
                 if not isinstance(event_type, str) or not event_type:
                     raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
-                if tx.execute(_SEEN, (event_id,)).fetchone():
+                # Plain ? twice: numbered ?1 with a sequence is deprecated from Python 3.12.
+                if tx.execute(_SEEN, (event_id, event_id)).fetchone():
                     duplicates.append(event_id)
                     continue
                 key = causation_key(envelope)
