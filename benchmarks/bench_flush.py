@@ -1,8 +1,8 @@
 """Benchmark: flushing 100,000 queued events to a server, kitty-hooks against spec-kitty-cli
 and against a ceiling.
 
-    python benchmarks/bench_flush.py            # 100,000 events, null server, 5 rounds, ~90 s
-    python benchmarks/bench_flush.py --quick    # 10,000 events, 2 rounds, ~15 s
+    python benchmarks/bench_flush.py            # 100,000 events, null server, 5 rounds, ~70 s
+    python benchmarks/bench_flush.py --quick    # 10,000 events, 2 rounds, ~10 s
     python benchmarks/bench_flush.py --servers null,ingest   # also the local ingest server
 
 The same WPStatusChanged envelopes (from _data.LogWriter through events.build_status_envelope,

@@ -5,6 +5,9 @@ the error kept, dead_letter at the limit; an event the answer does not mention s
 401 → refresh once and resend the same batch; 429/503 → wait Retry-After (capped) and resend;
 other 5xx, timeouts, connection errors and garbage → nothing changes but last_attempt_at, and a
 backoff (exponential with jitter, capped) that the next automatic flush respects.
+
+One request is in flight at a time; around it, a reader thread reads and gzips the next batches
+and a settler thread writes what the last answer meant into the queue (see _Sender.run).
 """
 
 from __future__ import annotations
