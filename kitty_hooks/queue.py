@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -135,6 +135,18 @@ class OutgoingEvent:
     event_id: str
     event_type: str
     data: str
+
+
+@dataclass(frozen=True)
+class OutgoingPage:
+    """The next events to send, as the flusher reads them ahead of the one in flight: parallel
+    tuples, the envelopes as the stored JSON's UTF-8 bytes (joined as they are into the body,
+    never decoded). Empty when nothing is left to send."""
+
+    ids: tuple[int, ...]
+    event_ids: tuple[str, ...]
+    event_types: tuple[str, ...]
+    data: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -801,6 +813,27 @@ class EventQueue:
             ],
         )
 
+    def outgoing_page(
+        self, limit: int, *, retry_limit: int = DEFAULT_RETRY_LIMIT, after_id: int = 0
+    ) -> OutgoingPage:
+        """outgoing_batch() as the flusher's reader thread takes it: the same entries, in the
+        same order, with the stored JSON as bytes and no object per event."""
+
+        def work() -> OutgoingPage:
+            rows = self._db.execute(
+                # CAST: the UTF-8 bytes SQLite holds, without a str made and encoded again.
+                "SELECT id, event_id, event_type, CAST(data AS BLOB) FROM entries WHERE id > ?"
+                " AND (status = 'pending' OR (status = 'failed' AND retry_count < ?))"
+                " ORDER BY id LIMIT ?",
+                [after_id, retry_limit, limit],
+            ).fetchall()
+            if not rows:
+                return OutgoingPage((), (), (), ())
+            ids, event_ids, event_types, data = zip(*rows, strict=True)
+            return OutgoingPage(ids, event_ids, event_types, data)
+
+        return self._guard("read the queue", work)
+
     def mark_delivered(self, event_ids: Sequence[str], *, duplicates: Sequence[str] = ()) -> int:
         """Remove delivered events (those in duplicates the server had already); their ids stay
         known, with when and the verdict, for `kitty-hooks log`. Returns rows removed."""
@@ -815,6 +848,43 @@ class EventQueue:
                 )
             ),
         )
+
+    def remove_delivered(self, acknowledged: Iterable[tuple[int, Verdict]]) -> int:
+        """mark_delivered() by entry id, as the flusher calls it: remove exactly these entries,
+        remembering each with its verdict (success or duplicate) for `kitty-hooks log`.
+        Returns rows removed.
+
+        Ids are grouped into runs of consecutive integers of one verdict, and each run goes by
+        range (`id BETWEEN first AND last`): a run holds only ids given here, and ids are never
+        handed out twice, so a range can touch no other entry, neither one queued while the
+        batch was in flight (its id is above every id read) nor a dead letter or a rejected
+        event between two delivered ones (its id breaks the run).
+        """
+        runs = _verdict_runs(sorted(dict(acknowledged).items()))
+        if not runs:
+            return 0
+
+        def work() -> int:
+            removed = 0
+            now = _utc_now()
+            # Debian's SQLite is built with SECURE_DELETE, which zeroes every freed page and
+            # writes it to the WAL: 290 pages for 1,000 delivered events instead of 160. FAST
+            # still zeroes what is deleted inside a page; the queue holds what the server
+            # was just sent, nothing to hide from the disk.
+            self._db.execute("PRAGMA secure_delete=FAST")
+            with self._transaction() as tx:
+                tx.execute(_DELETING)
+                for first, last, verdict in runs:
+                    tx.execute(
+                        _REMEMBER + " WHERE id BETWEEN ? AND ?", (now, verdict.value, first, last)
+                    )
+                    removed += tx.execute(
+                        "DELETE FROM entries WHERE id BETWEEN ? AND ?", (first, last)
+                    ).rowcount
+                _prune_known(tx)
+            return removed
+
+        return self._guard("remove delivered events from the queue", work)
 
     def discard_unsent(self, event_ids: Sequence[str]) -> int:
         """Drop events that were never sent and no longer happened (an amend or rebase rewrote
@@ -1058,6 +1128,17 @@ def _entry(row: tuple[Any, ...]) -> QueueEntry:
         commit_sha=row[10],
         repo=row[11],
     )
+
+
+def _verdict_runs(pairs: Sequence[tuple[int, Verdict]]) -> list[tuple[int, int, Verdict]]:
+    """(id, verdict) pairs sorted by id as (first, last, verdict) runs of consecutive ids."""
+    runs: list[tuple[int, int, Verdict]] = []
+    for value, verdict in pairs:
+        if runs and runs[-1][1] == value - 1 and runs[-1][2] is verdict:
+            runs[-1] = (runs[-1][0], value, verdict)
+        else:
+            runs.append((value, value, verdict))
+    return runs
 
 
 def _unicode_text(text: str) -> str:

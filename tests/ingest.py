@@ -125,6 +125,7 @@ class Fault:
     payload: bytes = b""
     seconds: float = 0.0
     count: int = 0
+    release: threading.Event | None = None
 
     @classmethod
     def status(
@@ -138,6 +139,12 @@ class Fault:
         """A slow server: wait, then process normally (the client may have given up by then:
         what it sent is stored all the same). Stopping the server cuts the wait short."""
         return cls("delay", path, seconds=seconds)
+
+    @classmethod
+    def hold(cls, release: threading.Event, *, path: str | None = BATCH_PATH) -> Fault:
+        """Hold the request until `release` is set (or the server stops), then process it
+        normally: a server slow for exactly as long as a test needs."""
+        return cls("hold", path, release=release)
 
     @classmethod
     def body(cls, data: bytes, *, status: int = 200, path: str | None = BATCH_PATH) -> Fault:
@@ -237,6 +244,11 @@ class FaultInjector:
         if fault is None or fault.kind == "delay":
             if fault is not None:
                 self._stopping.wait(fault.seconds)
+            return self._pass(environ, start_response, record)
+        if fault.kind == "hold":
+            assert fault.release is not None
+            while not (fault.release.wait(0.05) or self._stopping.is_set()):
+                pass
             return self._pass(environ, start_response, record)
         if fault.kind == "status":
             payload = json.dumps({"error": f"injected fault: HTTP {fault.code}"}).encode()

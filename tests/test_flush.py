@@ -6,17 +6,20 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 
+from kitty_hooks import batch
 from kitty_hooks import flush as flushing
 from kitty_hooks.flush import flush
 from kitty_hooks.flushstate import read_state, state_path
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue import EventQueue, QueueError
 from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
 from tests.syncutil import queue_events, queued_entries, write_credentials
 
@@ -403,3 +406,147 @@ def test_server_process_killed_mid_flush_then_restarted_holds_every_event_once(
         received = [e["event_id"] for e in server.events(limit=10_000)]
         assert sorted(received) == sorted(ids)  # every event once, none twice
         assert queued_entries() == []
+
+
+# --- the overlap: batch k+1 is read and gzipped while batch k is on the wire ------------------
+
+
+def _flush_in_thread(**options: object) -> tuple[threading.Thread, dict[str, object]]:
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["summary"] = flush(timeout=(2.0, 30.0), **options)  # type: ignore[arg-type]
+        except BaseException as exc:  # the test asserts on it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _our_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("kitty-hooks-")]
+
+
+def test_the_next_batch_is_read_and_gzipped_while_the_server_holds_the_last(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = queue_events(2500)
+    encoded: list[int] = []
+    second_ready = threading.Event()
+    encode_texts = batch.encode_texts
+
+    def watched(*args: object, **kwargs: object) -> Iterator[batch.EncodedBatch]:
+        for one in encode_texts(*args, **kwargs):  # type: ignore[arg-type]
+            encoded.append(len(one.event_ids))
+            if len(encoded) == 2:
+                second_ready.set()
+            yield one
+
+    monkeypatch.setattr(batch, "encode_texts", watched)
+    release = threading.Event()
+    logged_in.faults.push(Fault.hold(release))
+    thread, outcome = _flush_in_thread()
+    try:
+        assert second_ready.wait(10), "batch 2 was not prepared while batch 1 was held"
+        assert batch_requests(logged_in) == []  # batch 1 still unanswered
+        assert len(encoded) <= 3  # read ahead by a bounded amount, not the whole queue
+    finally:
+        release.set()
+        thread.join(30)
+    summary = outcome["summary"]
+    assert isinstance(summary, flushing.FlushSummary)
+    assert summary.line() == "Synced: 2500, Duplicates: 0, Failed: 0"
+    assert logged_in.event_ids() == ids
+    assert [r.event_count for r in batch_requests(logged_in)] == [1000, 1000, 500]
+    assert queued_entries() == []
+    assert _our_threads() == []
+
+
+def test_events_queued_or_retried_while_a_batch_is_in_flight_are_not_removed(
+    logged_in: IngestServer,
+) -> None:
+    ids = queue_events(1500)
+    with EventQueue() as queue:  # a dead letter in the middle of the first batch
+        queue.mark_rejected(ids[500], "bad", "schema_mismatch", retry_limit=1)
+    release = threading.Event()
+    logged_in.faults.push(Fault.hold(release))
+    thread, outcome = _flush_in_thread()
+    try:
+        deadline = time.monotonic() + 10
+        while not logged_in.requests() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the request is in the server's hands (recorded once answered)
+        time.sleep(0.2)
+        # Another process's writes while batch 1 (ids around the dead letter) is in flight:
+        # a commit queues new events, `kitty-hooks queue retry` revives the dead letter.
+        late = queue_events(10, start=5000)
+        with EventQueue() as queue:
+            assert queue.retry(all_dead=True) == 1
+    finally:
+        release.set()
+        thread.join(30)
+    summary = outcome["summary"]
+    assert isinstance(summary, flushing.FlushSummary) and summary.outcome == "done"
+    on_server = logged_in.event_ids()
+    queued = [e.event_id for e in queued_entries()]
+    assert len(on_server) == len(set(on_server))
+    assert sorted(on_server + queued) == sorted(ids + late)  # nothing lost, nothing twice
+    assert ids[500] in queued  # revived after its neighbours were read: not sent, not removed
+    assert summary.left_pending == len(queued)
+    second = flush(timeout=FAST)
+    assert second.outcome == "done" and second.duplicates == 0
+    assert sorted(logged_in.event_ids()) == sorted(ids + late)
+    assert queued_entries() == []
+
+
+_CRASH_AFTER_POST = """
+import os
+from kitty_hooks.flush import flush
+from kitty_hooks.queue import EventQueue
+
+def crash(self, entry_ids):
+    os._exit(9)  # the answer is in, nothing is removed yet
+
+EventQueue.remove_delivered = crash
+flush()
+"""
+
+
+def test_a_crash_between_post_and_delete_resends_the_same_ids_as_duplicates(
+    logged_in: IngestServer,
+) -> None:
+    ids = queue_events(2500)
+    died = subprocess.run(
+        [sys.executable, "-c", _CRASH_AFTER_POST], capture_output=True, text=True, timeout=120
+    )
+    assert died.returncode == 9, died.stderr
+    assert len(logged_in.event_ids()) >= 1000  # at least the batch whose answer came in
+    assert [e.event_id for e in queued_entries()] == ids  # nothing was removed
+    second = flush(timeout=FAST)
+    assert second.outcome == "done"
+    # What the server had stored went again under the same ids and came back duplicate (the
+    # batch after it may have been on the wire when the process died).
+    assert second.duplicates in (1000, 2000)
+    assert second.synced + second.duplicates == 2500
+    assert logged_in.event_ids() == ids  # every event once, under its own id
+    assert queued_entries() == []
+
+
+def test_a_queue_write_that_fails_mid_flush_stops_it_and_loses_nothing(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = queue_events(3000)
+
+    def disk_full(self: EventQueue, entry_ids: object) -> int:
+        raise QueueError("disk full: cannot remove delivered events from the queue")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(EventQueue, "remove_delivered", disk_full)
+        with pytest.raises(QueueError, match="disk full"):
+            flush(timeout=FAST)
+    assert _our_threads() == []
+    assert [e.event_id for e in queued_entries()] == ids
+    again = flush(timeout=FAST)
+    assert again.outcome == "done" and again.synced + again.duplicates == 3000
+    assert logged_in.event_ids() == ids

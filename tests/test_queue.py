@@ -23,6 +23,7 @@ from kitty_hooks.queue import (
     EnqueueResult,
     EventQueue,
     QueueError,
+    Verdict,
     causation_key,
     default_queue_path,
 )
@@ -574,6 +575,56 @@ def test_mark_delivered_handles_more_ids_than_one_statement_takes(queue: EventQu
     assert queue.mark_delivered([e["event_id"] for e in batch[:1100]]) == 1100
     assert queue.stats().total_pending == 100
     assert queue.enqueue(batch[:1100]).queued == ()
+
+
+def test_outgoing_page_is_outgoing_batch_with_the_stored_json_as_bytes(queue: EventQueue) -> None:
+    batch = [envelope(n, wp=f"WP{n:02d}") for n in range(6)]
+    batch[3]["payload"]["actor"] = "Zoë"
+    queue.enqueue(batch)
+    queue.mark_rejected(batch[1]["event_id"], "bad", "schema_mismatch", retry_limit=1)
+    queue.mark_rejected(batch[2]["event_id"], "bad", "schema_mismatch")
+
+    for after, limit in ((0, 10), (0, 2), (3, 2)):
+        expected = queue.outgoing_batch(limit, after_id=after)
+        page = queue.outgoing_page(limit, after_id=after)
+        assert page.ids == tuple(e.id for e in expected)
+        assert page.event_ids == tuple(e.event_id for e in expected)
+        assert page.event_types == tuple(e.event_type for e in expected)
+        assert page.data == tuple(e.data.encode("utf-8") for e in expected)
+    assert queue.outgoing_page(10, after_id=queue.lamport_clock()).ids == ()
+
+
+def test_remove_delivered_removes_exactly_the_ids_given(queue: EventQueue) -> None:
+    batch = [envelope(n, wp=f"WP{n:02d}") for n in range(10)]
+    queue.enqueue(batch)
+    entries = queue.list_entries()
+    dead = entries[4]
+    queue.mark_rejected(dead.event_id, "bad", "schema_mismatch", retry_limit=1)
+    # Runs 1-4 and 6-8 (not 5, a dead letter between them), 10 alone; 9 was not delivered.
+    delivered = [e.id for e in entries if e.id not in (dead.id, entries[8].id)]
+
+    # The server had one of them already: a duplicate breaks a run too (another verdict).
+    verdicts = {i: Verdict.DUPLICATE if i == delivered[1] else Verdict.SUCCESS for i in delivered}
+    assert queue.remove_delivered(reversed(list(verdicts.items()))) == 8
+    left = queue.list_entries()
+    assert [(e.id, e.status) for e in left] == [(dead.id, DEAD_LETTER), (entries[8].id, PENDING)]
+    # Their ids stay known: a scan that sees them again queues nothing.
+    assert queue.enqueue(batch).queued == ()
+    assert queue.remove_delivered([]) == 0
+    # And the delivery log says which the server stored and which it had already.
+    logged = {e.event_id: e.verdict for e in queue.delivered(limit=100)}
+    by_id = {e.id: e.event_id for e in entries}
+    assert logged == {by_id[i]: v for i, v in verdicts.items()}
+
+
+def test_remove_delivered_never_lets_a_removed_id_be_handed_out_again(queue: EventQueue) -> None:
+    queue.enqueue([envelope(n, wp=f"WP{n:02d}") for n in range(3)])
+    ids_before = [e.id for e in queue.list_entries()]
+    queue.remove_delivered((i, Verdict.SUCCESS) for i in ids_before)  # the highest ids too
+    queue.enqueue([envelope(9, wp="WP09")])
+    (new,) = queue.list_entries()
+    assert new.id > max(ids_before)
+    assert new.envelope["lamport_clock"] == new.id
 
 
 def test_retry_and_purge_dead_letters(queue: EventQueue) -> None:
