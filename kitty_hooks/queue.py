@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import log_line, state_dir, work_marker_path
@@ -94,8 +92,9 @@ class QueueBusy(QueueError):
     """Another process holds the queue's write lock longer than we waited: try again later."""
 
 
-@dataclass(frozen=True)
-class QueueEntry:
+# NamedTuples, not dataclasses: the post-commit hook opens the queue, and cannot afford
+# dataclasses' import (inspect, ast: ~8 ms) nor its per-class code generation.
+class QueueEntry(NamedTuple):
     id: int
     event_id: str
     event_type: str
@@ -113,8 +112,7 @@ class QueueEntry:
     """The git common dir of that commit's repository."""
 
 
-@dataclass(frozen=True)
-class DeliveredEvent:
+class DeliveredEvent(NamedTuple):
     """One line of `kitty-hooks log`: an event the server acknowledged, and when."""
 
     event_id: str
@@ -127,8 +125,7 @@ class DeliveredEvent:
     to_lane: str | None
 
 
-@dataclass(frozen=True)
-class OutgoingEvent:
+class OutgoingEvent(NamedTuple):
     """A queued event as the flusher sends it: the stored envelope JSON, untouched."""
 
     id: int
@@ -137,8 +134,7 @@ class OutgoingEvent:
     data: str
 
 
-@dataclass(frozen=True)
-class OutgoingPage:
+class OutgoingPage(NamedTuple):
     """The next events to send, as the flusher reads them ahead of the one in flight: parallel
     tuples, the envelopes as the stored JSON's UTF-8 bytes (joined as they are into the body,
     never decoded). Empty when nothing is left to send."""
@@ -149,14 +145,12 @@ class OutgoingPage:
     data: tuple[bytes, ...]
 
 
-@dataclass(frozen=True)
-class EnqueueResult:
+class EnqueueResult(NamedTuple):
     queued: tuple[str, ...]
     duplicates: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class QueueStats:
+class QueueStats(NamedTuple):
     total_pending: int
     total_failed: int
     total_dead_letter: int
@@ -501,6 +495,8 @@ class EventQueue:
                 # SQLite could not read: copy them first, they may hold the latest commits.
                 for suffix in ("-wal", "-shm"):
                     if Path(f"{self.path}{suffix}").exists():
+                        import shutil  # only to recover a corrupt queue: not on every hook run
+
                         shutil.copyfile(f"{self.path}{suffix}", f"{aside}{suffix}")
             self.close()
             if aside is not None:

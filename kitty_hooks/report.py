@@ -184,7 +184,7 @@ def render_delivered(delivered: list[DeliveredEvent], output_format: str) -> str
     """`kitty-hooks log`: what the server acknowledged, newest first."""
     if output_format == "json":
         return json.dumps(
-            [{**asdict(d), "verdict": d.verdict.value} for d in delivered],
+            [{**d._asdict(), "verdict": d.verdict.value} for d in delivered],
             indent=2,
             ensure_ascii=False,
         )

@@ -55,7 +55,7 @@ class StatusReport:
     def as_dict(self) -> dict[str, Any]:
         document = asdict(self)
         document["queue"] = {
-            **asdict(self.queue),
+            **self.queue._asdict(),
             "oldest_event_age_seconds": self.oldest_event_age_seconds,
         }
         document.pop("oldest_event_age_seconds")

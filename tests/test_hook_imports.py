@@ -105,3 +105,84 @@ def test_a_spec_kitty_2_commit_imports_no_yaml_once_the_config_is_cached(tmp_pat
     imported = _hook_imports(repo.path)
     assert "kitty_hooks.queue" in imported  # it did queue the move
     assert "yaml" not in imported
+
+
+# The import budget of a commit that moves a WP (issue 10): what each hook run may load. Heavy
+# standard modules are out too: dataclasses brings inspect and ast (~8 ms), uuid brings platform,
+# shutil brings bz2 and lzma; PyYAML only for frontmatter that is not a plain `lane:` scalar.
+NOT_ON_THE_HOOK_PATH = frozenset(
+    {
+        *HEAVY,
+        "dataclasses",
+        "inspect",
+        "ast",
+        "uuid",
+        "platform",
+        "shutil",
+        "bz2",
+        "lzma",
+        "http.client",
+        "urllib.request",
+        "socket",
+        "ssl",
+        "email",
+        "orjson",
+        "tomllib",
+        "tomli",
+        "logging",
+        "argparse",
+    }
+)
+OUR_HOOK_PATH = frozenset(
+    {
+        "kitty_hooks",
+        "kitty_hooks.entry",
+        "kitty_hooks.githooks",
+        "kitty_hooks.errors",
+        "kitty_hooks.locations",
+        "kitty_hooks.capture",
+        "kitty_hooks.gitrepo",
+        "kitty_hooks.layout",
+        "kitty_hooks.detect",
+        "kitty_hooks.events",
+        "kitty_hooks.lanes",
+        "kitty_hooks.logline",
+        "kitty_hooks.frontmatter",
+        "kitty_hooks.identity",
+        "kitty_hooks.validation",
+        "kitty_hooks.assets",
+        "kitty_hooks.queue",
+        "kitty_hooks.spool",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "style", ["frontmatter lane", "2.x log line and frontmatter", "3.x log line"]
+)
+def test_a_commit_that_moves_a_wp_stays_within_the_import_budget(
+    tmp_path: Path, style: str
+) -> None:
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    wp = "kitty-specs/039-x/tasks/WP01-x.md"
+    repo.write(".kittify/config.yaml", "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n")
+    repo.write(wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: planned\n---\n")
+    repo.commit_all("plan WP01")
+    _hook_imports(repo.path)  # the first run reads the config, and caches it
+    if style != "frontmatter lane":
+        line = _log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R21", "planned", "claimed")
+        if style == "3.x log line":
+            line = line.replace('"feature_slug"', '"mission_slug"')
+        repo.write(log, line)
+    if style != "3.x log line":
+        repo.write(wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: \"claimed\"\n---\n")
+    repo.commit_all("claim WP01")
+    imported = _hook_imports(repo.path)
+    assert "kitty_hooks.queue" in imported  # it did queue the move
+    assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
+    assert (
+        sorted(m for m in imported if m.startswith("kitty_hooks") and m not in OUR_HOOK_PATH) == []
+    )
