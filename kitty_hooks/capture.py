@@ -105,7 +105,7 @@ def follow_rewrite(
     only the new commits make is queued; one that only the old commits made, and that was
     never sent, is dropped (an amend that changed `lane: for_review` to `lane: done`).
     """
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue import EventQueue, QueueError
 
     old = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
     new = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
@@ -119,11 +119,18 @@ def follow_rewrite(
         e for chunk in _envelope_chunks(cwd, new, result, execution_mode=None) for e in chunk
     ]
     stale = old_ids - {e["event_id"] for e in new_envelopes}
-    with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
-        queue.replace_commit_refs(rewritten)
-        result.discarded = queue.discard_unsent(sorted(stale))
+    # The moves only the new commits make first: _enqueue spools them when the queue is busy,
+    # so they are never lost to a failure of the tidying below.
     if new_envelopes:
         _enqueue(new_envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
+    try:
+        with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
+            queue.replace_commit_refs(rewritten)
+            result.discarded = queue.discard_unsent(sorted(stale))
+    except QueueError as exc:
+        # Queued events then keep naming the old commits (and a rewritten-away move stays): the
+        # server still gets every move; a later amend or `queue drop` can tidy up.
+        result.queue_problem = result.queue_problem or str(exc)
     return result
 
 

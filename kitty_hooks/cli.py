@@ -435,6 +435,11 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
     from kitty_hooks.flush import flush
     from kitty_hooks.report import render_sync, sync_notes
 
+    if report_path is not None and not report_path.resolve().parent.is_dir():
+        # Said before the flush, not after it has sent everything.
+        raise click.BadParameter(
+            f"{report_path}: no such directory to write the report in", param_hint="--report"
+        )
     if output_format == "text" and not quiet and sys.stderr.isatty():
         with click.progressbar(length=1, label="syncing", file=sys.stderr) as bar:
 
@@ -446,7 +451,14 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
     else:
         summary = flush()
     if report_path is not None:
-        report_path.write_text(render_sync(summary, "json") + "\n", encoding="utf-8")
+        try:
+            report_path.write_text(render_sync(summary, "json") + "\n", encoding="utf-8")
+        except OSError as exc:
+            click.echo(
+                f"kitty-hooks: could not write the report to {report_path}: "
+                f"{exc.strerror or exc} (the sync itself is done)",
+                err=True,
+            )
     if output_format == "json":
         click.echo(render_sync(summary, "json"))
     elif not quiet or summary.exit_code != 0:

@@ -11,7 +11,6 @@ commits that made them, on their branch, when they were committed (or by `scan`)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
@@ -41,16 +40,14 @@ from kitty_hooks.layout import (
     wp_id_from_name,
 )
 from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
+from kitty_hooks.validation import common_pattern
 
 # A WP file is a page of markdown; anything this large or with NUL bytes is not one.
 MAX_WP_FILE_BYTES = 1 << 20
 MAX_LOG_BYTES = 64 << 20
-_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
-# What spec-kitty-events reads as an event id: a ULID in any case, a UUID with or without hyphens.
-_EVENT_ID = re.compile(
-    r"^([0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}|[0-9a-fA-F]{32}"
-    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-)
+# Moves that carry evidence of a review: a canceled WP is done on the board too, but nobody
+# approved it.
+APPROVAL_LANES = frozenset({"approved", "done"})
 
 
 # NamedTuple, not dataclass: the post-commit hook cannot afford dataclasses' import (inspect,
@@ -191,7 +188,7 @@ def _from_log_line(
     at = line.get("at") if isinstance(line.get("at"), str) else commit.author_date
     force = line.get("force") is True
     evidence = line.get("evidence")
-    if sync_lane(to_lane) == "done":
+    if to_lane in APPROVAL_LANES:
         review_result = line.get("review_result")
         if evidence is None and isinstance(review_result, dict) and not force:
             # 3.x approves out of in_review by the review_result alone: that is the review.
@@ -232,9 +229,9 @@ def _sendable_event_id(event_id: str, at: str) -> str:
     the same every time, so the event stays idempotent.
     """
     upper = event_id.upper()
-    if _ULID.match(upper):
+    if common_pattern("ulid").match(upper):
         return upper
-    if not _EVENT_ID.match(event_id):
+    if not common_pattern("event_id").match(event_id):
         raise ValueError(f"event_id {event_id!r} is not a ULID or UUID")
     try:
         millis = iso_to_millis(at)
@@ -321,7 +318,7 @@ def _frontmatter_changes(
             continue
         from_lane = old.lane if old is not None else None
         evidence = None
-        if new.lane == "done":
+        if new.lane in APPROVAL_LANES:
             review = {
                 "reviewer": _text(new.fields.get("reviewed_by")) or commit.author_name,
                 "verdict": _text(new.fields.get("review_status")) or "unspecified",

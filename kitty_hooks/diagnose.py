@@ -508,7 +508,10 @@ def _check_wp_file(
     try:
         frontmatter = parse_frontmatter(text)
     except FrontmatterError as exc:
-        report.add(Problem(label, exc.line, (str(exc),)))
+        # In a 1.x lane folder the folder is the lane (capture reads it so): a file there
+        # with no frontmatter, or broken frontmatter, still says where its WP is.
+        severity: Severity = "warning" if legacy_lane is not None else "error"
+        report.add(Problem(label, exc.line, (str(exc),), severity=severity))
         return
     lane = frontmatter.fields.get("lane")
     # 3.x keeps the lane in the log: a WP file without `lane:` is normal, and its `lane:` may

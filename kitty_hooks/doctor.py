@@ -1,7 +1,7 @@
 """`kitty-hooks doctor`: is this installation healthy? One check a line: ok, warn or fail.
 
-Read-only, except what opening the queue always does (a corrupt file is moved aside, as every
-command does). A failure is what loses or blocks events: a hook that does not run ours, an
+Read-only, except what opening the queue always does (a corrupt file is moved aside, an older
+queue's schema brought up to date, as every command does). A failure is what loses or blocks events: a hook that does not run ours, an
 interpreter gone, credentials that cannot be used, a queue that cannot be read. A warning is
 what someone should look at: dead letters, a backoff, a shim older than the package.
 """
@@ -27,6 +27,7 @@ from kitty_hooks.install import (
     inspect_hook,
     inspect_hooks,
 )
+from kitty_hooks.locations import hooks_disabled
 
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.
 GUI_PATH = "/usr/bin:/bin"
@@ -256,8 +257,7 @@ def _environment_checks(states: list[HookState], checks: list[Check]) -> None:
             CheckStatus.OK,
             f"a GUI git client's bare PATH ({GUI_PATH}) is enough: the shims name their interpreter",
         )
-    switch = os.environ.get("KITTY_HOOKS", "").strip().lower()
-    if switch in ("0", "false", "no", "off"):
+    if hooks_disabled():
         add(
             "KITTY_HOOKS",
             CheckStatus.WARN,

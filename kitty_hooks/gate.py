@@ -20,6 +20,7 @@ from kitty_hooks.diagnose import (
 )
 from kitty_hooks.errors import FatalError
 from kitty_hooks.layout import legacy_lane_of
+from kitty_hooks.logline import LineError, parse_line
 
 BLOCKED_HINT = (
     "kitty-hooks: commit blocked: fix the event lines above and stage them again "
@@ -123,32 +124,63 @@ def _check_appended(path: str, before: bytes | None, after: bytes, report: Diagn
 
 
 def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseReport) -> None:
-    old_lines = before.split(b"\n")
-    new_lines = after.split(b"\n")
-    if old_lines[-1] == b"":
-        old_lines.pop()
-    if new_lines[-1] == b"":
-        new_lines.pop()
-    index = next(
-        (i for i, (old, new) in enumerate(zip(old_lines, new_lines, strict=False)) if old != new),
-        min(len(old_lines), len(new_lines)),
-    )
-    what = "was modified" if index < len(new_lines) else "was deleted"
+    """A log that is not HEAD's plus lines at the end: valid when no line of HEAD is gone.
+
+    spec-kitty merges a conflicted log itself (2.1.3: the union of both sides, sorted by time;
+    3.x: a merge driver), so lines of HEAD may move: what must not happen is that one is
+    changed or removed. A line of HEAD that is not an event at all (not JSON, blank) may go:
+    spec-kitty's merge drops those. Every line that is new is checked.
+    """
+    old_lines = _lines(before)
+    new_lines = _lines(after)
+    old_set, new_set = set(old_lines), set(new_lines)
+    gone = [
+        number
+        for number, line in enumerate(old_lines, start=1)
+        if line not in new_set and _is_event_object(line)
+    ]
     report.files.append(path)
-    report.add(
-        Problem(
-            path,
-            index + 1,
-            (
-                f"status.events.jsonl is append-only: line {index + 1} {what} "
-                "(expected existing lines unchanged and new events appended at the end)",
-            ),
+    for number in gone[:_REWRITES_SHOWN]:
+        changed = number <= len(new_lines) and new_lines[number - 1] not in old_set
+        report.add(
+            Problem(
+                path,
+                number,
+                (
+                    f"status.events.jsonl is append-only: line {number} "
+                    f"{'was modified' if changed else 'was deleted'} (expected existing lines "
+                    "unchanged and new events appended)",
+                ),
+            )
         )
-    )
-    # Lines that are new in content are still checked, so one run shows every problem.
-    known = set(old_lines)
-    for offset, line in enumerate(new_lines[index:]):
-        if line not in known:
-            check_content(FileKind.LOG, path, line + b"\n", report, first_line=index + offset + 1)
+    if len(gone) > _REWRITES_SHOWN:
+        report.add(
+            Problem(
+                path,
+                None,
+                (f"{len(gone) - _REWRITES_SHOWN:,} more lines of HEAD were modified or deleted",),
+            )
+        )
+    # Lines that are new in content are checked, so one run shows every problem.
+    for number, line in enumerate(new_lines, start=1):
+        if line not in old_set:
+            check_content(FileKind.LOG, path, line + b"\n", report, first_line=number)
     # check_content recorded the path once per added line; keep it once.
     report.files[:] = list(dict.fromkeys(report.files))
+
+
+_REWRITES_SHOWN = 10
+
+
+def _lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _is_event_object(line: bytes) -> bool:
+    try:
+        return line.strip().startswith(b"{") and isinstance(parse_line(line), dict)
+    except LineError:
+        return False

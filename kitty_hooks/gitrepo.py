@@ -72,7 +72,12 @@ def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
     for spec in specs:
         if "\n" in spec:
             raise FatalError(f"cannot read a path with a newline in its name: {spec!r}")
-    out = _git(root, "cat-file", "--batch", stdin="".join(s + "\n" for s in specs).encode())
+    out = _git(
+        root,
+        "cat-file",
+        "--batch",
+        stdin="".join(s + "\n" for s in specs).encode("utf-8", "surrogateescape"),
+    )
     blobs: list[bytes | None] = []
     pos = 0
     for _ in specs:
@@ -193,7 +198,7 @@ def read_commits(cwd: Path, shas: list[str], *, paths: tuple[str, ...]) -> list[
         return []
     out = _git(
         cwd, "log", "--no-walk=unsorted", "--no-renames", "-z", "--raw", "--no-abbrev", _FORMAT,
-        "--stdin", "--", *paths, stdin="".join(f"{sha}\n" for sha in shas).encode(),
+        "--stdin", "--", *paths, stdin="".join(f"{sha}\n" for sha in shas).encode("utf-8", "surrogateescape"),
     )  # fmt: skip
     return list(_parse_records(out))
 

@@ -53,7 +53,8 @@ def log_line(message: str) -> Path:
         if path.exists() and path.stat().st_size > _LOG_LIMIT_BYTES:
             path.replace(path.with_suffix(".log.1"))
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with path.open("a", encoding="utf-8") as log:
+        # backslashreplace: a message may quote a file name that is not UTF-8.
+        with path.open("a", encoding="utf-8", errors="backslashreplace") as log:
             log.write(f"{stamp} [pid {os.getpid()}] {message.rstrip()}\n")
     except OSError:
         pass

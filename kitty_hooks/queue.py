@@ -572,6 +572,14 @@ class EventQueue:
                 # Plain ? twice: numbered ?1 with a sequence is deprecated from Python 3.12.
                 if tx.execute(_SEEN, (event_id, event_id)).fetchone():
                     duplicates.append(event_id)
+                    if commits.get(event_id):
+                        # Seen again in another commit (after `reset --soft` and a new commit,
+                        # a cherry-pick): name the one found last, or `queue drop --orphaned`
+                        # would drop a move that is still in history.
+                        tx.execute(
+                            "UPDATE entries SET commit_sha = ?, repo = ? WHERE event_id = ?",
+                            (commits[event_id], repo, event_id),
+                        )
                     continue
                 key = causation_key(envelope)
                 if key not in last_of:

@@ -55,22 +55,62 @@ def has_spooled() -> bool:
 
 
 def drain(queue: Any) -> int:
-    """Move every spooled envelope into an open EventQueue; returns how many were taken in."""
+    """Move every spooled envelope into an open EventQueue; returns how many were taken in.
+
+    Two processes may drain at once (two worktrees committing, a commit during a flush): each
+    file is claimed first by renaming it, so exactly one of them takes it in; the other finds it
+    gone and moves on. A QueueError puts the claimed file back for the next time.
+    """
     directory = spool_dir()
     if not directory.is_dir():
         return 0
     taken = 0
-    for path in sorted(directory.glob("*.json")):
+    for path in _spooled_files(directory):
+        claimed = path.with_name(f"{path.stem}.claimed-{os.getpid()}")
         try:
-            envelopes = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(envelopes, list):
-                raise ValueError("not a list of envelopes")
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            continue  # another process claimed it
+        try:
+            envelopes = _read_spooled(claimed)
         except (OSError, ValueError) as exc:
             aside = path.with_suffix(".unreadable")
             log_line(f"spool: {path} is unreadable ({exc}); moved to {aside}")
-            os.replace(path, aside)
+            with suppress(OSError):
+                os.replace(claimed, aside)
             continue
-        queue.enqueue(envelopes)  # a QueueError leaves the file for the next time
-        path.unlink()
+        try:
+            queue.enqueue(envelopes)
+        except BaseException:
+            with suppress(OSError):
+                os.replace(claimed, path)  # for the next capture or flush
+            raise
+        with suppress(FileNotFoundError):
+            claimed.unlink()
         taken += len(envelopes)
     return taken
+
+
+# A claimed file whose drainer died (killed mid-drain) is taken up again after this long.
+_STALE_CLAIM_SECONDS = 300
+
+
+def _spooled_files(directory: Path) -> list[Path]:
+    files = list(directory.glob("*.json"))
+    now = time.time()
+    for claimed in directory.glob("*.claimed-*"):
+        with suppress(OSError):
+            if now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS:
+                name = claimed.with_name(claimed.name.split(".claimed-")[0] + ".json")
+                os.rename(claimed, name)
+                files.append(name)
+    return sorted(set(files))
+
+
+def _read_spooled(path: Path) -> list[dict[str, Any]]:
+    envelopes = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(envelopes, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("event_id"), str) for e in envelopes
+    ):
+        raise ValueError("not a list of envelopes")
+    return envelopes

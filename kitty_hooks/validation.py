@@ -53,8 +53,19 @@ def load_schemas() -> dict[str, dict[str, Any]]:
 
 @cache
 def common_pattern(name: str) -> re.Pattern[str]:
-    """The pattern of a shared value type (feature_slug, wp_id, ...) in common.schema.json."""
-    return re.compile(load_schemas()["common.schema.json"]["$defs"][name]["pattern"])
+    """The pattern of a shared value type (feature_slug, wp_id, ulid, ...) in common.schema.json.
+
+    Read from that one file (the hook path needs a few patterns, not every schema parsed)."""
+    return re.compile(_common_defs()[name]["pattern"])
+
+
+@cache
+def _common_defs() -> dict[str, Any]:
+    path = schema_dir() / "common.schema.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["$defs"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise FatalError(f"{path}: cannot read the bundled schema ({exc}): reinstall") from exc
 
 
 @cache

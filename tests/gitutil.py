@@ -9,6 +9,14 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Run this checkout's code with this interpreter, whatever `kitty-hooks` is on PATH.
 KITTY_HOOKS = [sys.executable, "-m", "kitty_hooks"]
+# How the installed shims start our entry point: like `-m kitty_hooks`, but without the
+# repository being committed on sys.path (see hooks/*). Tests that record the interpreter's
+# arguments show it as `-m kitty_hooks`.
+SHIM_ENTRY = "-c import sys; del sys.path[0]; from kitty_hooks.entry import main; sys.exit(main())"
+
+
+def as_module_call(recorded: str) -> str:
+    return recorded.replace(SHIM_ENTRY, "-m kitty_hooks")
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

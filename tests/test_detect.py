@@ -466,3 +466,29 @@ def test_scan_outside_a_repository_says_so_in_one_line(tmp_path: Path) -> None:
     done = outside.kitty_hooks("scan", "HEAD")
     assert done.returncode == 2
     assert done.stderr.strip() == f"kitty-hooks: {tmp_path} is not inside a git work tree"
+
+
+def test_a_review_result_is_evidence_for_an_approval_not_for_a_cancel(hooked: Repo) -> None:
+    review = {"reviewer": "renata", "verdict": "approved", "reference": "review-cycle://1"}
+    hooked.write(
+        LOG,
+        log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R30", "in_review", "approved", review_result=review)
+        + log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R31", "in_review", "canceled", review_result=review,
+                   wp_id="WP02"),
+    )  # fmt: skip
+    commit(hooked)
+    approved, canceled = (e["payload"] for e in queued())
+    assert approved["to_lane"] == canceled["to_lane"] == "done"
+    assert approved["evidence"]["review"]["reviewer"] == "renata"
+    assert approved["evidence"]["repos"][0]["commit"] == head(hooked)
+    assert canceled["evidence"] is None
+
+
+def test_a_frontmatter_move_to_approved_carries_evidence_as_done_does(hooked: Repo) -> None:
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("for_review"))
+    commit(hooked)
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp("approved", extra='reviewed_by: "Grace"\n'))
+    commit(hooked)
+    approval = queued()[-1]["payload"]
+    assert (approval["from_lane"], approval["to_lane"]) == ("for_review", "done")
+    assert approval["evidence"]["review"] == {"reviewer": "Grace", "verdict": "unspecified"}

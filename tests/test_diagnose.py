@@ -259,3 +259,11 @@ def test_legacy_lane_folder_mismatch_is_a_warning(repo: Repo) -> None:
         "warning: lane: frontmatter says 'planned' but the file is in the done/ lane folder"
         in output
     )
+
+
+def test_a_1x_lane_folder_file_without_frontmatter_is_only_a_warning(repo: Repo) -> None:
+    """capture takes the lane from the folder, so the gate does not block such a file."""
+    repo.write("kitty-specs/001-x/tasks/doing/WP01-x.md", "# WP01, 1.x style\n")
+    code, output = _diagnose(repo, "kitty-specs")
+    assert code == 0, output
+    assert "WP01-x.md:1: warning: no YAML frontmatter" in output

@@ -167,3 +167,32 @@ def test_the_gate_outside_a_repository_says_so_in_one_line(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "is not inside a git work tree" in result.stderr
+
+
+def test_spec_kitty_s_own_merge_of_a_conflicted_log_goes_through(gated: Repo) -> None:
+    """spec-kitty merges a conflicted log itself: the union of both sides sorted by time, with
+    duplicates and lines that are no events dropped. HEAD's events move, none is lost."""
+    main = gated.git("rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    gated.git("checkout", "-q", "-b", "topic")
+    gated.write(LOG, "".join(LINES[:2]) + LINES[3])
+    gated.commit_all("topic moves")
+    gated.git("checkout", "-q", main)
+    gated.write(LOG, "".join(LINES[:2]) + LINES[2] + "{not an event\n")
+    gated.commit_all("main moves, and a stray line")
+    gated.git("merge", "-q", "--no-commit", "topic", check=False)  # conflicts in the log
+    union = [LINES[0], LINES[3], LINES[1], LINES[2]]  # reordered, the stray line dropped
+    gated.write(LOG, "".join(union))
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 0, output
+
+
+def test_a_line_of_head_changed_inside_a_reordered_log_is_still_caught(gated: Repo) -> None:
+    gated.write(LOG, "".join(LINES[:3]))
+    gated.commit_all("three")
+    changed = LINES[0].replace('"actor": "', '"actor": "x')
+    gated.write(LOG, LINES[2] + changed + LINES[1])
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 1
+    assert f"{LOG}:1: status.events.jsonl is append-only: line 1 was deleted" in output

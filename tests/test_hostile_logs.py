@@ -145,3 +145,18 @@ def test_no_hostile_line_makes_the_post_commit_hook_fail_git(repo: Repo, tmp_pat
     result = commit(repo, "--no-verify", warns=True)
     assert result.returncode == 0
     assert moves() == [("WP01", None, "planned")]
+
+
+def test_a_staged_wp_file_whose_name_is_not_utf8_is_checked_not_an_internal_error(
+    repo: Repo,
+) -> None:
+    subprocess.run([*KITTY_HOOKS, "install"], cwd=repo.path, check=True, capture_output=True)
+    name = os.fsdecode(b"kitty-specs/001-x/tasks/WP01-\xff.md")
+    target = repo.path / name
+    target.parent.mkdir(parents=True)
+    target.write_text("---\nlane: planned\n---\n")
+    repo.git("add", "-A")
+    result = repo.git("commit", "-q", "-m", "x", check=False)
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert moves() == [("WP01", None, "planned")]

@@ -23,7 +23,7 @@ from kitty_hooks.install import (
 )
 from kitty_hooks.locations import flush_state_path, work_marker_path
 from kitty_hooks.queue import default_queue_path
-from tests.gitutil import PROJECT_ROOT, Repo, git
+from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, git
 
 EXAMPLES = Path(__file__).parent / "examples"
 BAD_CASE = EXAMPLES / "fail" / "log-unknown-lane"
@@ -271,7 +271,7 @@ def test_pre_push_legacy_and_ours_read_the_same_stdin_and_the_push_succeeds(
     assert (tmp_path / "legacy.stdin").read_text() == pushed
     assert (tmp_path / "legacy.args").read_text() == f"origin {remote}\n"
     assert Path(f"{fake_python}.stdin").read_text() == pushed
-    assert Path(f"{fake_python}.args").read_text() == (
+    assert as_module_call(Path(f"{fake_python}.args").read_text()) == (
         f"-m kitty_hooks hook pre-push origin {remote}\n"
     )
     assert list(temp.iterdir()) == []  # the copy of stdin is gone
@@ -318,7 +318,8 @@ def test_post_rewrite_legacy_and_ours_read_the_same_stdin(
     assert (tmp_path / "legacy.stdin").read_text() == f"{old} {new}\n"
     assert (tmp_path / "legacy.args").read_text() == "amend\n"
     assert Path(f"{fake_python}.stdin").read_text() == f"{old} {new}\n"
-    assert Path(f"{fake_python}.args").read_text() == "-m kitty_hooks hook post-rewrite amend\n"
+    args = as_module_call(Path(f"{fake_python}.args").read_text())
+    assert args == "-m kitty_hooks hook post-rewrite amend\n"
 
 
 def test_uninstall_restores_the_previous_hook_byte_for_byte_with_its_mode(
@@ -541,3 +542,18 @@ def test_refuses_a_hook_type_it_does_not_have(repo: Repo) -> None:
 def test_outside_a_repository_is_a_fatal_error(tmp_path: Path) -> None:
     with pytest.raises(FatalError, match="not inside a git repository"):
         install_hooks(tmp_path)
+
+
+def test_a_kitty_hooks_folder_in_the_repository_never_runs_instead_of_ours(repo: Repo) -> None:
+    """`python -m kitty_hooks` from the work tree would import the repository's own folder
+    first (PYTHONSAFEPATH stops that only from Python 3.11): the shims must not."""
+    repo.write("kitty_hooks/__init__.py", "raise SystemExit('the repository ran its own code')\n")
+    repo.write("kitty_hooks/__main__.py", "raise SystemExit('the repository ran its own code')\n")
+    install_hooks(repo.path)
+    repo.write("kitty-specs/039-x/tasks/WP01-x.md", "---\nlane: planned\n---\n")
+    repo.git("add", "-A")
+    result = repo.git("commit", "-q", "-m", "x", check=False)
+    assert "the repository ran its own code" not in result.stderr + result.stdout
+    assert result.returncode == 0, result.stderr
+    shim = (repo.path / ".git" / "hooks" / "post-commit").read_text()
+    assert SHIM_ENTRY.removeprefix("-c ") in shim

@@ -173,3 +173,27 @@ def test_known_events_keep_90_days_and_at_most_the_cap(
         (ids[3], Verdict.DUPLICATE),
         (ids[2], Verdict.SUCCESS),
     ]
+
+
+def test_a_move_committed_again_after_reset_soft_is_not_orphaned(hooked: Repo) -> None:
+    """No post-rewrite runs for `reset --soft` and a new commit: the same move (the same event
+    id, from the log line) is captured again, and must now name the commit that holds it."""
+    log = f"{F}/status.events.jsonl"
+    line = {
+        "event_id": "01JD3Q9Z6C8W4S0Y2X5V7T1R3N", "feature_slug": "039-cli-2x-readiness",
+        "wp_id": "WP01", "from_lane": "planned", "to_lane": "claimed",
+        "at": "2026-11-20T10:00:00+00:00", "actor": "ada", "force": False,
+        "execution_mode": "worktree", "reason": None, "review_ref": None, "evidence": None,
+    }  # fmt: skip
+    hooked.write("README.md", "x\n")
+    hooked.git("add", "-A")
+    hooked.git("commit", "-q", "-m", "root")
+    hooked.write(log, json.dumps(line) + "\n")
+    hooked.git("add", "-A")
+    hooked.git("commit", "-q", "-m", "claim")
+    hooked.git("reset", "-q", "--soft", "HEAD~1")
+    hooked.git("commit", "-q", "-m", "claim, again")
+    (entry,) = listing(hooked)
+    assert entry["orphaned"] is False
+    done = hooked.kitty_hooks("queue", "drop", "--orphaned", "--yes")
+    assert len(listing(hooked)) == 1, done.stdout

@@ -19,7 +19,7 @@ from kitty_hooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, unin
 from kitty_hooks.locations import flush_state_path, work_marker_path
 from kitty_hooks.queue import EventQueue, default_queue_path
 from kitty_hooks.spool import spool, spool_dir
-from tests.gitutil import PROJECT_ROOT, Repo, git
+from tests.gitutil import PROJECT_ROOT, Repo, as_module_call, git
 from tests.syncutil import envelopes
 
 F = "kitty-specs/039-cli"
@@ -52,7 +52,7 @@ class Recorder:
         while True:
             text = self.path.read_text() if self.path.exists() else ""
             calls = [
-                line.removeprefix("call: ")
+                as_module_call(line.removeprefix("call: "))
                 for line in text.splitlines()
                 if line.startswith("call: ")
             ]

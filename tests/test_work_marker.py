@@ -186,3 +186,41 @@ def test_while_writers_enqueue_and_a_flush_drains_the_marker_is_there_whenever_w
         queue.mark_delivered([e.event_id for e in queue.list_entries()])
         assert queue.clear_work_marker(spooled=has_spooled) is False
     assert not marker().exists()
+
+
+def test_two_drains_at_once_take_each_spooled_event_exactly_once() -> None:
+    import threading
+
+    everything = envelopes(18)
+    batches = [everything[n : n + 3] for n in range(0, 18, 3)]
+    for batch in batches:
+        spool(batch)
+    errors: list[BaseException] = []
+
+    def drain_once() -> None:
+        try:
+            with EventQueue(busy_timeout_ms=10_000) as queue:
+                drain(queue)
+        except BaseException as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with EventQueue() as queue:
+        queued = sorted(e.event_id for e in queue.list_entries())
+    assert queued == sorted(e["event_id"] for batch in batches for e in batch)
+    assert not has_spooled()
+
+
+def test_a_spool_file_of_things_that_are_no_envelopes_is_moved_aside(tmp_path: Path) -> None:
+    spool_dir().mkdir(parents=True, exist_ok=True)
+    (spool_dir() / "00000000000000000001-1.json").write_text("[1, {}]")
+    good = spool(envelopes(1))
+    with EventQueue() as queue:
+        assert drain(queue) == 1
+    assert not good.exists()
+    assert (spool_dir() / "00000000000000000001-1.unreadable").exists()
