@@ -140,7 +140,13 @@ def _envelope_chunks(
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return
-    from kitty_hooks.detect import CommitContext, Skipped, blobs_needed, detect_lane_changes
+    from kitty_hooks.detect import (
+        CommitContext,
+        LogMemory,
+        Skipped,
+        blobs_needed,
+        detect_lane_changes,
+    )
     from kitty_hooks.identity import project_identity, repo_name
 
     layout = gitrepo.repo_layout(cwd)
@@ -156,6 +162,7 @@ def _envelope_chunks(
         branch=layout.branch,
         repo_name=cache(lambda: repo_name(layout, origin())),
     )
+    memory = LogMemory()
     for chunk in _chunks(moving, _COMMITS_PER_ENQUEUE):
         wanted = [b for c in chunk for b in blobs_needed(c)]
         if identity is None:  # the project's config rides along in the first blob read
@@ -165,7 +172,7 @@ def _envelope_chunks(
             identity = project_identity(layout, blobs.pop(f"HEAD:{PROJECT_CONFIG}"), origin)
         envelopes: list[Envelope] = []
         for commit in chunk:
-            detected = detect_lane_changes(commit, blobs, context)
+            detected = detect_lane_changes(commit, blobs, context, memory=memory)
             result.skipped += [
                 Skipped(f"{commit.sha[:12]} {s.path}", s.reason) for s in detected.skipped
             ]

@@ -98,8 +98,14 @@ def blobs_needed(commit: CommitRecord) -> list[str]:
 
 
 def detect_lane_changes(
-    commit: CommitRecord, blobs: Mapping[str, bytes | None], context: CommitContext
+    commit: CommitRecord,
+    blobs: Mapping[str, bytes | None],
+    context: CommitContext,
+    *,
+    memory: LogMemory | None = None,
 ) -> DetectedChanges:
+    """The lane changes of one commit; memory carries what logs held from commit to commit
+    when many are read in order (scan)."""
     result = DetectedChanges()
     changes = relevant_changes(commit)
     logged: set[tuple[str, str]] = set()
@@ -107,7 +113,8 @@ def detect_lane_changes(
         path = PurePosixPath(change.path)
         if is_status_log(path):
             folder = feature_of(path) or ""
-            for lane_change in _log_changes(change, blobs, commit, context, result.skipped):
+            found = _log_changes(change, blobs, commit, context, result.skipped, memory)
+            for lane_change in found:
                 # Keyed by folder, as WP files are: a 3.x mission_slug may name it otherwise.
                 logged.add((folder, lane_change.wp_id))
                 result.changes.append(lane_change)
@@ -129,17 +136,59 @@ def _covered_by_log(change: FileChange, logged: set[tuple[str, str]]) -> bool:
 # --- status.events.jsonl ---------------------------------------------------------------------
 
 
+class LogMemory:
+    """What each status log held, remembered from one commit to the next during a scan.
+
+    Keyed by the log's blob id: the old side of a commit is most often the new side of an
+    earlier commit of the same range. Without it every commit would split and index the whole
+    log again (O(log size) a commit, quadratic over a log that grows line by line); with it an
+    appended line costs itself. Only a speed-up: a blob it does not know is indexed afresh.
+    """
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[str, _LogIndex] = {}
+
+
+class _LogIndex:
+    """The lines of one version of a log, and the event ids they carry (None: not read yet)."""
+
+    __slots__ = ("ids", "lines")
+
+    def __init__(self, lines: set[bytes], ids: set[str] | None) -> None:
+        self.lines = lines
+        self.ids = ids
+
+    def event_ids(self) -> set[str]:
+        if self.ids is None:
+            self.ids = {i for i in map(_event_id_of, self.lines) if i is not None}
+        return self.ids
+
+
+def _event_id_of(raw: bytes) -> str | None:
+    try:
+        event_id = parse_line(raw).get("event_id")
+    except LineError:
+        return None
+    return event_id if isinstance(event_id, str) else None
+
+
 def _log_changes(
     change: FileChange,
     blobs: Mapping[str, bytes | None],
     commit: CommitRecord,
     context: CommitContext,
     skipped: list[Skipped],
+    memory: LogMemory | None = None,
 ) -> list[LaneChange]:
     """The transitions among the lines a commit added to a log, each line on its own.
 
     A bad line costs that line (skipped, with why) and nothing else; annotations, envelopes and
-    records that 3.x writes beside the transitions are not lane moves and pass quietly.
+    records that 3.x writes beside the transitions are not lane moves and pass quietly. A line
+    is new when the log held neither its bytes nor its event id before: a log rewritten
+    wholesale (re-serialised, re-keyed feature_slug -> mission_slug by an upgrade) holds the
+    same events and moves nothing.
     """
     if change.new_blob is None:
         return []  # the log was deleted: nothing moved
@@ -151,16 +200,41 @@ def _log_changes(
     if len(after) > MAX_LOG_BYTES:
         skipped.append(Skipped(change.path, f"log is {len(after):,} bytes, over {MAX_LOG_BYTES:,}"))
         return []
-    old_lines = set(before.splitlines())
+    known = memory._known if memory is not None else {}
+    index = known.pop(change.old_blob, None) if change.old_blob else _LogIndex(set(), set())
+    appended = after.startswith(before) and (not before or before.endswith(b"\n"))
+    if appended:
+        # What spec-kitty does: lines added at the end. Only they are looked at.
+        tail = after[len(before) :].splitlines()
+        first = None  # the number of the first appended line, counted only when needed
+        candidates = [(-i - 1, raw) for i, raw in enumerate(tail)]
+        old_lines = index.lines if index is not None else None
+        if old_lines is None and any(raw.strip() and raw in before for raw in tail):
+            old_lines = set(before.splitlines())  # an appended copy of an old line, rarely
+    else:
+        if index is None:
+            index = _LogIndex(set(before.splitlines()), None)
+        old_lines = index.lines
+        candidates = list(enumerate(after.splitlines(), start=1))
     feature = feature_of(PurePosixPath(change.path)) or ""
     found: list[LaneChange] = []
-    for number, raw in enumerate(after.splitlines(), start=1):
-        if not raw.strip() or raw in old_lines:
+    new_ids: list[str] = []
+    for number, raw in candidates:
+        if not raw.strip() or (old_lines is not None and raw in old_lines):
             continue
+        if number < 0:  # an appended line: its number counts the lines before it
+            if first is None:
+                first = len(before.splitlines()) + 1
+            number = first - number - 1
         try:
             line = parse_line(raw)
+            event_id = line.get("event_id")
+            if isinstance(event_id, str):
+                new_ids.append(event_id)
             if line_kind(line) is not LineKind.TRANSITION:
                 continue
+            if isinstance(event_id, str) and _was_logged(event_id, before, index):
+                continue  # the same event, written again
             found.append(_from_log_line(line, feature, commit, context))
         except (LineError, UnknownLaneError) as exc:
             skipped.append(Skipped(f"{change.path}:{number}", str(exc)))
@@ -168,7 +242,28 @@ def _log_changes(
             skipped.append(
                 Skipped(f"{change.path}:{number}", f"not a lane change ({_reason(exc)})")
             )
+    if memory is not None:
+        if appended and index is not None:
+            index.lines.update(tail)
+            if index.ids is not None:
+                index.ids.update(new_ids)
+        else:
+            index = _LogIndex(set(after.splitlines()), None)
+        known[change.new_blob] = index
     return found
+
+
+def _was_logged(event_id: str, before: bytes, index: _LogIndex | None) -> bool:
+    """Whether a line of the log before this commit carries this event id."""
+    if index is not None:
+        return event_id in index.event_ids()
+    # One commit read on its own (the hook): search the bytes rather than parse every line,
+    # then parse only the lines that hold the id, if any.
+    if f'"{event_id}"'.encode() not in before:
+        return False
+    return any(
+        _event_id_of(raw) == event_id for raw in before.splitlines() if event_id.encode() in raw
+    )
 
 
 def _reason(exc: Exception) -> str:
