@@ -37,7 +37,8 @@ from kitty_hooks.layout import (
     is_status_log,
     is_wp_file,
     legacy_lane_of,
-    may_hold_lane_changes,
+    may_hold_lane_changes_at,
+    repo_path,
     wp_id_from_name,
 )
 from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
@@ -86,7 +87,7 @@ def relevant_changes(commit: CommitRecord) -> list[FileChange]:
     """The changes of a commit that can hold lane moves (none for a merge)."""
     if commit.is_merge:
         return []
-    return [c for c in commit.changes if may_hold_lane_changes(PurePosixPath(c.path))]
+    return [c for c in commit.changes if may_hold_lane_changes_at(c.path)]
 
 
 def blobs_needed(commit: CommitRecord) -> list[str]:
@@ -110,7 +111,7 @@ def detect_lane_changes(
     changes = relevant_changes(commit)
     logged: set[tuple[str, str]] = set()
     for change in changes:
-        path = PurePosixPath(change.path)
+        path = repo_path(change.path)
         if is_status_log(path):
             folder = feature_of(path) or ""
             found = _log_changes(change, blobs, commit, context, result.skipped, memory)
@@ -129,7 +130,7 @@ def detect_lane_changes(
 
 def _covered_by_log(change: FileChange, logged: set[tuple[str, str]]) -> bool:
     # Not even parsed: most 2.x commits then import no YAML at all.
-    path = PurePosixPath(change.path)
+    path = repo_path(change.path)
     return is_wp_file(path) and (feature_of(path) or "", wp_id_from_name(path) or "") in logged
 
 
@@ -216,7 +217,7 @@ def _log_changes(
             index = _LogIndex(set(before.splitlines()), None)
         old_lines = index.lines
         candidates = list(enumerate(after.splitlines(), start=1))
-    feature = feature_of(PurePosixPath(change.path)) or ""
+    feature = feature_of(repo_path(change.path)) or ""
     found: list[LaneChange] = []
     new_ids: list[str] = []
     for number, raw in candidates:
@@ -393,7 +394,7 @@ def _frontmatter_changes(
     # side is no "new WP" (a commit that repairs broken frontmatter creates nothing).
     unknown_before: set[tuple[str, str]] = set()
     for change in changes:
-        path = PurePosixPath(change.path)
+        path = repo_path(change.path)
         if not is_wp_file(path):
             continue
         feature = feature_of(path) or ""
@@ -459,7 +460,7 @@ def _read_wp(
     if len(data) > MAX_WP_FILE_BYTES or b"\0" in data[:8192]:
         skipped.append(Skipped(where, "binary or too large for a WP file"))
         return None
-    legacy = legacy_lane_of(PurePosixPath(path))
+    legacy = legacy_lane_of(repo_path(path))
     try:
         fields = read_fields(data.decode("utf-8-sig"), _WP_FIELDS)
     except UnicodeDecodeError:
