@@ -207,8 +207,7 @@ def _log_changes(
     if appended:
         # What spec-kitty does: lines added at the end. Only they are looked at.
         tail = after[len(before) :].splitlines()
-        first = None  # the number of the first appended line, counted only when needed
-        candidates = [(-i - 1, raw) for i, raw in enumerate(tail)]
+        candidates = [(-i - 1, raw) for i, raw in enumerate(tail)]  # numbered when needed
         old_lines = index.lines if index is not None else None
         if old_lines is None and any(raw.strip() and raw in before for raw in tail):
             old_lines = set(before.splitlines())  # an appended copy of an old line, rarely
@@ -223,10 +222,6 @@ def _log_changes(
     for number, raw in candidates:
         if not raw.strip() or (old_lines is not None and raw in old_lines):
             continue
-        if number < 0:  # an appended line: its number counts the lines before it
-            if first is None:
-                first = len(before.splitlines()) + 1
-            number = first - number - 1
         try:
             line = parse_line(raw)
             event_id = line.get("event_id")
@@ -238,11 +233,10 @@ def _log_changes(
                 continue  # the same event, written again
             found.append(_from_log_line(line, feature, commit, context))
         except (LineError, UnknownLaneError) as exc:
-            skipped.append(Skipped(f"{change.path}:{number}", str(exc)))
+            skipped.append(Skipped(_line_at(change.path, number, before), str(exc)))
         except (KeyError, TypeError, ValueError) as exc:
-            skipped.append(
-                Skipped(f"{change.path}:{number}", f"not a lane change ({_reason(exc)})")
-            )
+            where = _line_at(change.path, number, before)
+            skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
     if memory is not None:
         if appended and index is not None:
             index.lines.update(tail)
@@ -252,6 +246,13 @@ def _log_changes(
             index = _LogIndex(set(after.splitlines()), None)
         known[change.new_blob] = index
     return found
+
+
+def _line_at(path: str, number: int, before: bytes) -> str:
+    """path:line; an appended line is numbered -1, -2... until here (counting costs a split)."""
+    if number < 0:
+        number = len(before.splitlines()) - number
+    return f"{path}:{number}"
 
 
 def _was_logged(event_id: str, before: bytes, index: _LogIndex | None) -> bool:

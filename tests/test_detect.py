@@ -531,3 +531,19 @@ def test_scan_finds_what_the_hook_found_commit_by_commit(hooked: Repo) -> None:
     default_queue_path().unlink()
     result = hooked.kitty_hooks("scan", "HEAD", "--format", "json")
     assert sorted(json.loads(result.stdout)["queued"]) == by_hook
+
+
+def test_a_bad_line_is_named_by_its_line_number_whether_appended_or_rewritten(
+    hooked: Repo,
+) -> None:
+    lines = [log_line(f"01JD3Q9Z6C8W4S0Y2X5V7T1R5{n}", None, "planned") for n in range(2)]
+    hooked.write(LOG, "".join(lines))
+    commit(hooked)
+    hooked.write(LOG, "".join(lines) + "\n" + "[1]\n")  # appended: a blank line, then line 4
+    commit(hooked, warns=True)
+    hooked.write(LOG, "".join(map(_migrated, lines)) + "{oops\n")  # rewritten: now line 3
+    commit(hooked, warns=True)
+    default_queue_path().unlink()
+    result = hooked.kitty_hooks("scan", "HEAD", "--format", "json")
+    paths = [s["path"].split(" ", 1)[1] for s in json.loads(result.stdout)["skipped"]]
+    assert paths == [f"{LOG}:4", f"{LOG}:3"]
