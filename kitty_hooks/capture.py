@@ -24,7 +24,9 @@ _PATHS = (SPECS_DIR,)
 # A hook may not hold git up: past this wait for a busy queue it spools instead.
 HOOK_BUSY_TIMEOUT_MS = 1500
 CLI_BUSY_TIMEOUT_MS = 10_000
-_COMMITS_PER_ENQUEUE = 500
+# One queue transaction (and one open and checkpoint of the queue) per this many commits: a
+# few thousand events, ~0.1 s of holding the write lock, a progress step every second or so.
+_COMMITS_PER_ENQUEUE = 2000
 
 
 class CaptureResult:
