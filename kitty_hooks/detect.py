@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from pathlib import PurePosixPath
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from kitty_hooks.events import (
@@ -75,6 +75,32 @@ class Skipped(NamedTuple):
         return f"{self.path}: {self.reason}"
 
 
+class _PathFacts(NamedTuple):
+    """What detection asks of a path, worked out once per path (a scan meets each in many
+    commits)."""
+
+    feature: str
+    is_log: bool
+    is_wp: bool
+    named_wp_id: str
+    """The WP id the file name gives ("" when none)."""
+    stem: str
+    legacy_lane: str | None
+
+
+@lru_cache(maxsize=1 << 14)
+def _facts(name: str) -> _PathFacts:
+    path = repo_path(name)
+    return _PathFacts(
+        feature=feature_of(path) or "",
+        is_log=is_status_log(path),
+        is_wp=is_wp_file(path),
+        named_wp_id=wp_id_from_name(path) or "",
+        stem=path.stem,
+        legacy_lane=legacy_lane_of(path),
+    )
+
+
 class DetectedChanges:
     __slots__ = ("changes", "skipped")
 
@@ -111,9 +137,9 @@ def detect_lane_changes(
     changes = relevant_changes(commit)
     logged: set[tuple[str, str]] = set()
     for change in changes:
-        path = repo_path(change.path)
-        if is_status_log(path):
-            folder = feature_of(path) or ""
+        facts = _facts(change.path)
+        if facts.is_log:
+            folder = facts.feature
             found = _log_changes(change, blobs, commit, context, result.skipped, memory)
             for lane_change in found:
                 # Keyed by folder, as WP files are: a 3.x mission_slug may name it otherwise.
@@ -130,8 +156,8 @@ def detect_lane_changes(
 
 def _covered_by_log(change: FileChange, logged: set[tuple[str, str]]) -> bool:
     # Not even parsed: most 2.x commits then import no YAML at all.
-    path = repo_path(change.path)
-    return is_wp_file(path) and (feature_of(path) or "", wp_id_from_name(path) or "") in logged
+    facts = _facts(change.path)
+    return facts.is_wp and (facts.feature, facts.named_wp_id) in logged
 
 
 # --- status.events.jsonl ---------------------------------------------------------------------
@@ -216,7 +242,7 @@ def _log_changes(
             index = _LogIndex(set(before.splitlines()), None)
         old_lines = index.lines
         candidates = list(enumerate(after.splitlines(), start=1))
-    feature = feature_of(repo_path(change.path)) or ""
+    feature = _facts(change.path).feature
     found: list[LaneChange] = []
     new_ids: list[str] = []
     for number, raw in candidates:
@@ -395,20 +421,20 @@ def _frontmatter_changes(
     # side is no "new WP" (a commit that repairs broken frontmatter creates nothing).
     unknown_before: set[tuple[str, str]] = set()
     for change in changes:
-        path = repo_path(change.path)
-        if not is_wp_file(path):
+        facts = _facts(change.path)
+        if not facts.is_wp:
             continue
-        feature = feature_of(path) or ""
+        feature = facts.feature
         if change.old_blob:
             state = _read_wp(change.path, blobs.get(change.old_blob), skipped, side="before")
             if state is not None:
-                before[(feature, _wp_id(path, state))] = state
+                before[(feature, _wp_id(facts, state))] = state
             else:
-                unknown_before.add((feature, wp_id_from_name(path) or path.stem))
+                unknown_before.add((feature, facts.named_wp_id or facts.stem))
         if change.new_blob:
             state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
             if state is not None:
-                after[(feature, _wp_id(path, state))] = (change.path, state)
+                after[(feature, _wp_id(facts, state))] = (change.path, state)
     found: list[LaneChange] = []
     for (feature, wp_id), (_, new) in sorted(after.items(), key=lambda item: item[1][0]):
         old = before.get((feature, wp_id))
@@ -440,9 +466,9 @@ def _frontmatter_changes(
     return found
 
 
-def _wp_id(path: PurePosixPath, state: _WorkPackageState) -> str:
+def _wp_id(facts: _PathFacts, state: _WorkPackageState) -> str:
     declared = _text(state.fields.get("work_package_id"))
-    return declared or wp_id_from_name(path) or path.stem
+    return declared or facts.named_wp_id or facts.stem
 
 
 def _text(value: Any) -> str:
@@ -461,7 +487,7 @@ def _read_wp(
     if len(data) > MAX_WP_FILE_BYTES or b"\0" in data[:8192]:
         skipped.append(Skipped(where, "binary or too large for a WP file"))
         return None
-    legacy = legacy_lane_of(repo_path(path))
+    legacy = _facts(path).legacy_lane
     try:
         fields = read_fields(data.decode("utf-8-sig"), _WP_FIELDS)
     except UnicodeDecodeError:
