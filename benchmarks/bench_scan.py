@@ -3,6 +3,7 @@
     python benchmarks/bench_scan.py              # ~6,000 commits, 5 runs
     python benchmarks/bench_scan.py --quick      # ~1,500 commits, 3 runs
     python benchmarks/bench_scan.py --profile    # one in-process scan under cProfile
+    python benchmarks/bench_scan.py --against 158222a  # and the code of a revision, interleaved
 
 The history is built with `git fast-import` (seeded, so every run is the same history):
 
@@ -302,8 +303,9 @@ class History:
         rng = self.rng
         self.commit("main", "initial", {".kittify/config.yaml": CONFIG, "README.md": b"# app\n"})
         number = 0
-        plan = [("1x", 0.06, 30), ("2x", 0.55, 230), ("3x", 0.39, 120)]
-        for era, share, feature_count in plan:
+        plan = [("1x", 0.06, 30), ("2x", 0.55, 230), ("3x", 0.39, 120)]  # for 6,000 commits
+        for era, share, features_for_6000 in plan:
+            feature_count = max(2, features_for_6000 * self.target // 6000)
             if era == "3x":
                 self.migrate()
             budget = int(self.target * share)
@@ -431,8 +433,12 @@ def build_repo(repo: Path, env: dict[str, str], commits: int) -> History:
     return history
 
 
-def scan_once(repo: Path, env: dict[str, str], home: Path) -> tuple[float, dict[str, Any]]:
+def scan_once(
+    repo: Path, env: dict[str, str], home: Path, code: Path | None = None
+) -> tuple[float, dict[str, Any]]:
     env = {**env, "KITTY_HOOKS_HOME": str(home)}
+    if code is not None:  # another revision's kitty_hooks, ahead of the installed one
+        env["PYTHONPATH"] = str(code)
     started = time.perf_counter()
     done = subprocess.run(
         [PY, "-m", "kitty_hooks", "scan", "--format", "json", "HEAD"],
@@ -479,6 +485,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="~1,500 commits, 3 runs")
     parser.add_argument("--profile", action="store_true", help="one in-process scan, cProfile")
     parser.add_argument("--keep", type=Path, help="build the repository here and keep it")
+    parser.add_argument(
+        "--against", metavar="REV", help="also time kitty_hooks as of REV, interleaved"
+    )
     args = parser.parse_args()
     if args.quick:
         args.commits, args.runs = 1500, 3
@@ -504,31 +513,53 @@ def main() -> None:
         if args.profile:
             profile(repo, scratch / "profile-home")
             return
-        times: list[float] = []
+        code = {"this checkout": None}
+        if args.against:
+            code[args.against] = export_revision(args.against, scratch / "against")
+        times: dict[str, list[float]] = {name: [] for name in code}
         for index in range(args.runs):
-            home = scratch / f"home-{index}"
-            elapsed, report = scan_once(repo, env, home)
-            count = queued(home)
-            # Into an empty queue, a duplicate is a move found twice (a rewritten log re-queued).
-            bad = report["skipped"] or report["not_queued"] or report["duplicates"]
-            if count != history.expected or bad:
-                sys.exit(
-                    f"scan queued {count:,} events, expected {history.expected:,}; "
-                    f"skipped {report['skipped'][:3]} not queued {report['not_queued'][:3]}, "
-                    f"{len(report['duplicates']):,} found twice"
+            for name, path in code.items():  # interleaved: the machine's load hits both alike
+                home = scratch / f"home-{len(times[name])}-{len(times)}-{name.replace(' ', '-')}"
+                elapsed, report = scan_once(repo, env, home, path)
+                count = queued(home)
+                # Into an empty queue, a duplicate is a move found twice (a rewritten log
+                # re-queued); a revision given with --against is only timed.
+                bad = report["skipped"] or report["not_queued"] or report["duplicates"]
+                if path is None and (count != history.expected or bad):
+                    sys.exit(
+                        f"scan queued {count:,} events, expected {history.expected:,}; "
+                        f"skipped {report['skipped'][:3]} not queued {report['not_queued'][:3]}, "
+                        f"{len(report['duplicates']):,} found twice"
+                    )
+                times[name].append(elapsed)
+                print(
+                    f"  {name}, run {index + 1}: {elapsed:.2f} s, {total / elapsed:,.0f} commits/s, "
+                    f"{count:,} queued, {len(report['duplicates']):,} already known, "
+                    f"{report['no_ops']:,} within one sync lane"
                 )
-            times.append(elapsed)
+        for name, values in times.items():
+            median = statistics.median(values)
             print(
-                f"  run {index + 1}: {elapsed:.2f} s, {total / elapsed:,.0f} commits/s, "
-                f"{count:,} queued, {len(report['duplicates']):,} already known, "
-                f"{report['no_ops']:,} within one sync lane"
+                f"{name}: scan HEAD, median of {args.runs}: {median:.2f} s = "
+                f"{total / median:,.0f} commits/s (min {total / max(values):,.0f}, "
+                f"max {total / min(values):,.0f})"
             )
-        median = statistics.median(times)
-        print(
-            f"scan HEAD, median of {args.runs}: {median:.2f} s = {total / median:,.0f} commits/s "
-            f"(min {total / max(times):,.0f}, max {total / min(times):,.0f}); "
-            f"{history.expected:,} events queued"
-        )
+        print(f"events the history holds (and this checkout queued): {history.expected:,}")
+
+
+def export_revision(revision: str, target: Path) -> Path:
+    """kitty_hooks as it was at a revision of this repository, compiled, for PYTHONPATH."""
+    root = Path(__file__).resolve().parent.parent
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", revision, "kitty_hooks", "schemas", "hooks"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    subprocess.run([PY, "-m", "compileall", "-q", str(target)], check=True)
+    return target
 
 
 if __name__ == "__main__":
