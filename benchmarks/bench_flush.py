@@ -165,7 +165,9 @@ while True:
     if not rows:
         break
     after = rows[-1][0]
-    body = zlib.compress(b'{"events":[' + b",".join([r[1] for r in rows]) + b"]}", 1, 31)
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # as kitty_hooks.batch does
+    body = packer.compress(b'{"events":[' + b",".join([r[1] for r in rows]) + b"]}")
+    body += packer.flush()
     server.request("POST", "/api/v1/events/batch/", body, headers)
     answer = server.getresponse()
     answer.read()

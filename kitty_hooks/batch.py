@@ -130,8 +130,10 @@ def _fit(
     event_ids: tuple[str, ...], texts: Sequence[bytes], max_bytes: int
 ) -> Iterator[EncodedBatch]:
     # Level 1: these bodies compress ~8:1 at any level; higher levels cost time, not bytes.
-    # wbits 31: a gzip stream from zlib itself (gzip.compress adds a separate CRC pass).
-    body = zlib.compress(b'{"events":[' + b",".join(texts) + b"]}", 1, 31)
+    # wbits 31: a gzip stream from zlib itself (gzip.compress adds a separate CRC pass). A
+    # compressobj, as zlib.compress takes wbits only from Python 3.11.
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    body = packer.compress(b'{"events":[' + b",".join(texts) + b"]}") + packer.flush()
     if len(body) <= max_bytes or len(event_ids) == 1:
         yield EncodedBatch(event_ids, body)
         return

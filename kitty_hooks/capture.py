@@ -8,25 +8,25 @@ something to queue: most commits touch no kitty-specs file and cost one git call
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing
 from functools import cache
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kitty_hooks import gitrepo
-from kitty_hooks.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes
+from kitty_hooks.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
 
 if TYPE_CHECKING:
     from kitty_hooks.detect import Skipped
     from kitty_hooks.events import Envelope, Identity, LaneChange
 
-_T = TypeVar("_T")
 _PATHS = (SPECS_DIR,)
 # A hook may not hold git up: past this wait for a busy queue it spools instead.
 HOOK_BUSY_TIMEOUT_MS = 1500
 CLI_BUSY_TIMEOUT_MS = 10_000
-# Bounds what one cat-file answer holds in memory during a long scan.
-_BLOBS_PER_READ = 2000
-_COMMITS_PER_ENQUEUE = 500
+# One queue transaction (and one open and checkpoint of the queue) per this many commits: a
+# few thousand events, ~0.1 s of holding the write lock, a progress step every second or so.
+_COMMITS_PER_ENQUEUE = 2000
 
 
 class CaptureResult:
@@ -150,7 +150,13 @@ def _envelope_chunks(
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return
-    from kitty_hooks.detect import CommitContext, Skipped, blobs_needed, detect_lane_changes
+    from kitty_hooks.detect import (
+        CommitContext,
+        LogMemory,
+        Skipped,
+        blobs_needed,
+        detect_lane_changes,
+    )
     from kitty_hooks.identity import project_identity, repo_name
 
     layout = gitrepo.repo_layout(cwd)
@@ -160,44 +166,44 @@ def _envelope_chunks(
     def origin() -> str | None:  # one git call, and only when something needs it
         return gitrepo.remote_url(layout.top)
 
-    identity: Identity | None = None
     context = CommitContext(
         execution_mode=execution_mode
         or ("worktree" if layout.is_linked_worktree else "direct_repo"),
         branch=layout.branch,
         repo_name=cache(lambda: repo_name(layout, origin())),
     )
-    for chunk in _chunks(moving, _COMMITS_PER_ENQUEUE):
-        wanted = [b for c in chunk for b in blobs_needed(c)]
-        if identity is None:  # the project's config rides along in the first blob read
-            wanted.append(f"HEAD:{PROJECT_CONFIG}")
-        blobs = _read_blobs(layout.top, wanted)
-        if identity is None:
-            identity = project_identity(layout, blobs.pop(f"HEAD:{PROJECT_CONFIG}"), origin)
-        envelopes: list[Envelope] = []
-        for commit in chunk:
-            detected = detect_lane_changes(commit, blobs, context)
-            result.skipped += [
-                Skipped(f"{commit.sha[:12]} {s.path}", s.reason) for s in detected.skipped
-            ]
-            envelopes += _envelopes(commit, detected.changes, identity, correlation_id, result)
-        yield envelopes
-        if progress is not None:
-            progress(len(chunk), len(commits))
+    # Every blob once, in the order the commits first need it, read as git writes it; a blob
+    # is dropped after the last commit that needs it, so memory holds about one version of
+    # each file, not every version of every log.
+    needed = [blobs_needed(c) for c in moving]
+    last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
+    specs = [f"HEAD:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
+    held: dict[str, bytes | None] = {}
+    memory = LogMemory()
+    with closing(gitrepo.stream_blobs(layout.top, specs)) as stream:
+        identity = project_identity(layout, next(stream), origin)
+        for start in range(0, len(moving), _COMMITS_PER_ENQUEUE):
+            envelopes: list[Envelope] = []
+            chunk = moving[start : start + _COMMITS_PER_ENQUEUE]
+            for index, commit in enumerate(chunk, start=start):
+                for blob in needed[index]:
+                    if blob not in held:
+                        held[blob] = next(stream)
+                detected = detect_lane_changes(commit, held, context, memory=memory)
+                for blob in needed[index]:
+                    if last_use[blob] == index:
+                        held.pop(blob, None)
+                result.skipped += [
+                    Skipped(f"{commit.sha[:12]} {s.path}", s.reason) for s in detected.skipped
+                ]
+                envelopes += _envelopes(commit, detected.changes, identity, correlation_id, result)
+            yield envelopes
+            if progress is not None:
+                progress(len(chunk), len(commits))
 
 
 def _may_move(commit: gitrepo.CommitRecord) -> bool:
-    return not commit.is_merge and any(
-        may_hold_lane_changes(PurePosixPath(c.path)) for c in commit.changes
-    )
-
-
-def _read_blobs(top: Path, ids: list[str]) -> dict[str, bytes | None]:
-    unique = list(dict.fromkeys(ids))
-    blobs: dict[str, bytes | None] = {}
-    for part in _chunks(unique, _BLOBS_PER_READ):
-        blobs.update(zip(part, gitrepo.read_blobs(top, part), strict=True))
-    return blobs
+    return not commit.is_merge and any(may_hold_lane_changes_at(c.path) for c in commit.changes)
 
 
 def _envelopes(
@@ -274,8 +280,3 @@ def _enqueue(
         return
     result.queued += outcome.queued
     result.duplicates += outcome.duplicates
-
-
-def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

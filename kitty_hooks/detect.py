@@ -12,7 +12,7 @@ commits that made them, on their branch, when they were committed (or by `scan`)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import PurePosixPath
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from kitty_hooks.events import (
@@ -36,7 +36,8 @@ from kitty_hooks.layout import (
     is_status_log,
     is_wp_file,
     legacy_lane_of,
-    may_hold_lane_changes,
+    may_hold_lane_changes_at,
+    repo_path,
     wp_id_from_name,
 )
 from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
@@ -71,6 +72,32 @@ class Skipped(NamedTuple):
         return f"{self.path}: {self.reason}"
 
 
+class _PathFacts(NamedTuple):
+    """What detection asks of a path, worked out once per path (a scan meets each in many
+    commits)."""
+
+    feature: str
+    is_log: bool
+    is_wp: bool
+    named_wp_id: str
+    """The WP id the file name gives ("" when none)."""
+    stem: str
+    legacy_lane: str | None
+
+
+@lru_cache(maxsize=1 << 14)
+def _facts(name: str) -> _PathFacts:
+    path = repo_path(name)
+    return _PathFacts(
+        feature=feature_of(path) or "",
+        is_log=is_status_log(path),
+        is_wp=is_wp_file(path),
+        named_wp_id=wp_id_from_name(path) or "",
+        stem=path.stem,
+        legacy_lane=legacy_lane_of(path),
+    )
+
+
 class DetectedChanges:
     __slots__ = ("changes", "skipped")
 
@@ -83,7 +110,7 @@ def relevant_changes(commit: CommitRecord) -> list[FileChange]:
     """The changes of a commit that can hold lane moves (none for a merge)."""
     if commit.is_merge:
         return []
-    return [c for c in commit.changes if may_hold_lane_changes(PurePosixPath(c.path))]
+    return [c for c in commit.changes if may_hold_lane_changes_at(c.path)]
 
 
 def blobs_needed(commit: CommitRecord) -> list[str]:
@@ -95,16 +122,23 @@ def blobs_needed(commit: CommitRecord) -> list[str]:
 
 
 def detect_lane_changes(
-    commit: CommitRecord, blobs: Mapping[str, bytes | None], context: CommitContext
+    commit: CommitRecord,
+    blobs: Mapping[str, bytes | None],
+    context: CommitContext,
+    *,
+    memory: LogMemory | None = None,
 ) -> DetectedChanges:
+    """The lane changes of one commit; memory carries what logs held from commit to commit
+    when many are read in order (scan)."""
     result = DetectedChanges()
     changes = relevant_changes(commit)
     logged: set[tuple[str, str]] = set()
     for change in changes:
-        path = PurePosixPath(change.path)
-        if is_status_log(path):
-            folder = feature_of(path) or ""
-            for lane_change in _log_changes(change, blobs, commit, context, result.skipped):
+        facts = _facts(change.path)
+        if facts.is_log:
+            folder = facts.feature
+            found = _log_changes(change, blobs, commit, context, result.skipped, memory)
+            for lane_change in found:
                 # Keyed by folder, as WP files are: a 3.x mission_slug may name it otherwise.
                 logged.add((folder, lane_change.wp_id))
                 result.changes.append(lane_change)
@@ -119,11 +153,49 @@ def detect_lane_changes(
 
 def _covered_by_log(change: FileChange, logged: set[tuple[str, str]]) -> bool:
     # Not even parsed: most 2.x commits then import no YAML at all.
-    path = PurePosixPath(change.path)
-    return is_wp_file(path) and (feature_of(path) or "", wp_id_from_name(path) or "") in logged
+    facts = _facts(change.path)
+    return facts.is_wp and (facts.feature, facts.named_wp_id) in logged
 
 
 # --- status.events.jsonl ---------------------------------------------------------------------
+
+
+class LogMemory:
+    """What each status log held, remembered from one commit to the next during a scan.
+
+    Keyed by the log's blob id: the old side of a commit is most often the new side of an
+    earlier commit of the same range. Without it every commit would split and index the whole
+    log again (O(log size) a commit, quadratic over a log that grows line by line); with it an
+    appended line costs itself. Only a speed-up: a blob it does not know is indexed afresh.
+    """
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[str, _LogIndex] = {}
+
+
+class _LogIndex:
+    """The lines of one version of a log, and the event ids they carry (None: not read yet)."""
+
+    __slots__ = ("ids", "lines")
+
+    def __init__(self, lines: set[bytes], ids: set[str] | None) -> None:
+        self.lines = lines
+        self.ids = ids
+
+    def event_ids(self) -> set[str]:
+        if self.ids is None:
+            self.ids = {i for i in map(_event_id_of, self.lines) if i is not None}
+        return self.ids
+
+
+def _event_id_of(raw: bytes) -> str | None:
+    try:
+        event_id = parse_line(raw).get("event_id")
+    except LineError:
+        return None
+    return event_id if isinstance(event_id, str) else None
 
 
 def _log_changes(
@@ -132,11 +204,15 @@ def _log_changes(
     commit: CommitRecord,
     context: CommitContext,
     skipped: list[Skipped],
+    memory: LogMemory | None = None,
 ) -> list[LaneChange]:
     """The transitions among the lines a commit added to a log, each line on its own.
 
     A bad line costs that line (skipped, with why) and nothing else; annotations, envelopes and
-    records that 3.x writes beside the transitions are not lane moves and pass quietly.
+    records that 3.x writes beside the transitions are not lane moves and pass quietly. A line
+    is new when the log held neither its bytes nor its event id before: a log rewritten
+    wholesale (re-serialised, re-keyed feature_slug -> mission_slug by an upgrade) holds the
+    same events and moves nothing.
     """
     if change.new_blob is None:
         return []  # the log was deleted: nothing moved
@@ -148,24 +224,71 @@ def _log_changes(
     if len(after) > MAX_LOG_BYTES:
         skipped.append(Skipped(change.path, f"log is {len(after):,} bytes, over {MAX_LOG_BYTES:,}"))
         return []
-    old_lines = set(before.splitlines())
-    feature = feature_of(PurePosixPath(change.path)) or ""
+    known = memory._known if memory is not None else {}
+    index = known.pop(change.old_blob, None) if change.old_blob else _LogIndex(set(), set())
+    appended = after.startswith(before) and (not before or before.endswith(b"\n"))
+    if appended:
+        # What spec-kitty does: lines added at the end. Only they are looked at.
+        tail = after[len(before) :].splitlines()
+        candidates = [(-i - 1, raw) for i, raw in enumerate(tail)]  # numbered when needed
+        old_lines = index.lines if index is not None else None
+        if old_lines is None and any(raw.strip() and raw in before for raw in tail):
+            old_lines = set(before.splitlines())  # an appended copy of an old line, rarely
+    else:
+        if index is None:
+            index = _LogIndex(set(before.splitlines()), None)
+        old_lines = index.lines
+        candidates = list(enumerate(after.splitlines(), start=1))
+    feature = _facts(change.path).feature
     found: list[LaneChange] = []
-    for number, raw in enumerate(after.splitlines(), start=1):
-        if not raw.strip() or raw in old_lines:
+    new_ids: list[str] = []
+    for number, raw in candidates:
+        if not raw.strip() or (old_lines is not None and raw in old_lines):
             continue
         try:
             line = parse_line(raw)
+            event_id = line.get("event_id")
+            if isinstance(event_id, str):
+                new_ids.append(event_id)
             if line_kind(line) is not LineKind.TRANSITION:
                 continue
+            if isinstance(event_id, str) and _was_logged(event_id, before, index):
+                continue  # the same event, written again
             found.append(_from_log_line(line, feature, commit, context))
         except (LineError, UnknownLaneError) as exc:
-            skipped.append(Skipped(f"{change.path}:{number}", str(exc)))
+            skipped.append(Skipped(_line_at(change.path, number, before), str(exc)))
         except (KeyError, TypeError, ValueError) as exc:
-            skipped.append(
-                Skipped(f"{change.path}:{number}", f"not a lane change ({_reason(exc)})")
-            )
+            where = _line_at(change.path, number, before)
+            skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
+    if memory is not None:
+        if appended and index is not None:
+            index.lines.update(tail)
+            if index.ids is not None:
+                index.ids.update(new_ids)
+        else:
+            index = _LogIndex(set(after.splitlines()), None)
+        known[change.new_blob] = index
     return found
+
+
+def _line_at(path: str, number: int, before: bytes) -> str:
+    """path:line; an appended line is numbered -1, -2... until here (counting costs a split)."""
+    if number < 0:
+        number = len(before.splitlines()) - number
+    return f"{path}:{number}"
+
+
+def _was_logged(event_id: str, before: bytes, index: _LogIndex | None) -> bool:
+    """Whether a line of the log before this commit carries this event id."""
+    if index is not None:
+        return event_id in index.event_ids()
+    # One commit read on its own (the hook): search the bytes rather than parse every line,
+    # then parse only the lines that hold the id, if any.
+    if f'"{event_id}"'.encode() not in before:
+        return False
+    return any(
+        _event_id_of(raw) == event_id for raw in before.splitlines() if event_id.encode() in raw
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -295,20 +418,20 @@ def _frontmatter_changes(
     # side is no "new WP" (a commit that repairs broken frontmatter creates nothing).
     unknown_before: set[tuple[str, str]] = set()
     for change in changes:
-        path = PurePosixPath(change.path)
-        if not is_wp_file(path):
+        facts = _facts(change.path)
+        if not facts.is_wp:
             continue
-        feature = feature_of(path) or ""
+        feature = facts.feature
         if change.old_blob:
             state = _read_wp(change.path, blobs.get(change.old_blob), skipped, side="before")
             if state is not None:
-                before[(feature, _wp_id(path, state))] = state
+                before[(feature, _wp_id(facts, state))] = state
             else:
-                unknown_before.add((feature, wp_id_from_name(path) or path.stem))
+                unknown_before.add((feature, facts.named_wp_id or facts.stem))
         if change.new_blob:
             state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
             if state is not None:
-                after[(feature, _wp_id(path, state))] = (change.path, state)
+                after[(feature, _wp_id(facts, state))] = (change.path, state)
     found: list[LaneChange] = []
     for (feature, wp_id), (_, new) in sorted(after.items(), key=lambda item: item[1][0]):
         old = before.get((feature, wp_id))
@@ -340,9 +463,9 @@ def _frontmatter_changes(
     return found
 
 
-def _wp_id(path: PurePosixPath, state: _WorkPackageState) -> str:
+def _wp_id(facts: _PathFacts, state: _WorkPackageState) -> str:
     declared = _text(state.fields.get("work_package_id"))
-    return declared or wp_id_from_name(path) or path.stem
+    return declared or facts.named_wp_id or facts.stem
 
 
 def _text(value: Any) -> str:
@@ -361,7 +484,7 @@ def _read_wp(
     if len(data) > MAX_WP_FILE_BYTES or b"\0" in data[:8192]:
         skipped.append(Skipped(where, "binary or too large for a WP file"))
         return None
-    legacy = legacy_lane_of(PurePosixPath(path))
+    legacy = _facts(path).legacy_lane
     try:
         fields = read_fields(data.decode("utf-8-sig"), _WP_FIELDS)
     except UnicodeDecodeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from kitty_hooks import gitrepo
 from kitty_hooks.diagnose import (
@@ -124,21 +125,42 @@ def _check_appended(path: str, before: bytes | None, after: bytes, report: Diagn
 
 
 def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseReport) -> None:
-    """A log that is not HEAD's plus lines at the end: valid when no line of HEAD is gone.
+    """A log that is not HEAD's plus lines at the end: valid when no event of HEAD is lost.
 
-    spec-kitty merges a conflicted log itself (2.1.3: the union of both sides, sorted by time;
-    3.x: a merge driver), so lines of HEAD may move: what must not happen is that one is
-    changed or removed. A line of HEAD that is not an event at all (not JSON, blank) may go:
-    spec-kitty's merge drops those. Every line that is new is checked.
+    spec-kitty rewrites logs itself: it merges a conflicted log (2.1.3: the union of both sides,
+    sorted by time; 3.x: a merge driver), and 3.x's state rebuild writes every line again with
+    mission_slug added and duplicates dropped. So a line of HEAD may move, and may come back
+    re-written under its own event id, as long as every field it had keeps its value. What must
+    not happen is that an event is changed or removed. A line of HEAD
+    that is no event at all (not JSON, blank) may go: spec-kitty's merge drops those. Every
+    line that is new in content is checked.
     """
     old_lines = _lines(before)
     new_lines = _lines(after)
     old_set, new_set = set(old_lines), set(new_lines)
-    gone = [
-        number
-        for number, line in enumerate(old_lines, start=1)
-        if line not in new_set and _is_event_object(line)
-    ]
+    rewritten = {
+        event_id: event
+        for line in new_lines
+        if line not in old_set
+        for event, event_id in [_event_and_id(line)]
+        if event_id is not None
+    }
+    kept_ids = {
+        event_id for line in new_lines if line in old_set for _, event_id in [_event_and_id(line)]
+    }
+    gone = []
+    for number, line in enumerate(old_lines, start=1):
+        if line in new_set:
+            continue
+        event, event_id = _event_and_id(line)
+        if event is None:
+            continue  # no event: spec-kitty's own merge drops such lines
+        if event_id is not None and (
+            event_id in kept_ids
+            or (event_id in rewritten and _same_record(event, rewritten[event_id]))
+        ):
+            continue
+        gone.append(number)
     report.files.append(path)
     for number in gone[:_REWRITES_SHOWN]:
         changed = number <= len(new_lines) and new_lines[number - 1] not in old_set
@@ -148,8 +170,8 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
                 number,
                 (
                     f"status.events.jsonl is append-only: line {number} "
-                    f"{'was modified' if changed else 'was deleted'} (expected existing lines "
-                    "unchanged and new events appended)",
+                    f"{'was modified' if changed else 'was deleted'} (expected existing events "
+                    "kept as they were and new events appended)",
                 ),
             )
         )
@@ -169,6 +191,30 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
     report.files[:] = list(dict.fromkeys(report.files))
 
 
+def _same_record(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """new is old re-written the way spec-kitty's state rebuild does it: every field kept with
+    its value (feature_slug may have become mission_slug), fields added. Anything else is an
+    event changed."""
+    for name, value in old.items():
+        if name == "feature_slug" and "feature_slug" not in new:
+            if new.get("mission_slug") != value:
+                return False
+        elif name not in new or new[name] != value:
+            return False
+    return True
+
+
+def _event_and_id(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    if not line.strip().startswith(b"{"):
+        return None, None
+    try:
+        event = parse_line(line)
+    except LineError:
+        return None, None
+    event_id = event.get("event_id")
+    return event, event_id if isinstance(event_id, str) else None
+
+
 _REWRITES_SHOWN = 10
 
 
@@ -177,10 +223,3 @@ def _lines(data: bytes) -> list[bytes]:
     if lines[-1] == b"":
         lines.pop()
     return lines
-
-
-def _is_event_object(line: bytes) -> bool:
-    try:
-        return line.strip().startswith(b"{") and isinstance(parse_line(line), dict)
-    except LineError:
-        return False

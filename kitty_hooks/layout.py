@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 SPECS_DIR = "kitty-specs"
@@ -53,3 +54,16 @@ def wp_id_from_name(path: PurePosixPath) -> str | None:
 def may_hold_lane_changes(path: PurePosixPath) -> bool:
     """A status log or a WP file under kitty-specs/<feature>/."""
     return feature_of(path) is not None and (is_status_log(path) or is_wp_file(path))
+
+
+@lru_cache(maxsize=1 << 14)
+def repo_path(path: str) -> PurePosixPath:
+    """A path as git names it, parsed once: a scan meets the same few thousand paths in
+    thousands of commits, and parsing one costs more than every question then asked of it."""
+    return PurePosixPath(path)
+
+
+@lru_cache(maxsize=1 << 14)
+def may_hold_lane_changes_at(path: str) -> bool:
+    """may_hold_lane_changes for a path as git names it (cached, as repo_path)."""
+    return may_hold_lane_changes(repo_path(path))

@@ -105,11 +105,18 @@ def _bounded_int(digits: str) -> int:
     return value
 
 
+# What json.loads(text, parse_int=...) builds anew on every call; a scan parses tens of
+# thousands of lines.
+_DECODER = json.JSONDecoder(parse_int=_bounded_int)
+
+
 def loads_bounded(text: str, *, suffix: str = "") -> Any:
     """json.loads that raises only LineError, in words: bad syntax (with where), nesting too deep
     for the interpreter, an integer past 64 bits."""
     try:
-        return json.loads(text, parse_int=_bounded_int)
+        if text.startswith("\ufeff"):  # json.loads' own check, which decode() leaves out
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise LineError(
             f"not valid JSON: {exc.msg} at column {exc.colno}{suffix}", line=exc.lineno

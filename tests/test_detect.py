@@ -492,3 +492,84 @@ def test_a_frontmatter_move_to_approved_carries_evidence_as_done_does(hooked: Re
     approval = queued()[-1]["payload"]
     assert (approval["from_lane"], approval["to_lane"]) == ("for_review", "done")
     assert approval["evidence"]["review"] == {"reviewer": "Grace", "verdict": "unspecified"}
+
+
+def _migrated(line: str) -> str:
+    """A 2.x line as a 3.x upgrade rewrites it: mission_slug for feature_slug, keys reordered."""
+    event = json.loads(line)
+    event["mission_slug"] = event.pop("feature_slug")
+    event["mission_id"] = "01M8MA65KYAQGWAEHVHRBHX7NE"
+    return json.dumps(dict(reversed(list(event.items())))) + "\n"
+
+
+def test_a_log_rewritten_wholesale_moves_only_what_is_new(hooked: Repo) -> None:
+    lines = [
+        log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R20", None, "planned"),
+        log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R21", "planned", "claimed"),
+        log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R22", "claimed", "for_review"),
+    ]
+    hooked.write(LOG, "".join(lines))
+    commit(hooked, "2.x moves")
+    assert len(queued()) == 3
+    # The upgrade re-keys and re-serialises every line and, in the same commit, one new move.
+    new = _migrated(log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R23", "for_review", "done", evidence=EVIDENCE))
+    hooked.write(LOG, "".join(map(_migrated, lines)) + new)
+    commit(hooked, "upgrade to 3.x")
+    events = queued()
+    assert [e["event_id"] for e in events][3:] == ["01JD3Q9Z6C8W4S0Y2X5V7T1R23"]
+    # A scan of the upgrade alone, into an empty queue, finds that one move and no other.
+    default_queue_path().unlink()
+    result = hooked.kitty_hooks("scan", "HEAD~1..HEAD", "--format", "json")
+    assert json.loads(result.stdout)["queued"] == ["01JD3Q9Z6C8W4S0Y2X5V7T1R23"]
+    # And a scan of the whole history queues each move once, none at the upgrade.
+    default_queue_path().unlink()
+    result = hooked.kitty_hooks("scan", "HEAD", "--format", "json")
+    report = json.loads(result.stdout)
+    assert len(report["queued"]) == 4 and report["duplicates"] == []
+
+
+def test_a_log_rewritten_wholesale_still_reports_its_bad_new_lines(hooked: Repo) -> None:
+    first = log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R24", None, "planned")
+    hooked.write(LOG, first)
+    commit(hooked)
+    hooked.write(LOG, _migrated(first) + "{not json\n")
+    result = commit(hooked, warns=True)
+    assert "could not be read" in result.stderr
+    assert len(queued()) == 1
+
+
+def test_scan_finds_what_the_hook_found_commit_by_commit(hooked: Repo) -> None:
+    """The scan remembers each log from commit to commit; the hook reads one commit alone."""
+    text = ""
+    lanes = ["planned", "claimed", "in_progress", "for_review", "in_progress", "for_review"]
+    for number, (from_lane, to_lane) in enumerate(zip([None, *lanes], lanes, strict=False)):
+        text += log_line(f"01JD3Q9Z6C8W4S0Y2X5V7T1R{30 + number}", from_lane, to_lane)
+        hooked.write(LOG, text)
+        if number == 3:  # a side branch from here, merged back later
+            hooked.git("checkout", "-q", "-b", "side")
+            hooked.write(LOG, text + log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R40", to_lane, "blocked"))
+            commit(hooked, "on side")
+            hooked.git("checkout", "-q", "main")
+            hooked.write(LOG, text)
+        commit(hooked, f"to {to_lane}")
+    hooked.git("merge", "-q", "--no-edit", "-X", "theirs", "side")
+    by_hook = sorted(e["event_id"] for e in queued())
+    default_queue_path().unlink()
+    result = hooked.kitty_hooks("scan", "HEAD", "--format", "json")
+    assert sorted(json.loads(result.stdout)["queued"]) == by_hook
+
+
+def test_a_bad_line_is_named_by_its_line_number_whether_appended_or_rewritten(
+    hooked: Repo,
+) -> None:
+    lines = [log_line(f"01JD3Q9Z6C8W4S0Y2X5V7T1R5{n}", None, "planned") for n in range(2)]
+    hooked.write(LOG, "".join(lines))
+    commit(hooked)
+    hooked.write(LOG, "".join(lines) + "\n" + "[1]\n")  # appended: a blank line, then line 4
+    commit(hooked, warns=True)
+    hooked.write(LOG, "".join(map(_migrated, lines)) + "{oops\n")  # rewritten: now line 3
+    commit(hooked, warns=True)
+    default_queue_path().unlink()
+    result = hooked.kitty_hooks("scan", "HEAD", "--format", "json")
+    paths = [s["path"].split(" ", 1)[1] for s in json.loads(result.stdout)["skipped"]]
+    assert paths == [f"{LOG}:4", f"{LOG}:3"]

@@ -196,3 +196,36 @@ def test_a_line_of_head_changed_inside_a_reordered_log_is_still_caught(gated: Re
     code, output, _ = _commit(gated)
     assert code == 1
     assert f"{LOG}:1: status.events.jsonl is append-only: line 1 was deleted" in output
+
+
+def test_spec_kitty_s_state_rebuild_of_a_log_goes_through(gated: Repo) -> None:
+    """3.x's rebuild_event_log writes every line again: mission_slug added, keys sorted, a
+    duplicate dropped, corrective events appended. No event of HEAD is lost or changed."""
+    import json
+
+    gated.write(LOG, "".join(LINES[:3]) + LINES[1])  # a duplicated line, as old logs have
+    gated.commit_all("before the upgrade")
+    rebuilt = []
+    for line in LINES[:3]:
+        event = json.loads(line)
+        event["mission_slug"] = event.pop("feature_slug")
+        event["work_package_id"] = event["wp_id"]
+        rebuilt.append(json.dumps(event, sort_keys=True) + "\n")
+    gated.write(LOG, "".join(rebuilt) + LINES[3])
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 0, output
+
+
+def test_a_rebuilt_log_that_changes_what_an_event_said_is_blocked(gated: Repo) -> None:
+    import json
+
+    event = json.loads(LINES[1])
+    event["mission_slug"] = event.pop("feature_slug")
+    event["to_lane"] = "done" if event["to_lane"] != "done" else "planned"
+    event["evidence"] = {"review": {"reviewer": "x", "verdict": "ok"}}
+    gated.write(LOG, LINES[0] + json.dumps(event, sort_keys=True) + "\n")
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 1
+    assert f"{LOG}:2: status.events.jsonl is append-only: line 2 was modified" in output
