@@ -60,6 +60,8 @@ class CommitContext(NamedTuple):
     branch: str | None
     repo_name: Callable[[], str]
     """Called only for done evidence: it may have to ask git for the origin remote."""
+    loads: Callable[[bytes], Any] | None = None
+    """A faster JSON parser for log lines (orjson's, for a scan); the hook leaves it out."""
 
 
 class Skipped(NamedTuple):
@@ -246,7 +248,7 @@ def _log_changes(
         if not raw.strip() or (old_lines is not None and raw in old_lines):
             continue
         try:
-            line = parse_line(raw)
+            line = parse_line(raw, fast_loads=context.loads)
             event_id = line.get("event_id")
             if isinstance(event_id, str):
                 new_ids.append(event_id)

@@ -81,7 +81,8 @@ class Verdict(str, Enum):
         return self in (Verdict.SUCCESS, Verdict.DUPLICATE)
 
 
-_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# How an envelope is stored: compact, UTF-8 as it is (what the flush sends, untouched).
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class QueueError(FatalError):
@@ -211,11 +212,6 @@ _SCHEMA_1 = (
     "INSERT INTO clock (id, value) VALUES (1, 0)",
 )
 
-# Queued now (maybe earlier in the same batch), or delivered or purged before.
-_SEEN = (
-    "SELECT 1 FROM entries WHERE event_id = ?"
-    " UNION ALL SELECT 1 FROM known_events WHERE event_id = ? LIMIT 1"
-)
 _READ_CLOCK = "SELECT max(coalesce((SELECT max(id) FROM entries), 0), value) FROM clock"
 _DELETING = "UPDATE clock SET value = max(value, coalesce((SELECT max(id) FROM entries), 0))"
 
@@ -538,39 +534,49 @@ class EventQueue:
         *,
         commits: Mapping[str, str] | None = None,
         repo: str | None = None,
+        encode: Callable[[Any], str] | None = None,
     ) -> EnqueueResult:
         """Queue complete envelopes, in one transaction; the queue sets lamport_clock and
         causation_id. Ids seen before (queued now or ever delivered) are duplicates.
 
         commits maps event ids to the commit they were found in, repo names that commit's
-        repository (its git common dir): what `queue drop --orphaned` needs to know."""
-        return self._guard("queue events", lambda: self._enqueue(envelopes, commits or {}, repo))
+        repository (its git common dir): what `queue drop --orphaned` needs to know. encode
+        writes an envelope as the compact JSON stored (a scan passes a faster one)."""
+        return self._guard(
+            "queue events",
+            lambda: self._enqueue(envelopes, commits or {}, repo, encode or compact_json),
+        )
 
     def _enqueue(
         self,
         envelopes: Sequence[Mapping[str, Any]],
         commits: Mapping[str, str],
         repo: str | None,
+        dumps: Callable[[Any], str],
     ) -> EnqueueResult:
         queued: list[str] = []
         duplicates: list[str] = []
         if not envelopes:
             return EnqueueResult((), ())
-        dumps = _COMPACT_JSON
+        for envelope in envelopes:
+            event_id = envelope.get("event_id")
+            event_type = envelope.get("event_type")
+            if not isinstance(event_id, str) or not event_id:
+                raise ValueError(f"event_id must be a non-empty string, got {event_id!r}")
+            if not isinstance(event_type, str) or not event_type:
+                raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
         with self._transaction() as tx:
             created_at = _utc_now()
             (clock,) = tx.execute(_READ_CLOCK).fetchone()
+            # Queued now, or delivered, purged or dropped before: asked in chunks, not one
+            # SELECT an event (a scan queues thousands in one transaction).
+            seen = self._seen_ids(tx, [e["event_id"] for e in envelopes])
             last_of: dict[str, str | None] = {}
             moved: dict[str, str] = {}
+            rows: list[tuple[Any, ...]] = []
             for envelope in envelopes:
-                event_id = envelope.get("event_id")
-                event_type = envelope.get("event_type")
-                if not isinstance(event_id, str) or not event_id:
-                    raise ValueError(f"event_id must be a non-empty string, got {event_id!r}")
-                if not isinstance(event_type, str) or not event_type:
-                    raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
-                # Plain ? twice: numbered ?1 with a sequence is deprecated from Python 3.12.
-                if tx.execute(_SEEN, (event_id, event_id)).fetchone():
+                event_id = envelope["event_id"]
+                if event_id in seen:
                     duplicates.append(event_id)
                     if commits.get(event_id):
                         # Seen again in another commit (after `reset --soft` and a new commit,
@@ -581,6 +587,7 @@ class EventQueue:
                             (commits[event_id], repo, event_id),
                         )
                     continue
+                seen.add(event_id)  # twice in one batch: queued once
                 key = causation_key(envelope)
                 if key not in last_of:
                     row = tx.execute(
@@ -593,22 +600,25 @@ class EventQueue:
                 stored["causation_id"] = last_of[key]
                 data = dumps(stored)
                 commit = commits.get(event_id)
-                tx.execute(
-                    "INSERT INTO entries (id, event_id, event_type, data, created_at,"
-                    " causation_key, commit_sha, repo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows.append(
                     (
                         clock,
                         event_id,
-                        event_type,
+                        envelope["event_type"],
                         data if data.isascii() else _unicode_text(data),
                         created_at,
                         key,
                         commit,
                         repo if commit else None,
-                    ),
+                    )
                 )
                 last_of[key] = moved[key] = event_id
                 queued.append(event_id)
+            tx.executemany(
+                "INSERT INTO entries (id, event_id, event_type, data, created_at,"
+                " causation_key, commit_sha, repo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             tx.executemany(
                 "INSERT INTO causation (causation_key, last_event_id) VALUES (?, ?)"
                 " ON CONFLICT (causation_key) DO UPDATE SET last_event_id = excluded.last_event_id",
@@ -617,6 +627,23 @@ class EventQueue:
             if queued:
                 self._mark_work()
         return EnqueueResult(tuple(queued), tuple(duplicates))
+
+    @staticmethod
+    def _seen_ids(tx: sqlite3.Connection, event_ids: Sequence[str]) -> set[str]:
+        seen: set[str] = set()
+        # Each id goes in twice: 400 keeps a chunk under SQLite's oldest limit of 999 variables.
+        for start in range(0, len(event_ids), 400):
+            chunk = event_ids[start : start + 400]
+            marks = ", ".join("?" * len(chunk))
+            seen.update(
+                row[0]
+                for row in tx.execute(
+                    f"SELECT event_id FROM entries WHERE event_id IN ({marks})"
+                    f" UNION ALL SELECT event_id FROM known_events WHERE event_id IN ({marks})",
+                    [*chunk, *chunk],
+                )
+            )
+        return seen
 
     def replace_commit_refs(self, rewritten: Mapping[str, str]) -> int:
         """Point pending and failed events at the commits an amend or rebase made of theirs.
@@ -649,7 +676,7 @@ class EventQueue:
                 if _rewrite_payload(envelope.get("payload"), mapping):
                     tx.execute(
                         "UPDATE entries SET data = ? WHERE id = ?",
-                        (_COMPACT_JSON(envelope), row_id),
+                        (compact_json(envelope), row_id),
                     )
                     changed += 1
         return changed
