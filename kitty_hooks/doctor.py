@@ -28,6 +28,7 @@ from kitty_hooks.install import (
     inspect_hooks,
 )
 from kitty_hooks.locations import hooks_disabled
+from kitty_hooks.report import age_text, plural
 
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.
 GUI_PATH = "/usr/bin:/bin"
@@ -391,8 +392,8 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
             age = (now - datetime.fromisoformat(stats.oldest_created_at)).total_seconds()
         counts = (
             f"{stats.total_pending} pending, {stats.total_failed} failed, "
-            f"{_plural(stats.total_dead_letter, 'dead letter')}"
-            + (f", the oldest {_age(age)} old" if age is not None else "")
+            f"{plural(stats.total_dead_letter, 'dead letter')}"
+            + (f", the oldest {age_text(age)} old" if age is not None else "")
         )
         if stats.total_dead_letter:
             add(
@@ -423,7 +424,7 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
                 add(
                     "orphaned",
                     CheckStatus.WARN,
-                    f"{_plural(len(orphaned), 'queued event')} from commits no ref reaches any more "
+                    f"{plural(len(orphaned), 'queued event')} from commits no ref reaches any more "
                     "(a reset?): `kitty-hooks queue drop --orphaned`",
                 )
     spooled = sorted(spool.spool_dir().glob("*.json")) if spool.spool_dir().is_dir() else []
@@ -431,7 +432,7 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
         add(
             "spool",
             CheckStatus.WARN,
-            f"{_plural(len(spooled), 'spool file')} wait in {spool.spool_dir()}: the next commit or sync takes them in",
+            f"{plural(len(spooled), 'spool file')} wait in {spool.spool_dir()}: the next commit or sync takes them in",
         )
     unreadable = (
         sorted(spool.spool_dir().glob("*.unreadable")) if spool.spool_dir().is_dir() else []
@@ -440,7 +441,7 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
         add(
             "spool",
             CheckStatus.WARN,
-            f"{_plural(len(unreadable), 'spool file')} could not be read and were set aside in {spool.spool_dir()}",
+            f"{plural(len(unreadable), 'spool file')} could not be read and were set aside in {spool.spool_dir()}",
         )
 
 
@@ -469,7 +470,7 @@ def _flush_checks(checks: list[Check]) -> None:
         add(
             "backoff",
             CheckStatus.WARN,
-            f"backing off after {_plural(state.consecutive_failures, 'failed flush', 'failed flushes')}: "
+            f"backing off after {plural(state.consecutive_failures, 'failed flush', 'failed flushes')}: "
             f"pushes send nothing before {after.isoformat(timespec='seconds')} (`kitty-hooks sync` tries now)",
         )
 
@@ -482,20 +483,3 @@ def _adder(checks: list[Check], area: str) -> Any:
         checks.append(Check(area, subject, status, message))
 
     return add
-
-
-def _plural(count: int, word: str, words: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
-
-
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = int(seconds) // 60
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{int(seconds)}s"

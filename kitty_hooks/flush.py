@@ -13,7 +13,6 @@ and a settler thread writes what the last answer meant into the queue (see _Send
 from __future__ import annotations
 
 import functools
-import json
 import random
 import threading
 import time
@@ -569,21 +568,3 @@ def _record(
         write_state(new)
     except OSError as exc:
         log_line(f"flush: cannot write the flush state: {exc}")
-
-
-def write_report(summary: FlushSummary, path: Path) -> None:
-    """--report FILE: the summary and every failed event, as JSON."""
-    document = {
-        "outcome": summary.outcome,
-        "message": summary.message,
-        "synced": summary.synced,
-        "duplicates": summary.duplicates,
-        "failed": summary.failed,
-        "dead_lettered": summary.dead_lettered,
-        "left_pending": summary.left_pending,
-        "categories": summary.categories,
-        "started_at": summary.started_at,
-        "finished_at": summary.finished_at,
-        "failures": summary.failures,
-    }
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

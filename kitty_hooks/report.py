@@ -366,7 +366,8 @@ def render_doctor(report: DoctorReport, output_format: str, *, quiet: bool = Fal
 # --- status ------------------------------------------------------------------------------------
 
 
-def _age(seconds: float | None) -> str:
+def age_text(seconds: float | None) -> str:
+    """An age for a person: 45s, 12m, 3h 5m, 2d 4h."""
     if seconds is None:
         return "-"
     minutes, _ = divmod(int(seconds), 60)
@@ -386,7 +387,7 @@ def render_status(report: StatusReport, output_format: str) -> str:
     lines = [
         f"Queue: {stats.total_pending:,} pending, {stats.total_failed:,} failed, "
         f"{stats.total_dead_letter:,} dead letter{'s' if stats.total_dead_letter != 1 else ''}"
-        + (f" (oldest {_age(report.oldest_event_age_seconds)} old)" if stats.total else ""),
+        + (f" (oldest {age_text(report.oldest_event_age_seconds)} old)" if stats.total else ""),
         f"  file: {report.queue_path}",
     ]
     if report.queue_recovered_from:

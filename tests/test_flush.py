@@ -20,6 +20,7 @@ from kitty_hooks import flush as flushing
 from kitty_hooks.flush import flush
 from kitty_hooks.flushstate import read_state, state_path
 from kitty_hooks.queue import EventQueue, QueueError
+from kitty_hooks.report import render_sync
 from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
 from tests.syncutil import queue_events, queued_entries, write_credentials
 
@@ -229,7 +230,7 @@ def test_rejected_events_count_retries_then_become_dead_letters(
         queue._conn.commit()
     report = tmp_path / "report.json"
     summary = flush(timeout=FAST)
-    flushing.write_report(summary, report)
+    report.write_text(render_sync(summary, "json"))  # what sync --report writes
     assert summary.line() == "Synced: 2, Duplicates: 0, Failed: 1 (reason: schema_mismatch: 1)"
     (left,) = queued_entries()
     assert (left.event_id, left.status, left.retry_count, left.error_category) == (
