@@ -18,13 +18,15 @@ from typing import Any
 # One log line is one small JSON object; a line this long is a mistake, not an event.
 MAX_LINE_BYTES = 1 << 20
 ANNOTATION_KIND = "annotation"
-# A line with any of these moves a work package (3.x's own reader: a `type` record with them is
-# read as a transition).
-_LANE_FIELDS = ("to_lane", "from_lane", "wp_id")
+# A line with a lane on either side moves a work package, whatever else it says; a `type`
+# record without (3.x's retrospective records carry `wp_id`, a mission_slug, an actor, force)
+# is a record.
+_LANE_FIELDS = ("to_lane", "from_lane")
 # Any of these makes a line that is no other kind a transition, checked as one: a broken
 # transition is an error, not a line of an unknown kind.
 _TRANSITION_FIELDS = (
     *_LANE_FIELDS,
+    "wp_id",
     "feature_slug",
     "mission_slug",
     "force",

@@ -90,3 +90,8 @@ def test_hostile_lines_get_one_clear_error(raw: bytes, message: str) -> None:
 )
 def test_each_line_is_told_by_what_it_carries(line: dict, kind: LineKind) -> None:
     assert line_kind(line) is kind
+
+
+def test_a_retrospective_record_about_one_wp_is_still_a_record() -> None:
+    record = {"event_id": "x", "type": "RetrospectiveCaptured", "wp_id": "WP01", "force": False}
+    assert line_kind(record) is LineKind.RECORD
