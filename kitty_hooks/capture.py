@@ -294,7 +294,7 @@ def _enqueue(
     except QueueError as exc:
         # Locked or unreadable: keep what was found rather than lose it.
         try:
-            spool.spool(envelopes)
+            spool.spool(envelopes, commits=result.commit_of, repo=result.repo_dir)
         except OSError as spool_error:
             raise QueueError(
                 f"{exc}; and the spool could not be written either ({spool_error.strerror}): "

@@ -23,14 +23,28 @@ def spool_dir() -> Path:
     return state_dir() / "spool"
 
 
-def spool(envelopes: Sequence[Mapping[str, Any]]) -> Path:
-    """Write envelopes to a new spool file (atomically); OSError when even that fails."""
+def spool(
+    envelopes: Sequence[Mapping[str, Any]],
+    *,
+    commits: Mapping[str, str] | None = None,
+    repo: str | None = None,
+) -> Path:
+    """Write envelopes to a new spool file (atomically); OSError when even that fails.
+
+    With them, the commit each was found in and its repository, as the queue would have
+    recorded them (what `queue drop --orphaned` judges by)."""
     directory = spool_dir()
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{os.getpid()}.json"
     temp = directory / f".{name}.tmp"
+    ids = {e.get("event_id") for e in envelopes}
+    document = {
+        "envelopes": list(envelopes),
+        "commits": {k: v for k, v in (commits or {}).items() if k in ids},
+        "repo": repo,
+    }
     with temp.open("w", encoding="utf-8") as out:
-        json.dump(list(envelopes), out, separators=(",", ":"), ensure_ascii=False)
+        json.dump(document, out, separators=(",", ":"), ensure_ascii=False)
         out.flush()
         os.fsync(out.fileno())
     final = directory / name
@@ -72,7 +86,7 @@ def drain(queue: Any) -> int:
         except FileNotFoundError:
             continue  # another process claimed it
         try:
-            envelopes = _read_spooled(claimed)
+            envelopes, commits, repo = _read_spooled(claimed)
         except (OSError, ValueError) as exc:
             aside = path.with_suffix(".unreadable")
             log_line(f"spool: {path} is unreadable ({exc}); moved to {aside}")
@@ -80,7 +94,7 @@ def drain(queue: Any) -> int:
                 os.replace(claimed, aside)
             continue
         try:
-            queue.enqueue(envelopes)
+            queue.enqueue(envelopes, commits=commits, repo=repo)
         except BaseException:
             with suppress(OSError):
                 os.replace(claimed, path)  # for the next capture or flush
@@ -107,10 +121,20 @@ def _spooled_files(directory: Path) -> list[Path]:
     return sorted(set(files))
 
 
-def _read_spooled(path: Path) -> list[dict[str, Any]]:
-    envelopes = json.loads(path.read_text(encoding="utf-8"))
+def _read_spooled(path: Path) -> tuple[list[dict[str, Any]], dict[str, str], str | None]:
+    """A spool file's envelopes, commits and repository; a bare list is an older spool file."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(document, list):
+        document = {"envelopes": document}
+    envelopes = document.get("envelopes") if isinstance(document, dict) else None
     if not isinstance(envelopes, list) or not all(
         isinstance(e, dict) and isinstance(e.get("event_id"), str) for e in envelopes
     ):
         raise ValueError("not a list of envelopes")
-    return envelopes
+    commits = document.get("commits")
+    commits = {
+        k: v for k, v in (commits if isinstance(commits, dict) else {}).items()
+        if isinstance(k, str) and isinstance(v, str)
+    }  # fmt: skip
+    repo = document.get("repo")
+    return envelopes, commits, repo if isinstance(repo, str) else None

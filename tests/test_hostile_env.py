@@ -201,7 +201,9 @@ def test_a_queue_replaced_by_a_directory_keeps_the_lane_change_and_says_why(repo
     assert f"queue {path} is a directory, not a database file" in line
     assert "1 lane change kept in the spool until the queue can be opened" in line
     (spooled,) = spool.spool_dir().glob("*.json")
-    assert [e["aggregate_id"] for e in json.loads(spooled.read_text())] == ["WP01"]
+    kept = json.loads(spooled.read_text())
+    assert [e["aggregate_id"] for e in kept["envelopes"]] == ["WP01"]
+    assert list(kept["commits"].values()) == [repo.git("rev-parse", "HEAD").stdout.strip()]
     path.rmdir()  # fixed: the next capture takes the spool in first
     repo.write(f"{F}/tasks/WP01-fix.md", wp("claimed"))
     commit(repo)
