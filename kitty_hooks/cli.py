@@ -11,13 +11,13 @@ import click
 
 from kitty_hooks import __version__
 from kitty_hooks.errors import FatalError
+from kitty_hooks.install import HOOK_IDS
 from kitty_hooks.locations import hooks_disabled, log_exception
 
 if TYPE_CHECKING:
     from kitty_hooks.queue import EventQueue
 
 FORMATS = click.Choice(["text", "json"])
-HOOK_NAMES = ("pre-commit", "post-commit", "post-rewrite", "pre-push")
 
 
 def _examples(*lines: str) -> str:
@@ -154,7 +154,7 @@ def _repo_root_or_cwd() -> Path:
         return Path.cwd()
 
 
-_HOOK_TYPES = click.Choice(["pre-commit", "post-commit", "post-rewrite", "pre-push"])
+_HOOK_TYPES = click.Choice(list(HOOK_IDS))
 _hook_type_option = click.option(
     "-t",
     "--hook-type",
@@ -545,7 +545,7 @@ def demo(keep: bool) -> None:
     "hook",
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     help="Run the work of git hook NAME (what the installed hook scripts call).\n\n"
-    f"NAME is one of: {', '.join(HOOK_NAMES)}. ARGS are what git passes the hook.",
+    f"NAME is one of: {', '.join(HOOK_IDS)}. ARGS are what git passes the hook.",
     epilog=_examples(
         "kitty-hooks hook post-commit             # capture HEAD's lane changes by hand",
         "KITTY_HOOKS=0 git commit ...             # every hook of ours does nothing",

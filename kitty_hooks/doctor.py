@@ -22,6 +22,7 @@ from kitty_hooks.errors import FatalError
 from kitty_hooks.install import (
     CURRENT_SHIM_VERSION,
     DEFAULT_HOOK_TYPES,
+    HOOK_IDS,
     HookKind,
     HookState,
     inspect_hook,
@@ -33,12 +34,6 @@ from kitty_hooks.report import age_text, plural
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.
 GUI_PATH = "/usr/bin:/bin"
 # Our hook ids in .pre-commit-hooks.yaml, by the git hook they run in.
-HOOK_IDS = {
-    "pre-commit": "kitty-diagnose",
-    "post-commit": "kitty-emit",
-    "post-rewrite": "kitty-rewrite",
-    "pre-push": "kitty-sync",
-}
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 STALE_PENDING_SECONDS = 24 * 3600
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

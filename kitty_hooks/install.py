@@ -22,7 +22,15 @@ from kitty_hooks import gitrepo
 from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
 
-DEFAULT_HOOK_TYPES: tuple[str, ...] = ("pre-commit", "post-commit", "post-rewrite", "pre-push")
+# Each git hook we install, and its id in .pre-commit-hooks.yaml (what SKIP names; the shims
+# spell the same ids out, a test keeps the three in step).
+HOOK_IDS: dict[str, str] = {
+    "pre-commit": "kitty-diagnose",
+    "post-commit": "kitty-emit",
+    "post-rewrite": "kitty-rewrite",
+    "pre-push": "kitty-sync",
+}
+DEFAULT_HOOK_TYPES: tuple[str, ...] = tuple(HOOK_IDS)
 SHIM_MARKER = "# kitty-hooks-shim v2"
 
 # Any version of our marker, and the pre-commit shim of kitty-hooks 0.1, which people copied into

@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 import pytest
 
-from kitty_hooks.cli import HOOK_NAMES, cli
+from kitty_hooks.cli import cli
 from kitty_hooks.githooks import HOOKS
+from kitty_hooks.install import HOOK_IDS
 from tests.gitutil import KITTY_HOOKS, Repo
 from tests.ingest import Fault, IngestServer
 from tests.syncutil import queue_events, write_credentials
@@ -51,7 +52,7 @@ def test_the_group_help_lists_every_command_whole() -> None:
 
 
 def test_hook_help_lists_the_hook_names() -> None:
-    assert set(HOOK_NAMES) == set(HOOKS)
+    assert set(HOOK_IDS) == set(HOOKS)
     out = run("hook", "--help").stdout
     assert "NAME is one of: pre-commit, post-commit, post-rewrite, pre-push." in out
 
