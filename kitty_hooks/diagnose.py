@@ -287,14 +287,15 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
     for offset, raw in enumerate(pieces):
         # The common case first, at a few microseconds a line: one JSON object, a transition,
         # valid. Anything else (or a kept result) takes the careful path below.
-        try:
-            event = loads(raw)
-        except ValueError:
-            event = None
+        event = None
+        if len(raw) <= MAX_LINE_BYTES:  # a longer line is refused unparsed, below
+            try:
+                event = loads(raw)
+            except ValueError:
+                pass
         if (
             type(event) is dict
             and not keep
-            and len(raw) <= MAX_LINE_BYTES
             and is_plain_transition(event)
             and transition.is_valid(event)
         ):
