@@ -289,7 +289,7 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
         # valid. Anything else (or a kept result) takes the careful path below.
         event = None
         if len(raw) <= MAX_LINE_BYTES:  # a longer line is refused unparsed, below
-            try:
+            try:  # noqa: SIM105 - contextlib.suppress costs every line of a big log
                 event = loads(raw)
             except ValueError:
                 pass
