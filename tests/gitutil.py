@@ -12,7 +12,10 @@ KITTY_HOOKS = [sys.executable, "-m", "kitty_hooks"]
 # How the installed shims start our entry point: like `-m kitty_hooks`, but without the
 # repository being committed on sys.path (see hooks/*). Tests that record the interpreter's
 # arguments show it as `-m kitty_hooks`.
-SHIM_ENTRY = "-c import sys; del sys.path[0]; from kitty_hooks.entry import main; sys.exit(main())"
+SHIM_ENTRY = (
+    "-c import sys; sys.path[:] = [p for p in sys.path if p];"
+    " from kitty_hooks.entry import main; sys.exit(main())"
+)
 
 
 def as_module_call(recorded: str) -> str:

@@ -557,3 +557,23 @@ def test_a_kitty_hooks_folder_in_the_repository_never_runs_instead_of_ours(repo:
     assert result.returncode == 0, result.stderr
     shim = (repo.path / ".git" / "hooks" / "post-commit").read_text()
     assert SHIM_ENTRY.removeprefix("-c ") in shim
+
+
+def test_the_shim_runs_ours_with_pythonsafepath_set_too(repo: Repo) -> None:
+    """With PYTHONSAFEPATH, -c adds no '' to sys.path: nothing else may be taken out."""
+    install_hooks(repo.path)
+    repo.write("kitty-specs/039-x/tasks/WP01-x.md", "---\nlane: planned\n---\n")
+    repo.git("add", "-A")
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "x"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONSAFEPATH": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    from kitty_hooks.queue import EventQueue
+
+    with EventQueue() as queue:
+        assert [e.envelope["payload"]["wp_id"] for e in queue.list_entries()] == ["WP01"]
