@@ -7,7 +7,9 @@ itself an error. Other event files are checked whole, as staged.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,7 +23,6 @@ from kitty_hooks.diagnose import (
 )
 from kitty_hooks.errors import FatalError
 from kitty_hooks.layout import legacy_lane_of
-from kitty_hooks.logline import LineError, parse_line
 
 BLOCKED_HINT = (
     "kitty-hooks: commit blocked: fix the event lines above and stage them again "
@@ -122,46 +123,44 @@ def _check_appended(path: str, before: bytes | None, after: bytes, report: Diagn
         return
     if appended:
         check_content(FileKind.LOG, path, appended, report, first_line=first_line)
+        numbered = list(enumerate(_lines(appended), start=first_line))
+        _check_reused_ids(path, _HeadEvents(before, numbered), numbered, report)
 
 
 def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseReport) -> None:
-    """A log that is not HEAD's plus lines at the end: valid when no event of HEAD is lost.
+    """A log that is not HEAD's plus lines at the end: valid when no event of HEAD is lost or
+    changed.
 
     spec-kitty rewrites logs itself: it merges a conflicted log (2.1.3: the union of both sides,
-    sorted by time; 3.x: a merge driver), and 3.x's state rebuild writes every line again with
-    mission_slug added and duplicates dropped. So a line of HEAD may move, and may come back
-    re-written under its own event id, as long as every field it had keeps its value. What must
-    not happen is that an event is changed or removed. A line of HEAD
-    that is no event at all (not JSON, blank) may go: spec-kitty's merge drops those. Every
-    line that is new in content is checked.
+    sorted by time; 3.x: a merge driver), its state rebuild writes every line again (keys
+    sorted, mission_slug, work_package_id and mission_id added, later duplicates of an event id
+    dropped), and its envelope migration rewrites an envelope's bookkeeping around the same
+    event_type and payload. So a line of HEAD may move, and may come back re-written that way
+    under its own event id. What must not happen is that an event changes or goes. A line of
+    HEAD that is no JSON object at all may go: spec-kitty's readers reject it too. Every line
+    that is new in content is checked.
     """
     old_lines = _lines(before)
     new_lines = _lines(after)
     old_set, new_set = set(old_lines), set(new_lines)
-    rewritten = {
-        event_id: event
-        for line in new_lines
-        if line not in old_set
-        for event, event_id in [_event_and_id(line)]
-        if event_id is not None
-    }
-    kept_ids = {
-        event_id for line in new_lines if line in old_set for _, event_id in [_event_and_id(line)]
-    }
+    numbered_new = [(n, line) for n, line in enumerate(new_lines, start=1) if line not in old_set]
+    head = _HeadEvents(before, numbered_new)
+    report.files.append(path)
+    for number, line in numbered_new:
+        check_content(FileKind.LOG, path, line + b"\n", report, first_line=number)
+    _check_reused_ids(path, head, numbered_new, report)
+    present = {event_id for line in new_lines if (event_id := _event_id(line)) is not None}
     gone = []
     for number, line in enumerate(old_lines, start=1):
         if line in new_set:
             continue
-        event, event_id = _event_and_id(line)
+        event = _json_object(line)
         if event is None:
             continue  # no event: spec-kitty's own merge drops such lines
-        if event_id is not None and (
-            event_id in kept_ids
-            or (event_id in rewritten and _same_record(event, rewritten[event_id]))
-        ):
-            continue
+        event_id = event.get("event_id")
+        if isinstance(event_id, str) and event_id in present:
+            continue  # kept elsewhere, re-written (checked above) or a later duplicate dropped
         gone.append(number)
-    report.files.append(path)
     for number in gone[:_REWRITES_SHOWN]:
         changed = number <= len(new_lines) and new_lines[number - 1] not in old_set
         report.add(
@@ -183,39 +182,91 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
                 (f"{len(gone) - _REWRITES_SHOWN:,} more lines of HEAD were modified or deleted",),
             )
         )
-    # Lines that are new in content are checked, so one run shows every problem.
-    for number, line in enumerate(new_lines, start=1):
-        if line not in old_set:
-            check_content(FileKind.LOG, path, line + b"\n", report, first_line=number)
     # check_content recorded the path once per added line; keep it once.
     report.files[:] = list(dict.fromkeys(report.files))
 
 
+def _check_reused_ids(
+    path: str, head: _HeadEvents, numbered: list[tuple[int, bytes]], report: DiagnoseReport
+) -> None:
+    """A new line under an event id HEAD has must be that event, as it was or re-written the
+    way spec-kitty re-writes (its reader keeps the first line of an id: a second one with other
+    content would silently change or hide the move)."""
+    for number, line in numbered:
+        event_id = _event_id(line)
+        found = head.first(event_id) if event_id is not None else None
+        if found is None:
+            continue
+        head_number, head_line = found
+        if line == head_line:
+            continue  # the same line again: changes nothing
+        new, old = _json_object(line), _json_object(head_line)
+        if new is None or (old is not None and _same_record(old, new)):
+            continue  # a line that is no JSON is reported as such already
+        what = (
+            "was modified"
+            if head_number == number
+            else f"re-uses the event id of line {head_number} of HEAD with other content"
+        )
+        report.add(
+            Problem(
+                path,
+                number,
+                (
+                    f"status.events.jsonl is append-only: line {number} {what} (expected "
+                    "existing events kept as they were; a new move is a new line with its own "
+                    "event_id)",
+                ),
+            )
+        )
+
+
+class _HeadEvents:
+    """HEAD's lines by event id, the first of each (as spec-kitty's reducer keeps it), found
+    only for the ids asked about: a commit that appends a line to a big log must not parse it."""
+
+    def __init__(self, before: bytes, asked: list[tuple[int, bytes]]) -> None:
+        self._before = before
+        wanted = {i for _, line in asked if (i := _event_id(line)) is not None}
+        # A few ids: find them by bytes first; most appear nowhere in HEAD.
+        if len(wanted) <= 32:
+            wanted = {i for i in wanted if i.encode("utf-8", "surrogatepass") in before}
+        self._first: dict[str, tuple[int, bytes]] = {}
+        if wanted:
+            for number, line in enumerate(_lines(before), start=1):
+                event_id = _event_id(line)
+                if event_id in wanted and event_id not in self._first:
+                    self._first[event_id] = (number, line)
+
+    def first(self, event_id: str) -> tuple[int, bytes] | None:
+        return self._first.get(event_id)
+
+
+_REWRITES_SHOWN = 10
+# Fields spec-kitty's state rebuild adds to a line it writes again.
+_ADDED_BY_REBUILD = frozenset({"mission_slug", "work_package_id", "mission_id"})
+
+
 def _same_record(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """new is old re-written the way spec-kitty's state rebuild does it: every field kept with
-    its value (feature_slug may have become mission_slug), fields added. Anything else is an
-    event changed."""
+    """new is old as spec-kitty re-writes it: an envelope keeps its event_type and payload; a
+    line keeps every field with its value and type (feature_slug may become mission_slug) and
+    gains only what the state rebuild adds."""
+    if "event_type" in old:
+        return new.get("event_type") == old["event_type"] and _same_value(
+            new.get("payload"), old.get("payload")
+        )
     for name, value in old.items():
         if name == "feature_slug" and "feature_slug" not in new:
             if new.get("mission_slug") != value:
                 return False
-        elif name not in new or new[name] != value:
+        elif name not in new or not _same_value(new[name], value):
             return False
-    return True
+    return set(new) - set(old) <= _ADDED_BY_REBUILD
 
 
-def _event_and_id(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    if not line.strip().startswith(b"{"):
-        return None, None
-    try:
-        event = parse_line(line)
-    except LineError:
-        return None, None
-    event_id = event.get("event_id")
-    return event, event_id if isinstance(event_id, str) else None
-
-
-_REWRITES_SHOWN = 10
+def _same_value(left: Any, right: Any) -> bool:
+    # json.dumps tells 1, 1.0 and true apart, which == does not.
+    return json.dumps(left, sort_keys=True) == json.dumps(right, sort_keys=True)
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -223,3 +274,28 @@ def _lines(data: bytes) -> list[bytes]:
     if lines[-1] == b"":
         lines.pop()
     return lines
+
+
+def _json_object(line: bytes) -> dict[str, Any] | None:
+    """The line as the JSON object spec-kitty reads (json.loads), None when its readers
+    reject it too."""
+    if not line.strip().startswith(b"{"):
+        return None
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+_EVENT_ID = re.compile(rb'"event_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _event_id(line: bytes) -> str | None:
+    """A line's event id, read without parsing the line when it is written plainly."""
+    match = _EVENT_ID.search(line)
+    if match is not None and b"\\" not in match.group(1):
+        return match.group(1).decode("utf-8", "replace")
+    event = _json_object(line)
+    event_id = event.get("event_id") if event is not None else None
+    return event_id if isinstance(event_id, str) else None

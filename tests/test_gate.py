@@ -195,7 +195,10 @@ def test_a_line_of_head_changed_inside_a_reordered_log_is_still_caught(gated: Re
     gated.git("add", LOG)
     code, output, _ = _commit(gated)
     assert code == 1
-    assert f"{LOG}:1: status.events.jsonl is append-only: line 1 was deleted" in output
+    assert (
+        f"{LOG}:2: status.events.jsonl is append-only: line 2 re-uses the event id of line 1 "
+        "of HEAD with other content"
+    ) in output
 
 
 def test_spec_kitty_s_state_rebuild_of_a_log_goes_through(gated: Repo) -> None:
@@ -229,3 +232,61 @@ def test_a_rebuilt_log_that_changes_what_an_event_said_is_blocked(gated: Repo) -
     code, output, _ = _commit(gated)
     assert code == 1
     assert f"{LOG}:2: status.events.jsonl is append-only: line 2 was modified" in output
+
+
+def _event(line: str) -> dict:
+    import json
+
+    return json.loads(line)
+
+
+def test_a_second_line_under_an_event_id_of_head_is_blocked_even_as_an_append(gated: Repo) -> None:
+    """spec-kitty's reader keeps the first line of an event id: a later one with other content
+    would change the move for nobody to see, or hide it in a second commit."""
+    import json
+
+    other = {**_event(LINES[1]), "to_lane": "blocked"}
+    gated.write(LOG, "".join(LINES[:2]) + json.dumps(other) + "\n")
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 1
+    assert "line 3 re-uses the event id of line 2 of HEAD with other content" in output
+
+
+def test_a_line_of_head_that_changes_its_kind_is_blocked(gated: Repo) -> None:
+    import json
+
+    hidden = {**_event(LINES[1]), "kind": "annotation"}
+    gated.write(LOG, LINES[0] + json.dumps(hidden, sort_keys=True) + "\n")
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 1
+    assert "line 2 was modified" in output
+
+
+def test_spec_kitty_s_envelope_migration_goes_through(gated: Repo) -> None:
+    """3.x's lifecycle-envelope migration rewrites an envelope's bookkeeping around the same
+    event_type and payload (schema_version, aggregate_type...)."""
+    import json
+
+    envelope = {
+        "event_id": "01M8MA6B52QPNZPE8H4VTYF8RN", "event_type": "TasksStarted",
+        "aggregate_id": "039-cli-2x-readiness", "aggregate_type": "Mission",
+        "payload": {"mission_slug": "039-cli-2x-readiness", "actor": "spec-kitty"},
+        "project_slug": None, "project_uuid": None, "schema_version": "5.0.0",
+        "timestamp": "2026-11-29T18:48:32.162635+00:00",
+    }  # fmt: skip
+    gated.write(LOG, "".join(LINES[:2]) + json.dumps(envelope) + "\n")
+    gated.commit_all("an envelope")
+    migrated = {k: v for k, v in envelope.items() if k != "aggregate_type"}
+    migrated |= {"schema_version": "3.0.0", "node_id": "b805cd5cee74", "lamport_clock": 7}
+    gated.write(LOG, "".join(LINES[:2]) + json.dumps(migrated, sort_keys=True) + "\n")
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 0, output
+    changed = {**migrated, "payload": {**envelope["payload"], "actor": "mallory"}}
+    gated.write(LOG, "".join(LINES[:2]) + json.dumps(changed, sort_keys=True) + "\n")
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 1
+    assert "line 3 was modified" in output
