@@ -233,6 +233,10 @@ def _log_changes(
         # What spec-kitty does: lines added at the end. Only they are looked at.
         tail = after[len(before) :].splitlines()
         candidates = [(-i - 1, raw) for i, raw in enumerate(tail)]  # numbered when needed
+        if index is None and len(tail) > _SEARCHES_BEFORE_INDEXING:
+            # Many lines at once (a squash merge, a cherry-pick of a long branch): one index of
+            # the old log beats searching its bytes once or twice a line.
+            index = _LogIndex(set(before.splitlines()), None)
         old_lines = index.lines if index is not None else None
         if old_lines is None and any(raw.strip() and raw in before for raw in tail):
             old_lines = set(before.splitlines())  # an appended copy of an old line, rarely
@@ -271,6 +275,11 @@ def _log_changes(
             index = _LogIndex(set(after.splitlines()), None)
         known[change.new_blob] = index
     return found
+
+
+# A commit's few appended lines are looked up in the old log by searching its bytes; past this
+# many, the old log is indexed once instead.
+_SEARCHES_BEFORE_INDEXING = 8
 
 
 def _line_at(path: str, number: int, before: bytes) -> str:
