@@ -30,6 +30,7 @@ from kitty_hooks.logline import (
     MAX_LINE_BYTES,
     LineError,
     LineKind,
+    has_long_number,
     is_plain_transition,
     json_type,
     line_kind,
@@ -288,7 +289,8 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
         # The common case first, at a few microseconds a line: one JSON object, a transition,
         # valid. Anything else (or a kept result) takes the careful path below.
         event = None
-        if len(raw) <= MAX_LINE_BYTES:  # a longer line is refused unparsed, below
+        # A longer line is refused unparsed, one with a long number read by json: below.
+        if len(raw) <= MAX_LINE_BYTES and not has_long_number(raw):
             try:  # noqa: SIM105 - contextlib.suppress costs every line of a big log
                 event = loads(raw)
             except ValueError:

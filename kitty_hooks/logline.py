@@ -11,6 +11,7 @@ knows: worth a warning, never a block. Used by the gate (diagnose) and by captur
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -66,7 +67,7 @@ def parse_line(raw: bytes, *, fast_loads: Callable[[bytes], Any] | None = None) 
             "(expected one JSON object per line)"
         )
     value: Any = None
-    if fast_loads is not None:
+    if fast_loads is not None and not has_long_number(raw):
         try:
             value = fast_loads(raw)
         except ValueError:  # orjson.JSONDecodeError is one
@@ -76,6 +77,15 @@ def parse_line(raw: bytes, *, fast_loads: Callable[[bytes], Any] | None = None) 
     if not isinstance(value, dict):
         raise LineError(f"is a JSON {json_type(value)}, expected one JSON object per line")
     return value
+
+
+_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+
+
+def has_long_number(raw: bytes) -> bool:
+    """Whether a line may hold an integer past 64 bits: orjson reads one as a float, where the
+    parser below refuses it. Such a line goes to that parser straight away."""
+    return _LONG_NUMBER.search(raw) is not None
 
 
 def _parse_slowly(raw: bytes) -> Any:
@@ -109,7 +119,17 @@ def _bounded_int(digits: str) -> int:
 
 # What json.loads(text, parse_int=...) builds anew on every call; a scan parses tens of
 # thousands of lines.
-_DECODER = json.JSONDecoder(parse_int=_bounded_int)
+class _NotJson(Exception):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    # json reads NaN and Infinity, which no other JSON reader takes: stored, one would make the
+    # whole batch body the server gets invalid.
+    raise _NotJson(name)
+
+
+_DECODER = json.JSONDecoder(parse_int=_bounded_int, parse_constant=_no_constant)
 
 
 def loads_bounded(text: str, *, suffix: str = "") -> Any:
@@ -125,6 +145,8 @@ def loads_bounded(text: str, *, suffix: str = "") -> Any:
         ) from None
     except RecursionError:
         raise LineError(f"nested too deeply to be an event{suffix}") from None
+    except _NotJson as exc:
+        raise LineError(f"holds {exc.args[0]}, which is not JSON{suffix}") from None
     except _TooLarge as exc:
         digits = exc.digits.lstrip("-")
         shown = exc.digits if len(digits) <= 24 else f"a {len(digits):,}-digit number"

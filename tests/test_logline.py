@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -95,3 +95,19 @@ def test_each_line_is_told_by_what_it_carries(line: dict, kind: LineKind) -> Non
 def test_a_retrospective_record_about_one_wp_is_still_a_record() -> None:
     record = {"event_id": "x", "type": "RetrospectiveCaptured", "wp_id": "WP01", "force": False}
     assert line_kind(record) is LineKind.RECORD
+
+
+@pytest.mark.parametrize("fast", [None, orjson.loads], ids=["json", "orjson"])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"lamport_clock": 18446744073709551616}', "larger than any event field takes"),
+        (b'{"x": NaN}', "holds NaN, which is not JSON"),
+        (b'{"x": -Infinity}', "holds -Infinity, which is not JSON"),
+    ],
+)
+def test_what_only_one_parser_would_read_is_refused_by_both(
+    fast: object, raw: bytes, message: str
+) -> None:
+    with pytest.raises(LineError, match=message):
+        parse_line(raw, fast_loads=fast)  # type: ignore[arg-type]
