@@ -105,8 +105,9 @@ def scan(
 
 
 def _orjson_text(value: Any) -> str:
-    """What the queue's own encoder writes (compact, UTF-8), several times faster; the queue's
-    encoder for what orjson refuses (a lone surrogate, an integer past 64 bits)."""
+    """The JSON the queue's own encoder writes (compact, UTF-8; a float may be spelt otherwise,
+    1e-7 for 1e-07), several times faster; the queue's encoder for what orjson refuses (a lone
+    surrogate, an integer past 64 bits). NaN and Infinity never get here: parsing refuses them."""
     import orjson
 
     try:

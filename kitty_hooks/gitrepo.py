@@ -94,8 +94,10 @@ def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
     return blobs
 
 
-# What the pipe to git takes without a reader: a request this small is written at once.
-_PIPE_BYTES = 32 << 10
+# What the pipe to git takes without a reader, anywhere: a request this small is written at
+# once. (Linux gives 64 KiB, but only 4 KiB to a user over pipe-user-pages-soft, as Windows
+# does; a larger request written before reading could leave git and us waiting on each other.)
+_PIPE_BYTES = 4 << 10
 # The pipe from git for a long read: Linux's default of 64 KiB made git and us take turns
 # (a context switch each 64 KiB) through every version of a 1 MB log: 10% of a scan.
 _LONG_READ_PIPE_BYTES = 1 << 20

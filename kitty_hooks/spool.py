@@ -61,7 +61,11 @@ def has_spooled() -> bool:
     """Whether any envelopes wait in the spool."""
     try:
         with os.scandir(spool_dir()) as entries:
-            return any(e.name.endswith(".json") and not e.name.startswith(".") for e in entries)
+            # A claimed file counts: its drainer may have died before taking it in.
+            return any(
+                (e.name.endswith(".json") or ".claimed-" in e.name) and not e.name.startswith(".")
+                for e in entries
+            )
     except FileNotFoundError:
         return False
     except OSError:
@@ -85,6 +89,8 @@ def drain(queue: Any) -> int:
             os.rename(path, claimed)
         except FileNotFoundError:
             continue  # another process claimed it
+        with suppress(OSError):
+            os.utime(claimed)  # the claim's age, not the file's: see _spooled_files
         try:
             envelopes, commits, repo = _read_spooled(claimed)
         except (OSError, ValueError) as exc:
