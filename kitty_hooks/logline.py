@@ -11,7 +11,6 @@ knows: worth a warning, never a block. Used by the gate (diagnose) and by captur
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -79,13 +78,16 @@ def parse_line(raw: bytes, *, fast_loads: Callable[[bytes], Any] | None = None) 
     return value
 
 
-_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+# Digits to "0", everything else to " ": a run of 20 digits is then a substring to find, which
+# costs a line a tenth of what the regular expression [0-9]{20} does.
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= code <= 57 else 32 for code in range(256))
+_TWENTY_DIGITS = b"0" * 20
 
 
 def has_long_number(raw: bytes) -> bool:
     """Whether a line may hold an integer past 64 bits: orjson reads one as a float, where the
     parser below refuses it. Such a line goes to that parser straight away."""
-    return _LONG_NUMBER.search(raw) is not None
+    return _TWENTY_DIGITS in raw.translate(_DIGITS_AS_ZEROS)
 
 
 def _parse_slowly(raw: bytes) -> Any:
