@@ -297,12 +297,7 @@ def _check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: i
                 event = loads(raw)
             except ValueError:
                 pass
-        if (
-            type(event) is dict
-            and not keep
-            and is_plain_transition(event)
-            and is_valid(event)
-        ):
+        if type(event) is dict and not keep and is_plain_transition(event) and is_valid(event):
             valid_lines += 1
             continue
         line = first_line + offset

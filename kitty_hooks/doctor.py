@@ -29,7 +29,7 @@ from kitty_hooks.install import (
     inspect_hooks,
 )
 from kitty_hooks.locations import hooks_disabled
-from kitty_hooks.report import age_text, plural
+from kitty_hooks.wording import age_text, plural
 
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.
 GUI_PATH = "/usr/bin:/bin"

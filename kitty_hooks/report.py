@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.diagnose import DiagnoseReport
 from kitty_hooks.terminal import Tone, paint
+from kitty_hooks.wording import age_text, plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture import CaptureResult
@@ -64,10 +65,6 @@ REPORTERS: dict[str, Callable[..., str]] = {"text": render_text, "json": render_
 
 
 # --- the queue and capture ---------------------------------------------------------------------
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 def _table(rows: list[tuple[str, ...]], tones: list[list[Tone | None]] | None = None) -> str:
@@ -364,20 +361,6 @@ def render_doctor(report: DoctorReport, output_format: str, *, quiet: bool = Fal
 
 
 # --- status ------------------------------------------------------------------------------------
-
-
-def age_text(seconds: float | None) -> str:
-    """An age for a person: 45s, 12m, 3h 5m, 2d 4h."""
-    if seconds is None:
-        return "-"
-    minutes, _ = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{int(seconds)}s"
 
 
 def render_status(report: StatusReport, output_format: str) -> str:
