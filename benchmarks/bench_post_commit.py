@@ -47,7 +47,7 @@ def log_line(index: int, from_lane: str, to_lane: str) -> str:
 
     return json.dumps(
         {
-            "actor": "claude", "at": f"2026-11-20T10:{index // 60:02d}:{index % 60:02d}+00:00",
+            "actor": "claude", "at": f"2026-11-20T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00",
             "event_id": derive_ulid(1_763_632_800_000 + index, "bench-log", str(index)),
             "evidence": None, "execution_mode": "worktree", "feature_slug": "039-bench",
             "force": False, "from_lane": from_lane, "policy_metadata": None, "reason": None,

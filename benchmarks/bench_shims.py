@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import hermetic_env, precompile, run, scratch_dir
 from bench_enqueue import make_envelopes
+from bench_post_commit import log_line
 
 import kitty_hooks
 from kitty_hooks.queue import EventQueue
@@ -72,21 +73,6 @@ with open(out, "w") as f:
 
 def wp_file(lane: str) -> str:
     return f"---\nwork_package_id: WP01\ntitle: Bench\nlane: {lane}\n---\n# body\n"
-
-
-def log_line(index: int, from_lane: str, to_lane: str) -> str:
-    from kitty_hooks.events import derive_ulid
-
-    return json.dumps(
-        {
-            "actor": "claude", "at": f"2026-11-20T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00",
-            "event_id": derive_ulid(1_763_632_800_000 + index, "bench-log", str(index)),
-            "evidence": None, "execution_mode": "worktree", "feature_slug": "039-bench",
-            "force": False, "from_lane": from_lane, "policy_metadata": None, "reason": None,
-            "review_ref": None, "to_lane": to_lane, "wp_id": "WP02",
-        },
-        sort_keys=True,
-    ) + "\n"  # fmt: skip
 
 
 class Scenario:
