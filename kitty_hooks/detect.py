@@ -40,7 +40,7 @@ from kitty_hooks.layout import (
     repo_path,
     wp_id_from_name,
 )
-from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
+from kitty_hooks.logline import LineError, LineKind, event_id_of, line_kind, parse_line
 from kitty_hooks.validation import common_pattern
 
 # A WP file is a page of markdown; anything this large or with NUL bytes is not one.
@@ -188,16 +188,8 @@ class _LogIndex:
 
     def event_ids(self) -> set[str]:
         if self.ids is None:
-            self.ids = {i for i in map(_event_id_of, self.lines) if i is not None}
+            self.ids = {i for i in map(event_id_of, self.lines) if i is not None}
         return self.ids
-
-
-def _event_id_of(raw: bytes) -> str | None:
-    try:
-        event_id = parse_line(raw).get("event_id")
-    except LineError:
-        return None
-    return event_id if isinstance(event_id, str) else None
 
 
 def _log_changes(
@@ -298,7 +290,7 @@ def _was_logged(event_id: str, before: bytes, index: _LogIndex | None) -> bool:
     if f'"{event_id}"'.encode() not in before:
         return False
     return any(
-        _event_id_of(raw) == event_id for raw in before.splitlines() if event_id.encode() in raw
+        event_id_of(raw) == event_id for raw in before.splitlines() if event_id.encode() in raw
     )
 
 

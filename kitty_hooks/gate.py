@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,6 +22,7 @@ from kitty_hooks.diagnose import (
 )
 from kitty_hooks.errors import FatalError
 from kitty_hooks.layout import legacy_lane_of
+from kitty_hooks.logline import event_id_of
 
 BLOCKED_HINT = (
     "kitty-hooks: commit blocked: fix the event lines above and stage them again "
@@ -149,7 +149,7 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
     for number, line in numbered_new:
         check_content(FileKind.LOG, path, line + b"\n", report, first_line=number)
     _check_reused_ids(path, head, numbered_new, report)
-    present = {event_id for line in new_lines if (event_id := _event_id(line)) is not None}
+    present = {event_id for line in new_lines if (event_id := event_id_of(line)) is not None}
     gone = []
     for number, line in enumerate(old_lines, start=1):
         if line in new_set:
@@ -193,7 +193,7 @@ def _check_reused_ids(
     way spec-kitty re-writes (its reader keeps the first line of an id: a second one with other
     content would silently change or hide the move)."""
     for number, line in numbered:
-        event_id = _event_id(line)
+        event_id = event_id_of(line)
         found = head.first(event_id) if event_id is not None else None
         if found is None:
             continue
@@ -227,14 +227,14 @@ class _HeadEvents:
 
     def __init__(self, before: bytes, asked: list[tuple[int, bytes]]) -> None:
         self._before = before
-        wanted = {i for _, line in asked if (i := _event_id(line)) is not None}
+        wanted = {i for _, line in asked if (i := event_id_of(line)) is not None}
         # A few ids: find them by bytes first; most appear nowhere in HEAD.
         if len(wanted) <= 32:
             wanted = {i for i in wanted if i.encode("utf-8", "surrogatepass") in before}
         self._first: dict[str, tuple[int, bytes]] = {}
         if wanted:
             for number, line in enumerate(_lines(before), start=1):
-                event_id = _event_id(line)
+                event_id = event_id_of(line)
                 if event_id in wanted and event_id not in self._first:
                     self._first[event_id] = (number, line)
 
@@ -286,16 +286,3 @@ def _json_object(line: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
-
-
-_EVENT_ID = re.compile(rb'"event_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
-
-
-def _event_id(line: bytes) -> str | None:
-    """A line's event id, read without parsing the line when it is written plainly."""
-    match = _EVENT_ID.search(line)
-    if match is not None and b"\\" not in match.group(1):
-        return match.group(1).decode("utf-8", "replace")
-    event = _json_object(line)
-    event_id = event.get("event_id") if event is not None else None
-    return event_id if isinstance(event_id, str) else None

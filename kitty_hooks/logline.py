@@ -11,6 +11,7 @@ knows: worth a warning, never a block. Used by the gate (diagnose) and by captur
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -155,6 +156,24 @@ def loads_bounded(text: str, *, suffix: str = "") -> Any:
         raise LineError(
             f"holds the integer {shown}, larger than any event field takes (64 bits){suffix}"
         ) from None
+
+
+_PLAIN_EVENT_ID = re.compile(rb'"event_id"\s*:\s*"([^"\\]*)"')
+
+
+def event_id_of(raw: bytes) -> str | None:
+    """A line's event id; read off the bytes when it is written plainly and once (no escapes, no
+    nested "event_id" to mistake for it, the object closed), else the line is parsed. None for a line that is no
+    JSON object or has no string event id."""
+    plain = raw.count(b'"event_id"') == 1 and raw.rstrip().endswith(b"}")
+    match = _PLAIN_EVENT_ID.search(raw) if plain else None
+    if match is not None:
+        return match.group(1).decode("utf-8", "replace")
+    try:
+        event_id = parse_line(raw).get("event_id")
+    except LineError:
+        return None
+    return event_id if isinstance(event_id, str) else None
 
 
 def line_kind(line: dict[str, Any]) -> LineKind:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitty_hooks.logline import LineError, LineKind, line_kind, parse_line
+from kitty_hooks.logline import LineError, LineKind, event_id_of, line_kind, parse_line
 
 JSON_VALUES = st.recursive(
     st.none()
@@ -115,3 +115,18 @@ def test_what_only_one_parser_would_read_is_refused_by_both(
 ) -> None:
     with pytest.raises(LineError, match=message):
         parse_line(raw, fast_loads=fast)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "event_id"),
+    [
+        (b'{"event_id": "01JD", "to_lane": "done"}', "01JD"),
+        (b'{"a": {"event_id": "NESTED"}, "event_id": "TOP"}', "TOP"),
+        (b'{"event_id": "A\\u00e9"}', "A\u00e9"),
+        (b'{"event_id": 5}', None),
+        (b'{"event_id": "X"', None),
+        (b"[1]", None),
+    ],
+)
+def test_a_line_s_event_id_is_its_own(raw: bytes, event_id: str | None) -> None:
+    assert event_id_of(raw) == event_id
