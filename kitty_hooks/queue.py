@@ -126,15 +126,6 @@ class DeliveredEvent(NamedTuple):
     to_lane: str | None
 
 
-class OutgoingEvent(NamedTuple):
-    """A queued event as the flusher sends it: the stored envelope JSON, untouched."""
-
-    id: int
-    event_id: str
-    event_type: str
-    data: str
-
-
 class OutgoingPage(NamedTuple):
     """The next events to send, as the flusher reads them ahead of the one in flight: parallel
     tuples, the envelopes as the stored JSON's UTF-8 bytes (joined as they are into the body,
@@ -821,34 +812,14 @@ class EventQueue:
 
     # --- for the flusher ---------------------------------------------------------------------
 
-    def outgoing_batch(
-        self, limit: int, *, retry_limit: int = DEFAULT_RETRY_LIMIT, after_id: int = 0
-    ) -> list[OutgoingEvent]:
-        """The next events to send, oldest first: pending ones and failed ones below the limit.
-
-        The envelope comes as the JSON text stored (compact, exactly what is sent), so a flush
-        of many events does not decode and re-encode each one. after_id pages on: only entries
-        with a larger id (the last id of the previous page), so a flush that keeps failed
-        entries in the queue still moves forward.
-        """
-        return self._guard(
-            "read the queue",
-            lambda: [
-                OutgoingEvent(*row)
-                for row in self._db.execute(
-                    "SELECT id, event_id, event_type, data FROM entries WHERE id > ? AND"
-                    " (status = 'pending' OR (status = 'failed' AND retry_count < ?))"
-                    " ORDER BY id LIMIT ?",
-                    [after_id, retry_limit, limit],
-                )
-            ],
-        )
-
     def outgoing_page(
         self, limit: int, *, retry_limit: int = DEFAULT_RETRY_LIMIT, after_id: int = 0
     ) -> OutgoingPage:
-        """outgoing_batch() as the flusher's reader thread takes it: the same entries, in the
-        same order, with the stored JSON as bytes and no object per event."""
+        """The next events to send, oldest first: pending ones and failed ones below the limit,
+        as parallel tuples, each envelope as the UTF-8 bytes of the JSON stored (exactly what is
+        sent: a flush of many events decodes and re-encodes none). after_id pages on: only
+        entries with a larger id (the last of the previous page), so a flush that keeps failed
+        entries in the queue still moves forward."""
 
         def work() -> OutgoingPage:
             rows = self._db.execute(
@@ -866,22 +837,29 @@ class EventQueue:
         return self._guard("read the queue", work)
 
     def mark_delivered(self, event_ids: Sequence[str], *, duplicates: Sequence[str] = ()) -> int:
-        """Remove delivered events (those in duplicates the server had already); their ids stay
-        known, with when and the verdict, for `kitty-hooks log`. Returns rows removed."""
+        """remove_delivered() by event id (those in duplicates the server had already); their ids
+        stay known, with when and the verdict, for `kitty-hooks log`. Returns rows removed."""
         again = set(duplicates)
-        stored = [e for e in event_ids if e not in again]
-        return self._guard(
-            "remove delivered events from the queue",
-            lambda: self._forget(
-                (
-                    (Verdict.SUCCESS, stored),
-                    (Verdict.DUPLICATE, [e for e in event_ids if e in again]),
-                )
-            ),
+        wanted = list(dict.fromkeys(event_ids))
+
+        def entry_ids() -> list[tuple[int, str]]:
+            found: list[tuple[int, str]] = []
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found += self._db.execute(
+                    f"SELECT id, event_id FROM entries WHERE event_id IN ({marks})", chunk
+                ).fetchall()
+            return found
+
+        found = self._guard("read the queue", entry_ids)
+        return self.remove_delivered(
+            (entry_id, Verdict.DUPLICATE if event_id in again else Verdict.SUCCESS)
+            for entry_id, event_id in found
         )
 
     def remove_delivered(self, acknowledged: Iterable[tuple[int, Verdict]]) -> int:
-        """mark_delivered() by entry id, as the flusher calls it: remove exactly these entries,
+        """Remove delivered entries by id, as the flusher calls it: exactly these entries,
         remembering each with its verdict (success or duplicate) for `kitty-hooks log`.
         Returns rows removed.
 
@@ -1050,21 +1028,6 @@ class EventQueue:
             return found
 
         return self._guard("read the delivery log", work)
-
-    def _forget(self, groups: Sequence[tuple[Verdict, Sequence[str]]]) -> int:
-        removed = 0
-        now = _utc_now()
-        with self._transaction() as tx:
-            tx.execute(_DELETING)
-            for verdict, event_ids in groups:
-                ids = list(event_ids)
-                for start in range(0, len(ids), _CHUNK):
-                    chunk = ids[start : start + _CHUNK]
-                    where = f"event_id IN ({', '.join('?' * len(chunk))})"
-                    tx.execute(_REMEMBER + f" WHERE {where}", (now, verdict.value, *chunk))
-                    removed += tx.execute(f"DELETE FROM entries WHERE {where}", chunk).rowcount
-            _prune_known(tx)
-        return removed
 
     def _discard_unsent(self, event_ids: Sequence[str]) -> int:
         ids = list(event_ids)

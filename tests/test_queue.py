@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -527,9 +528,9 @@ def test_pending_batch_is_fifo_and_skips_dead_letters(queue: EventQueue) -> None
     queue.mark_rejected(batch[0]["event_id"], "bad", "schema_mismatch")
     queue.mark_rejected(batch[1]["event_id"], "bad", "schema_mismatch", retry_limit=1)
 
-    assert [e.event_id for e in queue.outgoing_batch(10)] == list(ids(batch[0], *batch[2:]))
-    assert [e.event_id for e in queue.outgoing_batch(2)] == list(ids(batch[0], batch[2]))
-    assert [e.event_id for e in queue.outgoing_batch(10, retry_limit=1)] == list(ids(*batch[2:]))
+    assert queue.outgoing_page(10).event_ids == ids(batch[0], *batch[2:])
+    assert queue.outgoing_page(2).event_ids == ids(batch[0], batch[2])
+    assert queue.outgoing_page(10, retry_limit=1).event_ids == ids(*batch[2:])
 
 
 def test_pending_batch_pages_on_after_the_last_id_seen(queue: EventQueue) -> None:
@@ -537,12 +538,12 @@ def test_pending_batch_pages_on_after_the_last_id_seen(queue: EventQueue) -> Non
     queue.enqueue(batch)
     queue.mark_rejected(batch[1]["event_id"], "bad", "schema_mismatch")
 
-    first = queue.outgoing_batch(2)
-    second = queue.outgoing_batch(2, after_id=first[-1].id)
-    third = queue.outgoing_batch(2, after_id=second[-1].id)
+    first = queue.outgoing_page(2)
+    second = queue.outgoing_page(2, after_id=first.ids[-1])
+    third = queue.outgoing_page(2, after_id=second.ids[-1])
 
-    assert [e.event_id for e in first + second + third] == list(ids(*batch))
-    assert queue.outgoing_batch(2, after_id=third[-1].id) == []
+    assert first.event_ids + second.event_ids + third.event_ids == ids(*batch)
+    assert queue.outgoing_page(2, after_id=third.ids[-1]).ids == ()
 
 
 def test_mark_rejected_counts_retries_until_dead_letter(queue: EventQueue) -> None:
@@ -577,20 +578,21 @@ def test_mark_delivered_handles_more_ids_than_one_statement_takes(queue: EventQu
     assert queue.enqueue(batch[:1100]).queued == ()
 
 
-def test_outgoing_page_is_outgoing_batch_with_the_stored_json_as_bytes(queue: EventQueue) -> None:
+def test_outgoing_page_carries_the_stored_json_as_bytes(queue: EventQueue) -> None:
     batch = [envelope(n, wp=f"WP{n:02d}") for n in range(6)]
     batch[3]["payload"]["actor"] = "Zoë"
     queue.enqueue(batch)
     queue.mark_rejected(batch[1]["event_id"], "bad", "schema_mismatch", retry_limit=1)
     queue.mark_rejected(batch[2]["event_id"], "bad", "schema_mismatch")
+    by_id = {e.event_id: e for e in queue.list_entries()}
 
-    for after, limit in ((0, 10), (0, 2), (3, 2)):
-        expected = queue.outgoing_batch(limit, after_id=after)
-        page = queue.outgoing_page(limit, after_id=after)
-        assert page.ids == tuple(e.id for e in expected)
-        assert page.event_ids == tuple(e.event_id for e in expected)
-        assert page.event_types == tuple(e.event_type for e in expected)
-        assert page.data == tuple(e.data.encode("utf-8") for e in expected)
+    page = queue.outgoing_page(10)
+    assert page.event_ids == ids(batch[0], *batch[2:])  # the dead letter stays out
+    for entry_id, event_id, event_type, data in zip(*page, strict=True):
+        entry = by_id[event_id]
+        assert (entry_id, event_type) == (entry.id, entry.event_type)
+        assert json.loads(data.decode("utf-8")) == entry.envelope
+    assert "Zoë".encode() in page.data[page.event_ids.index(batch[3]["event_id"])]
     assert queue.outgoing_page(10, after_id=queue.lamport_clock()).ids == ()
 
 
