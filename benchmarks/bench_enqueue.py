@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import LogWriter, feature_slug
 
-from kitty_hooks.events import (
+from kitty_hooks.model.events import (
     Identity,
     LaneChange,
     build_status_envelope,

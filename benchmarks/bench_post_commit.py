@@ -43,7 +43,7 @@ def log_line(index: int, from_lane: str, to_lane: str) -> str:
     """A status.events.jsonl line as spec-kitty 2.x writes it (its own ULID event id)."""
     import json
 
-    from kitty_hooks.events import derive_ulid
+    from kitty_hooks.model.events import derive_ulid
 
     return json.dumps(
         {

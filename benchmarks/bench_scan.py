@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import TOPICS, hermetic_env, precompile, run, scratch_dir
 
-from kitty_hooks.lanes import collapse_transition
+from kitty_hooks.model.lanes import collapse_transition
 
 PY = sys.executable
 START = 1_700_000_000

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitty_hooks import gitrepo
-from kitty_hooks.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
+from kitty_hooks.model.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
 
 if TYPE_CHECKING:
     from kitty_hooks.detect import Skipped
-    from kitty_hooks.events import Envelope, Identity, LaneChange
+    from kitty_hooks.model.events import Envelope, Identity, LaneChange
 
 _PATHS = (SPECS_DIR,)
 # A hook may not hold git up: past this wait for a busy queue it spools instead.
@@ -79,7 +79,7 @@ def scan(
     """
     import orjson  # thousands of lines to read and envelopes to write: worth its import here
 
-    from kitty_hooks.events import new_ulid
+    from kitty_hooks.model.events import new_ulid
 
     gitrepo.repo_root(cwd)  # outside a work tree: say so plainly, not in git's words
     commits = list(gitrepo.iter_commits(cwd, revision_range, paths=_PATHS))
@@ -239,12 +239,12 @@ def _envelopes(
     result: CaptureResult,
 ) -> list[Envelope]:
     from kitty_hooks.detect import Skipped
-    from kitty_hooks.events import (
+    from kitty_hooks.model.events import (
         build_status_envelope,
         derive_ulid,
         iso_to_millis,
-        unsendable_reason,
     )
+    from kitty_hooks.validation import unsendable_reason
 
     built: list[Envelope] = []
     for change in changes:

@@ -15,15 +15,15 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from kitty_hooks.events import (
+from kitty_hooks.gitrepo import CommitRecord, FileChange
+from kitty_hooks.model.events import (
     EXECUTION_MODES,
     LaneChange,
     actor_label,
     derive_ulid,
     iso_to_millis,
 )
-from kitty_hooks.gitrepo import CommitRecord, FileChange
-from kitty_hooks.lanes import (
+from kitty_hooks.model.lanes import (
     UnknownLaneError,
     canonical_from_lane,
     canonical_lane,
@@ -31,7 +31,7 @@ from kitty_hooks.lanes import (
     lane_meant_by,
     sync_lane,
 )
-from kitty_hooks.layout import (
+from kitty_hooks.model.layout import (
     feature_of,
     is_status_log,
     is_wp_file,
@@ -40,7 +40,7 @@ from kitty_hooks.layout import (
     repo_path,
     wp_id_from_name,
 )
-from kitty_hooks.logline import LineError, LineKind, event_id_of, line_kind, parse_line
+from kitty_hooks.model.logline import LineError, LineKind, event_id_of, line_kind, parse_line
 from kitty_hooks.validation import common_pattern
 
 # A WP file is a page of markdown; anything this large or with NUL bytes is not one.
@@ -478,7 +478,7 @@ def _text(value: Any) -> str:
 def _read_wp(
     path: str, data: bytes | None, skipped: list[Skipped], *, side: str
 ) -> _WorkPackageState | None:
-    from kitty_hooks.frontmatter import FrontmatterError, read_fields
+    from kitty_hooks.model.frontmatter import FrontmatterError, read_fields
 
     where = path if side == "after" else f"{path} (before this commit)"
     if data is None:

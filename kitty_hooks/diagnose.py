@@ -17,16 +17,22 @@ from typing import Any, Literal, NamedTuple
 
 from kitty_hooks import validation
 from kitty_hooks.files import UnreadableFile, read_bounded
-from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter
-from kitty_hooks.lanes import (
+from kitty_hooks.model.frontmatter import FrontmatterError, parse_frontmatter
+from kitty_hooks.model.lanes import (
     ACCEPTED_LANE_NAMES,
     canonical_lane,
     is_execution_lane,
     is_known_lane,
     lane_meant_by,
 )
-from kitty_hooks.layout import LOG_FILE_NAME, SPECS_DIR, feature_of, is_wp_file, legacy_lane_of
-from kitty_hooks.logline import (
+from kitty_hooks.model.layout import (
+    LOG_FILE_NAME,
+    SPECS_DIR,
+    feature_of,
+    is_wp_file,
+    legacy_lane_of,
+)
+from kitty_hooks.model.logline import (
     MAX_LINE_BYTES,
     LineError,
     LineKind,

@@ -21,8 +21,8 @@ from kitty_hooks.diagnose import (
     classify,
 )
 from kitty_hooks.errors import FatalError
-from kitty_hooks.layout import legacy_lane_of
-from kitty_hooks.logline import event_id_of
+from kitty_hooks.model.layout import legacy_lane_of
+from kitty_hooks.model.logline import event_id_of
 
 BLOCKED_HINT = (
     "kitty-hooks: commit blocked: fix the event lines above and stage them again "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kitty_hooks import gitrepo
-from kitty_hooks.events import Identity
+from kitty_hooks.model.events import Identity
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
 # Derived project ids are UUIDv5 in a namespace of our own, from the repository's root commit.

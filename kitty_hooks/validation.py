@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kitty_hooks.assets import schema_dir
 from kitty_hooks.errors import FatalError
+
+if TYPE_CHECKING:
+    from kitty_hooks.model.events import Envelope
 
 SCHEMA_BASE_URI = "https://kitty-hooks.invalid/schemas/"
 
@@ -297,3 +300,28 @@ def render_value(value: Any, *, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def unsendable_reason(envelope: Envelope) -> str | None:
+    """Why the server would refuse this envelope, for the fields that come from the repository.
+
+    Everything else in it is built by us to the schema; the feature slug comes from a folder
+    name (`kitty-specs/002 space/`), the WP id from a file name, the actor and reason from what a
+    person typed. The patterns are read from the schemas, which stay the one source of truth;
+    the full validator is not loaded on the hook path (~35 ms).
+    """
+    payload = envelope["payload"]
+    slug = payload["feature_slug"]
+    if not common_pattern("feature_slug").match(slug):
+        return (
+            f"feature {slug!r} is not a valid feature slug (letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit): the server would refuse its events; rename the "
+            f"folder kitty-specs/{slug}/"
+        )
+    if not common_pattern("wp_id").match(payload["wp_id"]):
+        return f"work package id {payload['wp_id']!r} is not like WP01: the server would refuse it"
+    if not payload["actor"].strip():
+        return "the move names no actor: the server would refuse it"
+    if payload["force"] and not (payload["reason"] or "").strip():
+        return "a forced move with no reason: the server would refuse it; add a reason"
+    return None

@@ -8,7 +8,7 @@ from typing import Any
 
 import tomli_w
 
-from kitty_hooks.events import Identity, LaneChange, build_status_envelope, derive_ulid
+from kitty_hooks.model.events import Identity, LaneChange, build_status_envelope, derive_ulid
 from kitty_hooks.queue import EventQueue
 
 IDENTITY = Identity("63c8d621-4b64-48e2-86fc-56c667068f2f", "kitty-cli", "b805cd5cee74")

@@ -412,8 +412,8 @@ def test_repairing_broken_frontmatter_is_not_a_new_wp(hooked: Repo) -> None:
 
 def test_a_change_whose_time_has_no_ulid_is_skipped_not_fatal() -> None:
     from kitty_hooks import capture
-    from kitty_hooks.events import Identity, LaneChange
     from kitty_hooks.gitrepo import CommitRecord
+    from kitty_hooks.model.events import Identity, LaneChange
 
     record = CommitRecord("a" * 40, (), "Ada", "ada@example.com", "2026-11-20T10:00:00+00:00", ())
     ancient = LaneChange("039-x", "WP01", None, "planned", "ada", "1960-01-01T00:00:00+00:00")

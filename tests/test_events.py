@@ -4,7 +4,7 @@ import pytest
 from ulid import ULID
 
 from kitty_hooks import validation
-from kitty_hooks.events import (
+from kitty_hooks.model.events import (
     Identity,
     LaneChange,
     build_status_envelope,
@@ -13,7 +13,7 @@ from kitty_hooks.events import (
     iso_to_millis,
     new_ulid,
 )
-from kitty_hooks.lanes import UnknownLaneError
+from kitty_hooks.model.lanes import UnknownLaneError
 
 IDENTITY = Identity(
     project_uuid="63c8d621-4b64-48e2-86fc-56c667068f2f",

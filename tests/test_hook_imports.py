@@ -28,10 +28,10 @@ HEAVY = (
     "modules",
     [
         ["kitty_hooks.entry", "kitty_hooks.githooks"],
-        ["kitty_hooks.capture", "kitty_hooks.gitrepo", "kitty_hooks.layout"],
+        ["kitty_hooks.capture", "kitty_hooks.gitrepo", "kitty_hooks.model.layout"],
         [
             "kitty_hooks.detect",
-            "kitty_hooks.events",
+            "kitty_hooks.model.events",
             "kitty_hooks.identity",
             "kitty_hooks.queue",
             "kitty_hooks.spool",
@@ -52,7 +52,7 @@ def test_hook_path_modules_import_nothing_heavy(modules: list[str]) -> None:
 def test_a_commit_without_lane_changes_loads_no_detection() -> None:
     probe = (
         "import sys\nimport kitty_hooks.githooks, kitty_hooks.capture\n"
-        "print(sorted(m for m in ('kitty_hooks.detect', 'kitty_hooks.events', 'yaml', 'hashlib', "
+        "print(sorted(m for m in ('kitty_hooks.detect', 'kitty_hooks.model.events', 'yaml', 'hashlib', "
         "'sqlite3') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
@@ -142,12 +142,13 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.locations",
         "kitty_hooks.capture",
         "kitty_hooks.gitrepo",
-        "kitty_hooks.layout",
+        "kitty_hooks.model",
+        "kitty_hooks.model.layout",
         "kitty_hooks.detect",
-        "kitty_hooks.events",
-        "kitty_hooks.lanes",
-        "kitty_hooks.logline",
-        "kitty_hooks.frontmatter",
+        "kitty_hooks.model.events",
+        "kitty_hooks.model.lanes",
+        "kitty_hooks.model.logline",
+        "kitty_hooks.model.frontmatter",
         "kitty_hooks.identity",
         "kitty_hooks.validation",
         "kitty_hooks.assets",

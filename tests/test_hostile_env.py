@@ -259,7 +259,7 @@ def test_a_lone_surrogate_in_an_envelope_is_queued_as_a_replacement_character() 
 
 
 def test_a_status_log_line_with_a_lone_surrogate_is_captured_not_a_crash(repo: Repo) -> None:
-    from kitty_hooks.events import derive_ulid
+    from kitty_hooks.model.events import derive_ulid
     from tests.test_detect import LOG, log_line
 
     install_hooks(repo.path)

@@ -4,9 +4,14 @@ import json
 
 import pytest
 
-from kitty_hooks import lanes
 from kitty_hooks.assets import schema_dir
-from kitty_hooks.lanes import SyncTransition, UnknownLaneError, canonical_lane, collapse_transition
+from kitty_hooks.model import lanes
+from kitty_hooks.model.lanes import (
+    SyncTransition,
+    UnknownLaneError,
+    canonical_lane,
+    collapse_transition,
+)
 
 SYNC_OF = {
     "planned": "planned",

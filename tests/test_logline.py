@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitty_hooks.logline import LineError, LineKind, event_id_of, line_kind, parse_line
+from kitty_hooks.model.logline import LineError, LineKind, event_id_of, line_kind, parse_line
 
 JSON_VALUES = st.recursive(
     st.none()

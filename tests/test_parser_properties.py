@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from kitty_hooks.detect import CommitContext, detect_lane_changes
 from kitty_hooks.diagnose import DiagnoseReport, FileKind, check_content
-from kitty_hooks.frontmatter import FrontmatterError, parse_frontmatter, read_fields
 from kitty_hooks.gitrepo import CommitRecord, FileChange, RepoLayout, repo_layout
 from kitty_hooks.identity import project_identity
+from kitty_hooks.model.frontmatter import FrontmatterError, parse_frontmatter, read_fields
 from tests.gitutil import Repo
 
 LOG = "kitty-specs/039-cli-2x-readiness/status.events.jsonl"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from kitty_hooks import validation
-from kitty_hooks.events import derive_ulid
 from kitty_hooks.locations import log_path, spec_kitty_dir
+from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.queue import (
     DEAD_LETTER,
     FAILED,

@@ -28,7 +28,7 @@ SHARED_EVENTS = 40
 _WORKER = """
 import json, sys, time
 from pathlib import Path
-from kitty_hooks.events import derive_ulid
+from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.queue import EventQueue
 
 path, worker, own, shared, batch = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
@@ -135,7 +135,7 @@ def test_eight_processes_enqueue_into_one_queue_without_loss_or_repeats(tmp_path
 _CRASHER = """
 import sys, time
 from pathlib import Path
-from kitty_hooks.events import derive_ulid
+from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.queue import EventQueue
 
 path, first, big, stall_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -230,7 +230,7 @@ def test_a_process_killed_at_any_moment_leaves_all_or_none_of_its_batch(
 
 
 def _crasher_envelope(n: int) -> dict[str, Any]:
-    from kitty_hooks.events import derive_ulid
+    from kitty_hooks.model.events import derive_ulid
 
     wp = f"WP{n % 30:02d}"
     return {

@@ -21,7 +21,7 @@ import requests
 
 from kitty_hooks import validation
 from kitty_hooks.errors import FatalError
-from kitty_hooks.events import derive_ulid
+from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.server import (
     HEALTH_PATH,
     MAX_COMPRESSED_BYTES,

@@ -28,7 +28,7 @@ PROJECT = UPSTREAM / "3.2.7" / "project"
 MISSION = "demo-widget-01M8MA65"
 LOG_PROJECT = PROJECT / "kitty-specs" / MISSION / "status.events.jsonl"
 
-# Restated here, apart from kitty_hooks/lanes.py, so that a wrong table there shows: the seed's
+# Restated here, apart from kitty_hooks/model/lanes.py, so that a wrong table there shows: the seed's
 # 7 lanes keep the seed's table, the lanes spec-kitty added follow spec-kitty-events V1.
 SYNC = {
     "planned": "planned",

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypedDict
 
-from kitty_hooks.lanes import canonical_lane, collapse_transition
+from kitty_hooks.model.lanes import canonical_lane, collapse_transition
 
 WP_STATUS_CHANGED = "WPStatusChanged"
 SCHEMA_VERSION = "1.0.0"
@@ -200,30 +200,3 @@ def build_status_envelope(
         schema_version=SCHEMA_VERSION,
         data_tier=data_tier,
     )
-
-
-def unsendable_reason(envelope: Envelope) -> str | None:
-    """Why the server would refuse this envelope, for the fields that come from the repository.
-
-    Everything else in it is built by us to the schema; the feature slug comes from a folder
-    name (`kitty-specs/002 space/`), the WP id from a file name, the actor and reason from what a
-    person typed. The patterns are read from the schemas, which stay the one source of truth;
-    the full validator is not loaded on the hook path (~35 ms).
-    """
-    from kitty_hooks.validation import common_pattern
-
-    payload = envelope["payload"]
-    slug = payload["feature_slug"]
-    if not common_pattern("feature_slug").match(slug):
-        return (
-            f"feature {slug!r} is not a valid feature slug (letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit): the server would refuse its events; rename the "
-            f"folder kitty-specs/{slug}/"
-        )
-    if not common_pattern("wp_id").match(payload["wp_id"]):
-        return f"work package id {payload['wp_id']!r} is not like WP01: the server would refuse it"
-    if not payload["actor"].strip():
-        return "the move names no actor: the server would refuse it"
-    if payload["force"] and not (payload["reason"] or "").strip():
-        return "a forced move with no reason: the server would refuse it; add a reason"
-    return None
