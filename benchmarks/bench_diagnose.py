@@ -6,7 +6,7 @@
 Measures, in one run and on the same generated events:
 
 * ours, CLI: `python -m kitty_hooks diagnose FILE` as a subprocess, whole-process wall time;
-* ours, in-process: `kitty_hooks.diagnose.diagnose_paths([FILE])` (validator already compiled);
+* ours, in-process: `kitty_hooks.check.diagnose.diagnose_paths([FILE])` (validator already compiled);
 * a bare `json.loads` loop over the same lines, as a whole process: ours / it, run in turn;
 * check-jsonschema: `python -m check_jsonschema --schemafile WRAPPER EVENTS.json`, the same events
   as ONE JSON array, validated item by item against our real schemas/status-log-line.schema.json.
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print("check-jsonschema is not installed (pip install check-jsonschema): skipping it\n")
     use_cj = have_cj and not options.skip_check_jsonschema
 
-    from kitty_hooks.diagnose import diagnose_paths
+    from kitty_hooks.check.diagnose import diagnose_paths
 
     with scratch_dir("kitty-bench-diagnose-") as scratch:
         workdir = Path(scratch)

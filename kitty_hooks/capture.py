@@ -238,13 +238,13 @@ def _envelopes(
     correlation_id: str | None,
     result: CaptureResult,
 ) -> list[Envelope]:
+    from kitty_hooks.check.validation import unsendable_reason
     from kitty_hooks.detect import Skipped
     from kitty_hooks.model.events import (
         build_status_envelope,
         derive_ulid,
         iso_to_millis,
     )
-    from kitty_hooks.validation import unsendable_reason
 
     built: list[Envelope] = []
     for change in changes:

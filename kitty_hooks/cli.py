@@ -112,8 +112,8 @@ def diagnose(
     With no PATH, checks every kitty-specs/*/status.events.jsonl and WP file of the repository.
     Exit 0 when all is valid, 1 when anything is invalid, 2 on a usage or I/O error.
     """
-    from kitty_hooks import diagnose as checks
-    from kitty_hooks.gate import BLOCKED_HINT, run_gate
+    from kitty_hooks.check import diagnose as checks
+    from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
     from kitty_hooks.report import REPORTERS
 
     if check_queue and (staged or paths):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from kitty_hooks.check.validation import common_pattern
 from kitty_hooks.gitrepo import CommitRecord, FileChange
 from kitty_hooks.model.events import (
     EXECUTION_MODES,
@@ -41,7 +42,6 @@ from kitty_hooks.model.layout import (
     wp_id_from_name,
 )
 from kitty_hooks.model.logline import LineError, LineKind, event_id_of, line_kind, parse_line
-from kitty_hooks.validation import common_pattern
 
 # A WP file is a page of markdown; anything this large or with NUL bytes is not one.
 MAX_WP_FILE_BYTES = 1 << 20

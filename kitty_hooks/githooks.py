@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def _pre_commit(args: list[str]) -> int:
-    from kitty_hooks.gate import BLOCKED_HINT, run_gate
+    from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
     from kitty_hooks.report import render_text
 
     del args

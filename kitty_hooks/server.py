@@ -41,7 +41,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from kitty_hooks import validation
+from kitty_hooks.check import validation
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import state_dir
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import auth, batch, validation
+from kitty_hooks import auth, batch
+from kitty_hooks.check import validation
 from tests.gitutil import PROJECT_ROOT
 from tests.ingest import REFRESH_PATH, Fault, IngestServer
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from ulid import ULID
 
-from kitty_hooks import validation
+from kitty_hooks.check import validation
 from kitty_hooks.model.events import (
     Identity,
     LaneChange,

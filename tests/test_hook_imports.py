@@ -37,7 +37,7 @@ HEAVY = (
             "kitty_hooks.spool",
         ],
         ["kitty_hooks.worker"],
-        ["kitty_hooks.gate", "kitty_hooks.diagnose", "kitty_hooks.validation"],
+        ["kitty_hooks.check.gate", "kitty_hooks.check.diagnose", "kitty_hooks.check.validation"],
     ],
 )
 def test_hook_path_modules_import_nothing_heavy(modules: list[str]) -> None:
@@ -150,7 +150,8 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.model.logline",
         "kitty_hooks.model.frontmatter",
         "kitty_hooks.identity",
-        "kitty_hooks.validation",
+        "kitty_hooks.check",
+        "kitty_hooks.check.validation",
         "kitty_hooks.assets",
         "kitty_hooks.queue",
         "kitty_hooks.spool",

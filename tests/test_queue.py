@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kitty_hooks import validation
+from kitty_hooks.check import validation
 from kitty_hooks.locations import log_path, spec_kitty_dir
 from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.queue import (

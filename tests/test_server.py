@@ -19,7 +19,7 @@ import jwt
 import pytest
 import requests
 
-from kitty_hooks import validation
+from kitty_hooks.check import validation
 from kitty_hooks.errors import FatalError
 from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.server import (

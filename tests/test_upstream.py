@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from kitty_hooks import validation
-from kitty_hooks.diagnose import diagnose_paths
+from kitty_hooks.check import validation
+from kitty_hooks.check.diagnose import diagnose_paths
 from kitty_hooks.queue import EventQueue, default_queue_path
 from tests.gitutil import KITTY_HOOKS, Repo, git
 

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from kitty_hooks import validation
 from kitty_hooks.assets import schema_dir
+from kitty_hooks.check import validation
 
 ULID = "01JD3Q9Z6C8W4S0Y2X5V7T1R3N"
 EVIDENCE = {

@@ -9,7 +9,7 @@ import pytest
 
 from tests.gitutil import Repo
 
-EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 FEATURE = "kitty-specs/039-cli-2x-readiness"
 VALID_LOG = (EXAMPLES / "pass/log-every-lane/staged" / FEATURE / "status.events.jsonl").read_text()
 VALID_LINE = VALID_LOG.splitlines()[0]

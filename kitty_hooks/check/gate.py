@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kitty_hooks import gitrepo
-from kitty_hooks.diagnose import (
+from kitty_hooks.check.diagnose import (
     DiagnoseReport,
     FileKind,
     Problem,

@@ -11,7 +11,7 @@ import pytest
 
 from tests.gitutil import PROJECT_ROOT, Repo
 
-EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 FEATURE = "kitty-specs/039-cli-2x-readiness"
 LOG = f"{FEATURE}/status.events.jsonl"
 LINES = (EXAMPLES / "pass/log-every-lane/staged" / LOG).read_text().splitlines(keepends=True)

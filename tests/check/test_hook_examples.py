@@ -17,7 +17,7 @@ import yaml
 
 from tests.gitutil import KITTY_HOOKS, PROJECT_ROOT, Repo
 
-EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 HOOKS = {
     hook["id"]: hook
     for hook in yaml.safe_load((PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text())

@@ -15,7 +15,8 @@ from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
 
-from kitty_hooks import validation
+from kitty_hooks.check import validation
+from kitty_hooks.check.validation import SchemaViolation, render_value
 from kitty_hooks.files import UnreadableFile, read_bounded
 from kitty_hooks.model.frontmatter import FrontmatterError, parse_frontmatter
 from kitty_hooks.model.lanes import (
@@ -42,7 +43,6 @@ from kitty_hooks.model.logline import (
     loads_bounded,
     parse_line,
 )
-from kitty_hooks.validation import SchemaViolation, render_value
 
 _BOM = b"\xef\xbb\xbf"
 

@@ -36,7 +36,7 @@ from tests.offline import offline_env as base_offline_env
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 FEATURE = "kitty-specs/039-cli-2x-readiness"
 LOG = f"{FEATURE}/status.events.jsonl"
 HOOK_ID = "kitty-diagnose"
@@ -476,6 +476,6 @@ def test_kitty_sync_sends_the_queue_after_a_push(
 
 def test_snapshot_is_the_working_tree(hook_source: HookSource) -> None:
     """What pre-commit installed is this checkout as it is now, uncommitted changes included."""
-    for relative in (".pre-commit-hooks.yaml", "pyproject.toml", "kitty_hooks/gate.py"):
+    for relative in (".pre-commit-hooks.yaml", "pyproject.toml", "kitty_hooks/check/gate.py"):
         assert (hook_source.path / relative).read_bytes() == (PROJECT_ROOT / relative).read_bytes()
     assert not git(hook_source.path, "status", "--porcelain").stdout
