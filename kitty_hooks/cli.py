@@ -113,7 +113,9 @@ def diagnose(
     Exit 0 when all is valid, 1 when anything is invalid, 2 on a usage or I/O error.
     """
     from kitty_hooks.check import diagnose as checks
+    from kitty_hooks.check.envelopes import check_envelopes
     from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
+    from kitty_hooks.check.results import DiagnoseReport
     from kitty_hooks.report import REPORTERS
 
     if check_queue and (staged or paths):
@@ -121,10 +123,10 @@ def diagnose(
     if check_queue:
         from kitty_hooks.queue import EventQueue
 
-        report = checks.DiagnoseReport()
+        report = DiagnoseReport()
         with EventQueue() as queue:
             entries = queue.list_entries()
-            checks.check_envelopes(str(queue.path), [(e.id, e.envelope) for e in entries], report)
+            check_envelopes(str(queue.path), [(e.id, e.envelope) for e in entries], report)
     elif staged:
         if hooks_disabled():  # KITTY_HOOKS=0 skips the gate under the pre-commit framework too
             return

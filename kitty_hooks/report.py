@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from kitty_hooks.check.diagnose import DiagnoseReport
+from kitty_hooks.check.results import DiagnoseReport
 from kitty_hooks.terminal import Tone, paint
 from kitty_hooks.wording import age_text, plural
 

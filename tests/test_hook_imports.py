@@ -37,7 +37,16 @@ HEAVY = (
             "kitty_hooks.spool",
         ],
         ["kitty_hooks.worker"],
-        ["kitty_hooks.check.gate", "kitty_hooks.check.diagnose", "kitty_hooks.check.validation"],
+        [
+            "kitty_hooks.check.gate",
+            "kitty_hooks.check.diagnose",
+            "kitty_hooks.check.results",
+            "kitty_hooks.check.eventfiles",
+            "kitty_hooks.check.statuslog",
+            "kitty_hooks.check.envelopes",
+            "kitty_hooks.check.workpackages",
+            "kitty_hooks.check.validation",
+        ],
     ],
 )
 def test_hook_path_modules_import_nothing_heavy(modules: list[str]) -> None:

@@ -13,13 +13,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kitty_hooks import gitrepo
-from kitty_hooks.check.diagnose import (
-    DiagnoseReport,
-    FileKind,
-    Problem,
-    check_content,
-    classify,
-)
+from kitty_hooks.check.diagnose import check_content
+from kitty_hooks.check.eventfiles import FileKind, classify
+from kitty_hooks.check.results import DiagnoseReport, Problem
 from kitty_hooks.errors import FatalError
 from kitty_hooks.model.layout import legacy_lane_of
 from kitty_hooks.model.logline import event_id_of

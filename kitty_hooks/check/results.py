@@ -1,0 +1,98 @@
+"""What a check finds: a Problem for a person, a DiagnoseResult per event, and the report of both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from kitty_hooks.check.validation import SchemaViolation
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, as one line for a person."""
+
+    path: str
+    line: int | None
+    messages: tuple[str, ...]
+    event_id: str | None = None
+    severity: Severity = "error"
+
+    def render(self, *, verbose: bool = False) -> list[str]:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.event_id is not None:
+            where += f": event {self.event_id}"
+        prefix = "" if self.severity == "error" else "warning: "
+        if verbose or len(self.messages) == 1:
+            return [f"{where}: {prefix}{message}" for message in self.messages]
+        more = len(self.messages) - 1
+        return [f"{where}: {prefix}{self.messages[0]} (+{more} more, -v shows all)"]
+
+
+class DiagnoseResult(NamedTuple):
+    """The verdict on one event (a log line or an envelope)."""
+
+    path: str
+    line: int | None
+    event_id: str | None
+    event_type: str | None
+    valid: bool
+    errors: tuple[str, ...] = ()
+
+
+@dataclass
+class DiagnoseReport:
+    """What was checked. Invalid events are always kept in results; valid ones only with
+    keep_valid (the JSON report lists every event): a 100,000-line log need not hold 100,000
+    objects to say it is valid."""
+
+    results: list[DiagnoseResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    keep_valid: bool = True
+    event_count: int = 0
+    invalid_count: int = 0
+
+    def add_result(self, result: DiagnoseResult) -> None:
+        self.event_count += 1
+        if not result.valid:
+            self.invalid_count += 1
+            self.results.append(result)
+        elif self.keep_valid:
+            self.results.append(result)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for p in self.problems if p.severity == "error")
+
+    @property
+    def exit_code(self) -> int:
+        if self.unreadable:
+            return 2
+        return 1 if self.error_count else 0
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+
+def add_bad_line(report: DiagnoseReport, label: str, line: int, message: str) -> None:
+    """A line or item that is no event at all: a problem, and an invalid result of no type."""
+    report.add(Problem(label, line, (message,)))
+    report.add_result(DiagnoseResult(label, line, None, None, False, (message,)))
+
+
+def add_invalid_event(
+    report: DiagnoseReport,
+    label: str,
+    line: int | None,
+    event_id: str | None,
+    event_type: str | None,
+    violations: list[SchemaViolation],
+) -> None:
+    messages = tuple(v.render() for v in violations) or ("invalid (no further detail)",)
+    report.add(Problem(label, line, messages, event_id=event_id or "?"))
+    report.add_result(DiagnoseResult(label, line, event_id, event_type, False, messages))
