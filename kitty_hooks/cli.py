@@ -115,8 +115,8 @@ def diagnose(
     from kitty_hooks.check import diagnose as checks
     from kitty_hooks.check.envelopes import check_envelopes
     from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
+    from kitty_hooks.check.reporters import REPORTERS
     from kitty_hooks.check.results import DiagnoseReport
-    from kitty_hooks.report import REPORTERS
 
     if check_queue and (staged or paths):
         raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")

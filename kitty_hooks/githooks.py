@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def _pre_commit(args: list[str]) -> int:
     from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
-    from kitty_hooks.report import render_text
+    from kitty_hooks.check.reporters import render_text
 
     del args
     report = run_gate(Path.cwd())

@@ -1,13 +1,10 @@
-"""Reporters: the same DiagnoseReport rendered for a person (text) or a program (json)."""
+"""How the queue, capture, sync, doctor and status commands render their results (text or json)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from kitty_hooks.check.results import DiagnoseReport
 from kitty_hooks.terminal import Tone, paint
 from kitty_hooks.wording import age_text, plural
 
@@ -18,50 +15,6 @@ if TYPE_CHECKING:
     from kitty_hooks.orphans import DropResult, QueueListing
     from kitty_hooks.queue import DeliveredEvent, QueueEntry
     from kitty_hooks.status import StatusReport
-
-
-def summary_line(report: DiagnoseReport) -> str:
-    events = report.event_count
-    invalid = report.invalid_count
-    warnings = len(report.problems) - report.error_count
-    files = len(dict.fromkeys(report.files))
-    text = f"checked {files:,} file{'s' if files != 1 else ''}, {events:,} event{'s' if events != 1 else ''}"
-    if report.error_count == 0:
-        text += ": all valid"
-    else:
-        text += f": {invalid:,} invalid event{'s' if invalid != 1 else ''}, {report.error_count:,} problem{'s' if report.error_count != 1 else ''}"
-    if warnings:
-        text += f" ({warnings:,} warning{'s' if warnings != 1 else ''})"
-    return text
-
-
-def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:
-    lines: list[str] = []
-    for problem in report.problems:
-        lines.extend(problem.render(verbose=verbose))
-    lines.append(summary_line(report))
-    return "\n".join(lines)
-
-
-def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
-    del verbose  # the JSON report always carries every message
-    invalid = report.invalid_count
-    document = {
-        "valid": report.exit_code == 0,
-        "summary": {
-            "files": len(dict.fromkeys(report.files)),
-            "events": report.event_count,
-            "invalid_events": invalid,
-            "errors": report.error_count,
-            "warnings": len(report.problems) - report.error_count,
-        },
-        "results": [result._asdict() for result in report.results],
-        "problems": [asdict(problem) for problem in report.problems],
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-REPORTERS: dict[str, Callable[..., str]] = {"text": render_text, "json": render_json}
 
 
 # --- the queue and capture ---------------------------------------------------------------------

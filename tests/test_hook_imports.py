@@ -45,6 +45,7 @@ HEAVY = (
             "kitty_hooks.check.statuslog",
             "kitty_hooks.check.envelopes",
             "kitty_hooks.check.workpackages",
+            "kitty_hooks.check.reporters",
             "kitty_hooks.check.validation",
         ],
     ],
