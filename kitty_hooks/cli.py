@@ -12,7 +12,7 @@ import click
 from kitty_hooks import __version__
 from kitty_hooks.errors import FatalError
 from kitty_hooks.install import HOOK_IDS
-from kitty_hooks.locations import hooks_disabled, log_exception
+from kitty_hooks.locations import log_exception
 
 if TYPE_CHECKING:
     from kitty_hooks.queue import EventQueue
@@ -112,39 +112,21 @@ def diagnose(
     With no PATH, checks every kitty-specs/*/status.events.jsonl and WP file of the repository.
     Exit 0 when all is valid, 1 when anything is invalid, 2 on a usage or I/O error.
     """
-    from kitty_hooks.check import diagnose as checks
-    from kitty_hooks.check.envelopes import check_envelopes
-    from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
-    from kitty_hooks.check.reporters import REPORTERS
-    from kitty_hooks.check.results import DiagnoseReport
+    from kitty_hooks.check.command import execute
 
     if check_queue and (staged or paths):
         raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")
-    if check_queue:
-        from kitty_hooks.queue import EventQueue
-
-        report = DiagnoseReport()
-        with EventQueue() as queue:
-            entries = queue.list_entries()
-            check_envelopes(str(queue.path), [(e.id, e.envelope) for e in entries], report)
-    elif staged:
-        if hooks_disabled():  # KITTY_HOOKS=0 skips the gate under the pre-commit framework too
-            return
-        report = run_gate(Path.cwd(), list(paths) or None)
-    elif paths:
-        report = checks.diagnose_paths(list(paths), keep_valid=output_format == "json")
-    else:
-        root = _repo_root_or_cwd()
-        found = checks.discover(root)
-        if not found and output_format == "text":
-            click.echo(f"no status logs or WP files found under {root}")
-        report = checks.diagnose_paths(found, display_root=root, keep_valid=output_format == "json")
-    output = REPORTERS[output_format](report, verbose=verbose)
-    blocked = staged and output_format == "text" and report.exit_code != 0
-    click.echo(output, err=blocked)
-    if blocked:
-        click.echo(BLOCKED_HINT, err=True)
-    sys.exit(report.exit_code)
+    done = execute(
+        list(paths),
+        staged=staged,
+        check_queue=check_queue,
+        output_format=output_format,
+        verbose=verbose,
+        cwd=Path.cwd(),
+    )
+    for text, to_stderr in done.messages:
+        click.echo(text, err=to_stderr)
+    sys.exit(done.exit_code)
 
 
 def _repo_root_or_cwd() -> Path:
