@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kitty_hooks.contract import is_loopback_host
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import log_line, spec_kitty_dir
 
@@ -383,19 +383,6 @@ def _url_problem(url: str) -> str | None:
     if parts.scheme.lower() == "http" and not is_loopback_host(host):
         return f"{url!r} uses plain http, which is allowed only for loopback hosts (127.0.0.1, ::1, localhost)"
     return None
-
-
-def is_loopback_host(host: str) -> bool:
-    """localhost, 127.0.0.0/8, ::1 (also written ::ffff:127.0.0.1 or with a trailing dot)."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback; 3.11's is_loopback says no
-    return address.is_loopback
 
 
 # --- refreshing and writing ------------------------------------------------------------------

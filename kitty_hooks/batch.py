@@ -14,23 +14,21 @@ from contextlib import suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-BATCH_PATH = "/api/v1/events/batch/"
-REFRESH_PATH = "/api/v1/token/refresh/"
-LOGIN_PATH = "/api/v1/token/"
-EVENTS_PATH = "/api/v1/events/"
-PROBE_PATH = "/api/v1/events/?limit=0"
-MAX_BATCH_EVENTS = 1000
-MAX_BATCH_BYTES = 1 << 20  # compressed
+from kitty_hooks.contract import (
+    BATCH_PATH,
+    EVENTS_PATH,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    PROBE_PATH,
+    REFRESH_PATH,
+    TOKEN_PATH,
+    EventResult,
+    is_loopback_host,
+)
+
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
-
-
-@dataclass(frozen=True)
-class EventResult:
-    event_id: str
-    status: str  # success | duplicate | rejected
-    error: str | None = None
-    error_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,26 +66,6 @@ class BatchRefused(SendError):
 class EncodedBatch:
     event_ids: tuple[str, ...]
     body: bytes
-
-
-_CATEGORY_WORDS = (
-    # Auth first: "invalid token" is an auth problem, not a schema one.
-    ("auth_expired", r"token|auth\w*|expired|credentials?|permission|unauthori[sz]ed|forbidden"),
-    ("schema_mismatch", r"schema|expected|required|invalid|missing|format|validation"),
-    ("server_error", r"server|internal|database|unavailable"),
-)
-
-
-def categorize(error: str | None) -> str:
-    """Which of the contract's error categories (schema_mismatch, auth_expired, server_error,
-    unknown) a rejection message falls in, by its words."""
-    import re
-
-    text = (error or "").lower()
-    for category, words in _CATEGORY_WORDS:
-        if re.search(rf"\b(?:{words})\b", text):
-            return category
-    return "unknown"
 
 
 def encode_batches(
@@ -153,7 +131,7 @@ class Client:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "kitty-hooks"
-        if _is_loopback(self.server_url):
+        if is_loopback_host(urlsplit(self.server_url).hostname or ""):
             # An http_proxy meant for the outside world must not swallow the local server.
             self.session.trust_env = False
 
@@ -198,7 +176,7 @@ class Client:
 
     def login(self, username: str, password: str) -> dict[str, Any]:
         """POST a username and password (what `spec-kitty auth login` does); the token JSON."""
-        response = self._post(LOGIN_PATH, json={"username": username, "password": password})
+        response = self._post(TOKEN_PATH, json={"username": username, "password": password})
         if response.status_code != 200:
             raise SendError(f"login refused: {_error_text(response)}")
         return _json(response)
@@ -287,17 +265,13 @@ def _read_results(response: Any, sent: tuple[str, ...]) -> BatchResult:
     for item in entries:
         if not isinstance(item, dict):
             continue
-        event_id, status = item.get("event_id"), item.get("status")
+        event_id = item.get("event_id")
         if event_id not in wanted or event_id in results:
             continue
-        if status in ("success", "duplicate"):
-            results[event_id] = EventResult(event_id, status)
-        elif status == "rejected":
-            error = item.get("error") or item.get("error_message") or "rejected without a reason"
-            results[event_id] = EventResult(
-                event_id, "rejected", str(error), categorize(str(error))
-            )
+        result = EventResult.from_json(item)
         # Any other status says nothing certain: that event stays pending.
+        if result is not None:
+            results[event_id] = result
     ordered = tuple(results[e] for e in sent if e in results)
     return BatchResult(ordered, tuple(e for e in sent if e not in results))
 
@@ -342,11 +316,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     import time
 
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
-
-
-def _is_loopback(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    from kitty_hooks.auth import is_loopback_host
-
-    return is_loopback_host(urlsplit(url).hostname or "")

@@ -24,7 +24,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
-from kitty_hooks import auth, batch, spool
+from kitty_hooks import auth, batch, contract, spool
 from kitty_hooks.flushstate import FlushRecord, FlushState, read_state, write_state
 from kitty_hooks.locations import log_line, state_dir
 from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, OutgoingPage, Verdict
@@ -97,8 +97,8 @@ def flush(
     respect_backoff: bool = False,
     lock_timeout: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
-    batch_events: int = batch.MAX_BATCH_EVENTS,
-    batch_bytes: int = batch.MAX_BATCH_BYTES,
+    batch_events: int = contract.MAX_BATCH_EVENTS,
+    batch_bytes: int = contract.MAX_BATCH_BYTES,
     retry_limit: int = DEFAULT_RETRY_LIMIT,
     timeout: tuple[float, float] = batch.DEFAULT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
@@ -354,7 +354,7 @@ class _Sender:
                 queue,
                 event_id,
                 f"{exc}" if error == str(exc) else f"{error} ({exc})",
-                batch.categorize(error),
+                contract.categorize(error),
                 page,
             )
         innocent = [e for e in encoded.event_ids if e not in blamed]

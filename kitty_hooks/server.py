@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import ipaddress
 import json
 import math
 import os
@@ -42,14 +41,18 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from kitty_hooks import validation
+from kitty_hooks.contract import (
+    BATCH_PATH,
+    EVENTS_PATH,
+    HEALTH_PATH,
+    REFRESH_PATH,
+    TOKEN_PATH,
+    EventResult,
+    EventStatus,
+    binds_to_loopback_only,
+)
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import state_dir
-
-TOKEN_PATH = "/api/v1/token/"
-REFRESH_PATH = "/api/v1/token/refresh/"
-BATCH_PATH = "/api/v1/events/batch/"
-EVENTS_PATH = "/api/v1/events/"
-HEALTH_PATH = "/api/v1/health/"
 
 DEFAULT_ACCESS_LIFETIME = 15 * 60
 DEFAULT_REFRESH_LIFETIME = 7 * 24 * 3600
@@ -67,12 +70,6 @@ class TokenPair(TypedDict):
     refresh: str
     access_lifetime: int
     refresh_lifetime: int
-
-
-class EventResult(TypedDict):
-    event_id: str | None
-    status: str  # success | duplicate | rejected
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -450,13 +447,14 @@ class IngestApp:
         username = self._authenticate(request)
         events = self._read_batch(request)
         results = self._ingest(username, events)
-        counts = {s: sum(r["status"] == s for r in results) for s in ("success", "duplicate")}
-        rejected = len(results) - counts["success"] - counts["duplicate"]
+        stored = sum(r.status is EventStatus.SUCCESS for r in results)
+        duplicate = sum(r.status is EventStatus.DUPLICATE for r in results)
+        rejected = len(results) - stored - duplicate
         self._say(
-            f"{username}: batch of {len(results)}: {counts['success']} stored,"
-            f" {counts['duplicate']} duplicate, {rejected} rejected"
+            f"{username}: batch of {len(results)}: {stored} stored,"
+            f" {duplicate} duplicate, {rejected} rejected"
         )
-        return _json(200, {"results": results})
+        return _json(200, {"results": [r.to_json() for r in results]})
 
     def _on_events(self, request: Request) -> Response:
         self._authenticate(request)
@@ -521,11 +519,11 @@ class IngestApp:
             if problem is None:
                 accepted.append((index, event))
             else:
-                results[index] = EventResult(event_id=event_id, status="rejected", error=problem)
+                results[index] = EventResult(event_id, EventStatus.REJECTED, problem)
         stored = self.store.add(username, [event for _, event in accepted])
         for (index, event), new in zip(accepted, stored, strict=True):
-            status = "success" if new else "duplicate"
-            results[index] = EventResult(event_id=event["event_id"], status=status, error=None)
+            status = EventStatus.SUCCESS if new else EventStatus.DUPLICATE
+            results[index] = EventResult(event["event_id"], status)
         return [r for r in results if r is not None]
 
 
@@ -680,21 +678,6 @@ def create_app(
 # --- serving ---------------------------------------------------------------------------------
 
 
-def is_loopback(host: str) -> bool:
-    """True when every address host names is a loopback address."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    return bool(infos) and all(
-        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos
-    )
-
-
 class ListeningServer:
     """A waitress server bound to one address: run() blocks until stop() (from any thread)."""
 
@@ -751,7 +734,7 @@ def listen(
     threads: int = DEFAULT_THREADS,
 ) -> ListeningServer:
     """Bind app to host:port (0 picks a free port) under waitress; refuse non-loopback hosts."""
-    if not allow_remote and not is_loopback(host):
+    if not allow_remote and not binds_to_loopback_only(host):
         raise FatalError(
             f"refusing to listen on {host}: this is a local test peer with throwaway passwords"
             " and no TLS, so it listens on loopback only (127.0.0.1, ::1, localhost);"

@@ -371,7 +371,7 @@ def test_events_spooled_by_a_busy_hook_are_sent_by_the_next_flush(logged_in: Ing
     ],
 )
 def test_rejections_are_categorized_by_their_words(words: str | None, category: str) -> None:
-    from kitty_hooks.batch import categorize
+    from kitty_hooks.contract import categorize
 
     assert categorize(words) == category
 

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from kitty_hooks import validation
+from kitty_hooks.contract import binds_to_loopback_only
 from kitty_hooks.errors import FatalError
 from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.server import (
@@ -27,7 +28,6 @@ from kitty_hooks.server import (
     MAX_COMPRESSED_BYTES,
     MAX_DECOMPRESSED_BYTES,
     create_app,
-    is_loopback,
     listen,
     main,
 )
@@ -397,8 +397,8 @@ def test_health_needs_no_token_and_errors_are_json(server: IngestServer) -> None
 
 
 def test_is_loopback() -> None:
-    assert all(map(is_loopback, ["127.0.0.1", "127.0.0.2", "::1", "localhost"]))
-    assert not any(map(is_loopback, ["0.0.0.0", "::", "192.0.2.1", ""]))
+    assert all(map(binds_to_loopback_only, ["127.0.0.1", "127.0.0.2", "::1", "localhost"]))
+    assert not any(map(binds_to_loopback_only, ["0.0.0.0", "::", "192.0.2.1", ""]))
 
 
 def test_refuses_a_non_loopback_host_unless_allowed(tmp_path: Path) -> None:
