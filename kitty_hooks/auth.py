@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 
 from kitty_hooks.contract import is_loopback_host
 from kitty_hooks.errors import FatalError
+from kitty_hooks.files import write_atomically
 from kitty_hooks.locations import log_line, spec_kitty_dir
 
 if sys.version_info >= (3, 11):
@@ -475,43 +475,13 @@ def _apply(
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    # Through a symlink (dotfile managers link ~/.spec-kitty/credentials), never over it.
-    target = path.resolve()
     try:
-        # mkstemp creates the file 0600 and in the target's directory, so os.replace is a rename.
-        fd, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_atomically(path, data)
     except OSError as exc:
         raise CredentialsError(
             f"cannot save the refreshed tokens to {_shown(path)} ({exc.strerror}): "
             f"free some space or fix its permissions, then {_LOGIN}"
         ) from None
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable: without it a crash can bring the old file back."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows opens no directories; its rename is atomic all the same
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems refuse fsync on a directory
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- small pieces ----------------------------------------------------------------------------
