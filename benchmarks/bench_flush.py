@@ -165,7 +165,7 @@ while True:
     if not rows:
         break
     after = rows[-1][0]
-    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # as kitty_hooks.batch does
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # as kitty_hooks.deliver.batches does
     body = packer.compress(b'{"events":[' + b",".join([r[1] for r in rows]) + b"]}")
     body += packer.flush()
     server.request("POST", "/api/v1/events/batch/", body, headers)

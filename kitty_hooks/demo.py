@@ -114,7 +114,7 @@ class _Demo:
         return len(json.loads(listing))
 
     def client(self) -> Any:
-        from kitty_hooks.batch import Client
+        from kitty_hooks.deliver.client import Client
 
         return Client(self.url)
 
@@ -260,7 +260,7 @@ class _Demo:
         return events
 
     def _token(self) -> str:
-        from kitty_hooks.auth import load_credentials
+        from kitty_hooks.deliver.credentials import load_credentials
 
         # The flush may have refreshed it: read what is on disk now.
         return load_credentials(self.home / ".spec-kitty" / "credentials").access
