@@ -124,7 +124,7 @@ class _Demo:
         # The server logs a line per batch on stderr: to a file, never into a pipe no one reads.
         self.server_log = (self.root / "server.log").open("w")
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "kitty_hooks.server", "--port", "0",
+            [sys.executable, "-m", "kitty_hooks", "serve", "--port", "0",
              "--db", str(self.root / "server.db")],
             # Not --user: a password on the command line is in the process list.
             env={**self.env, "KITTY_HOOKS_SERVE_USER": f"{USER}:{PASSWORD}"}, stdout=subprocess.PIPE, stderr=self.server_log, text=True,
