@@ -26,7 +26,7 @@ Every run gets a fresh server (and a fresh database), so none ever sees a duplic
 
 * null:   a minimal HTTP server in this script (a subprocess) that gunzips, parses and answers
           "success" for every event, storing nothing: what is left is the client's own cost;
-* ingest: the local ingest server, `python -m kitty_hooks.server` (waitress, JWT, every event
+* ingest: the local ingest server, `python -m kitty_hooks serve` (waitress, JWT, every event
           validated against the envelope schema, stored in SQLite).
 
 The clients run interleaved, in a rotating order, round after round; the table shows medians.
@@ -165,7 +165,7 @@ while True:
     if not rows:
         break
     after = rows[-1][0]
-    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # as kitty_hooks.batch does
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # as kitty_hooks.deliver.batches does
     body = packer.compress(b'{"events":[' + b",".join([r[1] for r in rows]) + b"]}")
     body += packer.flush()
     server.request("POST", "/api/v1/events/batch/", body, headers)
@@ -244,7 +244,7 @@ class Server:
     def __init__(self, kind: str, scratch: Path, env: dict[str, str]) -> None:
         self.kind = kind
         if kind == "ingest":
-            command = [PY, "-m", "kitty_hooks.server", "--port", "0", "--db"]
+            command = [PY, "-m", "kitty_hooks", "serve", "--port", "0", "--db"]
             command += [str(scratch / "server.db"), "--user", f"{SERVER_USER}:{SERVER_PASSWORD}"]
         else:
             command = [PY, "-c", _NULL_SERVER]

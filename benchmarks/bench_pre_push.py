@@ -5,7 +5,7 @@
 
 For each server condition, with a few events queued before every run (untimed):
 
-* up:   the local ingest server (`python -m kitty_hooks.server`), with credentials for it;
+* up:   the local ingest server (`python -m kitty_hooks serve`), with credentials for it;
 * down: credentials for a loopback port where nothing listens;
 * slow: a threaded HTTP server in this script that sleeps 30 s before answering any request.
 
@@ -123,14 +123,15 @@ class SlowServer:
 
 
 class IngestServer:
-    """`python -m kitty_hooks.server` on a free port with its own database."""
+    """`python -m kitty_hooks serve` on a free port with its own database."""
 
     def __init__(self, scratch: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             [
                 PY,
                 "-m",
-                "kitty_hooks.server",
+                "kitty_hooks",
+                "serve",
                 "--port",
                 "0",
                 "--db",

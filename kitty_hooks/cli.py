@@ -500,16 +500,9 @@ def serve(
     Accounts come from KITTY_HOOKS_SERVE_USER=NAME:PASSWORD, --user-file and --user together;
     at least one is needed. Passwords given with --user show in the process list (ps).
     """
-    from kitty_hooks.server import main as serve_main
+    from kitty_hooks.peer.serve import run_server
 
-    args = ["--host", host, "--port", str(port)]
-    if db_path is not None:
-        args += ["--db", str(db_path)]
-    if user_file is not None:
-        args += ["--user-file", str(user_file)]
-    for user in users:
-        args += ["--user", user]
-    sys.exit(serve_main(args))
+    sys.exit(run_server(host, port, db_path, user_flags=users, user_file=user_file))
 
 
 @cli.command(epilog=_examples("kitty-hooks demo", "kitty-hooks demo --keep"))
@@ -520,7 +513,7 @@ def serve(
 )
 def demo(keep: bool) -> None:
     """The whole loop in a temporary directory: commits move WPs, a push sends the events."""
-    from kitty_hooks.demo import run_demo
+    from kitty_hooks.peer.demo import run_demo
 
     sys.exit(run_demo(keep=keep, say=click.echo))
 

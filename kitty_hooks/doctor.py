@@ -318,12 +318,12 @@ def _package_version(package: str) -> str | None:
 
 
 def _credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
-    from kitty_hooks import auth
+    from kitty_hooks.deliver import credentials
     from kitty_hooks.status import auth_health, check_server
 
     add = _adder(checks, "credentials")
     health, creds = auth_health(now)
-    where = auth.credentials_path()
+    where = credentials.credentials_path()
     if health.state == "missing":
         add(
             "file",
@@ -441,7 +441,7 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
 
 
 def _flush_checks(checks: list[Check]) -> None:
-    from kitty_hooks.flushstate import read_state
+    from kitty_hooks.deliver.backoff import read_state
 
     add = _adder(checks, "flush")
     state = read_state()

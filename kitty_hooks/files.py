@@ -1,13 +1,18 @@
-"""Reading a file that a user or another tool wrote: regular files only, never unbounded.
+"""The door to files that must be read safely or written whole.
 
+Reading a file that a user or another tool wrote: regular files only, never unbounded.
 `diagnose x.jsonl` on a FIFO used to block forever, and on a symlink to /dev/zero grew until it
 was killed: whatever path we are handed, we open only a regular file, without blocking, and read
 at most a cap's worth of it. Everything that goes wrong is an UnreadableFile with words for a
 person.
+
+Writing a file that another process reads at any moment (the credentials, the flush state):
+write_atomically, so a reader sees the old file or the new one, never half of either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -65,3 +70,45 @@ def _what(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "a special file"
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace the file at path with data, whole or not at all, even across a crash.
+
+    A temporary file in the same directory (so the rename is atomic), fsynced, renamed over the
+    target, then the directory fsynced. A symlink is written through, never replaced: dotfile
+    managers link ~/.spec-kitty/credentials. OSError when it cannot be done; the old file is
+    then untouched and no temporary file is left behind.
+    """
+    import tempfile  # not at the top: tempfile brings shutil, and this module is light to import
+
+    target = path.resolve()
+    # mkstemp creates the file 0600: a secret is never readable by others, not even for a moment.
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode != 0o600:
+                os.chmod(temporary, mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable: without it a crash can bring the old file back."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows opens no directories; its rename is atomic all the same
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)

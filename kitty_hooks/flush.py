@@ -24,8 +24,17 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
-from kitty_hooks import auth, batch, spool
-from kitty_hooks.flushstate import FlushRecord, FlushState, read_state, write_state
+from kitty_hooks import contract, spool
+from kitty_hooks.deliver import batches, credentials, refresh
+from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, write_state
+from kitty_hooks.deliver.client import (
+    DEFAULT_TIMEOUT,
+    AuthRejected,
+    BatchRefused,
+    BatchResult,
+    Client,
+    RetryLater,
+)
 from kitty_hooks.locations import log_line, state_dir
 from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, OutgoingPage, Verdict
 
@@ -97,10 +106,10 @@ def flush(
     respect_backoff: bool = False,
     lock_timeout: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
-    batch_events: int = batch.MAX_BATCH_EVENTS,
-    batch_bytes: int = batch.MAX_BATCH_BYTES,
+    batch_events: int = contract.MAX_BATCH_EVENTS,
+    batch_bytes: int = contract.MAX_BATCH_BYTES,
     retry_limit: int = DEFAULT_RETRY_LIMIT,
-    timeout: tuple[float, float] = batch.DEFAULT_TIMEOUT,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FlushSummary:
     """Send everything sendable; one flusher at a time (others wait up to lock_timeout)."""
@@ -125,7 +134,7 @@ def flush(
         return FlushSummary(
             "busy", message=f"another flush is running (lock {lock_path}); try again when it ends"
         )
-    summary.warning = auth.exposure_warning()
+    summary.warning = credentials.exposure_warning()
     summary.started_at = started.isoformat(timespec="seconds")
     summary.finished_at = _now().isoformat(timespec="seconds")
     return summary
@@ -162,18 +171,18 @@ def _flush_locked(
             _record(state, summary, success=True)
             return summary
         try:
-            creds = auth.load_credentials()
-            if auth.needs_refresh(creds, now=_now()):
-                creds = auth.refresh_tokens(creds, refresh_call(creds.server_url), now=_now())
-        except auth.SessionExpired as exc:
+            creds = credentials.load_credentials()
+            if refresh.needs_refresh(creds, now=_now()):
+                creds = refresh.refresh_tokens(creds, refresh_call(creds.server_url), now=_now())
+        except refresh.SessionExpired as exc:
             summary = FlushSummary("login-needed", left_pending=total, message=str(exc))
             _record(state, summary, success=False, backoff=False)
             return summary
-        except auth.CredentialsError as exc:
+        except credentials.CredentialsError as exc:
             summary = FlushSummary("no-credentials", left_pending=total, message=str(exc))
             _record(state, summary, success=False, backoff=False)
             return summary
-        except auth.RefreshFailed as exc:
+        except refresh.RefreshFailed as exc:
             summary = FlushSummary(
                 "retry-later", left_pending=total, message=f"token refresh failed: {exc}"
             )
@@ -189,18 +198,18 @@ def _flush_locked(
     return summary
 
 
-def refresh_call(server_url: str) -> Callable[[str, str], auth.RefreshResponse]:
-    def call(url: str, refresh_token: str) -> auth.RefreshResponse:
-        with batch.Client(url or server_url) as client:
+def refresh_call(server_url: str) -> Callable[[str, str], refresh.RefreshResponse]:
+    def call(url: str, refresh_token: str) -> refresh.RefreshResponse:
+        with Client(url or server_url) as client:
             try:
                 answer = client.refresh(refresh_token)
-            except batch.AuthRejected as exc:
-                raise auth.SessionExpired(
+            except AuthRejected as exc:
+                raise refresh.SessionExpired(
                     "session expired: run `spec-kitty auth login` (queued events are kept)"
                 ) from exc
-            except batch.RetryLater as exc:
-                raise auth.RefreshFailed(str(exc)) from exc
-        return auth.parse_refresh_response(answer, refresh_token)
+            except RetryLater as exc:
+                raise refresh.RefreshFailed(str(exc)) from exc
+        return refresh.parse_refresh_response(answer, refresh_token)
 
     return call
 
@@ -209,7 +218,7 @@ class _Sender:
     def __init__(
         self,
         queue: EventQueue,
-        creds: auth.Credentials,
+        creds: credentials.Credentials,
         batch_events: int,
         batch_bytes: int,
         retry_limit: int,
@@ -237,7 +246,7 @@ class _Sender:
         # in flight at a time: the next goes once the last one's answer is in, so a server
         # that fails stops the flush at the same batch as before.
         with (
-            batch.Client(self.creds.server_url, timeout=self.timeout) as client,
+            Client(self.creds.server_url, timeout=self.timeout) as client,
             _ReadAhead(
                 self.queue.path,
                 busy_timeout_ms=self.queue.busy_timeout_ms,
@@ -260,8 +269,8 @@ class _Sender:
 
     def _send(
         self,
-        client: batch.Client,
-        encoded: batch.EncodedBatch,
+        client: Client,
+        encoded: batches.EncodedBatch,
         page: OutgoingPage,
         settler: _Settler,
     ) -> bool:
@@ -272,19 +281,19 @@ class _Sender:
         while True:
             try:
                 result = client.send(encoded, self.creds.access)
-            except batch.AuthRejected as exc:
+            except AuthRejected as exc:
                 if refreshed:
                     return stop(
                         "login-needed",
                         f"{exc}, also after a token refresh: run `spec-kitty auth login`",
                     )
                 try:
-                    self.creds = auth.refresh_tokens(
+                    self.creds = refresh.refresh_tokens(
                         self.creds, refresh_call(self.creds.server_url), now=_now(), force=True
                     )
-                except auth.SessionExpired as expired:
+                except refresh.SessionExpired as expired:
                     return stop("login-needed", str(expired))
-                except auth.RefreshFailed as failed:
+                except refresh.RefreshFailed as failed:
                     return stop("retry-later", f"token refresh failed: {failed}")
                 if self.creds.server_url != client.server_url:
                     return stop(
@@ -294,7 +303,7 @@ class _Sender:
                     )
                 refreshed = True
                 continue
-            except batch.RetryLater as exc:
+            except RetryLater as exc:
                 if (
                     exc.retry_after is not None
                     and exc.retry_after <= RETRY_AFTER_CAP
@@ -304,7 +313,7 @@ class _Sender:
                     self.sleep(exc.retry_after)
                     continue
                 return stop("retry-later", str(exc), retry_after=exc.retry_after)
-            except batch.BatchRefused as exc:
+            except BatchRefused as exc:
                 settler.submit(
                     functools.partial(self._refused, exc=exc, encoded=encoded, page=page)
                 )
@@ -314,7 +323,7 @@ class _Sender:
 
     # What an answer means for the queue: these run in the settler's thread, on its queue.
 
-    def _apply(self, queue: EventQueue, result: batch.BatchResult, page: OutgoingPage) -> None:
+    def _apply(self, queue: EventQueue, result: BatchResult, page: OutgoingPage) -> None:
         entry_id = dict(zip(page.event_ids, page.ids, strict=True))
         queue.remove_delivered(
             (
@@ -343,8 +352,8 @@ class _Sender:
     def _refused(
         self,
         queue: EventQueue,
-        exc: batch.BatchRefused,
-        encoded: batch.EncodedBatch,
+        exc: BatchRefused,
+        encoded: batches.EncodedBatch,
         page: OutgoingPage,
     ) -> None:
         # A 400 that names events blames those only; one that names none blames the batch.
@@ -354,7 +363,7 @@ class _Sender:
                 queue,
                 event_id,
                 f"{exc}" if error == str(exc) else f"{error} ({exc})",
-                batch.categorize(error),
+                contract.categorize(error),
                 page,
             )
         innocent = [e for e in encoded.event_ids if e not in blamed]
@@ -389,7 +398,7 @@ class _Sender:
         outcome: str,
         message: str,
         *,
-        encoded: batch.EncodedBatch,
+        encoded: batches.EncodedBatch,
         retry_after: float | None = None,
     ) -> bool:
         settler.submit(lambda queue: queue.mark_attempted(list(encoded.event_ids)))
@@ -503,7 +512,7 @@ class _ReadAhead:
         self._slots.release()  # wakes a reader waiting for room
         self._thread.join()
 
-    def __iter__(self) -> Iterator[tuple[OutgoingPage, batch.EncodedBatch]]:
+    def __iter__(self) -> Iterator[tuple[OutgoingPage, batches.EncodedBatch]]:
         while True:
             item = self._ready.get()
             if item is self._END:
@@ -524,7 +533,7 @@ class _ReadAhead:
                     if not page.ids:
                         break
                     after = page.ids[-1]
-                    for encoded in batch.encode_texts(
+                    for encoded in batches.encode_texts(
                         page.event_ids,
                         page.data,
                         max_events=self._batch_events,

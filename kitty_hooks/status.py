@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kitty_hooks import auth
-from kitty_hooks.flushstate import FlushRecord, read_state
+from kitty_hooks.deliver import credentials, refresh
+from kitty_hooks.deliver.backoff import FlushRecord, read_state
 from kitty_hooks.queue import EventQueue, QueueStats
 
 
@@ -22,7 +22,7 @@ class AuthHealth:
     access_expires: str | None = None
     refresh_expires: str | None = None
     warning: str | None = None
-    """Set when the file is open to other users (it still works: see auth.exposure_warning)."""
+    """Set when the file is open to other users (it still works: see credentials.exposure_warning)."""
 
 
 @dataclass(frozen=True)
@@ -87,17 +87,17 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
     )
 
 
-def auth_health(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
+def auth_health(now: datetime) -> tuple[AuthHealth, credentials.Credentials | None]:
     health, creds = _auth_state(now)
-    warning = auth.exposure_warning()
+    warning = credentials.exposure_warning()
     return (replace(health, warning=warning) if warning else health), creds
 
 
-def _auth_state(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
+def _auth_state(now: datetime) -> tuple[AuthHealth, credentials.Credentials | None]:
     try:
-        creds = auth.load_credentials()
-    except auth.CredentialsError as exc:
-        missing = not auth.credentials_path().exists()
+        creds = credentials.load_credentials()
+    except credentials.CredentialsError as exc:
+        missing = not credentials.credentials_path().exists()
         return AuthHealth("missing" if missing else "broken", str(exc)), None
     expires = {
         "access_expires": creds.access_expires.isoformat() if creds.access_expires else None,
@@ -108,26 +108,26 @@ def _auth_state(now: datetime) -> tuple[AuthHealth, auth.Credentials | None]:
         return AuthHealth(
             "login-needed", "the session is over: run `spec-kitty auth login`", **who
         ), creds
-    if auth.needs_refresh(creds, now=now):
+    if refresh.needs_refresh(creds, now=now):
         return AuthHealth(
             "expiring", "the access token is (nearly) expired; the next flush refreshes it", **who
         ), creds
     return AuthHealth("ok", "credentials valid", **who), creds
 
 
-def check_server(creds: auth.Credentials | None) -> ServerCheck:
+def check_server(creds: credentials.Credentials | None) -> ServerCheck:
     if creds is None:
         return ServerCheck(False, 0, "no usable credentials to check the server with")
-    from kitty_hooks import batch
+    from kitty_hooks.deliver.client import Client
     from kitty_hooks.flush import refresh_call
 
     try:
-        if auth.needs_refresh(creds, now=datetime.now(timezone.utc)):
-            creds = auth.refresh_tokens(creds, refresh_call(creds.server_url))
-    except auth.CredentialsError as exc:
+        if refresh.needs_refresh(creds, now=datetime.now(timezone.utc)):
+            creds = refresh.refresh_tokens(creds, refresh_call(creds.server_url))
+    except credentials.CredentialsError as exc:
         return ServerCheck(False, 401, str(exc))
-    except auth.RefreshFailed as exc:
+    except refresh.RefreshFailed as exc:
         return ServerCheck(False, 0, f"token refresh failed: {exc}")
-    with batch.Client(creds.server_url) as client:
+    with Client(creds.server_url) as client:
         code, words = client.probe(creds.access)
     return ServerCheck(code == 200, code, f"{creds.server_url}: {words}")

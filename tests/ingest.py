@@ -34,21 +34,12 @@ import requests
 from waitress.channel import ClientDisconnected
 from werkzeug.datastructures import EnvironHeaders
 
-from kitty_hooks.server import (
-    BATCH_PATH,
-    DEFAULT_ACCESS_LIFETIME,
-    DEFAULT_REFRESH_LIFETIME,
-    EVENTS_PATH,
-    REFRESH_PATH,
-    TOKEN_PATH,
-    BodyLimits,
-    EventStore,
-    IngestApp,
-    ListeningServer,
-    TokenPair,
-    create_app,
-    listen,
-)
+from kitty_hooks.contract import BATCH_PATH, EVENTS_PATH, REFRESH_PATH, TOKEN_PATH
+from kitty_hooks.peer.app import IngestApp, create_app
+from kitty_hooks.peer.bodies import BodyLimits
+from kitty_hooks.peer.serve import ListeningServer, listen
+from kitty_hooks.peer.store import EventStore
+from kitty_hooks.peer.tokens import DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, TokenPair
 
 __all__ = [
     "BATCH_PATH",
@@ -431,27 +422,18 @@ class IngestServer:
 
 
 class IngestProcess:
-    """`python -m kitty_hooks.server` as a child process: kill it, restart it on the same port."""
+    """`kitty-hooks serve` as a child process: kill it, restart it on the same port."""
 
     def __init__(
         self,
         db_path: Path,
         *,
         users: Mapping[str, str] = USERS,
-        access_lifetime: int = DEFAULT_ACCESS_LIFETIME,
-        refresh_lifetime: int = DEFAULT_REFRESH_LIFETIME,
         log_path: Path | None = None,
     ) -> None:
         self.db_path = db_path
         self.log_path = log_path or db_path.with_name(db_path.name + ".log")
-        self._args = [
-            "--db",
-            str(db_path),
-            "--access-lifetime",
-            str(access_lifetime),
-            "--refresh-lifetime",
-            str(refresh_lifetime),
-        ]
+        self._args = ["--db", str(db_path)]
         for name, password in users.items():
             self._args += ["--user", f"{name}:{password}"]
         self.port = 0
@@ -482,7 +464,7 @@ class IngestProcess:
         """Start the server (on the port of the previous run, if any) and wait for its URL."""
         if self.running:
             raise RuntimeError("the ingest server is already running")
-        command = [sys.executable, "-m", "kitty_hooks.server", "--port", str(self.port)]
+        command = [sys.executable, "-m", "kitty_hooks", "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
                 command + self._args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import batch
 from kitty_hooks import flush as flushing
+from kitty_hooks.deliver import batches
+from kitty_hooks.deliver.backoff import read_state, state_path
 from kitty_hooks.flush import flush
-from kitty_hooks.flushstate import read_state, state_path
 from kitty_hooks.queue import EventQueue, QueueError
 from kitty_hooks.report import render_sync
 from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
@@ -371,7 +371,7 @@ def test_events_spooled_by_a_busy_hook_are_sent_by_the_next_flush(logged_in: Ing
     ],
 )
 def test_rejections_are_categorized_by_their_words(words: str | None, category: str) -> None:
-    from kitty_hooks.batch import categorize
+    from kitty_hooks.contract import categorize
 
     assert categorize(words) == category
 
@@ -436,16 +436,16 @@ def test_the_next_batch_is_read_and_gzipped_while_the_server_holds_the_last(
     ids = queue_events(2500)
     encoded: list[int] = []
     second_ready = threading.Event()
-    encode_texts = batch.encode_texts
+    encode_texts = batches.encode_texts
 
-    def watched(*args: object, **kwargs: object) -> Iterator[batch.EncodedBatch]:
+    def watched(*args: object, **kwargs: object) -> Iterator[batches.EncodedBatch]:
         for one in encode_texts(*args, **kwargs):  # type: ignore[arg-type]
             encoded.append(len(one.event_ids))
             if len(encoded) == 2:
                 second_ready.set()
             yield one
 
-    monkeypatch.setattr(batch, "encode_texts", watched)
+    monkeypatch.setattr(batches, "encode_texts", watched)
     release = threading.Event()
     logged_in.faults.push(Fault.hold(release))
     thread, outcome = _flush_in_thread()

@@ -156,6 +156,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.model.layout",
         "kitty_hooks.detect",
         "kitty_hooks.model.events",
+        "kitty_hooks.contract",
         "kitty_hooks.model.lanes",
         "kitty_hooks.model.logline",
         "kitty_hooks.model.frontmatter",

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import auth, spool
-from kitty_hooks.auth import CredentialsError, load_credentials
+from kitty_hooks import spool
+from kitty_hooks.deliver import credentials, refresh
+from kitty_hooks.deliver.credentials import CredentialsError, load_credentials
 from kitty_hooks.queue import EventQueue, default_queue_path
 from tests.gitutil import PROJECT_ROOT, Repo
 from tests.ingest import IngestServer
@@ -145,10 +146,10 @@ def test_our_refresh_writes_the_credentials_0600_whatever_they_were(
     from kitty_hooks.flush import refresh_call
 
     creds = load_credentials()
-    refreshed = auth.refresh_tokens(creds, refresh_call(creds.server_url))
+    refreshed = refresh.refresh_tokens(creds, refresh_call(creds.server_url))
     assert refreshed.access != creds.access
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert auth.exposure_warning() is None
+    assert credentials.exposure_warning() is None
     for lock in path.parent.glob("*.lock"):
         assert stat.S_IMODE(lock.stat().st_mode) & 0o077 == 0, lock
 

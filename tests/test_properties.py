@@ -28,12 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client as WsgiClient
 
-from kitty_hooks import auth, batch
 from kitty_hooks.cli import run_cli
+from kitty_hooks.deliver import batches, credentials, refresh
+from kitty_hooks.deliver.client import Client, SendError
 from kitty_hooks.errors import FatalError
 from kitty_hooks.flush import flush
+from kitty_hooks.peer.app import create_app
 from kitty_hooks.queue import EventQueue
-from kitty_hooks.server import create_app
 from tests.syncutil import envelopes, write_credentials
 
 # Function-scoped fixtures (hermetic_env, capsys) are set up once per test, not per example:
@@ -118,8 +119,8 @@ def test_any_credentials_file_is_read_or_refused_in_one_user_error(
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     path.chmod(mode)
     try:
-        creds = auth.load_credentials()
-    except auth.CredentialsError as exc:
+        creds = credentials.load_credentials()
+    except credentials.CredentialsError as exc:
         assert "\n" not in str(exc) and "~/.spec-kitty/credentials" in str(exc)
     else:
         assert creds.server_url.startswith(("http://", "https://"))
@@ -224,21 +225,21 @@ def test_the_client_reads_any_answer_into_a_result_or_a_send_error(
 ) -> None:
     _serve_answer(status, body, retry)
     sent = envelopes(3)
-    (encoded,) = batch.encode_batches(
+    (encoded,) = batches.encode_batches(
         [(e["event_id"], json.dumps(e)) for e in sent], max_events=10, max_bytes=1 << 20
     )
-    with batch.Client(garbage_server, timeout=(2.0, 2.0)) as client:
+    with Client(garbage_server, timeout=(2.0, 2.0)) as client:
         try:
             result = client.send(encoded, "token")
-        except batch.SendError as exc:
+        except SendError as exc:
             assert str(exc)
         else:
             named = [r.event_id for r in result.results] + list(result.missing)
             assert sorted(named) == sorted(encoded.event_ids)
         try:
             answer = client.refresh("refresh-token")
-            parsed = auth.parse_refresh_response(answer, "refresh-token")
-        except (batch.SendError, auth.RefreshFailed) as exc:
+            parsed = refresh.parse_refresh_response(answer, "refresh-token")
+        except (SendError, refresh.RefreshFailed) as exc:
             assert str(exc)
         else:
             assert parsed.access
@@ -400,4 +401,4 @@ def test_hypothesis_profile_is_small_by_default() -> None:
 
 
 def test_fatal_error_is_the_only_user_error_type() -> None:
-    assert issubclass(auth.CredentialsError, FatalError)
+    assert issubclass(credentials.CredentialsError, FatalError)

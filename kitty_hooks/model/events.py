@@ -7,9 +7,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypedDict
 
+from kitty_hooks.contract import EVENT_TYPE
 from kitty_hooks.model.lanes import canonical_lane, collapse_transition
 
-WP_STATUS_CHANGED = "WPStatusChanged"
 SCHEMA_VERSION = "1.0.0"
 DEFAULT_DATA_TIER = 0
 # The execution modes the sync payload takes (spec-kitty-events' ExecutionMode).
@@ -187,7 +187,7 @@ def build_status_envelope(
     }
     return Envelope(
         event_id=lane_change_event_id(change, project_uuid=identity.project_uuid),
-        event_type=WP_STATUS_CHANGED,
+        event_type=EVENT_TYPE,
         aggregate_id=change.wp_id,
         payload=payload,
         timestamp=timestamp or utc_now_iso(),

@@ -35,6 +35,56 @@ def _wp(wp_id: str, title: str, lane: str, extra: str = "") -> str:
     )
 
 
+def _story() -> list[tuple[str, dict[str, str]]]:
+    """The demo's commits in order: a message and the files it writes."""
+    a, b = "kitty-specs/001-checkout-flow", "kitty-specs/002-search"
+    cart = f"{a}/tasks/WP01-cart.md"
+    forced = {
+        "actor": "grace", "at": "2026-11-23T12:00:00+00:00", "event_id": "01JDEM0F0RCED0CANCE1ED0000",
+        "evidence": None, "execution_mode": "direct_repo", "feature_slug": "002-search", "force": True,
+        "from_lane": "planned", "policy_metadata": None, "reason": "superseded by the new search service",
+        "review_ref": None, "to_lane": "canceled", "wp_id": "WP01",
+    }  # fmt: skip
+    return [
+        ("Plan checkout and search", {
+            cart: _wp("WP01", "Cart", "planned"),
+            f"{a}/tasks/WP02-payment.md": _wp("WP02", "Payment", "planned"),
+            f"{b}/tasks/WP01-index.md": _wp("WP01", "Index", "planned"),
+        }),
+        ("Claim the cart", {cart: _wp("WP01", "Cart", "claimed")}),
+        ("Start on the cart", {cart: _wp("WP01", "Cart", "in_progress")}),
+        ("Cart ready for review", {cart: _wp("WP01", "Cart", "for_review")}),
+        ("Review: back to work", {cart: _wp("WP01", "Cart", "in_progress")}),
+        ("Cart ready again", {cart: _wp("WP01", "Cart", "for_review")}),
+        ("Cart approved and done", {
+            cart: _wp("WP01", "Cart", "done", 'reviewed_by: "Grace"\nreview_status: "approved"\n'),
+        }),
+        ("Payment blocked on the provider", {
+            f"{a}/tasks/WP02-payment.md": _wp("WP02", "Payment", "blocked"),
+        }),
+        ("Cancel the index (forced)", {
+            f"{b}/status.events.jsonl": json.dumps(forced, sort_keys=True) + "\n",
+            f"{b}/tasks/WP01-index.md": _wp("WP01", "Index", "canceled"),
+        }),
+    ]  # fmt: skip
+
+
+def _described(event: dict[str, Any]) -> str:
+    """One line for an event the server received: which WP moved where, by whom."""
+    payload = event.get("payload", {})
+    extra = ""
+    if payload.get("force"):
+        extra = f", forced: {payload.get('reason')}"
+    elif payload.get("evidence"):
+        review = payload["evidence"].get("review", {})
+        extra = f", {review.get('verdict')} by {review.get('reviewer')}"
+    return (
+        f"     {payload.get('feature_slug')}/{payload.get('wp_id')}: "
+        f"{payload.get('from_lane') or 'new'} -> {payload.get('to_lane')}"
+        f"  (by {payload.get('actor')}, lamport {event.get('lamport_clock')}{extra})"
+    )
+
+
 class _Demo:
     def __init__(self, root: Path, say: Callable[[str], None]) -> None:
         self.root = root
@@ -114,7 +164,7 @@ class _Demo:
         return len(json.loads(listing))
 
     def client(self) -> Any:
-        from kitty_hooks.batch import Client
+        from kitty_hooks.deliver.client import Client
 
         return Client(self.url)
 
@@ -124,7 +174,7 @@ class _Demo:
         # The server logs a line per batch on stderr: to a file, never into a pipe no one reads.
         self.server_log = (self.root / "server.log").open("w")
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "kitty_hooks.server", "--port", "0",
+            [sys.executable, "-m", "kitty_hooks", "serve", "--port", "0",
              "--db", str(self.root / "server.db")],
             # Not --user: a password on the command line is in the process list.
             env={**self.env, "KITTY_HOOKS_SERVE_USER": f"{USER}:{PASSWORD}"}, stdout=subprocess.PIPE, stderr=self.server_log, text=True,
@@ -186,42 +236,9 @@ class _Demo:
             self.say(f"     {line}")
 
     def move_work_packages(self) -> None:
-        a, b = "kitty-specs/001-checkout-flow", "kitty-specs/002-search"
         self.say("4. The team works. Every commit that moves a work package queues an event:")
-        self.commit("Plan checkout and search", {
-            f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "planned"),
-            f"{a}/tasks/WP02-payment.md": _wp("WP02", "Payment", "planned"),
-            f"{b}/tasks/WP01-index.md": _wp("WP01", "Index", "planned"),
-        })  # fmt: skip
-        self.commit("Claim the cart", {f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "claimed")})
-        self.commit(
-            "Start on the cart", {f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "in_progress")}
-        )
-        self.commit(
-            "Cart ready for review", {f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "for_review")}
-        )
-        self.commit(
-            "Review: back to work", {f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "in_progress")}
-        )
-        self.commit(
-            "Cart ready again", {f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "for_review")}
-        )
-        self.commit("Cart approved and done", {
-            f"{a}/tasks/WP01-cart.md": _wp("WP01", "Cart", "done", 'reviewed_by: "Grace"\nreview_status: "approved"\n'),
-        })  # fmt: skip
-        self.commit("Payment blocked on the provider", {
-            f"{a}/tasks/WP02-payment.md": _wp("WP02", "Payment", "blocked"),
-        })  # fmt: skip
-        forced = {
-            "actor": "grace", "at": "2026-11-23T12:00:00+00:00", "event_id": "01JDEM0F0RCED0CANCE1ED0000",
-            "evidence": None, "execution_mode": "direct_repo", "feature_slug": "002-search", "force": True,
-            "from_lane": "planned", "policy_metadata": None, "reason": "superseded by the new search service",
-            "review_ref": None, "to_lane": "canceled", "wp_id": "WP01",
-        }  # fmt: skip
-        self.commit("Cancel the index (forced)", {
-            f"{b}/status.events.jsonl": json.dumps(forced, sort_keys=True) + "\n",
-            f"{b}/tasks/WP01-index.md": _wp("WP01", "Index", "canceled"),
-        })  # fmt: skip
+        for message, files in _story():
+            self.commit(message, files)
 
     def push(self) -> int:
         expected = self._queued()
@@ -245,22 +262,11 @@ class _Demo:
             time.sleep(0.2)
         self.say(f"6. The server received {len(events)} event{'s' if len(events) != 1 else ''}:")
         for event in events:
-            payload = event.get("payload", {})
-            extra = ""
-            if payload.get("force"):
-                extra = f", forced: {payload.get('reason')}"
-            elif payload.get("evidence"):
-                review = payload["evidence"].get("review", {})
-                extra = f", {review.get('verdict')} by {review.get('reviewer')}"
-            self.say(
-                f"     {payload.get('feature_slug')}/{payload.get('wp_id')}: "
-                f"{payload.get('from_lane') or 'new'} -> {payload.get('to_lane')}"
-                f"  (by {payload.get('actor')}, lamport {event.get('lamport_clock')}{extra})"
-            )
+            self.say(_described(event))
         return events
 
     def _token(self) -> str:
-        from kitty_hooks.auth import load_credentials
+        from kitty_hooks.deliver.credentials import load_credentials
 
         # The flush may have refreshed it: read what is on disk now.
         return load_credentials(self.home / ".spec-kitty" / "credentials").access

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from kitty_hooks.server import TOKEN_PATH, USER_ENV
+from kitty_hooks.contract import TOKEN_PATH
+from kitty_hooks.peer.accounts import USER_ENV
 from tests.gitutil import PROJECT_ROOT
 from tests.ingest import EVENTS_PATH, REFRESH_PATH, IngestServer
-from tests.test_server import envelope, raw_post
+from tests.peer.test_server import envelope, raw_post
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Sending events to the SaaS batch endpoint, and reading every answer the contract allows.
 
-The one module that speaks HTTP (requests is imported on first use: never on the hook path).
+The one module that speaks HTTP (requests is imported on first use: never on the hook path):
+batches, token refresh, login, listing and the probe. The bodies it sends are made in batches.py.
 Every request has a connect and a read timeout. What the server said becomes a typed result
 or one of the exceptions below; the flusher decides what that means for the queue.
 """
@@ -8,29 +9,25 @@ or one of the exceptions below; the flusher decides what that means for the queu
 from __future__ import annotations
 
 import json
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-BATCH_PATH = "/api/v1/events/batch/"
-REFRESH_PATH = "/api/v1/token/refresh/"
-LOGIN_PATH = "/api/v1/token/"
-EVENTS_PATH = "/api/v1/events/"
-PROBE_PATH = "/api/v1/events/?limit=0"
-MAX_BATCH_EVENTS = 1000
-MAX_BATCH_BYTES = 1 << 20  # compressed
+from kitty_hooks.contract import (
+    BATCH_PATH,
+    EVENTS_PATH,
+    PROBE_PATH,
+    REFRESH_PATH,
+    TOKEN_PATH,
+    EventResult,
+    is_loopback_host,
+)
+from kitty_hooks.deliver.batches import EncodedBatch
+
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
-
-
-@dataclass(frozen=True)
-class EventResult:
-    event_id: str
-    status: str  # success | duplicate | rejected
-    error: str | None = None
-    error_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,84 +61,6 @@ class BatchRefused(SendError):
         self.rejected = dict(rejected)
 
 
-@dataclass(frozen=True)
-class EncodedBatch:
-    event_ids: tuple[str, ...]
-    body: bytes
-
-
-_CATEGORY_WORDS = (
-    # Auth first: "invalid token" is an auth problem, not a schema one.
-    ("auth_expired", r"token|auth\w*|expired|credentials?|permission|unauthori[sz]ed|forbidden"),
-    ("schema_mismatch", r"schema|expected|required|invalid|missing|format|validation"),
-    ("server_error", r"server|internal|database|unavailable"),
-)
-
-
-def categorize(error: str | None) -> str:
-    """Which of the contract's error categories (schema_mismatch, auth_expired, server_error,
-    unknown) a rejection message falls in, by its words."""
-    import re
-
-    text = (error or "").lower()
-    for category, words in _CATEGORY_WORDS:
-        if re.search(rf"\b(?:{words})\b", text):
-            return category
-    return "unknown"
-
-
-def encode_batches(
-    events: Sequence[tuple[str, str]],
-    *,
-    max_events: int = MAX_BATCH_EVENTS,
-    max_bytes: int = MAX_BATCH_BYTES,
-) -> Iterator[EncodedBatch]:
-    """gzip `{"events": [...]}` bodies from (event_id, envelope JSON text) pairs, capped by
-    event count and by compressed size.
-
-    The texts are joined as they are (the queue stores compact JSON): a flush of many events
-    spends no time decoding and re-encoding them. A body over max_bytes is split in halves
-    until it fits; a single event over the cap is still sent alone (the server will say what
-    it thinks of it).
-    """
-    return encode_texts(
-        [event_id for event_id, _ in events],
-        [data.encode("utf-8") for _, data in events],
-        max_events=max_events,
-        max_bytes=max_bytes,
-    )
-
-
-def encode_texts(
-    event_ids: Sequence[str],
-    texts: Sequence[bytes],
-    *,
-    max_events: int = MAX_BATCH_EVENTS,
-    max_bytes: int = MAX_BATCH_BYTES,
-) -> Iterator[EncodedBatch]:
-    """encode_batches() from parallel sequences, the envelopes already UTF-8 JSON bytes (as
-    the flusher reads them from the queue)."""
-    for start in range(0, len(event_ids), max_events):
-        end = start + max_events
-        yield from _fit(tuple(event_ids[start:end]), texts[start:end], max_bytes)
-
-
-def _fit(
-    event_ids: tuple[str, ...], texts: Sequence[bytes], max_bytes: int
-) -> Iterator[EncodedBatch]:
-    # Level 1: these bodies compress ~8:1 at any level; higher levels cost time, not bytes.
-    # wbits 31: a gzip stream from zlib itself (gzip.compress adds a separate CRC pass). A
-    # compressobj, as zlib.compress takes wbits only from Python 3.11.
-    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
-    body = packer.compress(b'{"events":[' + b",".join(texts) + b"]}") + packer.flush()
-    if len(body) <= max_bytes or len(event_ids) == 1:
-        yield EncodedBatch(event_ids, body)
-        return
-    middle = len(event_ids) // 2
-    yield from _fit(event_ids[:middle], texts[:middle], max_bytes)
-    yield from _fit(event_ids[middle:], texts[middle:], max_bytes)
-
-
 class Client:
     """A keep-alive HTTP session to one server."""
 
@@ -153,7 +72,7 @@ class Client:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "kitty-hooks"
-        if _is_loopback(self.server_url):
+        if is_loopback_host(urlsplit(self.server_url).hostname or ""):
             # An http_proxy meant for the outside world must not swallow the local server.
             self.session.trust_env = False
 
@@ -198,7 +117,7 @@ class Client:
 
     def login(self, username: str, password: str) -> dict[str, Any]:
         """POST a username and password (what `spec-kitty auth login` does); the token JSON."""
-        response = self._post(LOGIN_PATH, json={"username": username, "password": password})
+        response = self._post(TOKEN_PATH, json={"username": username, "password": password})
         if response.status_code != 200:
             raise SendError(f"login refused: {_error_text(response)}")
         return _json(response)
@@ -287,17 +206,13 @@ def _read_results(response: Any, sent: tuple[str, ...]) -> BatchResult:
     for item in entries:
         if not isinstance(item, dict):
             continue
-        event_id, status = item.get("event_id"), item.get("status")
+        event_id = item.get("event_id")
         if event_id not in wanted or event_id in results:
             continue
-        if status in ("success", "duplicate"):
-            results[event_id] = EventResult(event_id, status)
-        elif status == "rejected":
-            error = item.get("error") or item.get("error_message") or "rejected without a reason"
-            results[event_id] = EventResult(
-                event_id, "rejected", str(error), categorize(str(error))
-            )
+        result = EventResult.from_json(item)
         # Any other status says nothing certain: that event stays pending.
+        if result is not None:
+            results[event_id] = result
     ordered = tuple(results[e] for e in sent if e in results)
     return BatchResult(ordered, tuple(e for e in sent if e not in results))
 
@@ -342,11 +257,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     import time
 
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
-
-
-def _is_loopback(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    from kitty_hooks.auth import is_loopback_host
-
-    return is_loopback_host(urlsplit(url).hostname or "")

@@ -24,17 +24,19 @@ import pytest
 import requests
 from filelock import FileLock
 
-from kitty_hooks import auth
-from kitty_hooks.auth import (
-    REFRESH_MARGIN,
+from kitty_hooks.deliver import credentials, refresh
+from kitty_hooks.deliver.credentials import (
     Credentials,
     CredentialsError,
-    RefreshFailed,
-    RefreshResponse,
-    SessionExpired,
     check_server_url,
     credentials_path,
     load_credentials,
+)
+from kitty_hooks.deliver.refresh import (
+    REFRESH_MARGIN,
+    RefreshFailed,
+    RefreshResponse,
+    SessionExpired,
     needs_refresh,
     parse_refresh_response,
     refresh_tokens,
@@ -787,6 +789,7 @@ def test_tokens_never_appear_in_messages_reprs_or_the_log(
     assert all("'…(redacted)'" in text for text in texts if text.startswith("Credentials("))
 
 
-def test_the_module_makes_no_http_request_itself() -> None:
-    source = Path(auth.__file__).read_text(encoding="utf-8")
+@pytest.mark.parametrize("module", [credentials, refresh])
+def test_the_module_makes_no_http_request_itself(module: object) -> None:
+    source = Path(module.__file__).read_text(encoding="utf-8")
     assert "import requests" not in source and "urllib.request" not in source

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import auth, batch
 from kitty_hooks.check import validation
+from kitty_hooks.deliver import batches, refresh
+from kitty_hooks.deliver.client import AuthRejected, BatchRefused, BatchResult, Client
 from tests.gitutil import PROJECT_ROOT
 from tests.ingest import REFRESH_PATH, Fault, IngestServer
 
@@ -27,10 +28,10 @@ def server() -> IngestServer:
         yield running
 
 
-def send(server: IngestServer, answer: str, status: int = 200) -> batch.BatchResult:
+def send(server: IngestServer, answer: str, status: int = 200) -> BatchResult:
     server.faults.push(Fault.body(fixture(answer), status=status))
-    (encoded,) = batch.encode_batches([(e["event_id"], json.dumps(e)) for e in REQUEST["events"]])
-    with batch.Client(server.url) as client:
+    (encoded,) = batches.encode_batches([(e["event_id"], json.dumps(e)) for e in REQUEST["events"]])
+    with Client(server.url) as client:
         return client.send(encoded, server.login()["access"])
 
 
@@ -39,8 +40,8 @@ def test_the_example_request_is_valid_and_the_reference_server_takes_it(
 ) -> None:
     for envelope in REQUEST["events"]:
         assert validation.explain(validation.ENVELOPE_SCHEMA, envelope) == []
-    (encoded,) = batch.encode_batches([(e["event_id"], json.dumps(e)) for e in REQUEST["events"]])
-    with batch.Client(server.url) as client:
+    (encoded,) = batches.encode_batches([(e["event_id"], json.dumps(e)) for e in REQUEST["events"]])
+    with Client(server.url) as client:
         result = client.send(encoded, server.login()["access"])
     assert [(r.event_id, r.status) for r in result.results] == [(i, "success") for i in IDS]
     assert server.event_ids() == IDS
@@ -83,22 +84,22 @@ def test_200_missing_an_event_leaves_its_fate_unknown(server: IngestServer) -> N
 def test_400_in_every_shape_of_details(
     server: IngestServer, answer: str, blamed: dict, words: str
 ) -> None:
-    with pytest.raises(batch.BatchRefused) as refused:
+    with pytest.raises(BatchRefused) as refused:
         send(server, answer, status=400)
     assert refused.value.rejected == blamed
     assert str(refused.value) == words
 
 
 def test_401_is_an_auth_rejection(server: IngestServer) -> None:
-    with pytest.raises(batch.AuthRejected, match="Token is invalid or expired"):
+    with pytest.raises(AuthRejected, match="Token is invalid or expired"):
         send(server, "batch-response-401.json", status=401)
 
 
 def test_token_refresh_answers(server: IngestServer) -> None:
     server.faults.push(Fault.body(fixture("token-refresh-response-200.json"), path=REFRESH_PATH))
-    with batch.Client(server.url) as client:
+    with Client(server.url) as client:
         answer = client.refresh("old-refresh")
-    parsed = auth.parse_refresh_response(answer, "old-refresh")
+    parsed = refresh.parse_refresh_response(answer, "old-refresh")
     assert (parsed.access, parsed.refresh, parsed.access_lifetime) == (
         "<access jwt>",
         "<rotated refresh jwt>",
@@ -107,7 +108,7 @@ def test_token_refresh_answers(server: IngestServer) -> None:
     server.faults.push(
         Fault.body(fixture("token-refresh-response-401.json"), status=401, path=REFRESH_PATH)
     )
-    with batch.Client(server.url) as client, pytest.raises(batch.AuthRejected):
+    with Client(server.url) as client, pytest.raises(AuthRejected):
         client.refresh("old-refresh")
 
 

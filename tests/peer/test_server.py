@@ -20,17 +20,13 @@ import pytest
 import requests
 
 from kitty_hooks.check import validation
+from kitty_hooks.cli import run_cli
+from kitty_hooks.contract import HEALTH_PATH, binds_to_loopback_only
 from kitty_hooks.errors import FatalError
 from kitty_hooks.model.events import derive_ulid
-from kitty_hooks.server import (
-    HEALTH_PATH,
-    MAX_COMPRESSED_BYTES,
-    MAX_DECOMPRESSED_BYTES,
-    create_app,
-    is_loopback,
-    listen,
-    main,
-)
+from kitty_hooks.peer.app import create_app
+from kitty_hooks.peer.bodies import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES
+from kitty_hooks.peer.serve import listen
 from tests.ingest import (
     BATCH_PATH,
     EVENTS_PATH,
@@ -45,7 +41,7 @@ from tests.ingest import (
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256!"
 EXAMPLE = (
-    Path(__file__).parent
+    Path(__file__).parent.parent
     / "examples/pass/envelopes/staged/kitty-specs/039-cli-2x-readiness/sync.events.json"
 )
 _TEMPLATE = json.loads(EXAMPLE.read_text(encoding="utf-8"))[0]
@@ -397,8 +393,8 @@ def test_health_needs_no_token_and_errors_are_json(server: IngestServer) -> None
 
 
 def test_is_loopback() -> None:
-    assert all(map(is_loopback, ["127.0.0.1", "127.0.0.2", "::1", "localhost"]))
-    assert not any(map(is_loopback, ["0.0.0.0", "::", "192.0.2.1", ""]))
+    assert all(map(binds_to_loopback_only, ["127.0.0.1", "127.0.0.2", "::1", "localhost"]))
+    assert not any(map(binds_to_loopback_only, ["0.0.0.0", "::", "192.0.2.1", ""]))
 
 
 def test_refuses_a_non_loopback_host_unless_allowed(tmp_path: Path) -> None:
@@ -425,7 +421,7 @@ def test_refuses_a_non_loopback_host_unless_allowed(tmp_path: Path) -> None:
 def test_main_explains_what_is_wrong_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    assert main([*argv, "--db", str(tmp_path / "s.db")]) == 2
+    assert run_cli(["serve", *argv, "--db", str(tmp_path / "s.db")]) == 2
     assert message in capsys.readouterr().err
 
 

@@ -7,11 +7,11 @@ off) and must not import the flusher's HTTP and SQLite machinery to do so.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kitty_hooks.files import write_atomically
 from kitty_hooks.locations import flush_state_path
 
 
@@ -73,6 +73,4 @@ def write_state(state: FlushState) -> None:
         if state.next_attempt_after
         else None,
     }
-    temp = path.with_name(f".{path.name}.{os.getpid()}")
-    temp.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    os.replace(temp, path)
+    write_atomically(path, json.dumps(document, indent=2).encode("utf-8"))

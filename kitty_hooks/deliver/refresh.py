@@ -1,0 +1,290 @@
+"""The token refresh that keeps the credentials file fresh, at most once across processes.
+
+We write ``[expiries]``, also update spec-kitty's ``[tokens] *_expires_at`` keys where the file
+already has them (or spec-kitty would go on trusting the expiry of a token that no longer
+exists), and keep every other section and key as it was.
+
+No HTTP here: the caller passes ``refresh_call`` (the module that owns HTTP makes the request)
+and this module decides when to call it, serialises refreshes across processes, and writes the
+answer to disk without ever leaving a half-written file. Tokens never reach a message, a log line
+or a repr: a token in a bug report is a stolen session.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from kitty_hooks.deliver.credentials import (
+    LOGIN_HINT,
+    Credentials,
+    CredentialsError,
+    credentials_from,
+    load_credentials,
+    read_document,
+    shown_path,
+)
+from kitty_hooks.files import write_atomically
+from kitty_hooks.locations import log_line
+
+REFRESH_MARGIN = timedelta(minutes=5)
+# Another process holding the refresh lock is waiting on one refresh request at most, so this
+# must be longer than that request's own connect + read timeout (client.DEFAULT_TIMEOUT).
+LOCK_TIMEOUT = 45.0
+# spec-kitty takes its own lock for 10 s; we take it the same way, and only around a write.
+_SPEC_KITTY_LOCK_TIMEOUT = 10.0
+
+
+class SessionExpired(CredentialsError):
+    """The refresh token is over: only a new login helps (queued events stay queued)."""
+
+    def __init__(self, message: str = f"session expired: {LOGIN_HINT}") -> None:
+        super().__init__(message)
+
+
+class RefreshFailed(Exception):
+    """A refresh that may work later (network, 5xx, a garbled answer, a busy lock): back off."""
+
+
+@dataclass(frozen=True)
+class RefreshResponse:
+    """What the server answered a refresh with. Lifetimes are seconds; None when not sent."""
+
+    access: str
+    refresh: str
+    access_lifetime: float | None = None
+    refresh_lifetime: float | None = None
+
+    def __repr__(self) -> str:
+        return (
+            "RefreshResponse(access='…(redacted)', refresh='…(redacted)', "
+            f"access_lifetime={self.access_lifetime!r}, refresh_lifetime={self.refresh_lifetime!r})"
+        )
+
+
+def parse_refresh_response(body: object, refresh_token: str) -> RefreshResponse:
+    """Read the JSON of a 200 answer to ``POST /api/v1/token/refresh/``.
+
+    ``refresh_token`` is the one that was sent: a server that does not rotate refresh tokens
+    answers with an access token only. Lifetimes may be numbers or numeric strings, spelled
+    ``access_lifetime``/``expires_in`` and ``refresh_lifetime``/``refresh_expires_in`` (as the
+    spec-kitty CLI reads them). A bad lifetime is read as "not sent", never as a failure: by the
+    time the answer arrives the server may have retired the old refresh token, and throwing the
+    new tokens away would end the session.
+    """
+    if not isinstance(body, dict):
+        raise RefreshFailed(
+            "the server answered the token refresh with something other than a JSON object"
+        )
+    access = body.get("access")
+    if not isinstance(access, str) or not access:
+        raise RefreshFailed('the server answered the token refresh without an "access" token')
+    refresh = body.get("refresh")
+    return RefreshResponse(
+        access=access,
+        refresh=refresh if isinstance(refresh, str) and refresh else refresh_token,
+        access_lifetime=_seconds(body.get("access_lifetime", body.get("expires_in"))),
+        refresh_lifetime=_seconds(body.get("refresh_lifetime", body.get("refresh_expires_in"))),
+    )
+
+
+def needs_refresh(creds: Credentials, *, now: datetime | None = None) -> bool:
+    """Whether the access token has expired or expires within REFRESH_MARGIN.
+
+    An unknown expiry is not a reason: the server's 401 on a batch is (``force=True``).
+    """
+    if creds.access_expires is None:
+        return False
+    return creds.access_expires - REFRESH_MARGIN <= _instant(now)
+
+
+def refresh_tokens(
+    creds: Credentials,
+    refresh_call: Callable[[str, str], RefreshResponse],
+    *,
+    now: datetime | None = None,
+    force: bool = False,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> Credentials:
+    """Refresh the tokens if they need it (or ``force``), at most once across processes.
+
+    ``now`` is the instant the refresh starts. Expiries are counted from it: the server dates its
+    tokens a little later, so ours err on the early side. ``refresh_call(server_url,
+    refresh_token)`` makes the request and raises SessionExpired on 401, RefreshFailed otherwise.
+
+    When the server sends no lifetime, the token's own JWT ``exp`` claim dates it; failing that, an
+    unchanged refresh token keeps its expiry and a new token's expiry is left out (unknown: the
+    next 401 refreshes it).
+    """
+    started = _instant(now)
+    path = creds.path
+    with _locked(path.with_name(path.name + ".kitty-hooks.lock"), lock_timeout):
+        # Whoever held the lock before us may have refreshed already: the file, not our copy, says.
+        on_disk = load_credentials(path)
+        if on_disk.access != creds.access and not needs_refresh(on_disk, now=started):
+            log_line(f"credentials: {shown_path(path)} was refreshed by another process; using it")
+            return on_disk
+        if not force and not needs_refresh(on_disk, now=started):
+            return on_disk
+        if on_disk.refresh_expires is not None and on_disk.refresh_expires <= started:
+            raise SessionExpired(
+                f"session expired (the refresh token in {shown_path(path)} expired at "
+                f"{on_disk.refresh_expires.isoformat(timespec='seconds')}): {LOGIN_HINT}"
+            )
+        try:
+            answer = refresh_call(on_disk.server_url, on_disk.refresh)
+        except SessionExpired:
+            # spec-kitty refreshes without our lock: if it rotated the refresh token just before
+            # we sent the old one, the 401 is about a token that is already gone, not the session.
+            replaced = _replaced_since(on_disk)
+            if replaced is not None:
+                return replaced
+            raise
+        return _save(on_disk, answer, started)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path, timeout: float) -> Iterator[None]:
+    from filelock import FileLock, Timeout  # only the refresh path needs it
+
+    lock = FileLock(lock_path, timeout=timeout, mode=0o600)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RefreshFailed(
+            f"another process has held {shown_path(lock_path)} for {timeout:g} s; try the token refresh later"
+        ) from None
+    except OSError as exc:
+        raise CredentialsError(
+            f"cannot create the lock file {shown_path(lock_path)} ({exc.strerror}): "
+            f"check the permissions of {shown_path(lock_path.parent)}"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _replaced_since(seen: Credentials) -> Credentials | None:
+    """The credentials on disk, if their refresh token is no longer the one in ``seen``."""
+    try:
+        current = load_credentials(seen.path)
+    except CredentialsError:  # spec-kitty deletes the file on its own 401: the session is over
+        return None
+    return current if current.refresh != seen.refresh else None
+
+
+def _save(before: Credentials, answer: RefreshResponse, started: datetime) -> Credentials:
+    path = before.path
+    # spec-kitty's lock, held only while we re-read and write: never across the request, or a
+    # spec-kitty command reading the file would wait on our network.
+    with _locked(path.with_suffix(".lock"), _SPEC_KITTY_LOCK_TIMEOUT):
+        document = read_document(path)
+        current = credentials_from(document, path)
+        if current.refresh != before.refresh:
+            # The file was replaced while the request ran (a new login): the user's latest wins.
+            log_line(
+                f"credentials: {shown_path(path)} changed during the token refresh; keeping it"
+            )
+            return current
+        _apply(document, answer, started, current)
+        import tomli_w  # only the refresh path writes TOML
+
+        _write_credentials(path, tomli_w.dumps(document).encode("utf-8"))
+    refreshed = credentials_from(document, path)
+    expires = refreshed.access_expires.isoformat() if refreshed.access_expires else "unknown"
+    log_line(f"credentials: refreshed the tokens in {shown_path(path)} (access expires {expires})")
+    return refreshed
+
+
+def _apply(
+    document: dict[str, Any], answer: RefreshResponse, started: datetime, current: Credentials
+) -> None:
+    tokens = document["tokens"]
+    tokens["access"] = answer.access
+    access_expires = _expires(started, answer.access_lifetime) or _jwt_expiry(answer.access)
+    refresh_expires = _expires(started, answer.refresh_lifetime)
+    if answer.refresh != current.refresh:
+        tokens["refresh"] = answer.refresh
+        refresh_expires = refresh_expires or _jwt_expiry(answer.refresh)
+    else:
+        refresh_expires = refresh_expires or current.refresh_expires
+    if "expiries" not in document:  # place it after [tokens], where DESIGN.md shows it
+        items = list(document.items())
+        document.clear()
+        for key, value in items:
+            document[key] = value
+            if key == "tokens":
+                document["expiries"] = {}
+    expiries = document.setdefault("expiries", {})
+    for which, when in (("access", access_expires), ("refresh", refresh_expires)):
+        # An expiry we cannot date is removed, not kept: it would describe the old token.
+        targets = [(expiries, which)]
+        if f"{which}_expires_at" in tokens:
+            targets.append((tokens, f"{which}_expires_at"))
+        for table, key in targets:
+            if when is None:
+                table.pop(key, None)
+            else:
+                table[key] = when.replace(microsecond=0).isoformat()
+    if not expiries:
+        del document["expiries"]
+
+
+def _write_credentials(path: Path, data: bytes) -> None:
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise CredentialsError(
+            f"cannot save the refreshed tokens to {shown_path(path)} ({exc.strerror}): "
+            f"free some space or fix its permissions, then {LOGIN_HINT}"
+        ) from None
+
+
+# --- small pieces ----------------------------------------------------------------------------
+
+
+def _instant(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
+
+
+def _expires(started: datetime, lifetime: float | None) -> datetime | None:
+    if lifetime is None:
+        return None
+    try:
+        return started + timedelta(seconds=lifetime)
+    except OverflowError:
+        return None
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 < seconds < 1e10 else None
+
+
+def _jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a JWT, read unverified: only to know when to refresh, never to trust."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = claims["exp"]
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+            return None
+        return datetime.fromtimestamp(exp, timezone.utc)
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
+        return None
