@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from pathlib import Path
 
 
@@ -72,19 +73,23 @@ def _what(mode: int) -> str:
     return "a special file"
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def write_atomically(
+    path: Path, data: bytes, *, mode: int = 0o600, follow_symlinks: bool = True
+) -> None:
     """Replace the file at path with data, whole or not at all, even across a crash.
 
     A temporary file in the same directory (so the rename is atomic), fsynced, renamed over the
-    target, then the directory fsynced. A symlink is written through, never replaced: dotfile
-    managers link ~/.spec-kitty/credentials. OSError when it cannot be done; the old file is
-    then untouched and no temporary file is left behind.
+    target, then the directory fsynced. With follow_symlinks a symlink is written through
+    (dotfile managers link ~/.spec-kitty/credentials); without, the link itself is replaced (a
+    hook that is a symlink into another tool's folder). OSError when it cannot be done; the old
+    file is then untouched and no temporary file is left behind.
     """
-    import tempfile  # not at the top: tempfile brings shutil, and this module is light to import
-
-    target = path.resolve()
-    # mkstemp creates the file 0600: a secret is never readable by others, not even for a moment.
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    target = path.resolve() if follow_symlinks else path
+    # Not tempfile.mkstemp: tempfile brings shutil, and the hook path (a spooled commit) writes
+    # here. O_EXCL with the process id and a clock makes the name ours alone; created 0600 so a
+    # secret is never readable by others, not even for a moment.
+    temporary = target.parent / f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             if mode != 0o600:

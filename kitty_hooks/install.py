@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from kitty_hooks import gitrepo
 from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
+from kitty_hooks.files import write_atomically
 
 # Each git hook we install, and its id in .pre-commit-hooks.yaml (what SKIP names; the shims
 # spell the same ids out, a test keeps the three in step).
@@ -299,25 +299,13 @@ def _apply_install(path: Path, outcome: Outcome, shim: bytes) -> None:
         except OSError as exc:
             raise FatalError(f"cannot move {path} to {legacy.name}: {exc.strerror}") from exc
     try:
-        _write_executable(path, shim)
+        # Written beside it and renamed over it: git never sees half a hook, and a hook that is
+        # a symlink is replaced instead of having its target written through.
+        write_atomically(path, shim, mode=_SHIM_MODE, follow_symlinks=False)
     except OSError as exc:
         if outcome is Outcome.CHAINED:
             os.replace(legacy, path)
         raise FatalError(f"cannot write {path}: {exc.strerror}") from exc
-
-
-def _write_executable(path: Path, content: bytes) -> None:
-    # Written beside it and renamed over it: git never sees half a hook, and a hook that is a
-    # symlink is replaced instead of having its target written through.
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.chmod(temp, _SHIM_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _is_ours(path: Path) -> bool:

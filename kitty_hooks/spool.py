@@ -36,19 +36,17 @@ def spool(
     directory = spool_dir()
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{os.getpid()}.json"
-    temp = directory / f".{name}.tmp"
     ids = {e.get("event_id") for e in envelopes}
     document = {
         "envelopes": list(envelopes),
         "commits": {k: v for k, v in (commits or {}).items() if k in ids},
         "repo": repo,
     }
-    with temp.open("w", encoding="utf-8") as out:
-        json.dump(document, out, separators=(",", ":"), ensure_ascii=False)
-        out.flush()
-        os.fsync(out.fileno())
+    from kitty_hooks.files import write_atomically  # a busy queue only: not on every hook
+
     final = directory / name
-    os.replace(temp, final)
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    write_atomically(final, text.encode("utf-8"))
     # After the file, not before: a flush removes the marker first and looks at the spool after
     # (EventQueue.clear_work_marker). A hook killed between the two leaves a spool file without
     # it, which the shims count as work all the same.
