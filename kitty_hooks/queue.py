@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import log_line, state_dir, work_marker_path
+from kitty_hooks.model.events import causation_key, commit_rewrites, replace_commit_refs
 
 # Not "queue.db" directly under ~/.spec-kitty: that name belongs to the spec-kitty CLI, whose
 # table is also called "queue" and whose rows we must never touch. state_dir() is our own folder.
@@ -47,12 +48,8 @@ FAILED = "failed"
 DEAD_LETTER = "dead_letter"
 STATUSES = (PENDING, FAILED, DEAD_LETTER)
 
-_WP_STATUS_CHANGED = "WPStatusChanged"
 # SQLite has allowed 32766 host parameters since 3.32; older builds allow 999.
 _CHUNK = 500
-# The shortest hex string taken for an abbreviated commit (git's default abbreviation).
-_MIN_ABBREV = 7
-_HEX = frozenset("0123456789abcdef")
 
 # Primary result codes (extended codes keep them in the low byte).
 _SQLITE_PERM = 3
@@ -157,15 +154,6 @@ class QueueStats(NamedTuple):
 
 def default_queue_path() -> Path:
     return state_dir() / DEFAULT_QUEUE_FILE
-
-
-def causation_key(envelope: Mapping[str, Any]) -> str:
-    """What chains events together: the work package of a status change, else the aggregate."""
-    aggregate_id = str(envelope.get("aggregate_id") or "")
-    if envelope.get("event_type") == _WP_STATUS_CHANGED:
-        payload = envelope.get("payload") or {}
-        return f"{envelope.get('project_uuid') or ''}/{payload.get('feature_slug') or ''}/{aggregate_id}"
-    return aggregate_id
 
 
 # --- schema ----------------------------------------------------------------------------------
@@ -637,40 +625,49 @@ class EventQueue:
         return seen
 
     def replace_commit_refs(self, rewritten: Mapping[str, str]) -> int:
-        """Point pending and failed events at the commits an amend or rebase made of theirs.
-
-        payload.review_ref and payload.evidence.repos[].commit that equal an old sha, or
-        abbreviate one (at least 7 hex digits), become the new full sha. Returns how many
-        entries changed.
-        """
-        mapping = {old.lower(): new for old, new in rewritten.items() if old}
-        if not mapping:
+        """Point pending and failed events at the commits an amend or rebase made of theirs
+        (model.events.replace_commit_refs says which references). Returns how many entries
+        changed."""
+        rewrites = commit_rewrites(rewritten)
+        if not rewrites:
             return 0
-        return self._guard(
-            "rewrite commit refs in the queue", lambda: self._replace_commit_refs(mapping)
+        return self.follow_commit_rewrites(
+            rewrites, lambda envelope: replace_commit_refs(envelope, rewrites)
         )
 
-    def _replace_commit_refs(self, mapping: dict[str, str]) -> int:
-        changed = 0
-        with self._transaction() as tx:
-            # The event now lives in the new commit: the old one is unreachable after the amend,
-            # and its events must not read as orphaned.
-            tx.executemany(
-                "UPDATE entries SET commit_sha = ? WHERE commit_sha = ?",
-                [(new, old) for old, new in mapping.items()],
-            )
-            rows = tx.execute(
-                "SELECT id, data FROM entries WHERE status IN ('pending', 'failed')"
-            ).fetchall()
-            for row_id, data in rows:
-                envelope = json.loads(data)
-                if _rewrite_payload(envelope.get("payload"), mapping):
-                    tx.execute(
-                        "UPDATE entries SET data = ? WHERE id = ?",
-                        (compact_json(envelope), row_id),
-                    )
-                    changed += 1
-        return changed
+    def follow_commit_rewrites(
+        self,
+        rewrites: Mapping[str, str],
+        transform: Callable[[dict[str, Any]], dict[str, Any] | None],
+    ) -> int:
+        """After an amend or rebase, in one transaction: entries found in an old commit of
+        rewrites (old sha -> new sha) now name the new one, and transform runs over the
+        envelope of every pending and failed entry; what it returns is stored instead (None:
+        unchanged). Returns how many envelopes changed."""
+
+        def work() -> int:
+            changed = 0
+            with self._transaction() as tx:
+                # The event now lives in the new commit: the old one is unreachable after the
+                # amend, and its events must not read as orphaned.
+                tx.executemany(
+                    "UPDATE entries SET commit_sha = ? WHERE commit_sha = ?",
+                    [(new, old) for old, new in rewrites.items()],
+                )
+                rows = tx.execute(
+                    "SELECT id, data FROM entries WHERE status IN ('pending', 'failed')"
+                ).fetchall()
+                for row_id, data in rows:
+                    rewritten = transform(json.loads(data))
+                    if rewritten is not None:
+                        tx.execute(
+                            "UPDATE entries SET data = ? WHERE id = ?",
+                            (compact_json(rewritten), row_id),
+                        )
+                        changed += 1
+            return changed
+
+        return self._guard("rewrite commit refs in the queue", work)
 
     # --- the work marker ----------------------------------------------------------------------
     # Set inside every write transaction that gives the queue something to send, before it
@@ -1209,38 +1206,3 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (found.st_dev, found.st_ino)
-
-
-def _new_sha(value: Any, mapping: dict[str, str]) -> str | None:
-    """The new sha for a commit reference that names a rewritten commit, else None."""
-    if not isinstance(value, str) or not value:
-        return None
-    lowered = value.lower()
-    exact = mapping.get(lowered)
-    if exact is not None:
-        return exact if exact != value else None
-    if len(lowered) < _MIN_ABBREV or not _HEX.issuperset(lowered):
-        return None
-    candidates = {new for old, new in mapping.items() if old.startswith(lowered)}
-    # Two rewritten commits sharing the abbreviation: ambiguous, leave it.
-    return candidates.pop() if len(candidates) == 1 else None
-
-
-def _rewrite_payload(payload: Any, mapping: dict[str, str]) -> bool:
-    if not isinstance(payload, dict):
-        return False
-    changed = False
-    new = _new_sha(payload.get("review_ref"), mapping)
-    if new is not None:
-        payload["review_ref"] = new
-        changed = True
-    evidence = payload.get("evidence")
-    repos = evidence.get("repos") if isinstance(evidence, dict) else None
-    if isinstance(repos, list):
-        for repo in repos:
-            if isinstance(repo, dict):
-                new = _new_sha(repo.get("commit"), mapping)
-                if new is not None:
-                    repo["commit"] = new
-                    changed = True
-    return changed

@@ -15,7 +15,7 @@ import pytest
 
 from kitty_hooks import validation
 from kitty_hooks.locations import log_path, spec_kitty_dir
-from kitty_hooks.model.events import derive_ulid
+from kitty_hooks.model.events import causation_key, derive_ulid
 from kitty_hooks.queue import (
     DEAD_LETTER,
     FAILED,
@@ -25,7 +25,6 @@ from kitty_hooks.queue import (
     EventQueue,
     QueueError,
     Verdict,
-    causation_key,
     default_queue_path,
 )
 
