@@ -27,7 +27,8 @@ from typing import Any
 from kitty_hooks import auth, batch, spool
 from kitty_hooks.flushstate import FlushRecord, FlushState, read_state, write_state
 from kitty_hooks.locations import log_line, state_dir
-from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, OutgoingPage, Verdict
+from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT, OutgoingPage, Verdict
+from kitty_hooks.queue.store import EventQueue
 
 LOCK_FILE = "flush.lock"
 PAGE_SIZE = 1000

@@ -32,7 +32,7 @@ from kitty_hooks import auth, batch
 from kitty_hooks.cli import run_cli
 from kitty_hooks.errors import FatalError
 from kitty_hooks.flush import flush
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 from kitty_hooks.server import create_app
 from tests.syncutil import envelopes, write_credentials
 
