@@ -48,7 +48,7 @@ from kitty_hooks.model.events import (
     derive_ulid,
     iso_to_millis,
 )
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 PEER_REQUIREMENTS = ("spec-kitty-cli==2.1.3", "click")
 RESEARCH_VENV = Path("/tmp/research/venv")

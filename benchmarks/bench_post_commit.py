@@ -67,7 +67,7 @@ def timed(args: list[str], *, cwd: Path, env: dict[str, str]) -> float:
 
 
 def queued(env: dict[str, str]) -> int:
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
     path = Path(env["KITTY_HOOKS_HOME"]) / "queue.db"
     if not path.exists():

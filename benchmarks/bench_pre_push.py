@@ -59,7 +59,7 @@ from _data import hermetic_env, precompile, run, scratch_dir, write_credentials
 from bench_enqueue import make_envelopes
 
 import kitty_hooks
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 PY = sys.executable
 PACKAGE_DIR = Path(kitty_hooks.__file__).resolve().parent

@@ -456,7 +456,7 @@ def scan_once(
 
 
 def queued(home: Path) -> int:
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
     with EventQueue(home / "queue.db") as queue:
         return queue.stats().total

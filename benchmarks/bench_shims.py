@@ -41,7 +41,7 @@ from bench_enqueue import make_envelopes
 from bench_post_commit import log_line
 
 import kitty_hooks
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent

@@ -113,7 +113,7 @@ def _orjson_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode("utf-8")
     except orjson.JSONEncodeError:
-        from kitty_hooks.queue import compact_json
+        from kitty_hooks.queue.intake import compact_json
 
         return compact_json(value)
 
@@ -128,7 +128,8 @@ def follow_rewrite(
     only the new commits make is queued; one that only the old commits made, and that was
     never sent, is dropped (an amend that changed `lane: for_review` to `lane: done`).
     """
-    from kitty_hooks.queue import EventQueue, QueueError
+    from kitty_hooks.queue.errors import QueueError
+    from kitty_hooks.queue.store import EventQueue
 
     old = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
     new = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
@@ -281,7 +282,8 @@ def _enqueue(
     encode: Callable[[Any], str] | None = None,
 ) -> None:
     from kitty_hooks import spool
-    from kitty_hooks.queue import EventQueue, QueueBusy, QueueError
+    from kitty_hooks.queue.errors import QueueBusy, QueueError
+    from kitty_hooks.queue.store import EventQueue
 
     if not envelopes:
         return

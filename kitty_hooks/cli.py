@@ -15,7 +15,7 @@ from kitty_hooks.install import HOOK_IDS
 from kitty_hooks.locations import log_exception
 
 if TYPE_CHECKING:
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -340,7 +340,7 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
     made again, the move is queued again. Exit 1 when a named event is not in the queue.
     """
     from kitty_hooks.orphans import drop_events, drop_orphaned
-    from kitty_hooks.queue import QueueEntry
+    from kitty_hooks.queue.entries import QueueEntry
     from kitty_hooks.report import render_drop
 
     if bool(event_ids) == orphaned:
@@ -374,7 +374,7 @@ def _warn_recovered(recovered_from: Path | None) -> None:
 
 def _open_queue() -> EventQueue:
     """The queue, saying so on stderr when it had to be moved aside (an empty list would lie)."""
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
     event_queue = EventQueue()
     _warn_recovered(event_queue.recovered_from)

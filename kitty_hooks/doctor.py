@@ -355,7 +355,9 @@ def _credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
 def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
     from kitty_hooks import spool
     from kitty_hooks.orphans import orphaned_ids
-    from kitty_hooks.queue import EventQueue, QueueError, default_queue_path, path_problem
+    from kitty_hooks.queue.database import default_queue_path
+    from kitty_hooks.queue.errors import QueueError, path_problem
+    from kitty_hooks.queue.store import EventQueue
 
     add = _adder(checks, "queue")
     path = default_queue_path()

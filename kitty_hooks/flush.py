@@ -36,7 +36,8 @@ from kitty_hooks.deliver.client import (
     RetryLater,
 )
 from kitty_hooks.locations import log_line, state_dir
-from kitty_hooks.queue import DEFAULT_RETRY_LIMIT, EventQueue, OutgoingPage, Verdict
+from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT, OutgoingPage, Verdict
+from kitty_hooks.queue.store import EventQueue
 
 LOCK_FILE = "flush.lock"
 PAGE_SIZE = 1000

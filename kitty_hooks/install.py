@@ -255,7 +255,7 @@ def _mark_existing_queue() -> None:
     finds nothing and removes it.
     """
     from kitty_hooks.locations import work_marker_path
-    from kitty_hooks.queue import default_queue_path
+    from kitty_hooks.queue.database import default_queue_path
 
     queue = default_queue_path()
     if queue.exists():

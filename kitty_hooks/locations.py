@@ -30,7 +30,7 @@ def work_marker_path(queue_path: Path) -> Path:
 
 
 def flush_state_path() -> Path:
-    """flush-state.json: flushstate.py writes it; the pre-push hook peeks at its backoff."""
+    """flush-state.json: deliver/backoff.py writes it; the pre-push hook peeks at its backoff."""
     return state_dir() / "flush-state.json"
 
 

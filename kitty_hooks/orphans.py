@@ -15,7 +15,8 @@ from pathlib import Path
 
 from kitty_hooks import gitrepo
 from kitty_hooks.errors import FatalError
-from kitty_hooks.queue import DEAD_LETTER, EventQueue, QueueEntry
+from kitty_hooks.queue.entries import QueueEntry, Status
+from kitty_hooks.queue.store import EventQueue
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def drop_orphaned(
     be made again (the commit cherry-picked back from the reflog), it is queued again."""
     gitrepo.repo_root(cwd)  # outside a repository: say so, rather than find nothing
     with EventQueue(queue_path) as queue:
-        entries = [e for e in queue.list_entries() if e.status != DEAD_LETTER]
+        entries = [e for e in queue.list_entries() if e.status != Status.DEAD_LETTER]
         orphaned, _ = orphaned_ids(cwd, entries)
         doomed = [e for e in entries if e.event_id in orphaned]
         if not doomed or not confirm(doomed):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from kitty_hooks.doctor import DoctorReport
     from kitty_hooks.flush import FlushSummary
     from kitty_hooks.orphans import DropResult, QueueListing
-    from kitty_hooks.queue import DeliveredEvent, QueueEntry
+    from kitty_hooks.queue.entries import DeliveredEvent, QueueEntry
     from kitty_hooks.status import StatusReport
 
 

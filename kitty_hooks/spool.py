@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kitty_hooks.locations import log_line, state_dir, work_marker_path
-from kitty_hooks.queue import default_queue_path
+from kitty_hooks.queue.database import default_queue_path
 
 
 def spool_dir() -> Path:

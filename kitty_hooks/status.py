@@ -9,7 +9,8 @@ from typing import Any
 
 from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.backoff import FlushRecord, read_state
-from kitty_hooks.queue import EventQueue, QueueStats
+from kitty_hooks.queue.entries import QueueStats
+from kitty_hooks.queue.store import EventQueue
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ WORKER_LOCK_SECONDS = 30.0
 def _backing_off() -> bool:
     """Whether an earlier failure asked automatic flushes to wait: then start no worker.
 
-    Reads one number from flush-state.json with json alone; importing flushstate (dataclasses,
+    Reads one number from flush-state.json with json alone; importing deliver.backoff (dataclasses,
     datetime) would cost every push ~12 ms.
     """
     import json

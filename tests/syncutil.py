@@ -9,7 +9,7 @@ from typing import Any
 import tomli_w
 
 from kitty_hooks.model.events import Identity, LaneChange, build_status_envelope, derive_ulid
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 IDENTITY = Identity("63c8d621-4b64-48e2-86fc-56c667068f2f", "kitty-cli", "b805cd5cee74")
 LANES = ("planned", "claimed", "for_review", "done")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from kitty_hooks.queue import EventQueue, default_queue_path
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import PROJECT_ROOT, Repo
 
 F = "kitty-specs/039-cli-2x-readiness"

@@ -33,7 +33,7 @@ HEAVY = (
             "kitty_hooks.detect",
             "kitty_hooks.model.events",
             "kitty_hooks.identity",
-            "kitty_hooks.queue",
+            "kitty_hooks.queue.store",
             "kitty_hooks.spool",
         ],
         ["kitty_hooks.worker"],
@@ -113,7 +113,7 @@ def test_a_spec_kitty_2_commit_imports_no_yaml_once_the_config_is_cached(tmp_pat
     repo.write(wp, "---\nlane: claimed\n---\n")
     repo.commit_all("claim WP01")
     imported = _hook_imports(repo.path)
-    assert "kitty_hooks.queue" in imported  # it did queue the move
+    assert "kitty_hooks.queue.store" in imported  # it did queue the move
     assert "yaml" not in imported
 
 
@@ -165,6 +165,13 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.check.validation",
         "kitty_hooks.assets",
         "kitty_hooks.queue",
+        "kitty_hooks.queue.store",
+        "kitty_hooks.queue.database",
+        "kitty_hooks.queue.errors",
+        "kitty_hooks.queue.schema",
+        "kitty_hooks.queue.entries",
+        "kitty_hooks.queue.intake",
+        "kitty_hooks.queue.work_marker",
         "kitty_hooks.spool",
     }
 )
@@ -194,7 +201,7 @@ def test_a_commit_that_moves_a_wp_stays_within_the_import_budget(
         repo.write(wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: \"claimed\"\n---\n")
     repo.commit_all("claim WP01")
     imported = _hook_imports(repo.path)
-    assert "kitty_hooks.queue" in imported  # it did queue the move
+    assert "kitty_hooks.queue.store" in imported  # it did queue the move
     assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
     assert (
         sorted(m for m in imported if m.startswith("kitty_hooks") and m not in OUR_HOOK_PATH) == []

@@ -18,12 +18,13 @@ import pytest
 from kitty_hooks import spool
 from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.credentials import CredentialsError, load_credentials
-from kitty_hooks.queue import EventQueue, default_queue_path
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import PROJECT_ROOT, Repo
 from tests.ingest import IngestServer
+from tests.queue.test_queue import _run_without_root_powers
 from tests.syncutil import credentials_file, queue_events, write_credentials
 from tests.test_detect import F, commit, install_hooks, wp
-from tests.test_queue import _run_without_root_powers
 
 DEEP = 100_000
 

@@ -22,7 +22,7 @@ from kitty_hooks.install import (
     uninstall_hooks,
 )
 from kitty_hooks.locations import flush_state_path, work_marker_path
-from kitty_hooks.queue import default_queue_path
+from kitty_hooks.queue.database import default_queue_path
 from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, git
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -573,7 +573,7 @@ def test_the_shim_runs_ours_with_pythonsafepath_set_too(repo: Repo) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
     with EventQueue() as queue:
         assert [e.envelope["payload"]["wp_id"] for e in queue.list_entries()] == ["WP01"]

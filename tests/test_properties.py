@@ -34,7 +34,7 @@ from kitty_hooks.deliver.client import Client, SendError
 from kitty_hooks.errors import FatalError
 from kitty_hooks.flush import flush
 from kitty_hooks.peer.app import create_app
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 from tests.syncutil import envelopes, write_credentials
 
 # Function-scoped fixtures (hermetic_env, capsys) are set up once per test, not per example:

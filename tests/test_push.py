@@ -169,7 +169,7 @@ def test_a_push_while_backing_off_starts_no_worker(pushing: Repo, hermetic_env: 
 
 
 def test_status_says_when_it_found_the_queue_unreadable(repo: Repo, hermetic_env: Path) -> None:
-    from kitty_hooks.queue import default_queue_path
+    from kitty_hooks.queue.database import default_queue_path
 
     default_queue_path().parent.mkdir(parents=True, exist_ok=True)
     default_queue_path().write_bytes(b"not a database " * 300)

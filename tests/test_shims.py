@@ -17,7 +17,8 @@ import pytest
 
 from kitty_hooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, uninstall_hooks
 from kitty_hooks.locations import flush_state_path, work_marker_path
-from kitty_hooks.queue import EventQueue, default_queue_path
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.store import EventQueue
 from kitty_hooks.spool import spool, spool_dir
 from tests.gitutil import PROJECT_ROOT, Repo, as_module_call, git
 from tests.syncutil import envelopes
@@ -295,7 +296,7 @@ def test_pre_push_while_backing_off_leaves_the_decision_to_python(
 
 _CRASH_MID_ENQUEUE = """
 import os, signal, sys
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 from tests.syncutil import envelopes
 
 queue = EventQueue()
@@ -354,7 +355,7 @@ def test_shim_and_python_agree_on_the_marker_path(
     python_says = subprocess.run(
         [PYTHON, "-c",
          "from kitty_hooks.locations import work_marker_path\n"
-         "from kitty_hooks.queue import default_queue_path\n"
+         "from kitty_hooks.queue.database import default_queue_path\n"
          "print(work_marker_path(default_queue_path()))"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip

@@ -18,7 +18,8 @@ import pytest
 
 from kitty_hooks.check import validation
 from kitty_hooks.check.diagnose import diagnose_paths
-from kitty_hooks.queue import EventQueue, default_queue_path
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import KITTY_HOOKS, Repo, git
 
 UPSTREAM = Path(__file__).parent / "upstream"

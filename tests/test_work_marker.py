@@ -13,7 +13,8 @@ import pytest
 
 from kitty_hooks.flush import flush
 from kitty_hooks.locations import work_marker_path
-from kitty_hooks.queue import EventQueue, default_queue_path
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.store import EventQueue
 from kitty_hooks.spool import drain, has_spooled, spool, spool_dir
 from tests.gitutil import PROJECT_ROOT
 from tests.ingest import Fault, IngestServer
@@ -114,7 +115,7 @@ def test_a_flush_that_leaves_events_keeps_it(server: IngestServer) -> None:
 
 _WRITER = """
 import sys, time
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 from kitty_hooks.spool import spool
 from tests.syncutil import envelopes
 
@@ -134,7 +135,7 @@ for n in range(batches):
 _DRAINER = """
 import sys, select
 from kitty_hooks import spool
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 rounds = cleared = 0
 with EventQueue(busy_timeout_ms=60_000) as queue:

@@ -60,7 +60,7 @@ def execute(
 
 def _queued_events_report() -> DiagnoseReport:
     # Only here does the check wing read the queue: `diagnose --queue` checks what waits in it.
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
     report = DiagnoseReport()
     with EventQueue() as queue:

@@ -1,9 +1,11 @@
-"""Event envelopes: building a WPStatusChanged from a lane change, and the ids it carries."""
+"""Event envelopes: building a WPStatusChanged from a lane change, the ids it carries, the
+causation chain it belongs to, and its commit references after a rewrite."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypedDict
 
@@ -20,6 +22,9 @@ _ACTOR_DETAIL_KEYS = ("role", "tool", "model")
 
 # Crockford's base32 alphabet, as the ULID spec uses it.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The shortest hex string taken for an abbreviated commit (git's default abbreviation).
+_MIN_ABBREV = 7
+_HEX = frozenset("0123456789abcdef")
 
 
 class Envelope(TypedDict):
@@ -200,3 +205,72 @@ def build_status_envelope(
         schema_version=SCHEMA_VERSION,
         data_tier=data_tier,
     )
+
+
+def causation_key(envelope: Mapping[str, Any]) -> str:
+    """What chains events together: the work package of a status change, else the aggregate."""
+    aggregate_id = str(envelope.get("aggregate_id") or "")
+    if envelope.get("event_type") == EVENT_TYPE:
+        payload = envelope.get("payload") or {}
+        return f"{envelope.get('project_uuid') or ''}/{payload.get('feature_slug') or ''}/{aggregate_id}"
+    return aggregate_id
+
+
+# --- commit references after an amend or rebase ---------------------------------------------
+
+
+def commit_rewrites(rewritten: Mapping[str, str]) -> dict[str, str]:
+    """Old sha -> new sha as replace_commit_refs takes it: the old shas lowercased, empty ones
+    left out."""
+    return {old.lower(): new for old, new in rewritten.items() if old}
+
+
+def replace_commit_refs(
+    envelope: Mapping[str, Any], rewrites: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The envelope pointed at the commits an amend or rebase made of the ones it names, or None
+    when it names none of them.
+
+    payload.review_ref and payload.evidence.repos[].commit that equal an old sha, or abbreviate
+    one (at least 7 hex digits), become the new full sha. rewrites comes from commit_rewrites().
+    The envelope given is left as it is.
+    """
+    payload = envelope.get("payload")
+    if not isinstance(payload, dict):
+        return None
+    changes: dict[str, Any] = {}
+    new = _new_sha(payload.get("review_ref"), rewrites)
+    if new is not None:
+        changes["review_ref"] = new
+    evidence = payload.get("evidence")
+    repos = evidence.get("repos") if isinstance(evidence, dict) else None
+    if isinstance(repos, list):
+        new_repos = [_with_new_commit(repo, rewrites) for repo in repos]
+        if any(after is not before for after, before in zip(new_repos, repos, strict=True)):
+            changes["evidence"] = {**evidence, "repos": new_repos}
+    if not changes:
+        return None
+    return {**envelope, "payload": {**payload, **changes}}
+
+
+def _with_new_commit(repo: Any, rewrites: Mapping[str, str]) -> Any:
+    if isinstance(repo, dict):
+        new = _new_sha(repo.get("commit"), rewrites)
+        if new is not None:
+            return {**repo, "commit": new}
+    return repo
+
+
+def _new_sha(value: Any, rewrites: Mapping[str, str]) -> str | None:
+    """The new sha for a commit reference that names a rewritten commit, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    lowered = value.lower()
+    exact = rewrites.get(lowered)
+    if exact is not None:
+        return exact if exact != value else None
+    if len(lowered) < _MIN_ABBREV or not _HEX.issuperset(lowered):
+        return None
+    candidates = {new for old, new in rewrites.items() if old.startswith(lowered)}
+    # Two rewritten commits sharing the abbreviation: ambiguous, leave it.
+    return candidates.pop() if len(candidates) == 1 else None

@@ -406,7 +406,7 @@ def test_run_files_checks_a_file_not_yet_added(user_repo: Repo, env: dict[str, s
 def test_kitty_emit_queues_the_commits_lane_change_and_kitty_rewrite_follows_an_amend(
     tmp_path: Path, hook_source: HookSource, env: dict[str, str]
 ) -> None:
-    from kitty_hooks.queue import EventQueue
+    from kitty_hooks.queue.store import EventQueue
 
     repo = Repo(tmp_path / "emit")
     repo.write(

@@ -15,19 +15,12 @@ import pytest
 
 from kitty_hooks.check import validation
 from kitty_hooks.locations import log_path, spec_kitty_dir
-from kitty_hooks.model.events import derive_ulid
-from kitty_hooks.queue import (
-    DEAD_LETTER,
-    FAILED,
-    PENDING,
-    SCHEMA_VERSION,
-    EnqueueResult,
-    EventQueue,
-    QueueError,
-    Verdict,
-    causation_key,
-    default_queue_path,
-)
+from kitty_hooks.model.events import causation_key, derive_ulid
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.entries import EnqueueResult, Status, Verdict
+from kitty_hooks.queue.errors import QueueError
+from kitty_hooks.queue.schema import SCHEMA_VERSION
+from kitty_hooks.queue.store import EventQueue
 
 PROJECT = "63c8d621-4b64-48e2-86fc-56c667068f2f"
 OLD_SHA = "3f2a9c1d7e4b5a6f8091a2b3c4d5e6f708192a3b"
@@ -124,7 +117,11 @@ def test_enqueue_stores_the_envelope_with_the_clock_and_causation_it_set(
     assert entry is not None
     assert entry.envelope == {**sent, "lamport_clock": 1, "causation_id": None}
     assert validation.is_valid(validation.ENVELOPE_SCHEMA, entry.envelope)
-    assert (entry.event_type, entry.status, entry.retry_count) == ("WPStatusChanged", PENDING, 0)
+    assert (entry.event_type, entry.status, entry.retry_count) == (
+        "WPStatusChanged",
+        Status.PENDING,
+        0,
+    )
     assert entry.last_attempt_at is entry.last_error is entry.error_category is None
     assert datetime.fromisoformat(entry.created_at).utcoffset().total_seconds() == 0
 
@@ -249,9 +246,9 @@ def test_list_entries_is_fifo_and_filters_by_status(queue: EventQueue) -> None:
 
     assert [e.event_id for e in queue.list_entries()] == list(ids(*batch))
     assert [e.event_id for e in queue.list_entries(limit=2)] == list(ids(*batch[:2]))
-    assert [e.event_id for e in queue.list_entries(statuses=[FAILED, DEAD_LETTER])] == list(
-        ids(batch[1], batch[4])
-    )
+    assert [
+        e.event_id for e in queue.list_entries(statuses=[Status.FAILED, Status.DEAD_LETTER])
+    ] == list(ids(batch[1], batch[4]))
     with pytest.raises(ValueError, match="unknown queue status 'sent'"):
         queue.list_entries(statuses=["sent"])
 
@@ -443,7 +440,8 @@ def test_disk_full_rolls_back_the_whole_batch_and_loses_nothing(queue: EventQueu
 _OPEN_AND_ENQUEUE = """
 import sys
 from pathlib import Path
-from kitty_hooks.queue import EventQueue, QueueError
+from kitty_hooks.queue.errors import QueueError
+from kitty_hooks.queue.store import EventQueue
 try:
     with EventQueue(Path(sys.argv[1])) as queue:
         queue.enqueue([{"event_id": "01KAAAAAAAAAAAAAAAAAAAAAAA", "event_type": "T",
@@ -553,10 +551,10 @@ def test_mark_rejected_counts_retries_until_dead_letter(queue: EventQueue) -> No
     seen = [
         queue.mark_rejected(event_id, f"try {n}", "server_error", retry_limit=3) for n in (1, 2)
     ]
-    assert [(e.status, e.retry_count) for e in seen] == [(FAILED, 1), (FAILED, 2)]
+    assert [(e.status, e.retry_count) for e in seen] == [(Status.FAILED, 1), (Status.FAILED, 2)]
     last = queue.mark_rejected(event_id, "no lane 'approved'", "schema_mismatch", retry_limit=3)
 
-    assert (last.status, last.retry_count) == (DEAD_LETTER, 3)
+    assert (last.status, last.retry_count) == (Status.DEAD_LETTER, 3)
     assert (last.last_error, last.error_category) == ("no lane 'approved'", "schema_mismatch")
     assert last.last_attempt_at is not None
     assert queue.mark_rejected("01NOTQUEUED000000000000000", "x", "unknown") is None
@@ -567,7 +565,7 @@ def test_mark_attempted_stamps_the_time_and_nothing_else(queue: EventQueue) -> N
     assert queue.mark_attempted([envelope(1)["event_id"], "01NOTQUEUED000000000000000"]) == 1
     attempted, untouched = queue.list_entries()
     assert attempted.last_attempt_at is not None and untouched.last_attempt_at is None
-    assert (attempted.status, attempted.retry_count) == (PENDING, 0)
+    assert (attempted.status, attempted.retry_count) == (Status.PENDING, 0)
 
 
 def test_mark_delivered_handles_more_ids_than_one_statement_takes(queue: EventQueue) -> None:
@@ -609,7 +607,10 @@ def test_remove_delivered_removes_exactly_the_ids_given(queue: EventQueue) -> No
     verdicts = {i: Verdict.DUPLICATE if i == delivered[1] else Verdict.SUCCESS for i in delivered}
     assert queue.remove_delivered(reversed(list(verdicts.items()))) == 8
     left = queue.list_entries()
-    assert [(e.id, e.status) for e in left] == [(dead.id, DEAD_LETTER), (entries[8].id, PENDING)]
+    assert [(e.id, e.status) for e in left] == [
+        (dead.id, Status.DEAD_LETTER),
+        (entries[8].id, Status.PENDING),
+    ]
     # Their ids stay known: a scan that sees them again queues nothing.
     assert queue.enqueue(batch).queued == ()
     assert queue.remove_delivered([]) == 0
@@ -638,7 +639,7 @@ def test_retry_and_purge_dead_letters(queue: EventQueue) -> None:
 
     assert queue.retry([batch[0]["event_id"], batch[3]["event_id"]]) == 2
     retried = queue.get(batch[0]["event_id"])
-    assert (retried.status, retried.retry_count, retried.last_error) == (PENDING, 0, None)
+    assert (retried.status, retried.retry_count, retried.last_error) == (Status.PENDING, 0, None)
     assert queue.retry(all_dead=True) == 2
     assert queue.stats().total_pending == 4
     with pytest.raises(ValueError):

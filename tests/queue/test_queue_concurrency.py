@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 
@@ -29,7 +29,7 @@ _WORKER = """
 import json, sys, time
 from pathlib import Path
 from kitty_hooks.model.events import derive_ulid
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 path, worker, own, shared, batch = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
 
@@ -136,7 +136,7 @@ _CRASHER = """
 import sys, time
 from pathlib import Path
 from kitty_hooks.model.events import derive_ulid
-from kitty_hooks.queue import EventQueue
+from kitty_hooks.queue.store import EventQueue
 
 path, first, big, stall_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 

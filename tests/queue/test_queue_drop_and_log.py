@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import queue as queue_module
 from kitty_hooks.install import install_hooks
-from kitty_hooks.queue import _SCHEMA_1, EventQueue, Verdict
+from kitty_hooks.queue import known_events as queue_module
+from kitty_hooks.queue.entries import Verdict
+from kitty_hooks.queue.schema import _SCHEMA_1
+from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import Repo
 from tests.ingest import IngestServer, post_batch
 from tests.syncutil import envelopes, queue_events, queued_entries, write_credentials

@@ -1,0 +1,140 @@
+"""Events into the queue: each gets its Lamport clock and causation link, in one transaction
+with the insert; an id seen before (queued, or gone out of the queue) is a duplicate.
+
+This module runs on the post-commit path: it imports sqlite3 and the standard library only
+(and the pure model).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kitty_hooks.model.events import causation_key
+from kitty_hooks.queue.entries import EnqueueResult
+from kitty_hooks.queue.schema import READ_CLOCK, utc_now
+
+# How an envelope is stored: compact, UTF-8 as it is (what the flush sends, untouched).
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def check_envelopes(envelopes: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse the batch before anything of it is queued when an envelope lacks its id or type."""
+    for envelope in envelopes:
+        event_id = envelope.get("event_id")
+        event_type = envelope.get("event_type")
+        if not isinstance(event_id, str) or not event_id:
+            raise ValueError(f"event_id must be a non-empty string, got {event_id!r}")
+        if not isinstance(event_type, str) or not event_type:
+            raise ValueError(f"event_type must be a non-empty string, got {event_type!r}")
+
+
+def enqueue(
+    tx: sqlite3.Connection,
+    envelopes: Sequence[Mapping[str, Any]],
+    commits: Mapping[str, str],
+    repo: str | None,
+    dumps: Callable[[Any], str],
+    *,
+    mark_work: Callable[[], None],
+) -> EnqueueResult:
+    """Queue checked envelopes inside the write transaction tx; mark_work runs before it
+    commits when something was queued."""
+    queued: list[str] = []
+    duplicates: list[str] = []
+    created_at = utc_now()
+    (clock,) = tx.execute(READ_CLOCK).fetchone()
+    # Queued now, or delivered, purged or dropped before: asked in chunks, not one
+    # SELECT an event (a scan queues thousands in one transaction).
+    seen = seen_ids(tx, [e["event_id"] for e in envelopes])
+    last_of: dict[str, str | None] = {}
+    moved: dict[str, str] = {}
+    rows: list[tuple[Any, ...]] = []
+    for envelope in envelopes:
+        event_id = envelope["event_id"]
+        if event_id in seen:
+            duplicates.append(event_id)
+            if commits.get(event_id):
+                # Seen again in another commit (after `reset --soft` and a new commit,
+                # a cherry-pick): name the one found last, or `queue drop --orphaned`
+                # would drop a move that is still in history.
+                tx.execute(
+                    "UPDATE entries SET commit_sha = ?, repo = ? WHERE event_id = ?",
+                    (commits[event_id], repo, event_id),
+                )
+            continue
+        seen.add(event_id)  # twice in one batch: queued once
+        key = causation_key(envelope)
+        if key not in last_of:
+            row = tx.execute(
+                "SELECT last_event_id FROM causation WHERE causation_key = ?", (key,)
+            ).fetchone()
+            last_of[key] = row[0] if row else None
+        clock += 1
+        stored = dict(envelope)
+        stored["lamport_clock"] = clock
+        stored["causation_id"] = last_of[key]
+        data = dumps(stored)
+        commit = commits.get(event_id)
+        rows.append(
+            (
+                clock,
+                event_id,
+                envelope["event_type"],
+                data if data.isascii() else _unicode_text(data),
+                created_at,
+                key,
+                commit,
+                repo if commit else None,
+            )
+        )
+        last_of[key] = moved[key] = event_id
+        queued.append(event_id)
+    tx.executemany(
+        "INSERT INTO entries (id, event_id, event_type, data, created_at,"
+        " causation_key, commit_sha, repo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    tx.executemany(
+        "INSERT INTO causation (causation_key, last_event_id) VALUES (?, ?)"
+        " ON CONFLICT (causation_key) DO UPDATE SET last_event_id = excluded.last_event_id",
+        moved.items(),
+    )
+    if queued:
+        mark_work()
+    return EnqueueResult(tuple(queued), tuple(duplicates))
+
+
+def seen_ids(tx: sqlite3.Connection, event_ids: Sequence[str]) -> set[str]:
+    seen: set[str] = set()
+    # Each id goes in twice: 400 keeps a chunk under SQLite's oldest limit of 999 variables.
+    # (The loop of chunks.id_chunks, written out: this is the one module of the hook path
+    # that needs one.)
+    for start in range(0, len(event_ids), 400):
+        chunk = event_ids[start : start + 400]
+        marks = ", ".join("?" * len(chunk))
+        seen.update(
+            row[0]
+            for row in tx.execute(
+                f"SELECT event_id FROM entries WHERE event_id IN ({marks})"
+                f" UNION ALL SELECT event_id FROM known_events WHERE event_id IN ({marks})",
+                [*chunk, *chunk],
+            )
+        )
+    return seen
+
+
+def _unicode_text(text: str) -> str:
+    """text, with any lone surrogate replaced by U+FFFD.
+
+    A status log line with "\\ud800" in it reads as a str SQLite cannot store (the insert raised
+    UnicodeEncodeError, and the hook lost the lane change) and no server can take either. Read
+    liberally, emit strictly: what we queue and send is always valid UTF-8.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text

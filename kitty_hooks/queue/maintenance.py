@@ -1,0 +1,114 @@
+"""Changing what is queued by hand or after a rewrite of history: retry, purge, drop, and the
+events an amend or rebase changed or took away."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kitty_hooks.queue.chunks import id_chunks, update_in_chunks
+from kitty_hooks.queue.entries import Status, Verdict
+from kitty_hooks.queue.intake import compact_json
+from kitty_hooks.queue.known_events import REMEMBER, prune_known
+from kitty_hooks.queue.schema import DELETING, utc_now
+
+# Back to pending with a fresh retry count (parameters: _RESET_PARAMS, then the clause's).
+_RESET = (
+    "UPDATE entries SET status = ?, retry_count = 0, last_error = NULL,"
+    " error_category = NULL WHERE status IN (?, ?)"
+)
+_RESET_PARAMS = (Status.PENDING.value, Status.FAILED.value, Status.DEAD_LETTER.value)
+
+
+def retry_dead(tx: sqlite3.Connection, *, mark_work: Callable[[], None]) -> int:
+    changed = tx.execute(_RESET + " AND status = ?", (*_RESET_PARAMS, Status.DEAD_LETTER.value))
+    if changed.rowcount:
+        mark_work()
+    return changed.rowcount
+
+
+def retry_ids(
+    tx: sqlite3.Connection, event_ids: Sequence[str], *, mark_work: Callable[[], None]
+) -> int:
+    changed = update_in_chunks(tx, _RESET + " AND event_id IN ({})", _RESET_PARAMS, event_ids)
+    if changed:
+        mark_work()
+    return changed
+
+
+def purge_dead(tx: sqlite3.Connection) -> int:
+    tx.execute(DELETING)
+    dead = Status.DEAD_LETTER.value
+    tx.execute(REMEMBER + " WHERE status = ?", (utc_now(), Verdict.PURGED.value, dead))
+    return tx.execute("DELETE FROM entries WHERE status = ?", (dead,)).rowcount
+
+
+def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) -> list[str]:
+    """Remove events of any status, sent or not; returns the ids removed.
+
+    remember: their ids stay known, so a scan does not queue them again (the user said no
+    to these); without it they are forgotten, as a move that no longer happened is (its
+    commit is gone), and queued again should it happen again. Either way a work package
+    whose last event was dropped starts a new causation chain: nothing may point at an
+    event the server never got.
+    """
+    removed: list[str] = []
+    tx.execute(DELETING)
+    for chunk, marks in id_chunks(list(dict.fromkeys(event_ids))):
+        removed += [
+            row[0]
+            for row in tx.execute(
+                f"SELECT event_id FROM entries WHERE event_id IN ({marks})", chunk
+            )
+        ]
+        if remember:
+            tx.execute(
+                REMEMBER + f" WHERE event_id IN ({marks})",
+                (utc_now(), Verdict.DROPPED.value, *chunk),
+            )
+        tx.execute(f"DELETE FROM entries WHERE event_id IN ({marks})", chunk)
+        tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
+    prune_known(tx)
+    return removed
+
+
+def discard_unsent(tx: sqlite3.Connection, event_ids: Sequence[str]) -> int:
+    removed = 0
+    tx.execute(DELETING)
+    for chunk, marks in id_chunks(event_ids):
+        removed += tx.execute(
+            "DELETE FROM entries WHERE status = ? AND last_attempt_at IS NULL"
+            f" AND event_id IN ({marks})",
+            (Status.PENDING.value, *chunk),
+        ).rowcount
+        tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
+    return removed
+
+
+def follow_commit_rewrites(
+    tx: sqlite3.Connection,
+    rewrites: Mapping[str, str],
+    transform: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> int:
+    """See EventQueue.follow_commit_rewrites."""
+    changed = 0
+    # The event now lives in the new commit: the old one is unreachable after the amend,
+    # and its events must not read as orphaned.
+    tx.executemany(
+        "UPDATE entries SET commit_sha = ? WHERE commit_sha = ?",
+        [(new, old) for old, new in rewrites.items()],
+    )
+    rows = tx.execute(
+        "SELECT id, data FROM entries WHERE status IN (?, ?)",
+        (Status.PENDING.value, Status.FAILED.value),
+    ).fetchall()
+    for row_id, data in rows:
+        rewritten = transform(json.loads(data))
+        if rewritten is not None:
+            tx.execute(
+                "UPDATE entries SET data = ? WHERE id = ?", (compact_json(rewritten), row_id)
+            )
+            changed += 1
+    return changed

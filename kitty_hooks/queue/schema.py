@@ -1,0 +1,138 @@
+"""The queue's tables, the steps that bring an older file up to date, and the SQL that keeps the
+Lamport clock: never hand out a value twice.
+
+The Lamport clock is the entry id: the next value is one above both the highest id in the table
+and the high-water mark that ``clock`` keeps when entries are deleted, so no value is handed out
+twice. An enqueue then writes three pages (the row, the event_id index, the causation link); a
+counter updated on every enqueue (or AUTOINCREMENT's sqlite_sequence) would be a fourth, and the
+commit is most of an enqueue's time. It also makes id order the one queue order: commit order,
+Lamport order, FIFO.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kitty_hooks.queue.errors import QueueError
+
+SCHEMA_VERSION = 2
+
+# (schema 2 adds to what _SCHEMA_1 makes: see _migrate_1_to_2)
+# entries holds what is still to deliver; its id is the event's Lamport clock. known_events
+# remembers the ids of entries delivered or purged, so a backfill scan over old commits does not
+# queue them again; causation remembers the last event of each work package for the same reason.
+# clock.value is at least every id ever deleted: whatever deletes entries raises it first
+# (DELETING), in the same transaction.
+# The status literals are entries.Status's values, spelt out: a shipped step is never edited.
+_SCHEMA_1 = (
+    """CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        event_type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'failed', 'dead_letter')),
+        retry_count INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        error_category TEXT,
+        causation_key TEXT NOT NULL
+    )""",
+    "CREATE TABLE known_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID",
+    """CREATE TABLE causation (
+        causation_key TEXT PRIMARY KEY,
+        last_event_id TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value INTEGER NOT NULL CHECK (value >= 0)
+    )""",
+    "INSERT INTO clock (id, value) VALUES (1, 0)",
+)
+
+# The last Lamport value handed out.
+READ_CLOCK = "SELECT max(coalesce((SELECT max(id) FROM entries), 0), value) FROM clock"
+# Run before deleting entries, in the same transaction.
+DELETING = "UPDATE clock SET value = max(value, coalesce((SELECT max(id) FROM entries), 0))"
+
+
+def utc_now() -> str:
+    """A time as the tables store it."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
+    foreign = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    if foreign:
+        # e.g. someone pointed KITTY_HOOKS_HOME at ~/.spec-kitty, whose queue.db is the CLI's.
+        raise _NotOurs(", ".join(sorted(foreign)))
+    for statement in _SCHEMA_1:
+        conn.execute(statement)
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    # Which commit each event came from, so `queue drop --orphaned` can tell the events whose
+    # commit a `git reset --hard` threw away: the envelope names it only through a one-way hash
+    # (the correlation id), and not at all once an amend rewrote the commit.
+    conn.execute("ALTER TABLE entries ADD COLUMN commit_sha TEXT")
+    conn.execute("ALTER TABLE entries ADD COLUMN repo TEXT")
+    # known_events becomes the delivery log too (`kitty-hooks log`): when, the verdict, what.
+    # Rows from before have no verdict; they age out from the day of the migration.
+    # detail: [feature_slug, wp_id, from_lane, to_lane] as a JSON array (one json_extract).
+    for column in ("known_at TEXT", "verdict TEXT", "event_type TEXT", "detail TEXT"):
+        conn.execute(f"ALTER TABLE known_events ADD COLUMN {column}")
+    conn.execute("UPDATE known_events SET known_at = ?", (utc_now(),))
+    conn.execute("CREATE INDEX known_events_by_time ON known_events (known_at)")
+
+
+# _MIGRATIONS[n] takes a database from user_version n to n + 1. Never edit a shipped step: add one.
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_0_to_1, _migrate_1_to_2)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+class _NotOurs(Exception):
+    pass
+
+
+def is_current(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when the file is at SCHEMA_VERSION, False when it needs migrate(); a file from a
+    newer kitty-hooks is refused."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return True
+    _check_version(version, path)
+    return False
+
+
+def migrate(tx: sqlite3.Connection, path: Path, *, clock_floor: int = 0) -> None:
+    """Bring the file up to SCHEMA_VERSION, inside the caller's write transaction; the clock
+    starts at clock_floor at least."""
+    version = tx.execute("PRAGMA user_version").fetchone()[0]  # another process may
+    _check_version(version, path)  # have migrated meanwhile
+    try:
+        for step in _MIGRATIONS[version:]:
+            step(tx)
+    except _NotOurs as exc:
+        raise QueueError(
+            f"{path} is not a kitty-hooks queue (it holds tables: {exc}); "
+            "move it away or set KITTY_HOOKS_HOME to another folder"
+        ) from None
+    tx.execute("UPDATE clock SET value = max(value, ?)", (clock_floor,))
+    tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _check_version(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise QueueError(
+            f"queue {path} was written by a newer kitty-hooks (schema {version}, this "
+            f"one knows up to {SCHEMA_VERSION}): upgrade kitty-hooks; the file was left as is"
+        )
