@@ -272,6 +272,15 @@ def test_pre_push_with_events_queued_starts_the_worker_without_a_python_in_front
     assert recorder.stdin() == ""  # detached from git's pipes
 
 
+def test_pre_push_with_an_unwritable_log_still_pushes(hooked: Repo, recorder: Recorder) -> None:
+    # dash exits at once, with 2, when a redirection of `:` fails: that blocked the push.
+    with EventQueue() as queue:
+        queue.enqueue(envelopes(1))
+    (marker().parent / "kitty-hooks.log").mkdir()
+    push(hooked)
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks hook pre-push origin ")
+
+
 def test_pre_push_with_a_spooled_change_and_no_marker_starts_the_worker(
     hooked: Repo, recorder: Recorder
 ) -> None:
