@@ -119,7 +119,10 @@ def diagnose(
     if check_queue and (staged or paths):
         raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")
     if check_queue:
+        from kitty_hooks import journal
         from kitty_hooks.queue import EventQueue
+
+        journal.drain()
 
         report = checks.DiagnoseReport()
         with EventQueue() as queue:
@@ -253,6 +256,9 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
 )
 def queue() -> None:
     """Look into the local event queue, and fix what is in it."""
+    from kitty_hooks import journal
+
+    journal.drain()  # what the post-commit shim recorded is in the queue before we look
 
 
 @queue.command(

@@ -41,9 +41,13 @@ def _post_commit(args: list[str]) -> int:
 
 def _post_rewrite(args: list[str]) -> int:
     """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
-    from kitty_hooks import gitrepo
+    from kitty_hooks import gitrepo, journal
     from kitty_hooks.capture import follow_rewrite
 
+    # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
+    # captured before its rewrite is followed, or the new commit's moves would be queued after
+    # the tidying that was meant to replace the old commit's.
+    journal.drain()
     rewritten: dict[str, str] = {}
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     for line in stdin.splitlines():

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kitty_hooks.queue import EventQueue, default_queue_path
-from tests.gitutil import PROJECT_ROOT, Repo
+from tests.gitutil import PROJECT_ROOT, Repo, captured
 
 F = "kitty-specs/039-cli-2x-readiness"
 LOG = f"{F}/status.events.jsonl"
@@ -75,6 +75,7 @@ def commit(
 
 
 def queued() -> list[dict[str, Any]]:
+    captured()  # what installed shims recorded is captured in the background: wait for it
     if not default_queue_path().exists():
         return []
     with EventQueue() as queue:
