@@ -16,7 +16,8 @@ the next hook shim prints.
 At most one drainer works at a time (an exclusive flock), and the shim starts one only when the
 marker `journal/drainer.pid` names no running process. Why no commit is ever stranded (the
 lost wakeup): a shim writes its entry completely (W), then reads the marker (R). A drainer,
-when it finds nothing left, removes the marker if it names it (M), then looks once more (S),
+when it finds nothing left (a drainer the shim started first lingers a moment, marker kept, for
+the next commit of a burst), removes the marker if it names it (M), then looks once more (S),
 and loops (writing the marker again) if it finds a complete entry.
 - R finds no marker, or one naming a dead process: the shim starts a drainer. Safe.
 - R finds the marker naming a live drainer P. P wrote it last (or the shim that started P did,
@@ -49,6 +50,10 @@ STALE_PARTIAL_SECONDS = 60.0
 # How long a drainer the shim started waits for the shim to write its pid into the marker
 # (microseconds, in practice: the shim writes it right after starting it).
 _MARKER_WAIT_SECONDS = 2.0
+# A drainer the shim started stays this long after its last capture, marker kept, for the next
+# commit of a burst: a rebase's picks come tens of milliseconds apart, and a drainer that had
+# caught up and left would make the next pick start another Python.
+LINGER_SECONDS = 0.25
 STARTED = "journal: drainer started"
 
 
@@ -270,13 +275,26 @@ def _release(marker: Path) -> None:
         _remove(marker)
 
 
+def _more_within(seconds: float, failed: set[str]) -> bool:
+    """Whether a complete entry not failed in this drain waits, or arrives within seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if any(e.worktree is not None and e.path.name not in failed for e in entries()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
 def main(argv: list[str]) -> int:
     """The detached drainer: drain until a last look finds nothing (see the module's argument).
 
-    `--marked`: the shim that started it writes its pid into the marker; wait for that first.
+    `--marked`: the shim that started it writes its pid into the marker; wait for that first,
+    and linger after the last capture for the next commit of a burst.
     """
     log_line(STARTED)
     marker = journal_dir() / MARKER
+    linger = LINGER_SECONDS if "--marked" in argv else 0.0
     if "--marked" in argv:
         deadline = time.monotonic() + _MARKER_WAIT_SECONDS
         while _marker_pid(marker) != os.getpid() and time.monotonic() < deadline:
@@ -288,8 +306,10 @@ def main(argv: list[str]) -> int:
     try:
         while True:
             captured += drain(_failed=failed)
+            if _more_within(linger, failed):
+                continue  # the marker still names us: shims started nobody meanwhile
             _release(marker)
-            if not any(e.worktree is not None and e.path.name not in failed for e in entries()):
+            if not _more_within(0.0, failed):
                 break
             _claim(marker)
     except Exception:
