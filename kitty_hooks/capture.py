@@ -53,13 +53,17 @@ class CaptureResult:
 
 
 def capture_commit(
-    cwd: Path, rev: str = "HEAD", *, queue_path: Path | None = None
+    cwd: Path,
+    rev: str = "HEAD",
+    *,
+    queue_path: Path | None = None,
+    busy_timeout_ms: int = HOOK_BUSY_TIMEOUT_MS,
 ) -> CaptureResult:
-    """Queue the lane changes of one commit (what the post-commit hook does)."""
+    """Queue the lane changes of one commit (the post-commit hook, or the journal's drainer)."""
     commit = gitrepo.read_commit(cwd, rev, paths=_PATHS)
     result = CaptureResult(commits=1)
     for envelopes in _envelope_chunks(cwd, [commit], result, execution_mode=None):
-        _enqueue(envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
+        _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
     return result
 
 

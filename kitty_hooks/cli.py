@@ -116,6 +116,10 @@ def diagnose(
 
     if check_queue and (staged or paths):
         raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")
+    if check_queue:
+        from kitty_hooks import journal
+
+        journal.drain()  # the commits whose capture is still running in the background
     done = execute(
         list(paths),
         staged=staged,
@@ -237,6 +241,9 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
 )
 def queue() -> None:
     """Look into the local event queue, and fix what is in it."""
+    from kitty_hooks import journal
+
+    journal.drain()  # what the post-commit shim recorded is in the queue before we look
 
 
 @queue.command(

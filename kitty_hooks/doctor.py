@@ -36,6 +36,9 @@ GUI_PATH = "/usr/bin:/bin"
 # Our hook ids in .pre-commit-hooks.yaml, by the git hook they run in.
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 STALE_PENDING_SECONDS = 24 * 3600
+# A commit the post-commit shim recorded is captured within a second or so by the drainer it
+# starts; this old, with no drainer running, nobody is capturing it.
+STUCK_JOURNAL_SECONDS = 10 * 60
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -81,6 +84,7 @@ def run_doctor(cwd: Path, *, check_server: bool = False) -> DoctorReport:
     _version_checks(states, checks)
     _credential_checks(now, check_server, checks)
     _queue_checks(cwd, now, checks)
+    _journal_checks(now, checks)
     _flush_checks(checks)
     return DoctorReport(tuple(checks))
 
@@ -439,6 +443,38 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
             "spool",
             CheckStatus.WARN,
             f"{plural(len(unreadable), 'spool file')} could not be read and were set aside in {spool.spool_dir()}",
+        )
+
+
+def _journal_checks(now: datetime, checks: list[Check]) -> None:
+    from kitty_hooks import journal
+
+    add = _adder(checks, "journal")
+    state = journal.state(now.timestamp())
+    if state.waiting:
+        age = state.oldest_age_seconds or 0.0
+        waiting = (
+            f"{plural(state.waiting, 'commit')} recorded by the post-commit hook wait to be "
+            f"captured, the oldest {age_text(age)} old"
+        )
+        if age > STUCK_JOURNAL_SECONDS and state.drainer_pid is None:
+            add(
+                "commits",
+                CheckStatus.FAIL,
+                f"{waiting}, and no capture is running: `kitty-hooks status` captures them now; "
+                "the log says why they were not",
+            )
+        else:
+            running = f" (capture running, pid {state.drainer_pid})" if state.drainer_pid else ""
+            add("commits", CheckStatus.OK, waiting + running)
+    else:
+        add("commits", CheckStatus.OK, "every recorded commit is captured")
+    if state.notes:
+        add(
+            "notes",
+            CheckStatus.WARN,
+            f"{plural(len(state.notes), 'note')} from background captures not shown yet "
+            "(`kitty-hooks status` lists them; the next hook prints them)",
         )
 
 

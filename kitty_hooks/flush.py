@@ -116,6 +116,9 @@ def flush(
     """Send everything sendable; one flusher at a time (others wait up to lock_timeout)."""
     from filelock import FileLock, Timeout
 
+    from kitty_hooks import journal
+
+    journal.drain()  # commits the post-commit shim recorded, captured before anything is sent
     started = _now()
     lock_path = state_dir() / LOCK_FILE
     lock_path.parent.mkdir(parents=True, exist_ok=True)

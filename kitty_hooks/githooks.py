@@ -41,9 +41,13 @@ def _post_commit(args: list[str]) -> int:
 
 def _post_rewrite(args: list[str]) -> int:
     """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
-    from kitty_hooks import gitrepo
+    from kitty_hooks import gitrepo, journal
     from kitty_hooks.capture import follow_rewrite
 
+    # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
+    # captured before its rewrite is followed, or the new commit's moves would be queued after
+    # the tidying that was meant to replace the old commit's.
+    journal.drain()
     rewritten: dict[str, str] = {}
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     for line in stdin.splitlines():
@@ -61,6 +65,16 @@ def _post_rewrite(args: list[str]) -> int:
 
 def _warn_about(result: CaptureResult, hook: str) -> None:
     """At most one line on the terminal; the details go to the log."""
+    note = describe(result, hook)
+    if note is not None:
+        print(f"kitty-hooks: {note}", file=sys.stderr)
+
+
+def describe(result: CaptureResult, hook: str) -> str | None:
+    """The one line a capture has for its user (None: nothing to say); the details are logged.
+
+    The hook prints it; the journal's drainer, which has no terminal, keeps it for the next hook.
+    """
     notes: list[str] = []
     if result.recovered_from is not None:
         notes.append(f"the event queue was unreadable and was moved to {result.recovered_from}")
@@ -90,8 +104,9 @@ def _warn_about(result: CaptureResult, hook: str) -> None:
         notes.append(
             f"not queued: {first.reason}" + (f" (and {more} more like it)" if more else "")
         )
-    if notes:
-        print(f"kitty-hooks: {'; '.join(notes)} (details in {log_path()})", file=sys.stderr)
+    if not notes:
+        return None
+    return f"{'; '.join(notes)} (details in {log_path()})"
 
 
 def _pre_push(args: list[str]) -> int:

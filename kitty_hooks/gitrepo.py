@@ -38,6 +38,41 @@ def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+# What `git rev-parse --local-env-vars` lists: the repository a git process exported to its hooks
+# (GIT_DIR in a linked worktree, GIT_INDEX_FILE, `git -c` settings...). Right for a hook asking
+# about its own repository; wrong for the journal's drainer, which a hook in one repository may
+# start and which then captures commits of others (a GIT_DIR kept would read the wrong one).
+_REPO_LOCAL_ENV = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_CONFIG",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_DIR",
+    "GIT_GRAFT_FILE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_PREFIX",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_SHALLOW_FILE",
+    "GIT_WORK_TREE",
+)
+
+
+@contextlib.contextmanager
+def without_repo_env() -> Iterator[None]:
+    """Run git calls as a fresh process in the work tree would: repository found from cwd."""
+    import os
+
+    saved = {name: os.environ.pop(name) for name in _REPO_LOCAL_ENV if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def repo_root(cwd: Path) -> Path:
     """The top of the work tree that holds cwd."""
     try:

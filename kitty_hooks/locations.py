@@ -34,6 +34,13 @@ def flush_state_path() -> Path:
     return state_dir() / "flush-state.json"
 
 
+def journal_dir() -> Path:
+    """Where the post-commit shim records commits for the detached capture (kitty_hooks/journal.py).
+
+    The shim computes the same path from its `state=` line; tests/test_journal.py pins that."""
+    return state_dir() / "journal"
+
+
 def log_path() -> Path:
     return state_dir() / "kitty-hooks.log"
 

@@ -335,6 +335,9 @@ def render_status(report: StatusReport, output_format: str) -> str:
         buckets = ", ".join(f"{name}: {count}" for name, count in stats.retry_distribution.items())
         kinds = ", ".join(f"{name} {count}" for name, count in stats.top_event_types)
         lines += [f"  retries: {buckets}", f"  event types: {kinds}"]
+    if report.notes:
+        lines.append("Notes from background captures (the next hook shows them too):")
+        lines += [f"  {note}" for note in report.notes]
     last = report.last_flush
     if last:
         lines.append(

@@ -44,6 +44,8 @@ class StatusReport:
     next_attempt_after: str | None
     auth: AuthHealth
     check: ServerCheck | None
+    notes: list[str]
+    """What background captures had to say, not yet shown by a hook (journal/notes)."""
 
     @property
     def exit_code(self) -> int:
@@ -64,6 +66,10 @@ class StatusReport:
 
 
 def gather_status(*, check: bool = False, queue_path: Path | None = None) -> StatusReport:
+    from kitty_hooks import journal
+
+    journal.drain()  # the commits the post-commit shim recorded are counted, not missed
+    notes = journal.state().notes
     now = datetime.now(timezone.utc)
     with EventQueue(queue_path) as queue:
         stats = queue.stats()
@@ -85,6 +91,7 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
         else None,
         auth=health,
         check=check_server(creds) if check else None,
+        notes=notes,
     )
 
 

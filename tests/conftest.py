@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from tests.gitutil import PROJECT_ROOT, Repo
+from tests.gitutil import PROJECT_ROOT, Repo, drainers_done
 from tests.wheelhouse import build_wheelhouse
 
 # Property tests (tests/test_properties.py): few examples by default, so the whole suite stays
@@ -33,6 +34,14 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Lovelace")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_drainer_outlives_its_test(hermetic_env: Path) -> Iterator[None]:
+    """A drainer the post-commit shim started (kitty_hooks/journal.py) is done before the next
+    test, so that it writes nothing into a later test's files (it removes its marker last)."""
+    yield
+    drainers_done()
 
 
 @pytest.fixture

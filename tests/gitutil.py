@@ -22,6 +22,42 @@ def as_module_call(recorded: str) -> str:
     return recorded.replace(SHIM_ENTRY, "-m kitty_hooks")
 
 
+def captured() -> None:
+    """Wait until every commit the installed post-commit shims recorded is in the queue.
+
+    The shim captures in the background (kitty_hooks/journal.py); a test that reads the queue
+    after committing through the shims drains the journal first, as the CLI does. drain() blocks
+    on the lock while a detached drainer works, then captures whatever is left: no sleeping.
+    """
+    from kitty_hooks import journal
+
+    journal.drain()
+
+
+def drainers_done(cap_seconds: float = 60.0) -> None:
+    """Wait until no drainer the shims started is running (its marker names no live process).
+
+    The shim writes the marker before git returns, and the drainer removes it last."""
+    import time
+
+    from kitty_hooks import journal
+
+    deadline = time.monotonic() + cap_seconds
+    while journal.running_drainer() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def next_hook_stderr(repo: Repo) -> str:
+    """What the next hook shows: an empty commit through the installed shims (it moves nothing,
+    so its post-commit only prints the notes background captures left, kitty_hooks/journal.py)."""
+    captured()
+    done = subprocess.run(
+        ["git", "commit", "-q", "--allow-empty", "-m", "next"],
+        cwd=repo.path, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stderr
+
+
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=check)
 

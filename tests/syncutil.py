@@ -10,6 +10,7 @@ import tomli_w
 
 from kitty_hooks.model.events import Identity, LaneChange, build_status_envelope, derive_ulid
 from kitty_hooks.queue.store import EventQueue
+from tests.gitutil import captured
 
 IDENTITY = Identity("63c8d621-4b64-48e2-86fc-56c667068f2f", "kitty-cli", "b805cd5cee74")
 LANES = ("planned", "claimed", "for_review", "done")
@@ -46,6 +47,7 @@ def queue_events(count: int, *, start: int = 0) -> list[str]:
 
 
 def queued_entries() -> list[Any]:
+    captured()  # commits made through the installed shims are captured in the background
     with EventQueue() as queue:
         return queue.list_entries()
 

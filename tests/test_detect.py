@@ -13,7 +13,7 @@ import pytest
 
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
-from tests.gitutil import PROJECT_ROOT, Repo
+from tests.gitutil import PROJECT_ROOT, Repo, captured
 
 F = "kitty-specs/039-cli-2x-readiness"
 LOG = f"{F}/status.events.jsonl"
@@ -76,6 +76,7 @@ def commit(
 
 
 def queued() -> list[dict[str, Any]]:
+    captured()  # what installed shims recorded is captured in the background: wait for it
     if not default_queue_path().exists():
         return []
     with EventQueue() as queue:

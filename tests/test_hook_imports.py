@@ -37,6 +37,7 @@ HEAVY = (
             "kitty_hooks.spool",
         ],
         ["kitty_hooks.worker"],
+        ["kitty_hooks.journal"],
         [
             "kitty_hooks.check.gate",
             "kitty_hooks.check.diagnose",
@@ -206,3 +207,32 @@ def test_a_commit_that_moves_a_wp_stays_within_the_import_budget(
     assert (
         sorted(m for m in imported if m.startswith("kitty_hooks") and m not in OUR_HOOK_PATH) == []
     )
+
+
+def test_the_background_capture_of_a_recorded_commit_stays_within_the_import_budget(
+    tmp_path: Path,
+) -> None:
+    """The drainer the post-commit shim starts imports what the hook's capture imported."""
+    from kitty_hooks.locations import journal_dir
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    wp = "kitty-specs/039-x/tasks/WP01-x.md"
+    repo.write(".kittify/config.yaml", "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n")
+    repo.write(wp, "---\nwork_package_id: WP01\nlane: planned\n---\n")
+    repo.commit_all("plan WP01")
+    _hook_imports(repo.path)  # the first run reads the config, and caches it
+    repo.write(wp, "---\nwork_package_id: WP01\nlane: claimed\n---\n")
+    sha = repo.commit_all("claim WP01")
+    journal_dir().mkdir(parents=True)
+    (journal_dir() / f"{sha}-1.commit").write_text(f"{repo.path}\n")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kitty_hooks.journal"],
+        cwd="/", capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    imported = {row.rsplit("|", 1)[-1].strip() for row in done.stderr.splitlines() if "|" in row}
+    assert "kitty_hooks.queue" in imported  # it did queue the move
+    assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
+    allowed = OUR_HOOK_PATH | {"kitty_hooks.journal"}
+    assert sorted(m for m in imported if m.startswith("kitty_hooks") and m not in allowed) == []

@@ -21,9 +21,9 @@ from kitty_hooks.install import (
     report_lines,
     uninstall_hooks,
 )
-from kitty_hooks.locations import flush_state_path, work_marker_path
+from kitty_hooks.locations import flush_state_path, log_path, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
-from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, git
+from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, captured, git
 
 EXAMPLES = Path(__file__).parent / "examples"
 BAD_CASE = EXAMPLES / "fail" / "log-unknown-lane"
@@ -575,5 +575,7 @@ def test_the_shim_runs_ours_with_pythonsafepath_set_too(repo: Repo) -> None:
     assert done.stderr == ""
     from kitty_hooks.queue.store import EventQueue
 
+    captured()  # the drainer the shim started ran under PYTHONSAFEPATH too
+    assert "Traceback" not in log_path().read_text()
     with EventQueue() as queue:
         assert [e.envelope["payload"]["wp_id"] for e in queue.list_entries()] == ["WP01"]

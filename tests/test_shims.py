@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kitty_hooks import journal
 from kitty_hooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, uninstall_hooks
-from kitty_hooks.locations import flush_state_path, work_marker_path
+from kitty_hooks.locations import flush_state_path, journal_dir, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
 from kitty_hooks.spool import spool, spool_dir
@@ -29,6 +30,8 @@ LOG = f"{F}/status.events.jsonl"
 # The real interpreter: the recorder fixture puts its stand-in in sys.executable.
 PYTHON = sys.executable
 V1_SHIM = Path(__file__).parent / "shims" / "kitty-hooks-shim-v1"
+# What the post-commit shim starts, detached, for a commit with work (kitty_hooks/journal.py).
+DRAINER = "-m kitty_hooks.journal --marked"
 HOOK_IDS = {
     "pre-commit": "kitty-diagnose",
     "post-commit": "kitty-emit",
@@ -64,6 +67,15 @@ class Recorder:
     def calls_of(self, hook: str) -> list[str]:
         """Python started for this hook (a commit runs several of ours)."""
         return [c for c in self.calls() if c.split()[2:4] == ["hook", hook]]
+
+    def drainers(self, *, wait_for: int = 0) -> list[str]:
+        """The journal drainers the post-commit shim started (detached: they may land later)."""
+        deadline = time.monotonic() + 10
+        while True:
+            started = [c for c in self.calls() if c.startswith(DRAINER)]
+            if len(started) >= wait_for or time.monotonic() > deadline:
+                return started
+            time.sleep(0.02)
 
     def stdin(self) -> str:
         text = self.path.read_text()
@@ -148,7 +160,8 @@ def test_post_commit_of_a_root_commit_with_a_wp_starts_python(
     repo.write(WP, wp("planned"))
     repo.git("add", "-A")
     commit(repo)
-    assert recorder.calls() == ["-m kitty_hooks hook post-commit"]
+    assert recorder.calls(wait_for=1) == [DRAINER]
+    assert [e.sha for e in journal.entries()] == [repo.git("rev-parse", "HEAD").stdout.strip()]
 
 
 @pytest.mark.parametrize(
@@ -161,14 +174,56 @@ def test_post_commit_of_a_root_commit_with_a_wp_starts_python(
     ],
     ids=["frontmatter", "log-line", "lane-folder", "kittify"],
 )
-def test_post_commit_touching_kitty_specs_or_kittify_starts_python(
+def test_post_commit_touching_kitty_specs_or_kittify_records_it_and_starts_the_drainer(
     hooked: Repo, recorder: Recorder, change: dict[str, str]
 ) -> None:
     for path, content in change.items():
         hooked.write(path, content)
     hooked.git("add", "-A")
     commit(hooked)
+    assert recorder.drainers(wait_for=1) == [DRAINER]
+    assert recorder.calls_of("post-commit") == []  # nothing captured while git waits
+    (entry,) = journal.entries()
+    assert (entry.sha, entry.worktree) == (
+        hooked.git("rev-parse", "HEAD").stdout.strip(),
+        str(hooked.path),
+    )
+    assert recorder.stdin() == ""  # detached from git's pipes
+
+
+def test_post_commit_with_a_drainer_running_starts_none(hooked: Repo, recorder: Recorder) -> None:
+    journal_dir().mkdir(parents=True, exist_ok=True)
+    (journal_dir() / journal.MARKER).write_text(f"{os.getpid()}\n")  # alive: this process
+    for lane in ("claimed", "for_review", "done"):
+        hooked.write(WP, wp(lane))
+        hooked.git("add", "-A")
+        commit(hooked)
+    (journal_dir() / journal.MARKER).unlink()
+    assert recorder.drainers() == []
+    assert len(journal.entries()) == 3
+
+
+@pytest.mark.parametrize("where", ["relative KITTY_HOOKS_HOME", "GIT_WORK_TREE", "GIT_DIR"])
+def test_post_commit_captures_at_once_where_the_journal_cannot_serve(
+    hooked: Repo, recorder: Recorder, where: str
+) -> None:
+    env = dict(os.environ)
+    if where == "relative KITTY_HOOKS_HOME":
+        env["KITTY_HOOKS_HOME"] = "relative/state"
+    elif where == "GIT_WORK_TREE":
+        env["GIT_WORK_TREE"] = str(hooked.path)
+    else:
+        # A GIT_DIR of the user's, relative to a work tree that is not its parent.
+        env["GIT_DIR"] = os.path.relpath(hooked.path / ".git", hooked.path / "kitty-specs")
+    hooked.write(WP, wp("claimed"))
+    hooked.git("add", "-A")
+    cwd = hooked.path / "kitty-specs" if where == "GIT_DIR" else hooked.path
+    done = subprocess.run(
+        ["git", "commit", "-q", "-m", "change"], cwd=cwd, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
     assert recorder.calls_of("post-commit") == ["-m kitty_hooks hook post-commit"]
+    assert recorder.drainers() == []
 
 
 def test_post_commit_of_a_merge_starts_no_python_as_capture_skips_merges(
@@ -186,6 +241,8 @@ def test_post_commit_of_a_merge_starts_no_python_as_capture_skips_merges(
     commit(hooked)
     assert len(hooked.git("rev-parse", "HEAD^2").stdout.strip()) == 40
     assert recorder.calls_of("post-commit") == []
+    assert recorder.drainers() == []
+    assert hooked.git("rev-parse", "HEAD").stdout.strip() not in [e.sha for e in journal.entries()]
 
 
 # --- pre-commit ------------------------------------------------------------------------------
@@ -271,6 +328,39 @@ def test_pre_push_with_events_queued_starts_the_worker_without_a_python_in_front
     assert module == "-m kitty_hooks.worker"
     assert int(pid) > 1  # the git that ran the push: the worker waits for it to exit
     assert recorder.stdin() == ""  # detached from git's pipes
+
+
+def test_pre_push_with_only_a_recorded_commit_starts_the_worker(
+    hooked: Repo, recorder: Recorder
+) -> None:
+    journal_dir().mkdir(parents=True)
+    (journal_dir() / f"{'a' * 40}-1.commit").write_text(f"{hooked.path}\n")
+    assert not marker().exists()
+    push(hooked)
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.worker ")
+
+
+def test_pre_push_shows_the_notes_of_background_captures_once(
+    hooked: Repo, recorder: Recorder
+) -> None:
+    hooked.write("README.md", "notes\n")
+    hooked.commit_all("push me")  # (its post-commit would show them: they come after it)
+    journal_dir().mkdir(parents=True)
+    (journal_dir() / journal.NOTES).write_text("kitty-hooks: commit 0123456789ab: a note\n")
+    pushed = hooked.git("push", "-q", "origin", "main")
+    assert pushed.stderr == "kitty-hooks: commit 0123456789ab: a note\n"
+    assert not (journal_dir() / journal.NOTES).exists()
+    assert sorted(p.name for p in journal_dir().iterdir()) == []
+    assert recorder.calls() == []
+
+
+def test_pre_push_with_an_unwritable_log_still_pushes(hooked: Repo, recorder: Recorder) -> None:
+    # dash exits at once, with 2, when a redirection of `:` fails: that blocked the push.
+    with EventQueue() as queue:
+        queue.enqueue(envelopes(1))
+    (marker().parent / "kitty-hooks.log").mkdir()
+    push(hooked)
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks hook pre-push origin ")
 
 
 def test_pre_push_with_a_spooled_change_and_no_marker_starts_the_worker(
@@ -429,8 +519,10 @@ def _run_every_hook_with_work(repo: Repo, env: dict[str, str]) -> set[str]:
     )  # fmt: skip
     push(repo, env)
     time.sleep(0.5)  # a worker the push started has landed by now
+    started = {"-m kitty_hooks.worker": "pre-push", DRAINER: "post-commit"}
     return {
-        "pre-push" if call.startswith("-m kitty_hooks.worker ") else call.split()[3]
+        next((hook for how, hook in started.items() if call.startswith(how)), None)
+        or call.split()[3]
         for call in recorder_calls(repo)
     }
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from kitty_hooks import journal
 from kitty_hooks.check import validation
 from kitty_hooks.check.diagnose import diagnose_paths
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
-from tests.gitutil import KITTY_HOOKS, Repo, git
+from tests.gitutil import KITTY_HOOKS, Repo, captured, git
 
 UPSTREAM = Path(__file__).parent / "upstream"
 LOG_213 = UPSTREAM / "2.1.3" / "status.events.jsonl"
@@ -64,6 +65,7 @@ def _expected_moves(lines: list[dict[str, Any]]) -> list[tuple[str, str | None, 
 
 
 def _queued_moves() -> list[tuple[str, str | None, str]]:
+    captured()  # the installed post-commit shim captures in the background
     if not default_queue_path().exists():
         return []
     with EventQueue() as queue:
@@ -240,8 +242,9 @@ def test_every_recorded_transition_is_captured_with_its_sync_lanes(
     repo.write(f"kitty-specs/{feature}/status.events.jsonl", log.read_text(encoding="utf-8"))
     repo.git("add", "-A")
     result = repo.git("commit", "-q", "-m", "spec-kitty moved every WP")
-    assert result.stderr == ""  # the gate passes it and capture has nothing to complain of
+    assert result.stderr == ""  # the gate passes it
     assert _queued_moves() == _expected_moves(_lines(log))
+    assert journal.state().notes == []  # and capture had nothing to complain of
 
 
 @pytest.mark.slow
@@ -271,6 +274,7 @@ def test_3x_moves_are_sent_as_the_strict_sync_payload(repo: Repo) -> None:
     repo.write("kitty-specs/032-upstream-three/status.events.jsonl", LOG_327.read_text("utf-8"))
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "moves")
+    captured()
     with EventQueue() as queue:
         payloads = [entry.envelope["payload"] for entry in queue.list_entries()]
     structured = [p for p in payloads if p["actor"].startswith("reviewer-renata")]

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from kitty_hooks.locations import log_path
 from tests.gitutil import KITTY_HOOKS, Repo
 from tests.test_detect import moves, wp
 
@@ -99,3 +100,5 @@ def test_a_staged_wp_file_whose_name_is_not_utf8_is_checked_not_an_internal_erro
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     assert result.returncode == 0, result.stderr
     assert moves() == [("WP01", None, "planned")]
+    # The capture ran in the background: an internal error there is a traceback in the log.
+    assert "Traceback" not in log_path().read_text()

@@ -1,0 +1,340 @@
+"""The post-commit shim records a commit in the journal and captures it detached; whoever reads
+the queue drains the journal first. Real git, the real installed shims, the real drainer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kitty_hooks import journal
+from kitty_hooks.install import install_hooks
+from kitty_hooks.locations import journal_dir, log_path, state_dir
+from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.entries import QueueEntry
+from kitty_hooks.queue.store import EventQueue
+from tests.gitutil import PROJECT_ROOT, Repo, captured, drainers_done, next_hook_stderr
+
+F = "kitty-specs/039-cli"
+WP = f"{F}/tasks/WP01-x.md"
+
+
+def wp(lane: str, wp_id: str = "WP01") -> str:
+    return f"---\nwork_package_id: {wp_id}\nlane: {lane}\n---\n"
+
+
+def queued() -> list[QueueEntry]:
+    if not default_queue_path().exists():
+        return []
+    with EventQueue() as queue:
+        return sorted(queue.list_entries(), key=lambda e: e.envelope["lamport_clock"])
+
+
+def moves() -> list[tuple[str, str | None, str]]:
+    return [
+        (e.envelope["aggregate_id"], e.envelope["payload"]["from_lane"], e.envelope["payload"]["to_lane"])
+        for e in queued()
+    ]  # fmt: skip
+
+
+def drainer_starts() -> int:
+    log = log_path()
+    return log.read_text().count(journal.STARTED) if log.exists() else 0
+
+
+def head(repo: Repo) -> str:
+    return repo.git("rev-parse", "HEAD").stdout.strip()
+
+
+def commit(repo: Repo, *args: str) -> subprocess.CompletedProcess[str]:
+    repo.git("add", "-A")
+    done = repo.git("commit", "-q", "-m", "move", *args)
+    assert "Traceback" not in done.stderr
+    return done
+
+
+@pytest.fixture
+def hooked(repo: Repo) -> Repo:
+    repo.write("README.md", "project\n")
+    repo.write(WP, wp("planned"))
+    repo.commit_all("start")
+    install_hooks(repo.path)
+    return repo
+
+
+@pytest.fixture
+def no_drainer_starts() -> Iterator[None]:
+    """A marker naming a live process (this one): the shims record commits and start nothing."""
+    journal_dir().mkdir(parents=True, exist_ok=True)
+    marker = journal_dir() / journal.MARKER
+    marker.write_text(f"{os.getpid()}\n")
+    yield
+    marker.unlink(missing_ok=True)
+
+
+# --- record, then capture ---------------------------------------------------------------------
+
+
+def test_the_shim_records_the_commit_and_a_drain_queues_it_once(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    assert commit(hooked).stderr == ""
+    sha = head(hooked)
+    (entry,) = journal.entries()
+    assert entry.path.name == f"{sha}-{entry.pid}.commit"
+    assert entry.path.read_text() == f"{hooked.path}\n"
+    assert queued() == []  # nothing captured inside the commit
+
+    assert journal.drain() == 1
+    assert journal.entries() == []
+    assert moves() == [("WP01", "planned", "for_review")]
+    assert queued()[0].commit_sha == sha
+    assert journal.drain() == 0
+    assert len(queued()) == 1
+
+
+def test_a_commit_through_the_shims_is_captured_by_the_drainer_it_starts(hooked: Repo) -> None:
+    hooked.write(WP, wp("for_review"))
+    assert commit(hooked).stderr == ""
+    captured()
+    assert moves() == [("WP01", "planned", "for_review")]
+    drainers_done()  # it may have found the work done by captured() before it
+    assert drainer_starts() == 1
+    assert journal.entries() == []
+
+
+def test_an_empty_journal_drains_without_a_lock_file() -> None:
+    assert journal.drain() == 0
+    journal_dir().mkdir(parents=True)
+    (journal_dir() / journal.NOTES).write_text("kitty-hooks: commit 0123456789ab: note\n")
+    assert journal.drain() == 0
+    assert not (state_dir() / journal.LOCK).exists()
+
+
+def test_shim_and_python_agree_on_the_journal_folder(
+    hooked: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KITTY_HOOKS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home two"))
+    journal_dir().mkdir(parents=True)
+    (journal_dir() / journal.MARKER).write_text(f"{os.getpid()}\n")
+    hooked.write(WP, wp("claimed"))
+    commit(hooked)
+    assert [e.sha for e in journal.entries()] == [head(hooked)]
+    (journal_dir() / journal.MARKER).unlink()
+
+
+# --- a burst of commits -----------------------------------------------------------------------
+
+
+def test_a_rebase_of_many_moves_starts_few_drainers_and_queues_each_once_in_order(
+    hooked: Repo,
+) -> None:
+    count = 30
+    hooked.git("checkout", "-q", "-b", "side")
+    for n in range(2, count + 2):
+        hooked.write(f"{F}/tasks/WP{n:02d}-x.md", wp("planned", f"WP{n:02d}"))
+        hooked.commit_all(f"plan WP{n:02d}")  # --no-verify: no hooks, nothing recorded
+    hooked.git("checkout", "-q", "main")
+    hooked.write("README.md", "main moved on\n")
+    hooked.commit_all("main")
+
+    hooked.git("checkout", "-q", "side")
+    rebased = hooked.git("rebase", "-q", "main")
+    assert "Traceback" not in rebased.stderr
+    captured()
+    drainers_done()
+
+    picked = hooked.git("rev-list", "--reverse", "main..side").stdout.split()
+    assert len(picked) == count
+    entries = queued()
+    # Every move once, in commit order: the Lamport clocks follow the picks.
+    assert [e.commit_sha for e in entries] == picked
+    assert [e.envelope["aggregate_id"] for e in entries] == [
+        f"WP{n:02d}" for n in range(2, count + 2)
+    ]
+    assert 1 <= drainer_starts() <= 5  # one, give or take a drainer that had caught up
+    assert journal.entries() == []
+
+
+def test_an_amend_is_captured_before_the_rewrite_is_followed(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("claimed"))
+    commit(hooked)
+    hooked.write(WP, wp("for_review"))
+    commit(hooked, "--amend")
+    # No drainer ran: post-rewrite drained both commits' entries itself, then followed the
+    # rewrite, which dropped the move the amend took back.
+    assert journal.entries() == []
+    assert moves() == [("WP01", "planned", "for_review")]
+    assert queued()[0].commit_sha == head(hooked)
+
+
+# --- crashes and leftovers --------------------------------------------------------------------
+
+_CRASH_AFTER_CAPTURE = """
+import os, signal
+from kitty_hooks import journal
+
+def die(path):
+    os.kill(os.getpid(), signal.SIGKILL)  # the capture returned; the entry is not removed yet
+
+journal._remove = die
+journal.drain()
+"""
+
+
+def test_a_drainer_killed_after_capturing_leaves_the_entry_and_the_next_drain_adds_nothing(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    crashed = subprocess.run(
+        [sys.executable, "-c", _CRASH_AFTER_CAPTURE], cwd=PROJECT_ROOT, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert len(journal.entries()) == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+    clock = queued()[0].envelope["lamport_clock"]
+
+    assert journal.drain() == 1
+    assert journal.entries() == []
+    assert moves() == [("WP01", "planned", "for_review")]
+    assert queued()[0].envelope["lamport_clock"] == clock
+
+
+def test_an_entry_still_being_written_is_left_until_it_is_old(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (entry,) = journal.entries()
+    entry.path.write_text(str(hooked.path))  # no newline yet: the shim is mid-write
+    assert journal.drain() == 0
+    assert entry.path.exists()
+    old = time.time() - journal.STALE_PARTIAL_SECONDS - 5
+    os.utime(entry.path, (old, old))  # the clock: a shim that died mid-write, long ago
+    assert journal.drain() == 0
+    assert not entry.path.exists()
+    assert "was never finished; removed" in log_path().read_text()
+
+
+def test_an_entry_whose_work_tree_is_gone_is_removed_with_one_log_line(
+    hooked: Repo, no_drainer_starts: None, tmp_path: Path
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    moved = tmp_path / "moved"
+    hooked.path.rename(moved)
+    assert journal.drain() == 0
+    assert journal.entries() == []
+    assert "is gone; not captured" in log_path().read_text()
+    assert queued() == []
+
+
+def test_an_entry_of_another_repository_is_captured_whatever_git_dir_says(
+    hooked: Repo, no_drainer_starts: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    other = Repo(tmp_path / "other")
+    other.write("README.md", "other\n")
+    other.commit_all("other")
+    # As in a post-rewrite hook of a linked worktree of another repository.
+    monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other.path / ".git" / "index"))
+    assert journal.drain() == 1
+    assert os.environ["GIT_DIR"] == str(other.path / ".git")  # given back
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+# --- what the hook used to print --------------------------------------------------------------
+
+
+def test_a_capture_note_is_shown_by_the_next_hook_and_by_status(hooked: Repo) -> None:
+    hooked.write("kitty-specs/002 space/tasks/WP01-x.md", wp("planned"))
+    assert commit(hooked, "--no-verify").stderr == ""  # the commit itself says nothing
+    captured()
+    sha = head(hooked)
+    status = hooked.kitty_hooks("status")
+    assert f"kitty-hooks: commit {sha[:12]}: not queued: feature '002 space'" in status.stdout
+
+    shown = next_hook_stderr(hooked)
+    assert shown.startswith(f"kitty-hooks: commit {sha[:12]}: not queued: feature '002 space'")
+    assert shown.count("\n") == 1
+    assert next_hook_stderr(hooked) == ""  # shown once
+    assert "not queued" in log_path().read_text()
+
+
+# --- the pre-push shim and the fallbacks ------------------------------------------------------
+
+
+def test_a_push_with_only_a_recorded_commit_flushes_it(
+    hooked: Repo, no_drainer_starts: None, tmp_path: Path
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert not (default_queue_path().with_name("queue.db.pending")).exists()
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    hooked.git("remote", "add", "origin", str(bare))
+    pushed = hooked.git("push", "-q", "origin", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    # The shim counted the entry as work and started the flush worker, which drains first.
+    captured()
+    deadline = time.monotonic() + 60
+    while "flush after push" not in log_path().read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "flush after push" in log_path().read_text()
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+def test_without_a_usable_journal_folder_the_shim_captures_at_once(hooked: Repo) -> None:
+    state_dir().mkdir(parents=True, exist_ok=True)
+    journal_dir().write_text("a file where the folder should be\n")
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert moves() == [("WP01", "planned", "for_review")]  # no drain: captured in the commit
+    assert drainer_starts() == 0
+
+
+def test_kitty_hooks_0_records_nothing(hooked: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITTY_HOOKS", "0")
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert journal.entries() == []
+    assert drainer_starts() == 0
+
+
+def test_doctor_fails_on_a_commit_waiting_long_with_no_drainer(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    from kitty_hooks.doctor import CheckStatus, run_doctor
+
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (entry,) = journal.entries()
+
+    def journal_checks() -> dict[str, tuple[CheckStatus, str]]:
+        report = run_doctor(hooked.path)
+        return {c.subject: (c.status, c.message) for c in report.checks if c.area == "journal"}
+
+    status, message = journal_checks()["commits"]
+    assert status is CheckStatus.OK and "1 commit recorded" in message  # a drainer "runs"
+    (journal_dir() / journal.MARKER).unlink()
+    old = time.time() - 11 * 60
+    os.utime(entry.path, (old, old))  # the clock: recorded eleven minutes ago
+    status, message = journal_checks()["commits"]
+    assert status is CheckStatus.FAIL and "no capture is running" in message
+    captured()
+    assert journal_checks()["commits"][0] is CheckStatus.OK
+    assert moves() == [("WP01", "planned", "for_review")]
