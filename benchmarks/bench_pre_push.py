@@ -191,7 +191,7 @@ def closed_port_url() -> str:
 
 
 def workers(state: Path) -> list[int]:
-    """Live `python -m kitty_hooks.worker` processes whose KITTY_HOOKS_HOME is state."""
+    """Live `python -m kitty_hooks.deliver.worker` processes whose KITTY_HOOKS_HOME is state."""
     marker = f"KITTY_HOOKS_HOME={state}".encode()
     found = []
     for entry in os.scandir("/proc"):
@@ -199,7 +199,7 @@ def workers(state: Path) -> list[int]:
             continue
         try:
             cmdline = Path(entry.path, "cmdline").read_bytes()
-            if b"kitty_hooks.worker" not in cmdline:
+            if b"kitty_hooks.deliver.worker" not in cmdline:
                 continue
             if marker in Path(entry.path, "environ").read_bytes().split(b"\0"):
                 stat = Path(entry.path, "stat").read_text()

@@ -165,7 +165,10 @@ def settle(state: Path, cap: float = 10.0) -> None:
                 continue
             try:
                 cmdline = Path(entry.path, "cmdline").read_bytes()
-                if b"kitty_hooks.worker" not in cmdline and b"kitty_hooks.journal" not in cmdline:
+                if (
+                    b"kitty_hooks.deliver.worker" not in cmdline
+                    and b"kitty_hooks.journal" not in cmdline
+                ):
                     continue
                 if wanted in Path(entry.path, "environ").read_bytes().split(b"\0"):
                     stat = Path(entry.path, "stat").read_text()

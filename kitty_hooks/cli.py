@@ -423,7 +423,7 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
     Exit 0 when everything was sent, 1 when anything failed or is still queued (it says why),
     2 when the credentials cannot be used.
     """
-    from kitty_hooks.flush import flush
+    from kitty_hooks.deliver.flush import flush
     from kitty_hooks.report import render_sync, sync_notes
 
     if report_path is not None and not report_path.resolve().parent.is_dir():

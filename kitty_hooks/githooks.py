@@ -111,7 +111,7 @@ def describe(result: CaptureResult, hook: str) -> str | None:
 
 def _pre_push(args: list[str]) -> int:
     """Start the flush that runs once the push is over, and return at once."""
-    from kitty_hooks.worker import start_after_push
+    from kitty_hooks.deliver.worker import start_after_push
 
     del args
     # git writes the refs being pushed to our stdin; read them all so git never sees a

@@ -127,7 +127,7 @@ def check_server(creds: credentials.Credentials | None) -> ServerCheck:
     if creds is None:
         return ServerCheck(False, 0, "no usable credentials to check the server with")
     from kitty_hooks.deliver.client import Client
-    from kitty_hooks.flush import refresh_call
+    from kitty_hooks.deliver.flush import refresh_call
 
     try:
         if refresh.needs_refresh(creds, now=datetime.now(timezone.utc)):

@@ -36,7 +36,7 @@ HEAVY = (
             "kitty_hooks.queue.store",
             "kitty_hooks.spool",
         ],
-        ["kitty_hooks.worker"],
+        ["kitty_hooks.deliver.worker"],
         ["kitty_hooks.journal"],
         [
             "kitty_hooks.check.gate",

@@ -96,7 +96,7 @@ def test_sync_and_status_with_deeply_nested_credentials_say_so_and_exit_2(
 def test_the_push_worker_survives_deeply_nested_credentials(
     hermetic_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kitty_hooks import worker
+    from kitty_hooks.deliver import worker
     from kitty_hooks.locations import log_path
 
     monkeypatch.setattr(worker, "UNKNOWN_PUSH_GRACE_SECONDS", 0.0)
@@ -144,7 +144,7 @@ def test_our_refresh_writes_the_credentials_0600_whatever_they_were(
 ) -> None:
     path = write_credentials(hermetic_env, server.url, server.login(), access_expires_in=-60)
     path.chmod(0o644)
-    from kitty_hooks.flush import refresh_call
+    from kitty_hooks.deliver.flush import refresh_call
 
     creds = load_credentials()
     refreshed = refresh.refresh_tokens(creds, refresh_call(creds.server_url))

@@ -31,8 +31,8 @@ from werkzeug.test import Client as WsgiClient
 from kitty_hooks.cli import run_cli
 from kitty_hooks.deliver import batches, credentials, refresh
 from kitty_hooks.deliver.client import Client, SendError
+from kitty_hooks.deliver.flush import flush
 from kitty_hooks.errors import FatalError
-from kitty_hooks.flush import flush
 from kitty_hooks.peer.app import create_app
 from kitty_hooks.queue.store import EventQueue
 from tests.syncutil import envelopes, write_credentials

@@ -325,7 +325,7 @@ def test_pre_push_with_events_queued_starts_the_worker_without_a_python_in_front
     push(hooked)
     (call,) = recorder.calls(wait_for=1)
     module, pid = call.rsplit(" ", 1)
-    assert module == "-m kitty_hooks.worker"
+    assert module == "-m kitty_hooks.deliver.worker"
     assert int(pid) > 1  # the git that ran the push: the worker waits for it to exit
     assert recorder.stdin() == ""  # detached from git's pipes
 
@@ -337,7 +337,7 @@ def test_pre_push_with_only_a_recorded_commit_starts_the_worker(
     (journal_dir() / f"{'a' * 40}-1.commit").write_text(f"{hooked.path}\n")
     assert not marker().exists()
     push(hooked)
-    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.worker ")
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
 def test_pre_push_shows_the_notes_of_background_captures_once(
@@ -369,7 +369,7 @@ def test_pre_push_with_a_spooled_change_and_no_marker_starts_the_worker(
     spool(envelopes(1))
     marker().unlink()  # a hook killed between writing the spool file and its marker
     push(hooked)
-    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.worker ")
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
 def test_pre_push_while_backing_off_leaves_the_decision_to_python(
@@ -411,7 +411,7 @@ def test_pre_push_after_a_crash_mid_enqueue_starts_the_worker(
     with EventQueue() as queue:
         assert queue.stats().total == 0  # the transaction never committed
     push(hooked)
-    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.worker ")
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
 def test_pre_push_run_by_another_hook_manager_leaves_the_worker_to_python(
@@ -454,7 +454,7 @@ def test_shim_and_python_agree_on_the_marker_path(
     Path(python_says).parent.mkdir(parents=True, exist_ok=True)
     Path(python_says).touch()
     push(hooked, env)
-    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.worker ")
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
 def test_a_relative_kitty_hooks_home_is_left_to_python(hooked: Repo, recorder: Recorder) -> None:
@@ -519,7 +519,7 @@ def _run_every_hook_with_work(repo: Repo, env: dict[str, str]) -> set[str]:
     )  # fmt: skip
     push(repo, env)
     time.sleep(0.5)  # a worker the push started has landed by now
-    started = {"-m kitty_hooks.worker": "pre-push", DRAINER: "post-commit"}
+    started = {"-m kitty_hooks.deliver.worker": "pre-push", DRAINER: "post-commit"}
     return {
         next((hook for how, hook in started.items() if call.startswith(how)), None)
         or call.split()[3]

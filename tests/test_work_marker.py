@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks.flush import flush
+from kitty_hooks.deliver.flush import flush
 from kitty_hooks.locations import work_marker_path
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import flush as flushing
 from kitty_hooks.deliver import batches
+from kitty_hooks.deliver import flush as flushing
 from kitty_hooks.deliver.backoff import read_state, state_path
-from kitty_hooks.flush import flush
+from kitty_hooks.deliver.flush import flush
 from kitty_hooks.queue.errors import QueueError
 from kitty_hooks.queue.store import EventQueue
 from kitty_hooks.report import render_sync
@@ -504,7 +504,7 @@ def test_events_queued_or_retried_while_a_batch_is_in_flight_are_not_removed(
 
 _CRASH_AFTER_POST = """
 import os
-from kitty_hooks.flush import flush
+from kitty_hooks.deliver.flush import flush
 from kitty_hooks.queue.store import EventQueue
 
 def crash(self, entry_ids):

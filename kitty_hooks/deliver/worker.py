@@ -50,7 +50,7 @@ def start_after_push() -> int | None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", "kitty_hooks.worker", str(push_pid)],
+            [sys.executable, "-m", "kitty_hooks.deliver.worker", str(push_pid)],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
     while push_pid > 1 and _alive(push_pid) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
     try:
-        from kitty_hooks.flush import flush
+        from kitty_hooks.deliver.flush import flush
 
         # Another flush running will page on through what this push queued; waiting long
         # behind a hung server would only pile workers up (one per push).
