@@ -10,7 +10,7 @@ from kitty_hooks.wording import age_text, plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture import CaptureResult
-    from kitty_hooks.deliver.flush import FlushSummary
+    from kitty_hooks.deliver.summary import FlushSummary
     from kitty_hooks.doctor import DoctorReport
     from kitty_hooks.orphans import DropResult, QueueListing
     from kitty_hooks.queue.entries import DeliveredEvent, QueueEntry

@@ -1,0 +1,257 @@
+"""Sending batches one request at a time (Sender), and what each answer means for the queue
+(Verdicts).
+
+A 401 refreshes the tokens once and resends the same batch; 429/503 waits Retry-After (capped)
+and resends; a 400 blames the events it names; anything else ends the flush with the batch's
+events stamped as attempted and otherwise unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from kitty_hooks import contract
+from kitty_hooks.deliver import batches, credentials, refresh
+from kitty_hooks.deliver.client import AuthRejected, BatchRefused, BatchResult, Client, RetryLater
+from kitty_hooks.deliver.pipeline import ReadAhead, Settler
+from kitty_hooks.deliver.summary import FlushSummary
+from kitty_hooks.locations import log_line
+from kitty_hooks.queue.entries import OutgoingPage, Verdict
+from kitty_hooks.queue.store import EventQueue
+
+RETRY_AFTER_CAP = 60.0
+"""The longest Retry-After waited within one flush; a longer one ends the flush."""
+BUSY_RETRIES = 3
+
+RefreshCall = Callable[[str], Callable[[str, str], refresh.RefreshResponse]]
+"""refresh_call(server_url): the request refresh.refresh_tokens gets fresh tokens with."""
+
+
+class Sender:
+    def __init__(
+        self,
+        queue: EventQueue,
+        creds: credentials.Credentials,
+        *,
+        batch_events: int,
+        batch_bytes: int,
+        retry_limit: int,
+        timeout: tuple[float, float],
+        sleep: Callable[[float], None],
+        progress: Callable[[int, int], None] | None,
+        total: int,
+        refresh_call: RefreshCall,
+    ) -> None:
+        self.queue = queue
+        self.creds = creds
+        self.batch_events = batch_events
+        self.batch_bytes = batch_bytes
+        self.retry_limit = retry_limit
+        self.timeout = timeout
+        self.sleep = sleep
+        self.refresh_call = refresh_call
+        self.summary = FlushSummary("done")
+        self.verdicts = Verdicts(
+            self.summary, retry_limit=retry_limit, progress=progress, total=total
+        )
+
+    def run(self) -> FlushSummary:
+        # Three threads, one batch each: while batch k is on the wire, batch k+1 is read and
+        # gzipped (ReadAhead) and the answer to batch k-1 is written into the queue
+        # (Settler). SQLite, zlib and the socket all let go of the GIL. Only one request is
+        # in flight at a time: the next goes once the last one's answer is in, so a server
+        # that fails stops the flush at the same batch as before.
+        with (
+            Client(self.creds.server_url, timeout=self.timeout) as client,
+            ReadAhead(
+                self.queue.path,
+                busy_timeout_ms=self.queue.busy_timeout_ms,
+                retry_limit=self.retry_limit,
+                batch_events=self.batch_events,
+                batch_bytes=self.batch_bytes,
+            ) as prepared,
+            Settler(self.queue.path, busy_timeout_ms=self.queue.busy_timeout_ms) as settler,
+        ):
+            for page, encoded in prepared:
+                if not self._send(client, encoded, page, settler):
+                    break
+        return self._finish()
+
+    def _finish(self) -> FlushSummary:
+        stats = self.queue.stats()
+        self.summary.left_pending = stats.total_pending + stats.total_failed
+        self.summary.categories = dict(self.verdicts.categories)
+        return self.summary
+
+    def _send(
+        self,
+        client: Client,
+        encoded: batches.EncodedBatch,
+        page: OutgoingPage,
+        settler: Settler,
+    ) -> bool:
+        """Send one batch and hand its answer to the settler; False when the flush must stop."""
+        stop = functools.partial(self._stop, settler, encoded=encoded)
+        refreshed = False
+        busy = 0
+        while True:
+            try:
+                result = client.send(encoded, self.creds.access)
+            except AuthRejected as exc:
+                if refreshed:
+                    return stop(
+                        "login-needed",
+                        f"{exc}, also after a token refresh: run `spec-kitty auth login`",
+                    )
+                try:
+                    self.creds = refresh.refresh_tokens(
+                        self.creds,
+                        self.refresh_call(self.creds.server_url),
+                        now=datetime.now(timezone.utc),
+                        force=True,
+                    )
+                except refresh.SessionExpired as expired:
+                    return stop("login-needed", str(expired))
+                except refresh.RefreshFailed as failed:
+                    return stop("retry-later", f"token refresh failed: {failed}")
+                if self.creds.server_url != client.server_url:
+                    return stop(
+                        "login-needed",
+                        f"the credentials now name another server ({self.creds.server_url}): "
+                        "run `kitty-hooks sync` again to send to it",
+                    )
+                refreshed = True
+                continue
+            except RetryLater as exc:
+                if (
+                    exc.retry_after is not None
+                    and exc.retry_after <= RETRY_AFTER_CAP
+                    and busy < BUSY_RETRIES
+                ):
+                    busy += 1
+                    self.sleep(exc.retry_after)
+                    continue
+                return stop("retry-later", str(exc), retry_after=exc.retry_after)
+            except BatchRefused as exc:
+                settler.submit(
+                    functools.partial(
+                        self.verdicts.apply_refusal, exc=exc, encoded=encoded, page=page
+                    )
+                )
+                return True
+            settler.submit(functools.partial(self.verdicts.apply_results, result=result, page=page))
+            return True
+
+    def _stop(
+        self,
+        settler: Settler,
+        outcome: str,
+        message: str,
+        *,
+        encoded: batches.EncodedBatch,
+        retry_after: float | None = None,
+    ) -> bool:
+        settler.submit(lambda queue: queue.mark_attempted(list(encoded.event_ids)))
+        self.summary.outcome = outcome
+        self.summary.message = message
+        self.summary.retry_after = retry_after
+        return False
+
+
+class Verdicts:
+    """What an answer means for the queue and the flush's counts: delivered events leave the
+    queue (their ids stay known), rejected ones are marked (dead letters at the retry limit),
+    events the answer leaves unsettled are stamped as attempted.
+
+    Its methods run in the settler's thread, on the settler's queue connection.
+    """
+
+    def __init__(
+        self,
+        summary: FlushSummary,
+        *,
+        retry_limit: int,
+        progress: Callable[[int, int], None] | None,
+        total: int,
+    ) -> None:
+        self.summary = summary
+        self.retry_limit = retry_limit
+        self.progress = progress
+        self.total = total
+        self.categories: Counter[str] = Counter()
+
+    def apply_results(self, queue: EventQueue, result: BatchResult, page: OutgoingPage) -> None:
+        entry_id = dict(zip(page.event_ids, page.ids, strict=True))
+        queue.remove_delivered(
+            (
+                entry_id[r.event_id],
+                Verdict.DUPLICATE if r.status == "duplicate" else Verdict.SUCCESS,
+            )
+            for r in result.results
+            if r.status in ("success", "duplicate")
+        )
+        self.summary.synced += sum(1 for r in result.results if r.status == "success")
+        self.summary.duplicates += sum(1 for r in result.results if r.status == "duplicate")
+        for rejected in (r for r in result.results if r.status == "rejected"):
+            self._reject(
+                queue,
+                rejected.event_id,
+                rejected.error or "rejected",
+                rejected.error_category or "unknown",
+                page,
+            )
+        if result.missing:
+            self.summary.unknown_fate += len(result.missing)
+            queue.mark_attempted(list(result.missing))
+            log_line(f"flush: {len(result.missing)} events missing from the answer stay pending")
+        self._advance(len(result.results) + len(result.missing))
+
+    def apply_refusal(
+        self,
+        queue: EventQueue,
+        exc: BatchRefused,
+        encoded: batches.EncodedBatch,
+        page: OutgoingPage,
+    ) -> None:
+        # A 400 that names events blames those only; one that names none blames the batch.
+        blamed = exc.rejected or dict.fromkeys(encoded.event_ids, str(exc))
+        for event_id, error in blamed.items():
+            self._reject(
+                queue,
+                event_id,
+                f"{exc}" if error == str(exc) else f"{error} ({exc})",
+                contract.categorize(error),
+                page,
+            )
+        innocent = [e for e in encoded.event_ids if e not in blamed]
+        if innocent:
+            queue.mark_attempted(innocent)
+        self._advance(len(encoded.event_ids))
+
+    def _reject(
+        self, queue: EventQueue, event_id: str, error: str, category: str, page: OutgoingPage
+    ) -> None:
+        entry = queue.mark_rejected(event_id, error, category, retry_limit=self.retry_limit)
+        self.summary.failed += 1
+        self.categories[category] += 1
+        if entry is not None and entry.status == "dead_letter":
+            self.summary.dead_lettered += 1
+        self.summary.failures.append(
+            {
+                "event_id": event_id,
+                "event_type": entry.event_type
+                if entry
+                else dict(zip(page.event_ids, page.event_types, strict=True)).get(event_id),
+                "error": error,
+                "error_category": category,
+                "retry_count": entry.retry_count if entry else None,
+                "status": entry.status if entry else None,
+            }
+        )
+
+    def _advance(self, count: int) -> None:
+        if self.progress is not None:
+            self.progress(count, self.total)
