@@ -21,6 +21,7 @@ class FlushRecord:
 
     at: str
     outcome: str
+    """A FlushOutcome value (deliver.summary), stored and read back as a plain str."""
     synced: int
     duplicates: int
     failed: int

@@ -23,7 +23,7 @@ from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, write_state
 from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
 from kitty_hooks.deliver.sender import Sender
-from kitty_hooks.deliver.summary import FlushSummary
+from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line, state_dir
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT
 from kitty_hooks.queue.store import EventQueue
@@ -74,7 +74,8 @@ def flush(
             )
     except Timeout:
         return FlushSummary(
-            "busy", message=f"another flush is running (lock {lock_path}); try again when it ends"
+            FlushOutcome.BUSY,
+            message=f"another flush is running (lock {lock_path}); try again when it ends",
         )
     summary.warning = credentials.exposure_warning()
     summary.started_at = started.isoformat(timespec="seconds")
@@ -97,7 +98,7 @@ def _flush_locked(
     if respect_backoff and state.next_attempt_after and state.next_attempt_after > _now():
         when = state.next_attempt_after.isoformat(timespec="seconds")
         return FlushSummary(
-            "backing-off",
+            FlushOutcome.BACKING_OFF,
             message=f"the last attempt failed; the next automatic try is after {when} "
             "(`kitty-hooks sync` tries now)",
         )
@@ -109,7 +110,7 @@ def _flush_locked(
         total = stats.total_pending + stats.total_failed
         if total == 0:
             queue.clear_work_marker(spooled=spool.has_spooled)
-            summary = FlushSummary("nothing-to-send")
+            summary = FlushSummary(FlushOutcome.NOTHING_TO_SEND)
             _record(state, summary, success=True)
             return summary
         try:
@@ -117,16 +118,18 @@ def _flush_locked(
             if refresh.needs_refresh(creds, now=_now()):
                 creds = refresh.refresh_tokens(creds, refresh_call(creds.server_url), now=_now())
         except refresh.SessionExpired as exc:
-            summary = FlushSummary("login-needed", left_pending=total, message=str(exc))
+            summary = FlushSummary(FlushOutcome.LOGIN_NEEDED, left_pending=total, message=str(exc))
             _record(state, summary, success=False, backoff=False)
             return summary
         except credentials.CredentialsError as exc:
-            summary = FlushSummary("no-credentials", left_pending=total, message=str(exc))
+            summary = FlushSummary(
+                FlushOutcome.NO_CREDENTIALS, left_pending=total, message=str(exc)
+            )
             _record(state, summary, success=False, backoff=False)
             return summary
         except refresh.RefreshFailed as exc:
             summary = FlushSummary(
-                "retry-later", left_pending=total, message=f"token refresh failed: {exc}"
+                FlushOutcome.RETRY_LATER, left_pending=total, message=f"token refresh failed: {exc}"
             )
             _record(state, summary, success=False)
             return summary
@@ -145,7 +148,7 @@ def _flush_locked(
         summary = sender.run()
         if summary.left_pending == 0:
             queue.clear_work_marker(spooled=spool.has_spooled)
-    _record(state, summary, success=summary.outcome == "done")
+    _record(state, summary, success=summary.outcome == FlushOutcome.DONE)
     return summary
 
 
@@ -170,7 +173,7 @@ def _record(
 ) -> None:
     last = FlushRecord(
         at=_now().isoformat(timespec="seconds"),
-        outcome=summary.outcome,
+        outcome=str(summary.outcome),  # the value, as read_state gives it back
         synced=summary.synced,
         duplicates=summary.duplicates,
         failed=summary.failed,

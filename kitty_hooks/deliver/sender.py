@@ -14,12 +14,13 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from kitty_hooks import contract
+from kitty_hooks.contract import Category, EventStatus
 from kitty_hooks.deliver import batches, credentials, refresh
 from kitty_hooks.deliver.client import AuthRejected, BatchRefused, BatchResult, Client, RetryLater
 from kitty_hooks.deliver.pipeline import ReadAhead, Settler
-from kitty_hooks.deliver.summary import FlushSummary
+from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line
-from kitty_hooks.queue.entries import OutgoingPage, Verdict
+from kitty_hooks.queue.entries import OutgoingPage, Status, Verdict
 from kitty_hooks.queue.store import EventQueue
 
 RETRY_AFTER_CAP = 60.0
@@ -53,7 +54,7 @@ class Sender:
         self.timeout = timeout
         self.sleep = sleep
         self.refresh_call = refresh_call
-        self.summary = FlushSummary("done")
+        self.summary = FlushSummary(FlushOutcome.DONE)
         self.verdicts = Verdicts(
             self.summary, retry_limit=retry_limit, progress=progress, total=total
         )
@@ -103,7 +104,7 @@ class Sender:
             except AuthRejected as exc:
                 if refreshed:
                     return stop(
-                        "login-needed",
+                        FlushOutcome.LOGIN_NEEDED,
                         f"{exc}, also after a token refresh: run `spec-kitty auth login`",
                     )
                 try:
@@ -114,12 +115,12 @@ class Sender:
                         force=True,
                     )
                 except refresh.SessionExpired as expired:
-                    return stop("login-needed", str(expired))
+                    return stop(FlushOutcome.LOGIN_NEEDED, str(expired))
                 except refresh.RefreshFailed as failed:
-                    return stop("retry-later", f"token refresh failed: {failed}")
+                    return stop(FlushOutcome.RETRY_LATER, f"token refresh failed: {failed}")
                 if self.creds.server_url != client.server_url:
                     return stop(
-                        "login-needed",
+                        FlushOutcome.LOGIN_NEEDED,
                         f"the credentials now name another server ({self.creds.server_url}): "
                         "run `kitty-hooks sync` again to send to it",
                     )
@@ -134,7 +135,7 @@ class Sender:
                     busy += 1
                     self.sleep(exc.retry_after)
                     continue
-                return stop("retry-later", str(exc), retry_after=exc.retry_after)
+                return stop(FlushOutcome.RETRY_LATER, str(exc), retry_after=exc.retry_after)
             except BatchRefused as exc:
                 settler.submit(
                     functools.partial(
@@ -148,7 +149,7 @@ class Sender:
     def _stop(
         self,
         settler: Settler,
-        outcome: str,
+        outcome: FlushOutcome,
         message: str,
         *,
         encoded: batches.EncodedBatch,
@@ -188,19 +189,21 @@ class Verdicts:
         queue.remove_delivered(
             (
                 entry_id[r.event_id],
-                Verdict.DUPLICATE if r.status == "duplicate" else Verdict.SUCCESS,
+                Verdict.DUPLICATE if r.status == EventStatus.DUPLICATE else Verdict.SUCCESS,
             )
             for r in result.results
-            if r.status in ("success", "duplicate")
+            if r.status in (EventStatus.SUCCESS, EventStatus.DUPLICATE)
         )
-        self.summary.synced += sum(1 for r in result.results if r.status == "success")
-        self.summary.duplicates += sum(1 for r in result.results if r.status == "duplicate")
-        for rejected in (r for r in result.results if r.status == "rejected"):
+        self.summary.synced += sum(1 for r in result.results if r.status == EventStatus.SUCCESS)
+        self.summary.duplicates += sum(
+            1 for r in result.results if r.status == EventStatus.DUPLICATE
+        )
+        for rejected in (r for r in result.results if r.status == EventStatus.REJECTED):
             self._reject(
                 queue,
                 rejected.event_id,
                 rejected.error or "rejected",
-                rejected.error_category or "unknown",
+                rejected.error_category or Category.UNKNOWN,
                 page,
             )
         if result.missing:
@@ -237,7 +240,7 @@ class Verdicts:
         entry = queue.mark_rejected(event_id, error, category, retry_limit=self.retry_limit)
         self.summary.failed += 1
         self.categories[category] += 1
-        if entry is not None and entry.status == "dead_letter":
+        if entry is not None and entry.status == Status.DEAD_LETTER:
             self.summary.dead_lettered += 1
         self.summary.failures.append(
             {

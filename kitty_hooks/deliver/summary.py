@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
+
+
+class FlushOutcome(str, Enum):
+    """How a flush ended: the word `sync` and the worker's log line print, and the value
+    flush-state.json stores (and `status` and `doctor` read back as a plain str)."""
+
+    DONE = "done"
+    NOTHING_TO_SEND = "nothing-to-send"
+    RETRY_LATER = "retry-later"
+    BACKING_OFF = "backing-off"
+    LOGIN_NEEDED = "login-needed"
+    NO_CREDENTIALS = "no-credentials"
+    BUSY = "busy"
+
+    def __str__(self) -> str:
+        # Python 3.11 formats a str-mixin member as "FlushOutcome.DONE" in f-strings: the
+        # worker's log line must read "done", as before the enum.
+        return str.__str__(self)
 
 
 @dataclass
 class FlushSummary:
-    outcome: str
-    """done | nothing-to-send | retry-later | backing-off | login-needed | no-credentials | busy"""
+    outcome: FlushOutcome
     synced: int = 0
     duplicates: int = 0
     failed: int = 0
@@ -29,13 +47,15 @@ class FlushSummary:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("done", "nothing-to-send") and self.failed == 0
+        return (
+            self.outcome in (FlushOutcome.DONE, FlushOutcome.NOTHING_TO_SEND) and self.failed == 0
+        )
 
     @property
     def exit_code(self) -> int:
         """`kitty-hooks sync`: 2 when the credentials cannot be used (an environment error),
         1 when anything failed or stays queued, else 0."""
-        if self.outcome == "no-credentials":
+        if self.outcome == FlushOutcome.NO_CREDENTIALS:
             return 2
         return 0 if self.ok and self.left_pending == 0 else 1
 
