@@ -11,7 +11,7 @@ import click
 
 from kitty_hooks import __version__
 from kitty_hooks.errors import FatalError
-from kitty_hooks.install import HOOK_IDS
+from kitty_hooks.githooks.install import HOOK_IDS
 from kitty_hooks.locations import log_exception
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ _hook_type_option = click.option(
 @_quiet_option
 def install(hook_types: tuple[str, ...], quiet: bool) -> None:
     """Install the git hooks in this repository (idempotent; existing hooks are kept and run first)."""
-    from kitty_hooks.install import DEFAULT_HOOK_TYPES, install_hooks, report_lines
+    from kitty_hooks.githooks.install import DEFAULT_HOOK_TYPES, install_hooks, report_lines
 
     report = install_hooks(Path.cwd(), hook_types or DEFAULT_HOOK_TYPES)
     if not quiet:
@@ -172,7 +172,7 @@ def install(hook_types: tuple[str, ...], quiet: bool) -> None:
 @_quiet_option
 def uninstall(hook_types: tuple[str, ...], quiet: bool) -> None:
     """Remove the git hooks and put back the ones that were there before."""
-    from kitty_hooks.install import DEFAULT_HOOK_TYPES, report_lines, uninstall_hooks
+    from kitty_hooks.githooks.install import DEFAULT_HOOK_TYPES, report_lines, uninstall_hooks
 
     report = uninstall_hooks(Path.cwd(), hook_types or DEFAULT_HOOK_TYPES)
     if not quiet:
@@ -538,7 +538,7 @@ def demo(keep: bool) -> None:
 @click.argument("name", metavar="NAME")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def hook(name: str, args: tuple[str, ...]) -> None:
-    from kitty_hooks.githooks import HOOKS, run_hook
+    from kitty_hooks.githooks.run import HOOKS, run_hook
 
     if name not in HOOKS:
         raise FatalError(f"no such hook: {name} (kitty-hooks has: {', '.join(sorted(HOOKS))})")

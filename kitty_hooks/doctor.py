@@ -19,7 +19,7 @@ from typing import Any
 
 from kitty_hooks import __version__, gitrepo
 from kitty_hooks.errors import FatalError
-from kitty_hooks.install import (
+from kitty_hooks.githooks.install import (
     CURRENT_SHIM_VERSION,
     DEFAULT_HOOK_TYPES,
     HOOK_IDS,

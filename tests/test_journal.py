@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kitty_hooks import journal
-from kitty_hooks.install import install_hooks
+from kitty_hooks.githooks.install import install_hooks
 from kitty_hooks.locations import journal_dir, log_path, state_dir
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.entries import QueueEntry

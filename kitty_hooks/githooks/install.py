@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+import kitty_hooks
 from kitty_hooks import gitrepo
 from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
@@ -238,8 +239,9 @@ def _render_shim(hook: str) -> bytes:
         ) from exc
     if SHIM_MARKER not in text.splitlines() or any(p not in text for p in _PLACEHOLDERS):
         raise FatalError(f"the shim template {template} is not ours: reinstall kitty-hooks")
-    # Not resolved: a venv's python is a symlink, and resolving it would leave the venv.
-    package = os.path.dirname(os.path.abspath(__file__))
+    # Not resolved: a venv's python is a symlink, and resolving it would leave the venv. The
+    # package is kitty_hooks/ itself (the shim tests for its __main__.py), not this folder.
+    package = os.path.dirname(os.path.abspath(kitty_hooks.__file__))
     return (
         text.replace(_PLACEHOLDERS[0], shlex.quote(sys.executable or ""))
         .replace(_PLACEHOLDERS[1], shlex.quote(package))
