@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args[1] in HOOKS:
             return run_hook(args[1], args[2:])
-    from kitty_hooks.cli import run_cli
+    from kitty_hooks.cli.main import run_cli
 
     return run_cli(args)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kitty_hooks.cli.hooks_view import report_lines
 from kitty_hooks.errors import FatalError
 from kitty_hooks.githooks.install import (
     DEFAULT_HOOK_TYPES,
@@ -18,7 +19,6 @@ from kitty_hooks.githooks.install import (
     InstallReport,
     Outcome,
     install_hooks,
-    report_lines,
     uninstall_hooks,
 )
 from kitty_hooks.locations import flush_state_path, log_path, work_marker_path

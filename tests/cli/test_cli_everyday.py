@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from kitty_hooks.cli import cli
+from kitty_hooks.cli.main import cli
 from kitty_hooks.githooks.install import HOOK_IDS
 from kitty_hooks.githooks.run import HOOKS
 from tests.gitutil import KITTY_HOOKS, Repo
