@@ -104,7 +104,7 @@ class Scenario:
         (self.repo / "README.md").write_text("bench\n")
         self.commit("start")
         subprocess.run(
-            [PY, "-c", "import sys; from kitty_hooks.install import install_hooks;"
+            [PY, "-c", "import sys; from kitty_hooks.githooks.install import install_hooks;"
              "install_hooks(__import__('pathlib').Path(sys.argv[1]))", str(self.repo)],
             env=self.env, check=True, capture_output=True,
         )  # fmt: skip

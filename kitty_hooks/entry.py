@@ -12,11 +12,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) >= 2 and args[0] == "hook":
-        from kitty_hooks.githooks import HOOKS, run_hook
+        from kitty_hooks.githooks.run import HOOKS, run_hook
 
         if args[1] in HOOKS:
             return run_hook(args[1], args[2:])
-    from kitty_hooks.cli import run_cli
+    from kitty_hooks.cli.main import run_cli
 
     return run_cli(args)
 

@@ -128,7 +128,7 @@ def _capture(entry: Entry) -> bool:
     from kitty_hooks import gitrepo
     from kitty_hooks.capture import CLI_BUSY_TIMEOUT_MS, capture_commit
     from kitty_hooks.errors import FatalError
-    from kitty_hooks.githooks import describe
+    from kitty_hooks.githooks.run import describe
 
     assert entry.worktree is not None
     worktree = Path(entry.worktree)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kitty_hooks import journal
-from kitty_hooks.install import install_hooks
+from kitty_hooks.githooks.install import install_hooks
 from kitty_hooks.locations import journal_dir, log_path, state_dir
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.entries import QueueEntry
@@ -318,7 +318,8 @@ def test_kitty_hooks_0_records_nothing(hooked: Repo, monkeypatch: pytest.MonkeyP
 def test_doctor_fails_on_a_commit_waiting_long_with_no_drainer(
     hooked: Repo, no_drainer_starts: None
 ) -> None:
-    from kitty_hooks.doctor import CheckStatus, run_doctor
+    from kitty_hooks.cli.doctor import run_doctor
+    from kitty_hooks.cli.doctor_report import CheckStatus
 
     hooked.write(WP, wp("for_review"))
     commit(hooked)

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client as WsgiClient
 
-from kitty_hooks.cli import run_cli
+from kitty_hooks.cli.main import run_cli
 from kitty_hooks.deliver import batches, credentials, refresh
 from kitty_hooks.deliver.client import Client, SendError
 from kitty_hooks.deliver.flush import flush

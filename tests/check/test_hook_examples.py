@@ -62,7 +62,7 @@ def test_kitty_diagnose_blocks_example(case: str, repo: Repo) -> None:
 
 
 def test_our_hook_ids_are_spelt_alike_in_the_package_the_shims_and_the_hooks_file() -> None:
-    from kitty_hooks.install import HOOK_IDS
+    from kitty_hooks.githooks.install import HOOK_IDS
 
     stages = {hook["id"]: hook["stages"] for hook in HOOKS.values()}
     assert {git_hook: [git_hook] for git_hook in HOOK_IDS} == {

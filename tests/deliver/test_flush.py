@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from kitty_hooks.cli.sync_view import render_sync
 from kitty_hooks.deliver import batches
 from kitty_hooks.deliver import flush as flushing
 from kitty_hooks.deliver.backoff import read_state, state_path
 from kitty_hooks.deliver.flush import flush
 from kitty_hooks.queue.errors import QueueError
 from kitty_hooks.queue.store import EventQueue
-from kitty_hooks.report import render_sync
 from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
 from tests.syncutil import queue_events, queued_entries, write_credentials
 

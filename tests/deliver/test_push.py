@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kitty_hooks.deliver.flush import flush
-from kitty_hooks.install import install_hooks
+from kitty_hooks.githooks.install import install_hooks
 from kitty_hooks.locations import log_path
 from tests.gitutil import Repo, git
 from tests.ingest import BATCH_PATH, Fault, IngestServer

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from kitty_hooks.check import validation
-from kitty_hooks.cli import run_cli
+from kitty_hooks.cli.main import run_cli
 from kitty_hooks.contract import HEALTH_PATH, binds_to_loopback_only
 from kitty_hooks.errors import FatalError
 from kitty_hooks.model.events import derive_ulid

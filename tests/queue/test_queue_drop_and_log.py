@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks.install import install_hooks
+from kitty_hooks.githooks.install import install_hooks
 from kitty_hooks.queue import known_events as queue_module
 from kitty_hooks.queue.entries import Verdict
 from kitty_hooks.queue.schema import _SCHEMA_1

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 import pytest
 
-from kitty_hooks.cli import cli
-from kitty_hooks.githooks import HOOKS
-from kitty_hooks.install import HOOK_IDS
+from kitty_hooks.cli.main import cli
+from kitty_hooks.githooks.install import HOOK_IDS
+from kitty_hooks.githooks.run import HOOKS
 from tests.gitutil import KITTY_HOOKS, Repo
 from tests.ingest import Fault, IngestServer
 from tests.syncutil import queue_events, write_credentials

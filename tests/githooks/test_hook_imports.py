@@ -27,7 +27,7 @@ HEAVY = (
 @pytest.mark.parametrize(
     "modules",
     [
-        ["kitty_hooks.entry", "kitty_hooks.githooks"],
+        ["kitty_hooks.entry", "kitty_hooks.githooks", "kitty_hooks.githooks.run"],
         ["kitty_hooks.capture", "kitty_hooks.gitrepo", "kitty_hooks.model.layout"],
         [
             "kitty_hooks.detect",
@@ -62,7 +62,7 @@ def test_hook_path_modules_import_nothing_heavy(modules: list[str]) -> None:
 
 def test_a_commit_without_lane_changes_loads_no_detection() -> None:
     probe = (
-        "import sys\nimport kitty_hooks.githooks, kitty_hooks.capture\n"
+        "import sys\nimport kitty_hooks.githooks.run, kitty_hooks.capture\n"
         "print(sorted(m for m in ('kitty_hooks.detect', 'kitty_hooks.model.events', 'yaml', 'hashlib', "
         "'sqlite3') if m in sys.modules))"
     )
@@ -149,6 +149,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks",
         "kitty_hooks.entry",
         "kitty_hooks.githooks",
+        "kitty_hooks.githooks.run",
         "kitty_hooks.errors",
         "kitty_hooks.locations",
         "kitty_hooks.capture",

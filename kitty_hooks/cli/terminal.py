@@ -2,7 +2,7 @@
 
 Renderers paint with ANSI codes unconditionally; the command line decides whether they reach
 the screen (click strips them when the output is not a terminal, under `--color never` or with
-NO_COLOR set, see cli.py). JSON output is never painted.
+NO_COLOR set, see cli/main.py). JSON output is never painted.
 """
 
 from __future__ import annotations

@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from kitty_hooks.cli.hooks_view import report_lines
 from kitty_hooks.errors import FatalError
-from kitty_hooks.install import (
+from kitty_hooks.githooks.install import (
     DEFAULT_HOOK_TYPES,
     SHIM_MARKER,
     InstallReport,
     Outcome,
     install_hooks,
-    report_lines,
     uninstall_hooks,
 )
 from kitty_hooks.locations import flush_state_path, log_path, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
 from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, captured, git
 
-EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 BAD_CASE = EXAMPLES / "fail" / "log-unknown-lane"
 BAD_EXPECT = (BAD_CASE / "expect.txt").read_text(encoding="utf-8").strip()
 BARE_PATH = "/usr/bin:/bin"

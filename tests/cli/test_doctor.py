@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks.install import install_hooks
+from kitty_hooks.githooks.install import install_hooks
 from tests.gitutil import Repo
 from tests.ingest import IngestServer
 from tests.syncutil import queue_events, write_credentials

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,23 @@ from kitty_hooks.queue.entries import QueueStats
 from kitty_hooks.queue.store import EventQueue
 
 
+class AuthState(str, Enum):
+    """How usable the credentials file is; the value is what status prints and its JSON holds."""
+
+    OK = "ok"
+    EXPIRING = "expiring"  # refreshed at the next flush
+    LOGIN_NEEDED = "login-needed"
+    MISSING = "missing"
+    BROKEN = "broken"  # there, but unusable
+
+    def __str__(self) -> str:
+        # Python 3.11 formats a str-mixin member as "AuthState.OK" in f-strings.
+        return str.__str__(self)
+
+
 @dataclass(frozen=True)
 class AuthHealth:
-    state: str
-    """ok | expiring (refreshed at the next flush) | login-needed | missing | broken"""
+    state: AuthState
     message: str
     username: str | None = None
     server_url: str | None = None
@@ -51,7 +65,7 @@ class StatusReport:
     def exit_code(self) -> int:
         # A credentials file that is there but unusable is an environment error, like an
         # unusable queue; never having logged in is a state, not an error.
-        if self.auth.state == "broken":
+        if self.auth.state is AuthState.BROKEN:
             return 2
         return 1 if self.check is not None and not self.check.ok else 0
 
@@ -106,7 +120,7 @@ def _auth_state(now: datetime) -> tuple[AuthHealth, credentials.Credentials | No
         creds = credentials.load_credentials()
     except credentials.CredentialsError as exc:
         missing = not credentials.credentials_path().exists()
-        return AuthHealth("missing" if missing else "broken", str(exc)), None
+        return AuthHealth(AuthState.MISSING if missing else AuthState.BROKEN, str(exc)), None
     expires = {
         "access_expires": creds.access_expires.isoformat() if creds.access_expires else None,
         "refresh_expires": creds.refresh_expires.isoformat() if creds.refresh_expires else None,
@@ -114,13 +128,15 @@ def _auth_state(now: datetime) -> tuple[AuthHealth, credentials.Credentials | No
     who = {"username": creds.username, "server_url": creds.server_url, **expires}
     if creds.refresh_expires is not None and creds.refresh_expires <= now:
         return AuthHealth(
-            "login-needed", "the session is over: run `spec-kitty auth login`", **who
+            AuthState.LOGIN_NEEDED, "the session is over: run `spec-kitty auth login`", **who
         ), creds
     if refresh.needs_refresh(creds, now=now):
         return AuthHealth(
-            "expiring", "the access token is (nearly) expired; the next flush refreshes it", **who
+            AuthState.EXPIRING,
+            "the access token is (nearly) expired; the next flush refreshes it",
+            **who,
         ), creds
-    return AuthHealth("ok", "credentials valid", **who), creds
+    return AuthHealth(AuthState.OK, "credentials valid", **who), creds
 
 
 def check_server(creds: credentials.Credentials | None) -> ServerCheck:

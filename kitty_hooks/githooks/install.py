@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+import kitty_hooks
 from kitty_hooks import gitrepo
 from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
@@ -100,7 +101,7 @@ def uninstall_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -
         path = directory / hook
         outcome = Outcome.NOTHING_TO_DO
         if _is_ours(path):
-            legacy = _legacy_path(path)
+            legacy = legacy_path(path)
             try:
                 if os.path.lexists(legacy):
                     os.replace(legacy, path)
@@ -153,7 +154,7 @@ def inspect_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> 
 
 
 def inspect_hook(path: Path, hook: str) -> HookState:
-    legacy = _legacy_path(path)
+    legacy = legacy_path(path)
     chained = legacy if os.path.lexists(legacy) else None
     runs = chained is not None and os.access(legacy, os.X_OK)
     if not os.path.lexists(path):
@@ -200,24 +201,6 @@ def _unquote(value: str) -> str:
     return words[0] if len(words) == 1 else value
 
 
-def report_lines(report: InstallReport) -> list[str]:
-    """What the command line prints: the note, then one line per hook."""
-    lines = [report.note] if report.note else []
-    for item in report.outcomes:
-        legacy = _legacy_path(item.path).name
-        what = {
-            Outcome.INSTALLED: f"installed {item.path}",
-            Outcome.CHAINED: f"installed {item.path}; the hook that was there runs first, kept as {legacy}",
-            Outcome.ALREADY_INSTALLED: "already installed",
-            Outcome.UPDATED: f"updated {item.path}",
-            Outcome.REMOVED: f"removed {item.path}",
-            Outcome.RESTORED: f"removed; the hook that was there is back from {legacy}",
-            Outcome.NOTHING_TO_DO: "not installed, nothing to do",
-        }[item.outcome]
-        lines.append(f"{item.hook}: {what}")
-    return lines
-
-
 def _checked_hook_types(hook_types: Sequence[str]) -> list[str]:
     unknown = [h for h in hook_types if h not in DEFAULT_HOOK_TYPES]
     if unknown:
@@ -226,6 +209,11 @@ def _checked_hook_types(hook_types: Sequence[str]) -> list[str]:
             f"it installs {', '.join(DEFAULT_HOOK_TYPES)}"
         )
     return list(dict.fromkeys(hook_types))
+
+
+def package_dir() -> str:
+    """The kitty_hooks/ directory baked into the shims (the shim tests for its __main__.py)."""
+    return os.path.dirname(os.path.abspath(kitty_hooks.__file__))
 
 
 def _render_shim(hook: str) -> bytes:
@@ -239,10 +227,9 @@ def _render_shim(hook: str) -> bytes:
     if SHIM_MARKER not in text.splitlines() or any(p not in text for p in _PLACEHOLDERS):
         raise FatalError(f"the shim template {template} is not ours: reinstall kitty-hooks")
     # Not resolved: a venv's python is a symlink, and resolving it would leave the venv.
-    package = os.path.dirname(os.path.abspath(__file__))
     return (
         text.replace(_PLACEHOLDERS[0], shlex.quote(sys.executable or ""))
-        .replace(_PLACEHOLDERS[1], shlex.quote(package))
+        .replace(_PLACEHOLDERS[1], shlex.quote(package_dir()))
         .encode("utf-8")
     )
 
@@ -264,7 +251,7 @@ def _mark_existing_queue() -> None:
 
 
 def _plan_install(path: Path, shim: bytes) -> Outcome:
-    legacy = _legacy_path(path)
+    legacy = legacy_path(path)
     if not os.path.lexists(path):
         if os.path.lexists(legacy):
             raise FatalError(
@@ -292,7 +279,7 @@ def _plan_install(path: Path, shim: bytes) -> Outcome:
 def _apply_install(path: Path, outcome: Outcome, shim: bytes) -> None:
     if outcome is Outcome.ALREADY_INSTALLED:
         return
-    legacy = _legacy_path(path)
+    legacy = legacy_path(path)
     if outcome is Outcome.CHAINED:
         try:
             os.rename(path, legacy)  # a rename keeps bytes, mode and symlinks for uninstall
@@ -321,7 +308,8 @@ def _read_head(path: Path, size: int = 4096) -> bytes:
         return b""
 
 
-def _legacy_path(path: Path) -> Path:
+def legacy_path(path: Path) -> Path:
+    """Where the hook that was there before ours is kept, and run first."""
     return path.with_name(f"{path.name}.legacy")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kitty_hooks import journal
-from kitty_hooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, uninstall_hooks
+from kitty_hooks.githooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, uninstall_hooks
 from kitty_hooks.locations import flush_state_path, journal_dir, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
@@ -29,7 +29,7 @@ WP = f"{F}/tasks/WP01-x.md"
 LOG = f"{F}/status.events.jsonl"
 # The real interpreter: the recorder fixture puts its stand-in in sys.executable.
 PYTHON = sys.executable
-V1_SHIM = Path(__file__).parent / "shims" / "kitty-hooks-shim-v1"
+V1_SHIM = Path(__file__).parent.parent / "shims" / "kitty-hooks-shim-v1"
 # What the post-commit shim starts, detached, for a commit with work (kitty_hooks/journal.py).
 DRAINER = "-m kitty_hooks.journal --marked"
 HOOK_IDS = {

@@ -1,0 +1,94 @@
+"""The click command line: the group, its global options, and the handler of what goes wrong.
+
+Each command lives in the module of its group (diagnose, hooks, queue, sync, peer), parses, calls
+one function of a module that knows nothing of click, and prints what a *_view module renders.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from kitty_hooks import __version__
+from kitty_hooks.cli import diagnose, hooks, peer, queue, sync
+from kitty_hooks.cli.options import Group, examples
+from kitty_hooks.errors import FatalError
+from kitty_hooks.locations import log_exception
+
+
+def _set_color(ctx: click.Context, _param: click.Parameter, value: str) -> None:
+    # click strips ANSI codes when ctx.color is False, or is None and the output is no terminal.
+    # NO_COLOR (no-color.org): any non-empty value turns colour off unless --color always.
+    if value == "always":
+        ctx.color = True
+    elif value == "never" or os.environ.get("NO_COLOR"):
+        ctx.color = False
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog='Shell completion: eval "$(_KITTY_HOOKS_COMPLETE=bash_source kitty-hooks)" (see README).'
+    "\n\n"
+    + examples("kitty-hooks install && kitty-hooks doctor", "kitty-hooks queue list --format json"),
+)
+@click.version_option(__version__, prog_name="kitty-hooks")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_color,
+    help="Colour the output: auto means on a terminal unless NO_COLOR is set.",
+)
+def cli() -> None:
+    """Git hooks that turn spec-kitty work-package lane changes into synced events.
+
+    Exit codes of every command: 0 all is well, 1 a problem found, 2 a usage or environment error.
+    """
+
+
+for _command in (
+    diagnose.diagnose,
+    hooks.install,
+    hooks.uninstall,
+    hooks.doctor,
+    sync.scan,
+    queue.queue,
+    queue.log,
+    sync.sync,
+    sync.status,
+    peer.serve,
+    peer.demo,
+    hooks.hook,
+):
+    cli.add_command(_command)
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the command line; FatalError becomes one line, anything else is logged as a bug."""
+    try:
+        cli.main(args, prog_name="kitty-hooks", standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except click.exceptions.Abort:
+        click.echo("kitty-hooks: aborted", err=True)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except FatalError as exc:
+        click.echo(f"kitty-hooks: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        # The command name only: its arguments may hold a secret (serve --user NAME:PASSWORD).
+        command = next((a for a in args if not a.startswith("-")), "")
+        log = log_exception(f"command failed: kitty-hooks {command}")
+        click.echo(
+            f"kitty-hooks: internal error ({type(exc).__name__}: {exc}); details in {log}", err=True
+        )
+        return 2
+    return 0

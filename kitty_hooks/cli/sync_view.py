@@ -1,0 +1,232 @@
+"""How sync, scan and status render their results (text or json), and what sync adds on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kitty_hooks.cli.terminal import Tone, paint
+from kitty_hooks.cli.wording import age_text, plural
+
+if TYPE_CHECKING:
+    from kitty_hooks.capture import CaptureResult
+    from kitty_hooks.cli.status import StatusReport
+    from kitty_hooks.deliver.summary import FlushSummary
+
+
+# --- sync --------------------------------------------------------------------------------------
+
+
+def why_still_queued(summary: FlushSummary) -> str | None:
+    """Why a sync left events in the queue, in words; None when it left none."""
+    if not summary.left_pending:
+        return None
+    reasons = {
+        "retry-later": "the server could not take them now",
+        "login-needed": "the session is over",
+        "no-credentials": "there are no usable credentials",
+        "busy": "another flush holds the lock",
+        "backing-off": "automatic flushes are backing off",
+    }
+    if summary.outcome in reasons:
+        text = reasons[summary.outcome]
+        if summary.message:
+            text += f" ({summary.message})"
+        if summary.outcome == "retry-later":
+            text += "; the next push or `kitty-hooks sync` tries again"
+        return text
+    parts = []
+    retried = summary.failed - summary.dead_lettered
+    if retried > 0:
+        parts.append(
+            f"{plural(retried, 'was', 'were')} refused and will be retried by the next sync"
+        )
+    if summary.unknown_fate:
+        parts.append(
+            f"the server's answer did not mention {plural(summary.unknown_fate, 'event')}, "
+            "so they stay pending"
+        )
+    if not parts:
+        parts.append("they were queued while the sync ran, or wait for a retry")
+    return "; ".join(parts)
+
+
+def sync_document(summary: FlushSummary) -> dict[str, Any]:
+    return {
+        "ok": summary.exit_code == 0,
+        "outcome": summary.outcome,
+        "message": summary.message,
+        "synced": summary.synced,
+        "duplicates": summary.duplicates,
+        "failed": summary.failed,
+        "dead_lettered": summary.dead_lettered,
+        "left_pending": summary.left_pending,
+        "unknown_fate": summary.unknown_fate,
+        "why_left_pending": why_still_queued(summary),
+        "categories": summary.categories,
+        "retry_after": summary.retry_after,
+        "warning": summary.warning,
+        "started_at": summary.started_at,
+        "finished_at": summary.finished_at,
+        "failures": summary.failures,
+    }
+
+
+def _sync_json(summary: FlushSummary, *, verbose: bool = False) -> str:
+    del verbose  # the document always lists every failure
+    return json.dumps(sync_document(summary), indent=2, ensure_ascii=False)
+
+
+def _sync_text(summary: FlushSummary, *, verbose: bool = False) -> str:
+    tone = Tone.OK if summary.exit_code == 0 else Tone.FAIL if summary.failed else None
+    lines = [paint(summary.line(), tone)]
+    if verbose:
+        lines += [
+            f"  {f['event_id']}: {f['error_category']}: {f['error']} ({f['status']}, "
+            f"{plural(f['retry_count'] or 0, 'try', 'tries')})"
+            for f in summary.failures
+        ]
+    return "\n".join(lines)
+
+
+SYNC_RENDERERS: dict[str, Callable[..., str]] = {"text": _sync_text, "json": _sync_json}
+
+
+def render_sync(summary: FlushSummary, output_format: str, *, verbose: bool = False) -> str:
+    """The summary line, and with -v each failure (for stdout); sync_notes says the rest."""
+    return SYNC_RENDERERS[output_format](summary, verbose=verbose)
+
+
+def sync_notes(summary: FlushSummary) -> list[str]:
+    """What a person must know after a sync beyond the counts (for stderr): dead letters made,
+    why events are still queued, a warning."""
+    notes = []
+    if summary.warning:
+        notes.append(paint(f"warning: {summary.warning}", Tone.WARN))
+    if summary.dead_lettered:
+        notes.append(
+            paint(
+                f"{plural(summary.dead_lettered, 'event')} reached the retry limit and became "
+                "dead letters (`kitty-hooks queue list --status dead_letter`)",
+                Tone.FAIL,
+            )
+        )
+    why = why_still_queued(summary)
+    if why:
+        still = plural(summary.left_pending, "event")
+        notes.append(paint(f"{still} still queued: {why}", Tone.WARN))
+    elif summary.message:
+        notes.append(summary.message)
+    return notes
+
+
+# --- scan --------------------------------------------------------------------------------------
+
+
+def _capture_json(result: CaptureResult) -> str:
+    return json.dumps(
+        {
+            "commits": result.commits,
+            "queued": result.queued,
+            "duplicates": result.duplicates,
+            "no_ops": result.no_ops,
+            "skipped": [s._asdict() for s in result.skipped],
+            "not_queued": [s._asdict() for s in result.unsendable],
+            "recovered_from": str(result.recovered_from) if result.recovered_from else None,
+        },
+        indent=2,
+    )
+
+
+def _capture_text(result: CaptureResult) -> str:
+    lines = [f"warning: skipped {s.render()}" for s in result.skipped]
+    lines += [f"error: not queued {s.render()}" for s in result.unsendable]
+    if result.recovered_from is not None:
+        lines.append(f"warning: the queue was unreadable and was moved to {result.recovered_from}")
+    lines.append(
+        f"scanned {result.commits:,} commit{'s' if result.commits != 1 else ''}: "
+        f"{len(result.queued):,} lane change{'s' if len(result.queued) != 1 else ''} queued, "
+        f"{len(result.duplicates):,} already known, {result.no_ops:,} within one sync lane (not sent), "
+        f"{len(result.skipped):,} skipped"
+        + (f", {len(result.unsendable):,} not queued" if result.unsendable else "")
+    )
+    return "\n".join(lines)
+
+
+CAPTURE_RENDERERS: dict[str, Callable[[CaptureResult], str]] = {
+    "text": _capture_text,
+    "json": _capture_json,
+}
+
+
+def render_capture(result: CaptureResult, output_format: str) -> str:
+    return CAPTURE_RENDERERS[output_format](result)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def _status_json(report: StatusReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
+
+
+def _status_text(report: StatusReport) -> str:
+    stats = report.queue
+    lines = [
+        f"Queue: {stats.total_pending:,} pending, {stats.total_failed:,} failed, "
+        f"{stats.total_dead_letter:,} dead letter{'s' if stats.total_dead_letter != 1 else ''}"
+        + (f" (oldest {age_text(report.oldest_event_age_seconds)} old)" if stats.total else ""),
+        f"  file: {report.queue_path}",
+    ]
+    if report.queue_recovered_from:
+        lines.append(
+            f"  warning: the queue file was unreadable and was moved to {report.queue_recovered_from}; "
+            "a new one was started (whatever it held is kept there)"
+        )
+    if stats.total:
+        buckets = ", ".join(f"{name}: {count}" for name, count in stats.retry_distribution.items())
+        kinds = ", ".join(f"{name} {count}" for name, count in stats.top_event_types)
+        lines += [f"  retries: {buckets}", f"  event types: {kinds}"]
+    if report.notes:
+        lines.append("Notes from background captures (the next hook shows them too):")
+        lines += [f"  {note}" for note in report.notes]
+    last = report.last_flush
+    if last:
+        lines.append(
+            f"Last flush: {last.at}, {last.outcome}: Synced: {last.synced}, "
+            f"Duplicates: {last.duplicates}, Failed: {last.failed}"
+        )
+        if last.message:
+            lines.append(f"  {last.message}")
+    else:
+        lines.append("Last flush: never")
+    if report.next_attempt_after:
+        lines.append(
+            f"  backing off: the next automatic flush tries after {report.next_attempt_after}"
+        )
+    health = report.auth
+    who = f"{health.username or 'unknown user'} on {health.server_url}" if health.server_url else ""
+    lines.append(
+        f"Auth: {health.state.value}" + (f", {who}" if who else "") + f": {health.message}"
+    )
+    if health.warning:
+        lines.append(f"  warning: {health.warning}")
+    if health.access_expires or health.refresh_expires:
+        lines.append(
+            f"  access token until {health.access_expires or '?'}, refresh token until {health.refresh_expires or '?'}"
+        )
+    if report.check is not None:
+        verdict = paint("ok", Tone.OK) if report.check.ok else paint("PROBLEM", Tone.FAIL)
+        lines.append(f"Server: {verdict}: {report.check.message}")
+    return "\n".join(lines)
+
+
+STATUS_RENDERERS: dict[str, Callable[[StatusReport], str]] = {
+    "text": _status_text,
+    "json": _status_json,
+}
+
+
+def render_status(report: StatusReport, output_format: str) -> str:
+    return STATUS_RENDERERS[output_format](report)
