@@ -117,7 +117,7 @@ def diagnose(
     if check_queue and (staged or paths):
         raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")
     if check_queue:
-        from kitty_hooks import journal
+        from kitty_hooks.capture import journal
 
         journal.drain()  # the commits whose capture is still running in the background
     done = execute(
@@ -217,7 +217,7 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
     or lines could not be read as lane changes, or moves were not queued because the server
     would refuse them (a feature folder that is no slug).
     """
-    from kitty_hooks.capture import scan as scan_range
+    from kitty_hooks.capture.commits import scan as scan_range
     from kitty_hooks.report import render_capture
 
     if output_format == "text" and not quiet and sys.stderr.isatty():
@@ -241,7 +241,7 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
 )
 def queue() -> None:
     """Look into the local event queue, and fix what is in it."""
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     journal.drain()  # what the post-commit shim recorded is in the queue before we look
 
@@ -268,7 +268,7 @@ def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str)
     An event whose commit no ref of this repository reaches any more (after a `git reset
     --hard`, say) is marked orphaned.
     """
-    from kitty_hooks.orphans import list_queue
+    from kitty_hooks.capture.orphans import list_queue
     from kitty_hooks.report import render_entries
 
     listing = list_queue(Path.cwd(), statuses=statuses or None, limit=limit)
@@ -346,7 +346,7 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
     Named events stay known (a scan does not queue them again). Orphaned ones are forgotten:
     made again, the move is queued again. Exit 1 when a named event is not in the queue.
     """
-    from kitty_hooks.orphans import drop_events, drop_orphaned
+    from kitty_hooks.capture.orphans import drop_events, drop_orphaned
     from kitty_hooks.queue.entries import QueueEntry
     from kitty_hooks.report import render_drop
 
@@ -358,7 +358,7 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
     def confirm(doomed: list[QueueEntry]) -> bool:
         if yes:
             return True
-        from kitty_hooks.orphans import QueueListing
+        from kitty_hooks.capture.orphans import QueueListing
         from kitty_hooks.report import render_entries
 
         ids = frozenset(e.event_id for e in doomed)

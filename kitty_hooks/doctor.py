@@ -357,8 +357,8 @@ def _credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
 
 
 def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
-    from kitty_hooks import spool
-    from kitty_hooks.orphans import orphaned_ids
+    from kitty_hooks.capture.orphans import orphaned_ids
+    from kitty_hooks.queue import spool
     from kitty_hooks.queue.database import default_queue_path
     from kitty_hooks.queue.errors import QueueError, path_problem
     from kitty_hooks.queue.store import EventQueue
@@ -447,7 +447,7 @@ def _queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
 
 
 def _journal_checks(now: datetime, checks: list[Check]) -> None:
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     add = _adder(checks, "journal")
     state = journal.state(now.timestamp())

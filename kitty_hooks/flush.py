@@ -24,7 +24,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
-from kitty_hooks import contract, spool
+from kitty_hooks import contract
 from kitty_hooks.deliver import batches, credentials, refresh
 from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, write_state
 from kitty_hooks.deliver.client import (
@@ -36,6 +36,7 @@ from kitty_hooks.deliver.client import (
     RetryLater,
 )
 from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.queue import spool
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT, OutgoingPage, Verdict
 from kitty_hooks.queue.store import EventQueue
 
@@ -116,7 +117,7 @@ def flush(
     """Send everything sendable; one flusher at a time (others wait up to lock_timeout)."""
     from filelock import FileLock, Timeout
 
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     journal.drain()  # commits the post-commit shim recorded, captured before anything is sent
     started = _now()

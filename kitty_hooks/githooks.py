@@ -15,7 +15,7 @@ from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import hooks_disabled, log_exception, log_line, log_path
 
 if TYPE_CHECKING:
-    from kitty_hooks.capture import CaptureResult
+    from kitty_hooks.capture.commits import CaptureResult
 
 
 def _pre_commit(args: list[str]) -> int:
@@ -32,7 +32,7 @@ def _pre_commit(args: list[str]) -> int:
 
 
 def _post_commit(args: list[str]) -> int:
-    from kitty_hooks.capture import capture_commit
+    from kitty_hooks.capture.commits import capture_commit
 
     del args
     _warn_about(capture_commit(Path.cwd()), "post-commit")
@@ -41,8 +41,9 @@ def _post_commit(args: list[str]) -> int:
 
 def _post_rewrite(args: list[str]) -> int:
     """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
-    from kitty_hooks import gitrepo, journal
-    from kitty_hooks.capture import follow_rewrite
+    from kitty_hooks import gitrepo
+    from kitty_hooks.capture import journal
+    from kitty_hooks.capture.commits import follow_rewrite
 
     # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
     # captured before its rewrite is followed, or the new commit's moves would be queued after

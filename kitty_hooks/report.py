@@ -9,10 +9,10 @@ from kitty_hooks.terminal import Tone, paint
 from kitty_hooks.wording import age_text, plural
 
 if TYPE_CHECKING:
-    from kitty_hooks.capture import CaptureResult
+    from kitty_hooks.capture.commits import CaptureResult
+    from kitty_hooks.capture.orphans import DropResult, QueueListing
     from kitty_hooks.doctor import DoctorReport
     from kitty_hooks.flush import FlushSummary
-    from kitty_hooks.orphans import DropResult, QueueListing
     from kitty_hooks.queue.entries import DeliveredEvent, QueueEntry
     from kitty_hooks.status import StatusReport
 

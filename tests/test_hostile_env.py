@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import spool
 from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.credentials import CredentialsError, load_credentials
+from kitty_hooks.queue import spool
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import PROJECT_ROOT, Repo
