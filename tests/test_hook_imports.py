@@ -31,6 +31,9 @@ HEAVY = (
         ["kitty_hooks.capture.commits", "kitty_hooks.gitrepo", "kitty_hooks.model.layout"],
         [
             "kitty_hooks.capture.detect",
+            "kitty_hooks.capture.commit_context",
+            "kitty_hooks.capture.log_changes",
+            "kitty_hooks.capture.wp_changes",
             "kitty_hooks.model.events",
             "kitty_hooks.capture.identity",
             "kitty_hooks.queue.store",
@@ -63,8 +66,9 @@ def test_hook_path_modules_import_nothing_heavy(modules: list[str]) -> None:
 def test_a_commit_without_lane_changes_loads_no_detection() -> None:
     probe = (
         "import sys\nimport kitty_hooks.githooks, kitty_hooks.capture.commits\n"
-        "print(sorted(m for m in ('kitty_hooks.capture.detect', 'kitty_hooks.model.events', 'yaml', 'hashlib', "
-        "'sqlite3') if m in sys.modules))"
+        "print(sorted(m for m in ('kitty_hooks.capture.detect', 'kitty_hooks.capture.commit_context', "
+        "'kitty_hooks.capture.log_changes', 'kitty_hooks.capture.wp_changes', "
+        "'kitty_hooks.model.events', 'yaml', 'hashlib', 'sqlite3') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -157,6 +161,9 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.model",
         "kitty_hooks.model.layout",
         "kitty_hooks.capture.detect",
+        "kitty_hooks.capture.commit_context",
+        "kitty_hooks.capture.log_changes",
+        "kitty_hooks.capture.wp_changes",
         "kitty_hooks.model.events",
         "kitty_hooks.contract",
         "kitty_hooks.model.lanes",

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitty_hooks.capture.detect import CommitContext, detect_lane_changes
+from kitty_hooks.capture.commit_context import CommitContext
+from kitty_hooks.capture.detect import detect_lane_changes
 from kitty_hooks.capture.identity import project_identity
 from kitty_hooks.check.diagnose import check_content
 from kitty_hooks.check.eventfiles import FileKind

@@ -17,7 +17,7 @@ from kitty_hooks import gitrepo
 from kitty_hooks.model.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
 
 if TYPE_CHECKING:
-    from kitty_hooks.capture.detect import Skipped
+    from kitty_hooks.capture.commit_context import Skipped
     from kitty_hooks.model.events import Envelope, Identity, LaneChange
 
 _PATHS = (SPECS_DIR,)
@@ -179,14 +179,10 @@ def _envelope_chunks(
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return
-    from kitty_hooks.capture.detect import (
-        CommitContext,
-        LogMemory,
-        Skipped,
-        blobs_needed,
-        detect_lane_changes,
-    )
+    from kitty_hooks.capture.commit_context import CommitContext, Skipped
+    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes
     from kitty_hooks.capture.identity import project_identity, repo_name
+    from kitty_hooks.capture.log_changes import LogMemory
 
     layout = gitrepo.repo_layout(cwd)
     result.repo_dir = str(layout.common_dir)
@@ -243,7 +239,7 @@ def _envelopes(
     correlation_id: str | None,
     result: CaptureResult,
 ) -> list[Envelope]:
-    from kitty_hooks.capture.detect import Skipped
+    from kitty_hooks.capture.commit_context import Skipped
     from kitty_hooks.check.validation import unsendable_reason
     from kitty_hooks.model.events import (
         build_status_envelope,
