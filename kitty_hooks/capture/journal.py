@@ -126,9 +126,8 @@ def _drain_locked(directory: Path, failed: set[str]) -> int:
 def _capture(entry: Entry) -> bool:
     """Capture one entry; False when there was nothing left to capture it from."""
     from kitty_hooks import gitrepo
-    from kitty_hooks.capture.commits import CLI_BUSY_TIMEOUT_MS, capture_commit
+    from kitty_hooks.capture.commits import CLI_BUSY_TIMEOUT_MS, capture_commit, describe
     from kitty_hooks.errors import FatalError
-    from kitty_hooks.githooks import describe
 
     assert entry.worktree is not None
     worktree = Path(entry.worktree)
