@@ -467,7 +467,7 @@ def profile(repo: Path, home: Path) -> None:
     import os
     import pstats
 
-    from kitty_hooks.capture import scan
+    from kitty_hooks.capture.commits import scan
 
     os.environ["KITTY_HOOKS_HOME"] = str(home)
     profiler = cProfile.Profile()

@@ -17,8 +17,8 @@ What git waits for, timed as whole processes, interleaved in rotating order, med
 | background capture of one commit | a new commit (as the frontmatter row) recorded in the journal |
 
 The post-commit rows with a move time what git waits for: the shim records the commit in the
-journal and starts the capture detached (kitty_hooks/journal.py). The last row times that capture
-as a whole process (`python -m kitty_hooks.journal` draining one entry): what the move costs in the
+journal and starts the capture detached (kitty_hooks/capture/journal.py). The last row times that capture
+as a whole process (`python -m kitty_hooks.capture.journal` draining one entry): what the move costs in the
 background. It has no goal and no v1 shim.
 
 Each row runs the v2 shim that `kitty-hooks install` writes now and, where it differs, the v1 shim
@@ -167,7 +167,7 @@ def settle(state: Path, cap: float = 10.0) -> None:
                 cmdline = Path(entry.path, "cmdline").read_bytes()
                 if (
                     b"kitty_hooks.deliver.worker" not in cmdline
-                    and b"kitty_hooks.journal" not in cmdline
+                    and b"kitty_hooks.capture.journal" not in cmdline
                 ):
                     continue
                 if wanted in Path(entry.path, "environ").read_bytes().split(b"\0"):
@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
-        rows.append((BACKGROUND, moves, [PY, "-m", "kitty_hooks.journal"], "", record_a_move))
+        rows.append(
+            (BACKGROUND, moves, [PY, "-m", "kitty_hooks.capture.journal"], "", record_a_move)
+        )
 
         times: dict[str, list[float]] = {row[0]: [] for row in rows}
         for round_number in range(options.warmup + options.rounds):
@@ -293,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 if round_number >= options.warmup:
                     times[name].append(elapsed)
         subprocess.run(
-            [PY, "-c", "from kitty_hooks import journal; journal.drain()"], env=moves.env,
+            [PY, "-c", "from kitty_hooks.capture import journal; journal.drain()"], env=moves.env,
             check=True,
         )  # fmt: skip
         with EventQueue(moves.state / "queue.db") as queue:

@@ -35,9 +35,9 @@ def flush_state_path() -> Path:
 
 
 def journal_dir() -> Path:
-    """Where the post-commit shim records commits for the detached capture (kitty_hooks/journal.py).
+    """Where the post-commit shim records commits for the detached capture (kitty_hooks/capture/journal.py).
 
-    The shim computes the same path from its `state=` line; tests/test_journal.py pins that."""
+    The shim computes the same path from its `state=` line; tests/capture/test_journal.py pins that."""
     return state_dir() / "journal"
 
 

@@ -38,7 +38,7 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 @pytest.fixture(autouse=True)
 def no_drainer_outlives_its_test(hermetic_env: Path) -> Iterator[None]:
-    """A drainer the post-commit shim started (kitty_hooks/journal.py) is done before the next
+    """A drainer the post-commit shim started (kitty_hooks/capture/journal.py) is done before the next
     test, so that it writes nothing into a later test's files (it removes its marker last)."""
     yield
     drainers_done()

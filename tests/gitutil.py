@@ -25,11 +25,11 @@ def as_module_call(recorded: str) -> str:
 def captured() -> None:
     """Wait until every commit the installed post-commit shims recorded is in the queue.
 
-    The shim captures in the background (kitty_hooks/journal.py); a test that reads the queue
+    The shim captures in the background (kitty_hooks/capture/journal.py); a test that reads the queue
     after committing through the shims drains the journal first, as the CLI does. drain() blocks
     on the lock while a detached drainer works, then captures whatever is left: no sleeping.
     """
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     journal.drain()
 
@@ -40,7 +40,7 @@ def drainers_done(cap_seconds: float = 60.0) -> None:
     The shim writes the marker before git returns, and the drainer removes it last."""
     import time
 
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     deadline = time.monotonic() + cap_seconds
     while journal.running_drainer() is not None and time.monotonic() < deadline:
@@ -49,7 +49,7 @@ def drainers_done(cap_seconds: float = 60.0) -> None:
 
 def next_hook_stderr(repo: Repo) -> str:
     """What the next hook shows: an empty commit through the installed shims (it moves nothing,
-    so its post-commit only prints the notes background captures left, kitty_hooks/journal.py)."""
+    so its post-commit only prints the notes background captures left, kitty_hooks/capture/journal.py)."""
     captured()
     done = subprocess.run(
         ["git", "commit", "-q", "--allow-empty", "-m", "next"],

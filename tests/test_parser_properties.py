@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kitty_hooks.capture.commit_context import CommitContext
+from kitty_hooks.capture.detect import detect_lane_changes
+from kitty_hooks.capture.identity import project_identity
 from kitty_hooks.check.diagnose import check_content
 from kitty_hooks.check.eventfiles import FileKind
 from kitty_hooks.check.results import DiagnoseReport
-from kitty_hooks.detect import CommitContext, detect_lane_changes
 from kitty_hooks.gitrepo import CommitRecord, FileChange, RepoLayout, repo_layout
-from kitty_hooks.identity import project_identity
 from kitty_hooks.model.frontmatter import FrontmatterError, parse_frontmatter, read_fields
 from tests.gitutil import Repo
 

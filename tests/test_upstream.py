@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from kitty_hooks import journal
+from kitty_hooks.capture import journal
 from kitty_hooks.check import validation
 from kitty_hooks.check.diagnose import diagnose_paths
 from kitty_hooks.queue.database import default_queue_path

@@ -46,7 +46,7 @@ def diagnose(
     if check_queue and (staged or paths):
         raise click.UsageError("--queue checks the queue: give it no PATH and no --staged")
     if check_queue:
-        from kitty_hooks import journal
+        from kitty_hooks.capture import journal
 
         journal.drain()  # the commits whose capture is still running in the background
     done = execute(

@@ -56,8 +56,8 @@ def credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
 
 
 def queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
-    from kitty_hooks import spool
-    from kitty_hooks.orphans import orphaned_ids
+    from kitty_hooks.capture.orphans import orphaned_ids
+    from kitty_hooks.queue import spool
     from kitty_hooks.queue.database import default_queue_path
     from kitty_hooks.queue.entries import Status
     from kitty_hooks.queue.errors import QueueError, path_problem
@@ -147,7 +147,7 @@ def queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
 
 
 def journal_checks(now: datetime, checks: list[Check]) -> None:
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     add = adder(checks, "journal")
     state = journal.state(now.timestamp())

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 )
 def queue() -> None:
     """Look into the local event queue, and fix what is in it."""
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     journal.drain()  # what the post-commit shim recorded is in the queue before we look
 
@@ -49,8 +49,8 @@ def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str)
     An event whose commit no ref of this repository reaches any more (after a `git reset
     --hard`, say) is marked orphaned.
     """
+    from kitty_hooks.capture.orphans import list_queue
     from kitty_hooks.cli.queue_view import render_entries
-    from kitty_hooks.orphans import list_queue
 
     listing = list_queue(Path.cwd(), statuses=statuses or None, limit=limit)
     _warn_recovered(listing.recovered_from)
@@ -127,8 +127,8 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
     Named events stay known (a scan does not queue them again). Orphaned ones are forgotten:
     made again, the move is queued again. Exit 1 when a named event is not in the queue.
     """
+    from kitty_hooks.capture.orphans import drop_events, drop_orphaned
     from kitty_hooks.cli.queue_view import render_drop
-    from kitty_hooks.orphans import drop_events, drop_orphaned
     from kitty_hooks.queue.entries import QueueEntry
 
     if bool(event_ids) == orphaned:
@@ -139,8 +139,8 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
     def confirm(doomed: list[QueueEntry]) -> bool:
         if yes:
             return True
+        from kitty_hooks.capture.orphans import QueueListing
         from kitty_hooks.cli.queue_view import render_entries
-        from kitty_hooks.orphans import QueueListing
 
         ids = frozenset(e.event_id for e in doomed)
         click.echo(render_entries(QueueListing(doomed, ids, ids), "text"))

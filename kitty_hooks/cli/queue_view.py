@@ -11,7 +11,7 @@ from kitty_hooks.cli.wording import plural
 from kitty_hooks.queue.entries import Status, Verdict
 
 if TYPE_CHECKING:
-    from kitty_hooks.orphans import DropResult, QueueListing
+    from kitty_hooks.capture.orphans import DropResult, QueueListing
     from kitty_hooks.queue.entries import DeliveredEvent, QueueEntry
 
 

@@ -80,7 +80,7 @@ class StatusReport:
 
 
 def gather_status(*, check: bool = False, queue_path: Path | None = None) -> StatusReport:
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     journal.drain()  # the commits the post-commit shim recorded are counted, not missed
     notes = journal.state().notes

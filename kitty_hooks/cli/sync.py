@@ -42,7 +42,7 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
     or lines could not be read as lane changes, or moves were not queued because the server
     would refuse them (a feature folder that is no slug).
     """
-    from kitty_hooks.capture import scan as scan_range
+    from kitty_hooks.capture.commits import scan as scan_range
     from kitty_hooks.cli.sync_view import render_capture
 
     shown = output_format == "text" and not quiet and sys.stderr.isatty()

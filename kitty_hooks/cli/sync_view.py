@@ -10,7 +10,7 @@ from kitty_hooks.cli.terminal import Tone, paint
 from kitty_hooks.cli.wording import age_text, plural
 
 if TYPE_CHECKING:
-    from kitty_hooks.capture import CaptureResult
+    from kitty_hooks.capture.commits import CaptureResult
     from kitty_hooks.cli.status import StatusReport
     from kitty_hooks.deliver.summary import FlushSummary
 

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kitty_hooks import contract, spool
+from kitty_hooks import contract
 from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, write_state
 from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.queue import spool
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT
 from kitty_hooks.queue.store import EventQueue
 
@@ -54,7 +55,7 @@ def flush(
     """Send everything sendable; one flusher at a time (others wait up to lock_timeout)."""
     from filelock import FileLock, Timeout
 
-    from kitty_hooks import journal
+    from kitty_hooks.capture import journal
 
     journal.drain()  # commits the post-commit shim recorded, captured before anything is sent
     started = _now()

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.locations import hooks_disabled, log_exception, log_line, log_path
+from kitty_hooks.locations import hooks_disabled, log_exception, log_line
 
 if TYPE_CHECKING:
-    from kitty_hooks.capture import CaptureResult
+    from kitty_hooks.capture.commits import CaptureResult
 
 
 def _pre_commit(args: list[str]) -> int:
@@ -32,7 +32,7 @@ def _pre_commit(args: list[str]) -> int:
 
 
 def _post_commit(args: list[str]) -> int:
-    from kitty_hooks.capture import capture_commit
+    from kitty_hooks.capture.commits import capture_commit
 
     del args
     _warn_about(capture_commit(Path.cwd()), "post-commit")
@@ -41,8 +41,9 @@ def _post_commit(args: list[str]) -> int:
 
 def _post_rewrite(args: list[str]) -> int:
     """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
-    from kitty_hooks import gitrepo, journal
-    from kitty_hooks.capture import follow_rewrite
+    from kitty_hooks import gitrepo
+    from kitty_hooks.capture import journal
+    from kitty_hooks.capture.commits import follow_rewrite
 
     # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
     # captured before its rewrite is followed, or the new commit's moves would be queued after
@@ -65,48 +66,11 @@ def _post_rewrite(args: list[str]) -> int:
 
 def _warn_about(result: CaptureResult, hook: str) -> None:
     """At most one line on the terminal; the details go to the log."""
+    from kitty_hooks.capture.commits import describe
+
     note = describe(result, hook)
     if note is not None:
         print(f"kitty-hooks: {note}", file=sys.stderr)
-
-
-def describe(result: CaptureResult, hook: str) -> str | None:
-    """The one line a capture has for its user (None: nothing to say); the details are logged.
-
-    The hook prints it; the journal's drainer, which has no terminal, keeps it for the next hook.
-    """
-    notes: list[str] = []
-    if result.recovered_from is not None:
-        notes.append(f"the event queue was unreadable and was moved to {result.recovered_from}")
-    if result.spooled:
-        count = len(result.spooled)
-        changes = f"{count} lane change{'s' if count != 1 else ''}"
-        problem = result.queue_problem
-        if problem is None:
-            notes.append(
-                f"the event queue is busy: {changes} kept in the spool until the next commit or push"
-            )
-        else:
-            log_line(f"hook {hook}: {problem}")
-            notes.append(f"{problem}; {changes} kept in the spool until the queue can be opened")
-    if result.skipped:
-        for skipped in result.skipped:
-            log_line(f"hook {hook}: skipped {skipped.render()}")
-        count = len(result.skipped)
-        notes.append(
-            f"{count} file{'s' if count != 1 else ''} or line{'s' if count != 1 else ''} could not be read as lane changes"
-        )
-    for refused in result.unsendable:
-        log_line(f"hook {hook}: not queued {refused.render()}")
-    if result.unsendable:
-        first = result.unsendable[0]
-        more = len(result.unsendable) - 1
-        notes.append(
-            f"not queued: {first.reason}" + (f" (and {more} more like it)" if more else "")
-        )
-    if not notes:
-        return None
-    return f"{'; '.join(notes)} (details in {log_path()})"
 
 
 def _pre_push(args: list[str]) -> int:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from kitty_hooks.model.events import commit_rewrites, replace_commit_refs
 from kitty_hooks.queue import intake
 from kitty_hooks.queue.database import QueueDatabase
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT, EnqueueResult, Verdict
@@ -52,17 +51,6 @@ class EventQueue(QueueDatabase):
             lambda tx: intake.enqueue(
                 tx, envelopes, commits or {}, repo, dumps, mark_work=self._mark_work
             ),
-        )
-
-    def replace_commit_refs(self, rewritten: Mapping[str, str]) -> int:
-        """Point pending and failed events at the commits an amend or rebase made of theirs
-        (model.events.replace_commit_refs says which references). Returns how many entries
-        changed."""
-        rewrites = commit_rewrites(rewritten)
-        if not rewrites:
-            return 0
-        return self.follow_commit_rewrites(
-            rewrites, lambda envelope: replace_commit_refs(envelope, rewrites)
         )
 
     def follow_commit_rewrites(

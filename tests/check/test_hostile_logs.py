@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from kitty_hooks.locations import log_path
+from tests.capture.test_detect import moves, wp
 from tests.gitutil import KITTY_HOOKS, Repo
-from tests.test_detect import moves, wp
 
 DEEP = "[" * 100_000
 

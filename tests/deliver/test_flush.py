@@ -349,7 +349,7 @@ def test_a_damaged_state_file_reads_as_a_fresh_start(logged_in: IngestServer, co
 
 
 def test_events_spooled_by_a_busy_hook_are_sent_by_the_next_flush(logged_in: IngestServer) -> None:
-    from kitty_hooks import spool
+    from kitty_hooks.queue import spool
     from tests.syncutil import envelopes
 
     spooled = envelopes(3, start=500)

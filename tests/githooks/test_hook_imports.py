@@ -28,16 +28,19 @@ HEAVY = (
     "modules",
     [
         ["kitty_hooks.entry", "kitty_hooks.githooks", "kitty_hooks.githooks.run"],
-        ["kitty_hooks.capture", "kitty_hooks.gitrepo", "kitty_hooks.model.layout"],
+        ["kitty_hooks.capture.commits", "kitty_hooks.gitrepo", "kitty_hooks.model.layout"],
         [
-            "kitty_hooks.detect",
+            "kitty_hooks.capture.detect",
+            "kitty_hooks.capture.commit_context",
+            "kitty_hooks.capture.log_changes",
+            "kitty_hooks.capture.wp_changes",
             "kitty_hooks.model.events",
-            "kitty_hooks.identity",
+            "kitty_hooks.capture.identity",
             "kitty_hooks.queue.store",
-            "kitty_hooks.spool",
+            "kitty_hooks.queue.spool",
         ],
         ["kitty_hooks.deliver.worker"],
-        ["kitty_hooks.journal"],
+        ["kitty_hooks.capture.journal"],
         [
             "kitty_hooks.check.gate",
             "kitty_hooks.check.diagnose",
@@ -62,9 +65,10 @@ def test_hook_path_modules_import_nothing_heavy(modules: list[str]) -> None:
 
 def test_a_commit_without_lane_changes_loads_no_detection() -> None:
     probe = (
-        "import sys\nimport kitty_hooks.githooks.run, kitty_hooks.capture\n"
-        "print(sorted(m for m in ('kitty_hooks.detect', 'kitty_hooks.model.events', 'yaml', 'hashlib', "
-        "'sqlite3') if m in sys.modules))"
+        "import sys\nimport kitty_hooks.githooks.run, kitty_hooks.capture.commits\n"
+        "print(sorted(m for m in ('kitty_hooks.capture.detect', 'kitty_hooks.capture.commit_context', "
+        "'kitty_hooks.capture.log_changes', 'kitty_hooks.capture.wp_changes', "
+        "'kitty_hooks.model.events', 'yaml', 'hashlib', 'sqlite3') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -153,16 +157,20 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.errors",
         "kitty_hooks.locations",
         "kitty_hooks.capture",
+        "kitty_hooks.capture.commits",
         "kitty_hooks.gitrepo",
         "kitty_hooks.model",
         "kitty_hooks.model.layout",
-        "kitty_hooks.detect",
+        "kitty_hooks.capture.detect",
+        "kitty_hooks.capture.commit_context",
+        "kitty_hooks.capture.log_changes",
+        "kitty_hooks.capture.wp_changes",
         "kitty_hooks.model.events",
         "kitty_hooks.contract",
         "kitty_hooks.model.lanes",
         "kitty_hooks.model.logline",
         "kitty_hooks.model.frontmatter",
-        "kitty_hooks.identity",
+        "kitty_hooks.capture.identity",
         "kitty_hooks.check",
         "kitty_hooks.check.validation",
         "kitty_hooks.assets",
@@ -174,7 +182,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.queue.entries",
         "kitty_hooks.queue.intake",
         "kitty_hooks.queue.work_marker",
-        "kitty_hooks.spool",
+        "kitty_hooks.queue.spool",
     }
 )
 
@@ -228,12 +236,12 @@ def test_the_background_capture_of_a_recorded_commit_stays_within_the_import_bud
     journal_dir().mkdir(parents=True)
     (journal_dir() / f"{sha}-1.commit").write_text(f"{repo.path}\n")
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "kitty_hooks.journal"],
+        [sys.executable, "-X", "importtime", "-m", "kitty_hooks.capture.journal"],
         cwd="/", capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     imported = {row.rsplit("|", 1)[-1].strip() for row in done.stderr.splitlines() if "|" in row}
     assert "kitty_hooks.queue" in imported  # it did queue the move
     assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
-    allowed = OUR_HOOK_PATH | {"kitty_hooks.journal"}
+    allowed = OUR_HOOK_PATH | {"kitty_hooks.capture.journal"}
     assert sorted(m for m in imported if m.startswith("kitty_hooks") and m not in allowed) == []

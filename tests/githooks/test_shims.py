@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import journal
+from kitty_hooks.capture import journal
 from kitty_hooks.githooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, uninstall_hooks
 from kitty_hooks.locations import flush_state_path, journal_dir, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.spool import spool, spool_dir
 from kitty_hooks.queue.store import EventQueue
-from kitty_hooks.spool import spool, spool_dir
 from tests.gitutil import PROJECT_ROOT, Repo, as_module_call, git
 from tests.syncutil import envelopes
 
@@ -30,8 +30,8 @@ LOG = f"{F}/status.events.jsonl"
 # The real interpreter: the recorder fixture puts its stand-in in sys.executable.
 PYTHON = sys.executable
 V1_SHIM = Path(__file__).parent.parent / "shims" / "kitty-hooks-shim-v1"
-# What the post-commit shim starts, detached, for a commit with work (kitty_hooks/journal.py).
-DRAINER = "-m kitty_hooks.journal --marked"
+# What the post-commit shim starts, detached, for a commit with work (kitty_hooks/capture/journal.py).
+DRAINER = "-m kitty_hooks.capture.journal --marked"
 HOOK_IDS = {
     "pre-commit": "kitty-diagnose",
     "post-commit": "kitty-emit",

@@ -14,8 +14,8 @@ import pytest
 from kitty_hooks.deliver.flush import flush
 from kitty_hooks.locations import work_marker_path
 from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.spool import drain, has_spooled, spool, spool_dir
 from kitty_hooks.queue.store import EventQueue
-from kitty_hooks.spool import drain, has_spooled, spool, spool_dir
 from tests.gitutil import PROJECT_ROOT
 from tests.ingest import Fault, IngestServer
 from tests.syncutil import envelopes, queue_events, write_credentials
@@ -116,7 +116,7 @@ def test_a_flush_that_leaves_events_keeps_it(server: IngestServer) -> None:
 _WRITER = """
 import sys, time
 from kitty_hooks.queue.store import EventQueue
-from kitty_hooks.spool import spool
+from kitty_hooks.queue.spool import spool
 from tests.syncutil import envelopes
 
 worker, batches = int(sys.argv[1]), int(sys.argv[2])
@@ -134,7 +134,7 @@ for n in range(batches):
 # clear the marker when nothing is left; until a line arrives on stdin.
 _DRAINER = """
 import sys, select
-from kitty_hooks import spool
+from kitty_hooks.queue import spool
 from kitty_hooks.queue.store import EventQueue
 
 rounds = cleared = 0

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from kitty_hooks.capture.commits import replace_queued_commit_refs
 from kitty_hooks.check import validation
 from kitty_hooks.locations import log_path, spec_kitty_dir
 from kitty_hooks.model.events import causation_key, derive_ulid
@@ -289,7 +290,7 @@ def test_replace_commit_refs_rewrites_pending_and_failed_events_only(queue: Even
     queue.mark_rejected(failed["event_id"], "boom", "server_error")
     queue.mark_rejected(dead["event_id"], "boom", "server_error", retry_limit=1)
 
-    assert queue.replace_commit_refs({OLD_SHA: NEW_SHA}) == 3
+    assert replace_queued_commit_refs(queue, {OLD_SHA: NEW_SHA}) == 3
 
     def payload(e: dict[str, Any]) -> dict[str, Any]:
         return queue.get(e["event_id"]).envelope["payload"]
@@ -302,15 +303,15 @@ def test_replace_commit_refs_rewrites_pending_and_failed_events_only(queue: Even
     assert payload(failed)["review_ref"] == NEW_SHA
     assert payload(dead)["review_ref"] == OLD_SHA
     assert payload(elsewhere)["review_ref"] == "feedback://039/WP05/r1.md"
-    assert queue.replace_commit_refs({OLD_SHA: NEW_SHA}) == 0
+    assert replace_queued_commit_refs(queue, {OLD_SHA: NEW_SHA}) == 0
 
 
 def test_replace_commit_refs_leaves_an_ambiguous_abbreviation_alone(queue: EventQueue) -> None:
     short = envelope(1, review_ref=OLD_SHA[:8])
     queue.enqueue([short])
     twin = OLD_SHA[:8] + "f" * 32
-    assert queue.replace_commit_refs({OLD_SHA: NEW_SHA, twin: "1" * 40}) == 0
-    assert queue.replace_commit_refs({}) == 0
+    assert replace_queued_commit_refs(queue, {OLD_SHA: NEW_SHA, twin: "1" * 40}) == 0
+    assert replace_queued_commit_refs(queue, {}) == 0
 
 
 # --- the file: versions, corruption, errors --------------------------------------------------

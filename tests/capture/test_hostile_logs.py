@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.capture.test_detect import LOG, F, commit, install_hooks, log_line, moves, wp
 from tests.check.test_hostile_logs import DEEP
 from tests.gitutil import Repo
-from tests.test_detect import LOG, F, commit, install_hooks, log_line, moves, wp
 
 
 def test_a_deep_line_beside_a_valid_move_costs_only_itself_in_capture_and_scan(repo: Repo) -> None:

@@ -4,7 +4,7 @@ A post-commit hook is no gate, so it must not hold git up. Capturing a commit th
 costs a Python start, imports, git calls and a queue transaction (~50 ms); recording it costs the
 shim one `git rev-parse` and a file written with shell builtins. So the shim writes
 `$state/journal/<sha>-<shell pid>.commit` (the work tree path and a newline) and starts
-`python -m kitty_hooks.journal` detached, unless one is running already. The drainer captures
+`python -m kitty_hooks.capture.journal` detached, unless one is running already. The drainer captures
 the entries one at a time in commit order and deletes each only after its capture returned: a
 crash captures it again, and capture is idempotent by event id.
 
@@ -126,9 +126,8 @@ def _drain_locked(directory: Path, failed: set[str]) -> int:
 def _capture(entry: Entry) -> bool:
     """Capture one entry; False when there was nothing left to capture it from."""
     from kitty_hooks import gitrepo
-    from kitty_hooks.capture import CLI_BUSY_TIMEOUT_MS, capture_commit
+    from kitty_hooks.capture.commits import CLI_BUSY_TIMEOUT_MS, capture_commit, describe
     from kitty_hooks.errors import FatalError
-    from kitty_hooks.githooks.run import describe
 
     assert entry.worktree is not None
     worktree = Path(entry.worktree)

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitty_hooks import gitrepo
+from kitty_hooks.locations import log_line, log_path
 from kitty_hooks.model.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
 
 if TYPE_CHECKING:
-    from kitty_hooks.detect import Skipped
+    from kitty_hooks.capture.commit_context import Skipped
     from kitty_hooks.model.events import Envelope, Identity, LaneChange
+    from kitty_hooks.queue.store import EventQueue
 
 _PATHS = (SPECS_DIR,)
 # A hook may not hold git up: past this wait for a busy queue it spools instead.
@@ -50,6 +52,45 @@ class CaptureResult:
         # Event id -> the commit it was found in, and the repository, for the queue (orphans).
         self.commit_of: dict[str, str] = {}
         self.repo_dir: str | None = None
+
+
+def describe(result: CaptureResult, hook: str) -> str | None:
+    """The one line a capture has for its user (None: nothing to say); the details are logged.
+
+    The hook prints it; the journal's drainer, which has no terminal, keeps it for the next hook.
+    """
+    notes: list[str] = []
+    if result.recovered_from is not None:
+        notes.append(f"the event queue was unreadable and was moved to {result.recovered_from}")
+    if result.spooled:
+        count = len(result.spooled)
+        changes = f"{count} lane change{'s' if count != 1 else ''}"
+        problem = result.queue_problem
+        if problem is None:
+            notes.append(
+                f"the event queue is busy: {changes} kept in the spool until the next commit or push"
+            )
+        else:
+            log_line(f"hook {hook}: {problem}")
+            notes.append(f"{problem}; {changes} kept in the spool until the queue can be opened")
+    if result.skipped:
+        for skipped in result.skipped:
+            log_line(f"hook {hook}: skipped {skipped.render()}")
+        count = len(result.skipped)
+        notes.append(
+            f"{count} file{'s' if count != 1 else ''} or line{'s' if count != 1 else ''} could not be read as lane changes"
+        )
+    for refused in result.unsendable:
+        log_line(f"hook {hook}: not queued {refused.render()}")
+    if result.unsendable:
+        first = result.unsendable[0]
+        more = len(result.unsendable) - 1
+        notes.append(
+            f"not queued: {first.reason}" + (f" (and {more} more like it)" if more else "")
+        )
+    if not notes:
+        return None
+    return f"{'; '.join(notes)} (details in {log_path()})"
 
 
 def capture_commit(
@@ -153,13 +194,27 @@ def follow_rewrite(
         _enqueue(new_envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
     try:
         with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
-            queue.replace_commit_refs(rewritten)
+            replace_queued_commit_refs(queue, rewritten)
             result.discarded = queue.discard_unsent(sorted(stale))
     except QueueError as exc:
         # Queued events then keep naming the old commits (and a rewritten-away move stays): the
         # server still gets every move; a later amend or `queue drop` can tidy up.
         result.queue_problem = result.queue_problem or str(exc)
     return result
+
+
+def replace_queued_commit_refs(queue: EventQueue, rewritten: Mapping[str, str]) -> int:
+    """Point pending and failed events at the commits an amend or rebase made of theirs
+    (model.events.replace_commit_refs says which references). Returns how many entries
+    changed."""
+    from kitty_hooks.model.events import commit_rewrites, replace_commit_refs
+
+    rewrites = commit_rewrites(rewritten)
+    if not rewrites:
+        return 0
+    return queue.follow_commit_rewrites(
+        rewrites, lambda envelope: replace_commit_refs(envelope, rewrites)
+    )
 
 
 def _envelope_chunks(
@@ -179,14 +234,10 @@ def _envelope_chunks(
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return
-    from kitty_hooks.detect import (
-        CommitContext,
-        LogMemory,
-        Skipped,
-        blobs_needed,
-        detect_lane_changes,
-    )
-    from kitty_hooks.identity import project_identity, repo_name
+    from kitty_hooks.capture.commit_context import CommitContext, Skipped
+    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes
+    from kitty_hooks.capture.identity import project_identity, repo_name
+    from kitty_hooks.capture.log_changes import LogMemory
 
     layout = gitrepo.repo_layout(cwd)
     result.repo_dir = str(layout.common_dir)
@@ -243,8 +294,8 @@ def _envelopes(
     correlation_id: str | None,
     result: CaptureResult,
 ) -> list[Envelope]:
+    from kitty_hooks.capture.commit_context import Skipped
     from kitty_hooks.check.validation import unsendable_reason
-    from kitty_hooks.detect import Skipped
     from kitty_hooks.model.events import (
         build_status_envelope,
         derive_ulid,
@@ -285,7 +336,7 @@ def _enqueue(
     busy_timeout_ms: int,
     encode: Callable[[Any], str] | None = None,
 ) -> None:
-    from kitty_hooks import spool
+    from kitty_hooks.queue import spool
     from kitty_hooks.queue.errors import QueueBusy, QueueError
     from kitty_hooks.queue.store import EventQueue
 

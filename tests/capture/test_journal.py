@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks import journal
+from kitty_hooks.capture import journal
 from kitty_hooks.githooks.install import install_hooks
 from kitty_hooks.locations import journal_dir, log_path, state_dir
 from kitty_hooks.queue.database import default_queue_path
@@ -182,7 +182,7 @@ def test_an_amend_is_captured_before_the_rewrite_is_followed(
 
 _CRASH_AFTER_CAPTURE = """
 import os, signal
-from kitty_hooks import journal
+from kitty_hooks.capture import journal
 
 def die(path):
     os.kill(os.getpid(), signal.SIGKILL)  # the capture returned; the entry is not removed yet

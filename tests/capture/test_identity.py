@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kitty_hooks.capture.identity import canonical_uuid, node_id, project_identity, repo_name
 from kitty_hooks.gitrepo import RepoLayout
-from kitty_hooks.identity import canonical_uuid, node_id, project_identity, repo_name
 
 LAYOUT = RepoLayout(
     Path("/src/My_Project"), Path("/src/My_Project/.git"), Path("/src/My_Project/.git"), "main"

@@ -1,0 +1,1 @@
+"""The capture wing: commit -> lane changes -> envelopes -> the queue."""

@@ -1,0 +1,250 @@
+"""Lane moves read from the lines a commit added to kitty-specs/<feature>/status.events.jsonl
+(spec-kitty 2.x and 3.x): each line on its own, a bad line skipped with why, and a log rewritten
+wholesale moving nothing. LogMemory carries what each log held from commit to commit in a scan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kitty_hooks.capture.commit_context import (
+    APPROVAL_LANES,
+    CommitContext,
+    Skipped,
+    path_facts,
+    repo_entry,
+    review_ref,
+    text,
+)
+from kitty_hooks.check.validation import common_pattern
+from kitty_hooks.gitrepo import CommitRecord, FileChange
+from kitty_hooks.model.events import (
+    EXECUTION_MODES,
+    LaneChange,
+    actor_label,
+    derive_ulid,
+    iso_to_millis,
+)
+from kitty_hooks.model.lanes import UnknownLaneError, canonical_from_lane, canonical_lane
+from kitty_hooks.model.logline import LineError, LineKind, event_id_of, line_kind, parse_line
+
+MAX_LOG_BYTES = 64 << 20
+
+
+class LogMemory:
+    """What each status log held, remembered from one commit to the next during a scan.
+
+    Keyed by the log's blob id: the old side of a commit is most often the new side of an
+    earlier commit of the same range. Without it every commit would split and index the whole
+    log again (O(log size) a commit, quadratic over a log that grows line by line); with it an
+    appended line costs itself. Only a speed-up: a blob it does not know is indexed afresh.
+    """
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[str, _LogIndex] = {}
+
+
+class _LogIndex:
+    """The lines of one version of a log, and the event ids they carry (None: not read yet)."""
+
+    __slots__ = ("ids", "lines")
+
+    def __init__(self, lines: set[bytes], ids: set[str] | None) -> None:
+        self.lines = lines
+        self.ids = ids
+
+    def event_ids(self) -> set[str]:
+        if self.ids is None:
+            self.ids = {i for i in map(event_id_of, self.lines) if i is not None}
+        return self.ids
+
+
+def log_lane_changes(
+    change: FileChange,
+    blobs: Mapping[str, bytes | None],
+    commit: CommitRecord,
+    context: CommitContext,
+    skipped: list[Skipped],
+    memory: LogMemory | None = None,
+) -> list[LaneChange]:
+    """The transitions among the lines a commit added to a log, each line on its own.
+
+    A bad line costs that line (skipped, with why) and nothing else; annotations, envelopes and
+    records that 3.x writes beside the transitions are not lane moves and pass quietly. A line
+    is new when the log held neither its bytes nor its event id before: a log rewritten
+    wholesale (re-serialised, re-keyed feature_slug -> mission_slug by an upgrade) holds the
+    same events and moves nothing.
+    """
+    if change.new_blob is None:
+        return []  # the log was deleted: nothing moved
+    after = blobs.get(change.new_blob)
+    before = blobs.get(change.old_blob) if change.old_blob else b""
+    if after is None or before is None:
+        skipped.append(Skipped(change.path, "could not read the log from git"))
+        return []
+    if len(after) > MAX_LOG_BYTES:
+        skipped.append(Skipped(change.path, f"log is {len(after):,} bytes, over {MAX_LOG_BYTES:,}"))
+        return []
+    known = memory._known if memory is not None else {}
+    index = known.pop(change.old_blob, None) if change.old_blob else _LogIndex(set(), set())
+    appended = after.startswith(before) and (not before or before.endswith(b"\n"))
+    if appended:
+        # What spec-kitty does: lines added at the end. Only they are looked at.
+        tail = after[len(before) :].splitlines()
+        candidates = [(-i - 1, raw) for i, raw in enumerate(tail)]  # numbered when needed
+        if index is None and len(tail) > _SEARCHES_BEFORE_INDEXING:
+            # Many lines at once (a squash merge, a cherry-pick of a long branch): one index of
+            # the old log beats searching its bytes once or twice a line.
+            index = _LogIndex(set(before.splitlines()), None)
+        old_lines = index.lines if index is not None else None
+        if old_lines is None and any(raw.strip() and raw in before for raw in tail):
+            old_lines = set(before.splitlines())  # an appended copy of an old line, rarely
+    else:
+        if index is None:
+            index = _LogIndex(set(before.splitlines()), None)
+        old_lines = index.lines
+        candidates = list(enumerate(after.splitlines(), start=1))
+    feature = path_facts(change.path).feature
+    found: list[LaneChange] = []
+    new_ids: list[str] = []
+    for number, raw in candidates:
+        if not raw.strip() or (old_lines is not None and raw in old_lines):
+            continue
+        try:
+            line = parse_line(raw, fast_loads=context.loads)
+            event_id = line.get("event_id")
+            if isinstance(event_id, str):
+                new_ids.append(event_id)
+            if line_kind(line) is not LineKind.TRANSITION:
+                continue
+            if isinstance(event_id, str) and _was_logged(event_id, before, index):
+                continue  # the same event, written again
+            found.append(_from_log_line(line, feature, commit, context))
+        except (LineError, UnknownLaneError) as exc:
+            skipped.append(Skipped(_line_at(change.path, number, before), str(exc)))
+        except (KeyError, TypeError, ValueError) as exc:
+            where = _line_at(change.path, number, before)
+            skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
+    if memory is not None:
+        if appended and index is not None:
+            index.lines.update(tail)
+            if index.ids is not None:
+                index.ids.update(new_ids)
+        else:
+            index = _LogIndex(set(after.splitlines()), None)
+        known[change.new_blob] = index
+    return found
+
+
+# A commit's few appended lines are looked up in the old log by searching its bytes; past this
+# many, the old log is indexed once instead.
+_SEARCHES_BEFORE_INDEXING = 8
+
+
+def _line_at(path: str, number: int, before: bytes) -> str:
+    """path:line; an appended line is numbered -1, -2... until here (counting costs a split)."""
+    if number < 0:
+        number = len(before.splitlines()) - number
+    return f"{path}:{number}"
+
+
+def _was_logged(event_id: str, before: bytes, index: _LogIndex | None) -> bool:
+    """Whether a line of the log before this commit carries this event id."""
+    if index is not None:
+        return event_id in index.event_ids()
+    # One commit read on its own (the hook): search the bytes rather than parse every line,
+    # then parse only the lines that hold the id, if any.
+    if f'"{event_id}"'.encode() not in before:
+        return False
+    return any(
+        event_id_of(raw) == event_id for raw in before.splitlines() if event_id.encode() in raw
+    )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]} field"
+    return str(exc) or type(exc).__name__
+
+
+def _from_log_line(
+    line: dict[str, Any], feature: str, commit: CommitRecord, context: CommitContext
+) -> LaneChange:
+    event_id = line["event_id"]
+    if not isinstance(event_id, str):
+        raise ValueError(f"event_id {event_id!r} is not an event id")
+    from_lane = canonical_from_lane(line.get("from_lane"))
+    to_lane = canonical_lane(line["to_lane"])
+    wp_id = line["wp_id"]
+    if not isinstance(wp_id, str) or not wp_id:
+        raise ValueError(f"wp_id {wp_id!r} is not a work package id")
+    at = line.get("at") if isinstance(line.get("at"), str) else commit.author_date
+    force = line.get("force") is True
+    evidence = line.get("evidence")
+    if to_lane in APPROVAL_LANES:
+        review_result = line.get("review_result")
+        if evidence is None and isinstance(review_result, dict) and not force:
+            # 3.x approves out of in_review by the review_result alone: that is the review.
+            evidence = {"review": review_result}
+        if isinstance(evidence, dict):
+            evidence = _with_commit_repo(evidence, commit, context)
+    execution_mode = line.get("execution_mode")
+    if execution_mode not in EXECUTION_MODES:
+        # 3.x's state rebuild writes "unknown"; the commit's own checkout says which it is.
+        execution_mode = context.execution_mode
+    reason = line.get("reason")
+    return LaneChange(
+        feature_slug=_slug(line) or feature,
+        wp_id=wp_id,
+        from_lane=from_lane,
+        to_lane=to_lane,
+        actor=actor_label(line.get("actor")) or commit.author_name or commit.author_email,
+        at=at,
+        force=force,
+        reason=reason if isinstance(reason, str) else None,
+        execution_mode=execution_mode,
+        review_ref=text(line.get("review_ref")) or review_ref(from_lane, to_lane, commit),
+        evidence=evidence if isinstance(evidence, dict) else None,
+        event_id=_sendable_event_id(event_id, at),
+    )
+
+
+def _slug(line: dict[str, Any]) -> str:
+    """3.x names the feature mission_slug, 2.x feature_slug."""
+    return text(line.get("mission_slug")) or text(line.get("feature_slug"))
+
+
+def _sendable_event_id(event_id: str, at: str) -> str:
+    """The log line's own id when it is a ULID we may send as it is, else one derived from it.
+
+    spec-kitty-events reads ULIDs in any case and UUIDs too; the envelope we send carries an
+    upper-case ULID. A UUID (or a ULID past the 128-bit range) becomes a ULID derived from it,
+    the same every time, so the event stays idempotent.
+    """
+    upper = event_id.upper()
+    if common_pattern("ulid").match(upper):
+        return upper
+    if not common_pattern("event_id").match(event_id):
+        raise ValueError(f"event_id {event_id!r} is not a ULID or UUID")
+    try:
+        millis = iso_to_millis(at)
+    except ValueError:
+        millis = 0
+    return derive_ulid(max(0, min(millis, (1 << 48) - 1)), "log-line-event-id", event_id.lower())
+
+
+def _with_commit_repo(
+    evidence: dict[str, Any], commit: CommitRecord, context: CommitContext
+) -> dict[str, Any]:
+    # spec-kitty 2.1.3 writes done evidence without repos (move-task passes a review only); the
+    # commit that recorded the move is the repo evidence we can vouch for. Evidence without a
+    # review would be rejected by the server forever: name the committer, verdict unspecified,
+    # as the frontmatter path does.
+    completed = dict(evidence)
+    if not completed.get("repos"):
+        completed["repos"] = [repo_entry(commit, context)]
+    if not isinstance(completed.get("review"), dict):
+        completed["review"] = {"reviewer": commit.author_name, "verdict": "unspecified"}
+    return completed
