@@ -226,6 +226,24 @@ def version_checks(states: list[HookState], checks: list[Check]) -> None:
             f"{', '.join(old)}: shim {', '.join(versions)}, this kitty-hooks writes "
             f"{CURRENT_SHIM_VERSION}: run `kitty-hooks install` to update",
         )
+    # The same marker and package, other content: shims an earlier release of this installation
+    # wrote (pip upgrade without `install`). They still work, the slow way where a path they name
+    # has moved (the journal, the worker: they fall back to Python in the foreground).
+    stale = [
+        s.hook
+        for s in shims
+        if s.shim_version == CURRENT_SHIM_VERSION
+        and not s.current
+        and s.package
+        and os.path.realpath(s.package) == os.path.realpath(_PACKAGE_DIR)
+    ]
+    if stale:
+        add(
+            "shims",
+            CheckStatus.WARN,
+            f"{', '.join(stale)}: written by an earlier kitty-hooks {CURRENT_SHIM_VERSION} shim "
+            "template: run `kitty-hooks install` to update",
+        )
     elsewhere = {
         s.package
         for s in shims

@@ -134,7 +134,8 @@ class HookState:
     shim_version: str | None = None
     """The marker's version of a shim of ours: "v2", "v1", or "0.1" for the hand-copied one."""
     current: bool = False
-    """Byte for byte what `install` would write now (same version, interpreter and package)."""
+    """Byte for byte what this kitty-hooks would write for the interpreter and package it names:
+    False for a shim an earlier release wrote under the same version marker."""
     python: str | None = None
     package: str | None = None
     """The interpreter and package directory baked into a shim of ours."""
@@ -177,7 +178,7 @@ def inspect_hook(path: Path, hook: str) -> HookState:
             if line.startswith(f"{name}=") and name not in baked:
                 baked[name] = _unquote(line[len(name) + 1 :])
     try:
-        current = head == _render_shim(hook)
+        current = head == _render_shim(hook, baked.get("python"), baked.get("package"))
     except FatalError:
         current = False
     return HookState(
@@ -216,7 +217,8 @@ def package_dir() -> str:
     return os.path.dirname(os.path.abspath(kitty_hooks.__file__))
 
 
-def _render_shim(hook: str) -> bytes:
+def _render_shim(hook: str, python: str | None = None, package: str | None = None) -> bytes:
+    """The shim for hook, baked with this interpreter and package unless others are given."""
     template = hook_shim_dir() / hook
     try:
         text = template.read_text(encoding="utf-8")
@@ -228,8 +230,10 @@ def _render_shim(hook: str) -> bytes:
         raise FatalError(f"the shim template {template} is not ours: reinstall kitty-hooks")
     # Not resolved: a venv's python is a symlink, and resolving it would leave the venv.
     return (
-        text.replace(_PLACEHOLDERS[0], shlex.quote(sys.executable or ""))
-        .replace(_PLACEHOLDERS[1], shlex.quote(package_dir()))
+        text.replace(
+            _PLACEHOLDERS[0], shlex.quote(python if python is not None else sys.executable or "")
+        )
+        .replace(_PLACEHOLDERS[1], shlex.quote(package if package is not None else package_dir()))
         .encode("utf-8")
     )
 

@@ -71,6 +71,24 @@ def test_a_shim_whose_interpreter_is_gone_fails(healthy: Repo) -> None:
     ) in lines
 
 
+def test_shims_an_earlier_release_wrote_are_told_to_update(healthy: Repo) -> None:
+    """pip install -U without `kitty-hooks install`: the v2 shims of before the journal."""
+    code, lines = doctor(healthy)
+    assert not [line for line in lines if "earlier kitty-hooks" in line]
+    for hook in ("post-commit", "pre-push"):
+        shim = healthy.path / ".git" / "hooks" / hook
+        shim.write_text(shim.read_text().replace("capture/journal.py", "journal.py"))
+    code, lines = doctor(healthy)
+    assert code == 0  # they still work: a warning, not a failure
+    assert (
+        "warn  version: shims: post-commit, pre-push: written by an earlier kitty-hooks v2 shim "
+        "template: run `kitty-hooks install` to update"
+    ) in lines
+    install_hooks(healthy.path)
+    code, lines = doctor(healthy)
+    assert not [line for line in lines if "earlier kitty-hooks" in line]
+
+
 def test_a_hook_replaced_by_another_tool_fails(healthy: Repo) -> None:
     hook = healthy.path / ".git" / "hooks" / "pre-push"
     hook.write_text("#!/bin/sh\n# husky\nexec npx husky run pre-push\n")
