@@ -19,7 +19,8 @@ from kitty_hooks.capture.identity import project_identity
 from kitty_hooks.check.diagnose import check_content
 from kitty_hooks.check.eventfiles import FileKind
 from kitty_hooks.check.results import DiagnoseReport
-from kitty_hooks.gitrepo import CommitRecord, FileChange, RepoLayout, repo_layout
+from kitty_hooks.gitrepo.history import CommitRecord, FileChange
+from kitty_hooks.gitrepo.repo import RepoLayout, repo_layout
 from kitty_hooks.model.frontmatter import FrontmatterError, parse_frontmatter, read_fields
 from tests.gitutil import Repo
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from kitty_hooks.gitrepo import CommitRecord
+from kitty_hooks.gitrepo.history import CommitRecord
 from kitty_hooks.model.lanes import sync_lane
 from kitty_hooks.model.layout import (
     feature_of,

@@ -13,7 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kitty_hooks import gitrepo
+from kitty_hooks.gitrepo import blobs as git_blobs
+from kitty_hooks.gitrepo import history as git_history
+from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.locations import log_line, log_path
 from kitty_hooks.model.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
 
@@ -101,7 +103,7 @@ def capture_commit(
     busy_timeout_ms: int = HOOK_BUSY_TIMEOUT_MS,
 ) -> CaptureResult:
     """Queue the lane changes of one commit (the post-commit hook, or the journal's drainer)."""
-    commit = gitrepo.read_commit(cwd, rev, paths=_PATHS)
+    commit = git_history.read_commit(cwd, rev, paths=_PATHS)
     result = CaptureResult(commits=1)
     for envelopes in _envelope_chunks(cwd, [commit], result, execution_mode=None):
         _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
@@ -126,8 +128,8 @@ def scan(
 
     from kitty_hooks.model.events import new_ulid
 
-    gitrepo.repo_root(cwd)  # outside a work tree: say so plainly, not in git's words
-    commits = list(gitrepo.iter_commits(cwd, revision_range, paths=_PATHS))
+    git_repo.repo_root(cwd)  # outside a work tree: say so plainly, not in git's words
+    commits = list(git_history.iter_commits(cwd, revision_range, paths=_PATHS))
     result = CaptureResult(commits=len(commits))
     chunks = _envelope_chunks(
         cwd,
@@ -176,8 +178,8 @@ def follow_rewrite(
     from kitty_hooks.queue.errors import QueueError
     from kitty_hooks.queue.store import EventQueue
 
-    old = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
-    new = gitrepo.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
+    old = git_history.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
+    new = git_history.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
     result = CaptureResult(commits=len(new))
     old_ids = {
         e["event_id"]
@@ -219,7 +221,7 @@ def replace_queued_commit_refs(queue: EventQueue, rewritten: Mapping[str, str]) 
 
 def _envelope_chunks(
     cwd: Path,
-    commits: list[gitrepo.CommitRecord],
+    commits: list[git_history.CommitRecord],
     result: CaptureResult,
     *,
     execution_mode: str | None,
@@ -239,12 +241,12 @@ def _envelope_chunks(
     from kitty_hooks.capture.identity import project_identity, repo_name
     from kitty_hooks.capture.log_changes import LogMemory
 
-    layout = gitrepo.repo_layout(cwd)
+    layout = git_repo.repo_layout(cwd)
     result.repo_dir = str(layout.common_dir)
 
     @cache
     def origin() -> str | None:  # one git call, and only when something needs it
-        return gitrepo.remote_url(layout.top)
+        return git_repo.remote_url(layout.top)
 
     context = CommitContext(
         execution_mode=execution_mode
@@ -261,7 +263,7 @@ def _envelope_chunks(
     specs = [f"HEAD:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
     held: dict[str, bytes | None] = {}
     memory = LogMemory()
-    with closing(gitrepo.stream_blobs(layout.top, specs)) as stream:
+    with closing(git_blobs.stream_blobs(layout.top, specs)) as stream:
         identity = project_identity(layout, next(stream), origin)
         for start in range(0, len(moving), _COMMITS_PER_ENQUEUE):
             envelopes: list[Envelope] = []
@@ -283,12 +285,12 @@ def _envelope_chunks(
                 progress(len(chunk), len(commits))
 
 
-def _may_move(commit: gitrepo.CommitRecord) -> bool:
+def _may_move(commit: git_history.CommitRecord) -> bool:
     return not commit.is_merge and any(may_hold_lane_changes_at(c.path) for c in commit.changes)
 
 
 def _envelopes(
-    commit: gitrepo.CommitRecord,
+    commit: git_history.CommitRecord,
     changes: Iterable[LaneChange],
     identity: Identity,
     correlation_id: str | None,

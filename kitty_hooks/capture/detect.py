@@ -2,7 +2,7 @@
 
 Three sources (DESIGN.md): lines appended to kitty-specs/<feature>/status.events.jsonl
 (log_changes), the `lane` field of a WP file's frontmatter, and (1.x) moves between
-tasks/<lane>/ folders (wp_changes). Pure functions over a gitrepo.CommitRecord and the blobs it
+tasks/<lane>/ folders (wp_changes). Pure functions over a CommitRecord and the blobs it
 names: the caller fetches the blobs in one git call, for one commit (post-commit) or thousands
 (scan).
 
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from kitty_hooks.capture.commit_context import CommitContext, Skipped, path_facts
 from kitty_hooks.capture.log_changes import LogMemory, log_lane_changes
 from kitty_hooks.capture.wp_changes import frontmatter_lane_changes
-from kitty_hooks.gitrepo import CommitRecord, FileChange
+from kitty_hooks.gitrepo.history import CommitRecord, FileChange
 from kitty_hooks.model.events import LaneChange
 from kitty_hooks.model.layout import may_hold_lane_changes_at
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kitty_hooks import gitrepo
+from kitty_hooks.gitrepo import history as git_history
+from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.model.events import Identity
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
@@ -48,7 +49,7 @@ def _host_name() -> str:
 
 
 def project_identity(
-    layout: gitrepo.RepoLayout,
+    layout: git_repo.RepoLayout,
     config_text: bytes | None,
     origin_url: Callable[[], str | None],
     *,
@@ -79,7 +80,7 @@ def canonical_uuid(value: Any) -> str | None:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def _project_fields(layout: gitrepo.RepoLayout, config_text: bytes | None) -> tuple[Any, Any]:
+def _project_fields(layout: git_repo.RepoLayout, config_text: bytes | None) -> tuple[Any, Any]:
     """project.uuid and project.slug of the config, through a cache beside the repository.
 
     The config rarely changes and parsing it means importing PyYAML (~9 ms of every hook run
@@ -126,7 +127,7 @@ def _project_section(config_text: bytes) -> dict[str, Any]:
     return project if isinstance(project, dict) else {}
 
 
-def _derived_uuid(layout: gitrepo.RepoLayout) -> str:
+def _derived_uuid(layout: git_repo.RepoLayout) -> str:
     """A UUIDv5 of the root commit, cached beside the repository with the root it was made of.
 
     `git rev-list --max-parents=0` walks the whole history, and importing uuid costs a hook
@@ -139,7 +140,7 @@ def _derived_uuid(layout: gitrepo.RepoLayout) -> str:
     except (OSError, ValueError):
         root = derived = ""
     if not re.fullmatch(r"[0-9a-f]{40,64}", root):
-        roots = gitrepo.root_commits(layout.top)
+        roots = git_history.root_commits(layout.top)
         root, derived = (roots[0] if roots else "no-commits"), ""
     elif canonical_uuid(derived) == derived:
         return derived
@@ -152,7 +153,7 @@ def _derived_uuid(layout: gitrepo.RepoLayout) -> str:
     return derived
 
 
-def _derived_slug(layout: gitrepo.RepoLayout, origin_url: str | None) -> str:
+def _derived_slug(layout: git_repo.RepoLayout, origin_url: str | None) -> str:
     name = Path(layout.top).name
     if origin_url:
         tail = re.split(r"[/:]", origin_url.rstrip("/"))[-1]
@@ -160,7 +161,7 @@ def _derived_slug(layout: gitrepo.RepoLayout, origin_url: str | None) -> str:
     return re.sub(r"[\s_]+", "-", name.strip().lower()) or "project"
 
 
-def repo_name(layout: gitrepo.RepoLayout, origin_url: str | None) -> str:
+def repo_name(layout: git_repo.RepoLayout, origin_url: str | None) -> str:
     """owner/name of the origin remote (as evidence names a repo), else the folder name."""
     if origin_url:
         parts = [p for p in re.split(r"[/:]", origin_url.rstrip("/").removesuffix(".git")) if p]

@@ -125,16 +125,17 @@ def _drain_locked(directory: Path, failed: set[str]) -> int:
 
 def _capture(entry: Entry) -> bool:
     """Capture one entry; False when there was nothing left to capture it from."""
-    from kitty_hooks import gitrepo
     from kitty_hooks.capture.commits import CLI_BUSY_TIMEOUT_MS, capture_commit, describe
     from kitty_hooks.errors import FatalError
+    from kitty_hooks.gitrepo import command as git_command
+    from kitty_hooks.gitrepo import repo as git_repo
 
     assert entry.worktree is not None
     worktree = Path(entry.worktree)
     short = entry.sha[:12]
     # The drainer captures for every repository: git must find each from its work tree, not
     # from the GIT_DIR that the git which ran one of the hooks exported.
-    with gitrepo.without_repo_env():
+    with git_command.without_repo_env():
         if not worktree.is_dir():
             log_line(f"journal: {short}: {worktree} is gone; not captured")
             return False
@@ -143,7 +144,7 @@ def _capture(entry: Entry) -> bool:
             result = capture_commit(worktree, rev=entry.sha, busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
         except FatalError as exc:
             try:
-                gitrepo.repo_root(worktree)
+                git_repo.repo_root(worktree)
             except FatalError:
                 log_line(f"journal: {short}: {worktree} is no longer a repository; not captured")
                 return False

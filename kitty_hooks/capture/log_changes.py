@@ -17,7 +17,7 @@ from kitty_hooks.capture.commit_context import (
     text,
 )
 from kitty_hooks.check.validation import common_pattern
-from kitty_hooks.gitrepo import CommitRecord, FileChange
+from kitty_hooks.gitrepo.history import CommitRecord, FileChange
 from kitty_hooks.model.events import (
     EXECUTION_MODES,
     LaneChange,

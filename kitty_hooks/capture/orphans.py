@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kitty_hooks import gitrepo
 from kitty_hooks.errors import FatalError
+from kitty_hooks.gitrepo import history as git_history
+from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.queue.entries import QueueEntry, Status
 from kitty_hooks.queue.store import EventQueue
 
@@ -40,13 +41,13 @@ class DropResult:
 def orphaned_ids(cwd: Path, entries: Sequence[QueueEntry]) -> tuple[frozenset[str], frozenset[str]]:
     """(orphaned, judged) event ids among entries, for the repository holding cwd."""
     try:
-        here = str(gitrepo.common_dir(cwd))
+        here = str(git_repo.common_dir(cwd))
     except FatalError:  # not in a repository: nothing can be judged
         return frozenset(), frozenset()
     ours = [e for e in entries if e.commit_sha and e.repo == here]
     if not ours:
         return frozenset(), frozenset()
-    gone = gitrepo.unreachable_commits(cwd, [e.commit_sha or "" for e in ours])
+    gone = git_history.unreachable_commits(cwd, [e.commit_sha or "" for e in ours])
     return (
         frozenset(e.event_id for e in ours if e.commit_sha in gone),
         frozenset(e.event_id for e in ours),
@@ -76,7 +77,7 @@ def drop_orphaned(
     """Drop the pending and failed events whose commit is gone (dead letters are for `queue
     purge --dead`), once confirm says yes to the list. Their ids are forgotten: should the move
     be made again (the commit cherry-picked back from the reflog), it is queued again."""
-    gitrepo.repo_root(cwd)  # outside a repository: say so, rather than find nothing
+    git_repo.repo_root(cwd)  # outside a repository: say so, rather than find nothing
     with EventQueue(queue_path) as queue:
         entries = [e for e in queue.list_entries() if e.status != Status.DEAD_LETTER]
         orphaned, _ = orphaned_ids(cwd, entries)

@@ -16,7 +16,7 @@ from kitty_hooks.capture.commit_context import (
     review_ref,
     text,
 )
-from kitty_hooks.gitrepo import CommitRecord, FileChange
+from kitty_hooks.gitrepo.history import CommitRecord, FileChange
 from kitty_hooks.model.events import LaneChange
 from kitty_hooks.model.lanes import canonical_lane, is_known_lane, lane_meant_by
 

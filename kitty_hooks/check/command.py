@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from kitty_hooks import gitrepo
 from kitty_hooks.check.diagnose import diagnose_paths, discover
 from kitty_hooks.check.envelopes import check_envelopes
 from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
 from kitty_hooks.check.reporters import REPORTERS
 from kitty_hooks.check.results import DiagnoseReport
 from kitty_hooks.errors import FatalError
+from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.locations import hooks_disabled
 
 
@@ -71,6 +71,6 @@ def _queued_events_report() -> DiagnoseReport:
 
 def _repo_root_or(cwd: Path) -> Path:
     try:
-        return gitrepo.repo_root(cwd)
+        return git_repo.repo_root(cwd)
     except FatalError:
         return cwd

@@ -12,11 +12,12 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kitty_hooks import gitrepo
 from kitty_hooks.check.diagnose import check_content
 from kitty_hooks.check.eventfiles import FileKind, classify
 from kitty_hooks.check.results import DiagnoseReport, Problem
 from kitty_hooks.errors import FatalError
+from kitty_hooks.gitrepo import blobs as git_blobs
+from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.model.layout import legacy_lane_of
 from kitty_hooks.model.logline import event_id_of
 
@@ -33,12 +34,12 @@ def run_gate(cwd: Path, paths: list[Path] | None = None) -> DiagnoseReport:
     `pre-commit run --from-ref A --to-ref B` (CI, a pre-push stage) the change checked is
     A...B instead of the index.
     """
-    root = gitrepo.repo_root(cwd)
+    root = git_repo.repo_root(cwd)
     relative = [_relative_to(root, cwd, path) for path in paths] if paths else None
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
-        base = gitrepo.merge_base(root, from_ref, to_ref)
+        base = git_repo.merge_base(root, from_ref, to_ref)
         return diagnose_staged(root, relative, base=base, target=to_ref)
     return diagnose_staged(root, relative)
 
@@ -64,14 +65,14 @@ def diagnose_staged(
     report = DiagnoseReport()
     if paths is None:
         changed = (
-            gitrepo.changed_paths(root, base, target) if target else gitrepo.staged_paths(root)
+            git_repo.changed_paths(root, base, target) if target else git_repo.staged_paths(root)
         )
         candidates = [(p, classify(PurePosixPath(p), explicit=False)) for p in changed]
     else:
         candidates = [(p, classify(PurePosixPath(p), explicit=True)) for p in paths]
     checked = [(path, kind) for path, kind in candidates if kind is not None]
     logs = [path for path, kind in checked if kind is FileKind.LOG]
-    blobs = gitrepo.read_blobs(
+    blobs = git_blobs.read_blobs(
         root, [f"{target}:{p}" for p, _ in checked] + [f"{base}:{p}" for p in logs]
     )
     after_change = dict(zip([p for p, _ in checked], blobs[: len(checked)], strict=True))

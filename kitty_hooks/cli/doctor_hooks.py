@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from kitty_hooks import __version__, gitrepo
+from kitty_hooks import __version__
 from kitty_hooks.cli.doctor_report import Check, CheckAdder, CheckStatus, adder
 from kitty_hooks.errors import FatalError
 from kitty_hooks.githooks.install import (
@@ -20,6 +20,7 @@ from kitty_hooks.githooks.install import (
     inspect_hooks,
     package_dir,
 )
+from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.locations import hooks_disabled
 
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.
@@ -35,8 +36,8 @@ _PACKAGE_DIR = package_dir()
 def hook_checks(cwd: Path, checks: list[Check]) -> list[HookState]:
     add = adder(checks, "hooks")
     try:
-        top = gitrepo.repo_root(cwd)
-        common = gitrepo.common_dir(cwd)
+        top = git_repo.repo_root(cwd)
+        common = git_repo.common_dir(cwd)
         states = inspect_hooks(cwd)
     except FatalError:
         add(
@@ -46,7 +47,7 @@ def hook_checks(cwd: Path, checks: list[Check]) -> list[HookState]:
         )
         return []
     hooks_dir = states[0].path.parent
-    configured = gitrepo.config_get(cwd, "core.hooksPath")
+    configured = git_repo.config_get(cwd, "core.hooksPath")
     if configured is not None:
         add(
             "core.hooksPath",

@@ -18,10 +18,10 @@ from enum import Enum
 from pathlib import Path
 
 import kitty_hooks
-from kitty_hooks import gitrepo
 from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
 from kitty_hooks.files import write_atomically
+from kitty_hooks.gitrepo import repo as git_repo
 
 # Each git hook we install, and its id in .pre-commit-hooks.yaml (what SKIP names; the shims
 # spell the same ids out, a test keeps the three in step).
@@ -76,7 +76,7 @@ class InstallReport:
 
 def install_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> InstallReport:
     hooks = _checked_hook_types(hook_types)
-    directory = gitrepo.hooks_dir(cwd)
+    directory = git_repo.hooks_dir(cwd)
     shims = {hook: _render_shim(hook) for hook in hooks}
     planned = {hook: _plan_install(directory / hook, shims[hook]) for hook in hooks}
     try:
@@ -95,7 +95,7 @@ def install_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> 
 
 def uninstall_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> InstallReport:
     hooks = _checked_hook_types(hook_types)
-    directory = gitrepo.hooks_dir(cwd)
+    directory = git_repo.hooks_dir(cwd)
     outcomes = []
     for hook in hooks:
         path = directory / hook
@@ -150,7 +150,7 @@ CURRENT_SHIM_VERSION = SHIM_MARKER.rsplit(" ", 1)[-1]
 
 def inspect_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -> list[HookState]:
     """What is installed for each hook in the hooks directory git uses from cwd."""
-    directory = gitrepo.hooks_dir(cwd)
+    directory = git_repo.hooks_dir(cwd)
     return [inspect_hook(directory / hook, hook) for hook in _checked_hook_types(hook_types)]
 
 
@@ -318,6 +318,6 @@ def legacy_path(path: Path) -> Path:
 
 
 def _hooks_path_note(cwd: Path, doing: str, directory: Path) -> str | None:
-    if gitrepo.config_get(cwd, "core.hooksPath") is None:
+    if git_repo.config_get(cwd, "core.hooksPath") is None:
         return None
     return f"core.hooksPath is set: {doing} {directory}"

@@ -41,9 +41,9 @@ def _post_commit(args: list[str]) -> int:
 
 def _post_rewrite(args: list[str]) -> int:
     """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
-    from kitty_hooks import gitrepo
     from kitty_hooks.capture import journal
     from kitty_hooks.capture.commits import follow_rewrite
+    from kitty_hooks.gitrepo import history as git_history
 
     # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
     # captured before its rewrite is followed, or the new commit's moves would be queued after
@@ -58,7 +58,7 @@ def _post_rewrite(args: list[str]) -> int:
     if not rewritten:
         # The pre-commit framework passes only the command, in its environment.
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "")
-        rewritten = gitrepo.rewrites_since(Path.cwd(), command)
+        rewritten = git_history.rewrites_since(Path.cwd(), command)
     if rewritten:
         _warn_about(follow_rewrite(Path.cwd(), rewritten), "post-rewrite")
     return 0

@@ -414,7 +414,7 @@ def test_repairing_broken_frontmatter_is_not_a_new_wp(hooked: Repo) -> None:
 
 def test_a_change_whose_time_has_no_ulid_is_skipped_not_fatal() -> None:
     from kitty_hooks.capture import commits as capture
-    from kitty_hooks.gitrepo import CommitRecord
+    from kitty_hooks.gitrepo.history import CommitRecord
     from kitty_hooks.model.events import Identity, LaneChange
 
     record = CommitRecord("a" * 40, (), "Ada", "ada@example.com", "2026-11-20T10:00:00+00:00", ())

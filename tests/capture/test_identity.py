@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kitty_hooks.capture.identity import canonical_uuid, node_id, project_identity, repo_name
-from kitty_hooks.gitrepo import RepoLayout
+from kitty_hooks.gitrepo.repo import RepoLayout
 
 LAYOUT = RepoLayout(
     Path("/src/My_Project"), Path("/src/My_Project/.git"), Path("/src/My_Project/.git"), "main"

@@ -28,7 +28,7 @@ HEAVY = (
     "modules",
     [
         ["kitty_hooks.entry", "kitty_hooks.githooks", "kitty_hooks.githooks.run"],
-        ["kitty_hooks.capture.commits", "kitty_hooks.gitrepo", "kitty_hooks.model.layout"],
+        ["kitty_hooks.capture.commits", "kitty_hooks.gitrepo.repo", "kitty_hooks.model.layout"],
         [
             "kitty_hooks.capture.detect",
             "kitty_hooks.capture.commit_context",
@@ -159,6 +159,10 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.capture",
         "kitty_hooks.capture.commits",
         "kitty_hooks.gitrepo",
+        "kitty_hooks.gitrepo.command",
+        "kitty_hooks.gitrepo.repo",
+        "kitty_hooks.gitrepo.history",
+        "kitty_hooks.gitrepo.blobs",
         "kitty_hooks.model",
         "kitty_hooks.model.layout",
         "kitty_hooks.capture.detect",

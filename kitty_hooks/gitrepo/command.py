@@ -1,0 +1,72 @@
+"""Running git: one call, its errors in our words, and the environment a hook hands it.
+
+Plain plumbing through subprocess, not GitPython: these functions run on hook paths, where
+GitPython's ~50 ms import alone would blow the budget, and scan and install need nothing more
+than the same plumbing (one `git log`, one `cat-file --batch`), so the project does without it.
+
+We keep git's exported environment (GIT_DIR, GIT_INDEX_FILE, ...) when we call git from inside
+a hook: during `git commit -a` or `git commit <paths>` the staged content lives in a temporary
+index that only GIT_INDEX_FILE names, and that is the content the gate has to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from kitty_hooks.errors import FatalError
+
+
+def run_git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError as exc:
+        # The same error for a missing working directory as for a missing git.
+        if not Path(cwd).is_dir():
+            raise FatalError(f"{cwd} is not a directory (it was moved or deleted?)") from exc
+        raise FatalError("git is not installed or not on PATH") from exc
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise FatalError(
+            f"git {args[0]} failed in {cwd}: {message[-1] if message else 'no output'}"
+        )
+    return done.stdout
+
+
+# What `git rev-parse --local-env-vars` lists: the repository a git process exported to its hooks
+# (GIT_DIR in a linked worktree, GIT_INDEX_FILE, `git -c` settings...). Right for a hook asking
+# about its own repository; wrong for the journal's drainer, which a hook in one repository may
+# start and which then captures commits of others (a GIT_DIR kept would read the wrong one).
+_REPO_LOCAL_ENV = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_CONFIG",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_DIR",
+    "GIT_GRAFT_FILE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_PREFIX",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_SHALLOW_FILE",
+    "GIT_WORK_TREE",
+)
+
+
+@contextlib.contextmanager
+def without_repo_env() -> Iterator[None]:
+    """Run git calls as a fresh process in the work tree would: repository found from cwd."""
+
+    saved = {name: os.environ.pop(name) for name in _REPO_LOCAL_ENV if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
