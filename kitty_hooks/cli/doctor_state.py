@@ -180,6 +180,7 @@ def journal_checks(now: datetime, checks: list[Check]) -> None:
 
 def flush_checks(checks: list[Check]) -> None:
     from kitty_hooks.deliver.backoff import read_state
+    from kitty_hooks.deliver.summary import FlushOutcome as Outcome
 
     add = adder(checks, "flush")
     state = read_state()
@@ -191,9 +192,13 @@ def flush_checks(checks: list[Check]) -> None:
             f"{last.at}: {last.outcome}, Synced: {last.synced}, Duplicates: {last.duplicates}, "
             f"Failed: {last.failed}" + (f" ({last.message})" if last.message else "")
         )
-        if last.outcome in ("login-needed", "no-credentials"):
+        # The record holds the outcome as the word it stores (a str): the members equal it.
+        if last.outcome in (Outcome.LOGIN_NEEDED, Outcome.NO_CREDENTIALS):
             status = CheckStatus.FAIL
-        elif last.outcome in ("done", "nothing-to-send", "busy") and not last.failed:
+        elif (
+            last.outcome in (Outcome.DONE, Outcome.NOTHING_TO_SEND, Outcome.BUSY)
+            and not last.failed
+        ):
             status = CheckStatus.OK
         else:
             status = CheckStatus.WARN

@@ -22,18 +22,20 @@ def why_still_queued(summary: FlushSummary) -> str | None:
     """Why a sync left events in the queue, in words; None when it left none."""
     if not summary.left_pending:
         return None
+    from kitty_hooks.deliver.summary import FlushOutcome
+
     reasons = {
-        "retry-later": "the server could not take them now",
-        "login-needed": "the session is over",
-        "no-credentials": "there are no usable credentials",
-        "busy": "another flush holds the lock",
-        "backing-off": "automatic flushes are backing off",
+        FlushOutcome.RETRY_LATER: "the server could not take them now",
+        FlushOutcome.LOGIN_NEEDED: "the session is over",
+        FlushOutcome.NO_CREDENTIALS: "there are no usable credentials",
+        FlushOutcome.BUSY: "another flush holds the lock",
+        FlushOutcome.BACKING_OFF: "automatic flushes are backing off",
     }
     if summary.outcome in reasons:
         text = reasons[summary.outcome]
         if summary.message:
             text += f" ({summary.message})"
-        if summary.outcome == "retry-later":
+        if summary.outcome == FlushOutcome.RETRY_LATER:
             text += "; the next push or `kitty-hooks sync` tries again"
         return text
     parts = []
