@@ -24,7 +24,7 @@ def work_marker_path(queue_path: Path) -> Path:
     """The file beside a queue that says it may hold events to send.
 
     The hook shims test for it (the default queue's) before they start Python at all: absent, a
-    push has nothing to flush. queue.py sets it, a flush that finds nothing left removes it.
+    push has nothing to flush. queue/work_marker.py sets it, a flush that finds nothing left removes it.
     """
     return queue_path.with_name(f"{queue_path.name}.pending")
 
