@@ -2,7 +2,7 @@
 
 The HTTP client (deliver/) and the local ingest server (peer/) import their paths, limits,
 per-event results, statuses and error categories from here, so the two cannot drift apart.
-Pure: it imports nothing of kitty_hooks. It is on the hook path (model.events names the event
+Pure: of kitty_hooks it imports only model.vocabulary. It is on the hook path (model.events names the event
 type), so it loads nothing heavy: no dataclasses, and socket only inside the one function that
 resolves a name.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any, NamedTuple
+
+from kitty_hooks.model.vocabulary import Vocabulary
 
 EVENT_TYPE = "WPStatusChanged"
 """The event_type of a lane change, the one kind of event kitty-hooks sends."""
@@ -32,16 +33,7 @@ MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1 << 20  # compressed
 
 
-class _WireEnum(str, Enum):
-    """A value that travels as a JSON string: equal to, and formatted as, that string."""
-
-    def __str__(self) -> str:
-        # Python 3.11 formats a str-mixin member as "Class.NAME" in f-strings: the summary
-        # line and the stored category must read "schema_mismatch", as before the enum.
-        return str.__str__(self)
-
-
-class EventStatus(_WireEnum):
+class EventStatus(Vocabulary):
     """What a 200 answer says of one event."""
 
     SUCCESS = "success"
@@ -49,7 +41,7 @@ class EventStatus(_WireEnum):
     REJECTED = "rejected"
 
 
-class Category(_WireEnum):
+class Category(Vocabulary):
     """Why an event was rejected, read from the server's words (categorize)."""
 
     SCHEMA_MISMATCH = "schema_mismatch"

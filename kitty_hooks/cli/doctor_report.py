@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any
 
+from kitty_hooks.model.vocabulary import Vocabulary
 
-class CheckStatus(str, Enum):
+
+class CheckStatus(Vocabulary):
     OK = "ok"
     WARN = "warn"
     FAIL = "fail"
-
-    def __str__(self) -> str:
-        # Python 3.11 formats a str-mixin member as "CheckStatus.OK" in f-strings.
-        return str.__str__(self)
 
 
 @dataclass(frozen=True)

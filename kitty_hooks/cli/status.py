@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.backoff import FlushRecord, read_state
+from kitty_hooks.model.vocabulary import Vocabulary
 from kitty_hooks.queue.entries import QueueStats
 from kitty_hooks.queue.store import EventQueue
 
 
-class AuthState(str, Enum):
+class AuthState(Vocabulary):
     """How usable the credentials file is; the value is what status prints and its JSON holds."""
 
     OK = "ok"
@@ -22,10 +22,6 @@ class AuthState(str, Enum):
     LOGIN_NEEDED = "login-needed"
     MISSING = "missing"
     BROKEN = "broken"  # there, but unusable
-
-    def __str__(self) -> str:
-        # Python 3.11 formats a str-mixin member as "AuthState.OK" in f-strings.
-        return str.__str__(self)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
+from kitty_hooks.model.vocabulary import Vocabulary
 
-class FlushOutcome(str, Enum):
+
+class FlushOutcome(Vocabulary):
     """How a flush ended: the word `sync` and the worker's log line print, and the value
     flush-state.json stores (and `status` and `doctor` read back as a plain str)."""
 
@@ -18,11 +19,6 @@ class FlushOutcome(str, Enum):
     LOGIN_NEEDED = "login-needed"
     NO_CREDENTIALS = "no-credentials"
     BUSY = "busy"
-
-    def __str__(self) -> str:
-        # Python 3.11 formats a str-mixin member as "FlushOutcome.DONE" in f-strings: the
-        # worker's log line must read "done", as before the enum.
-        return str.__str__(self)
 
 
 @dataclass

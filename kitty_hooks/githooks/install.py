@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 import kitty_hooks
@@ -22,6 +21,7 @@ from kitty_hooks.assets import hook_shim_dir
 from kitty_hooks.errors import FatalError
 from kitty_hooks.files import write_atomically
 from kitty_hooks.gitrepo import repo as git_repo
+from kitty_hooks.model.vocabulary import Vocabulary
 
 # Each git hook we install, and its id in .pre-commit-hooks.yaml (what SKIP names; the shims
 # spell the same ids out, a test keeps the three in step).
@@ -44,7 +44,7 @@ _PLACEHOLDERS = ("@KITTY_HOOKS_PYTHON@", "@KITTY_HOOKS_PACKAGE@")
 _SHIM_MODE = 0o755
 
 
-class Outcome(str, Enum):
+class Outcome(Vocabulary):
     INSTALLED = "installed"
     CHAINED = "chained"  # installed; the hook that was there is now <hook>.legacy and runs first
     ALREADY_INSTALLED = "already-installed"
@@ -117,7 +117,7 @@ def uninstall_hooks(cwd: Path, hook_types: Sequence[str] = DEFAULT_HOOK_TYPES) -
     )
 
 
-class HookKind(str, Enum):
+class HookKind(Vocabulary):
     """What sits at a hook's path, as `kitty-hooks doctor` sees it."""
 
     OURS = "ours"

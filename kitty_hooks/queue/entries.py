@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from enum import Enum
 from typing import Any, NamedTuple
+
+from kitty_hooks.model.vocabulary import Vocabulary
 
 # Rejections an entry may have before it becomes a dead letter.
 DEFAULT_RETRY_LIMIT = 5
 
 
-class Status(str, Enum):
-    """Where an entry stands; the value is what the entries table stores (and what is printed:
-    say status.value, since f-strings spell a str Enum differently from Python 3.11 on)."""
+class Status(Vocabulary):
+    """Where an entry stands; the value is what the entries table stores and what is printed."""
 
     PENDING = "pending"  # not sent yet, or sent without an answer
     FAILED = "failed"  # the server rejected it: retried below the retry limit
@@ -28,7 +28,7 @@ class Status(str, Enum):
 STATUS_VALUES = tuple(status.value for status in Status)
 
 
-class Verdict(str, Enum):
+class Verdict(Vocabulary):
     """Why an event left the queue, as known_events remembers it."""
 
     SUCCESS = "success"  # the server stored it

@@ -172,6 +172,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.model.events",
         "kitty_hooks.contract",
         "kitty_hooks.model.lanes",
+        "kitty_hooks.model.vocabulary",
         "kitty_hooks.model.logline",
         "kitty_hooks.model.frontmatter",
         "kitty_hooks.capture.identity",
