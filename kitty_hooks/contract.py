@@ -2,8 +2,7 @@
 
 The HTTP client (deliver/) and the local ingest server (peer/) import their paths, limits,
 per-event results, statuses and error categories from here, so the two cannot drift apart.
-Pure: of kitty_hooks it imports only model.vocabulary. It is on the hook path (model.events names the event
-type), so it loads nothing heavy: no dataclasses, and socket only inside the one function that
+Pure: of kitty_hooks it imports only model.vocabulary; socket only inside the one function that
 resolves a name.
 """
 
@@ -14,9 +13,6 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from kitty_hooks.model.vocabulary import Vocabulary
-
-EVENT_TYPE = "WPStatusChanged"
-"""The event_type of a lane change, the one kind of event kitty-hooks sends."""
 
 TOKEN_PATH = "/api/v1/token/"
 """Log in: username and password for a token pair (what `spec-kitty auth login` does)."""
@@ -55,7 +51,6 @@ class EventResult(NamedTuple):
 
     error_category is the client's reading of error (categorize), never sent: the server
     leaves it None. event_id is None only in the server's answer to an entry without one.
-    A NamedTuple, not a dataclass: this module is on the hook path, dataclasses is not.
     """
 
     event_id: str | None

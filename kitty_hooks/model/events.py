@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypedDict
 
-from kitty_hooks.contract import EVENT_TYPE
 from kitty_hooks.model.lanes import canonical_lane, collapse_transition
+
+EVENT_TYPE = "WPStatusChanged"
+"""The event_type of a lane change, the one kind of event kitty-hooks sends (and checks)."""
 
 SCHEMA_VERSION = "1.0.0"
 DEFAULT_DATA_TIER = 0

@@ -170,7 +170,6 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.capture.log_changes",
         "kitty_hooks.capture.wp_changes",
         "kitty_hooks.model.events",
-        "kitty_hooks.contract",
         "kitty_hooks.model.lanes",
         "kitty_hooks.model.vocabulary",
         "kitty_hooks.model.logline",
