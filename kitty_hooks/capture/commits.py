@@ -99,13 +99,22 @@ def capture_commit(
     cwd: Path,
     rev: str = "HEAD",
     *,
+    head_ref: str | None = None,
     queue_path: Path | None = None,
     busy_timeout_ms: int = HOOK_BUSY_TIMEOUT_MS,
 ) -> CaptureResult:
-    """Queue the lane changes of one commit (the post-commit hook, or the journal's drainer)."""
+    """Queue the lane changes of one commit (the post-commit hook, or the journal's drainer).
+
+    The project config is read at the commit, and head_ref (what HEAD named when the commit
+    was made: refs/heads/<branch>, or HEAD when detached) gives the branch: the journal's
+    drainer runs a moment later, when another branch may be checked out.
+    """
     commit = git_history.read_commit(cwd, rev, paths=_PATHS)
     result = CaptureResult(commits=1)
-    for envelopes in _envelope_chunks(cwd, [commit], result, execution_mode=None):
+    chunks = _envelope_chunks(
+        cwd, [commit], result, execution_mode=None, config_rev=commit.sha, head_ref=head_ref
+    )
+    for envelopes in chunks:
         _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
     return result
 
@@ -228,8 +237,13 @@ def _envelope_chunks(
     correlation_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     loads: Callable[[bytes], Any] | None = None,
+    config_rev: str = "HEAD",
+    head_ref: str | None = None,
 ) -> Iterator[list[Envelope]]:
-    """The envelopes of the commits' lane changes, a list per chunk of commits."""
+    """The envelopes of the commits' lane changes, a list per chunk of commits.
+
+    The project identity comes from the config at config_rev; the branch from head_ref when
+    given, else from what is checked out now."""
     # Most commits touch no WP file: decide that before importing detection (hook start-up).
     moving = [c for c in commits if _may_move(c)]
     if progress is not None:
@@ -251,7 +265,7 @@ def _envelope_chunks(
     context = CommitContext(
         execution_mode=execution_mode
         or ("worktree" if layout.is_linked_worktree else "direct_repo"),
-        branch=layout.branch,
+        branch=layout.branch if head_ref is None else _branch_of(head_ref),
         repo_name=cache(lambda: repo_name(layout, origin())),
         loads=loads,
     )
@@ -260,7 +274,7 @@ def _envelope_chunks(
     # each file, not every version of every log.
     needed = [blobs_needed(c) for c in moving]
     last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
-    specs = [f"HEAD:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
+    specs = [f"{config_rev}:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
     held: dict[str, bytes | None] = {}
     memory = LogMemory()
     with closing(git_blobs.stream_blobs(layout.top, specs)) as stream:
@@ -367,3 +381,9 @@ def _enqueue(
         return
     result.queued += outcome.queued
     result.duplicates += outcome.duplicates
+
+
+def _branch_of(head_ref: str) -> str | None:
+    """The branch a ref git printed for HEAD names; None for a detached HEAD ("HEAD")."""
+    prefix = "refs/heads/"
+    return head_ref[len(prefix) :] if head_ref.startswith(prefix) else None

@@ -64,6 +64,9 @@ class Entry(NamedTuple):
     """None: still being written (empty, or no final newline yet)."""
     mtime_ns: int
     pid: int
+    head_ref: str | None = None
+    """What HEAD named when the commit was made (`refs/heads/<branch>`, or `HEAD` when
+    detached): the branch the capture records, whatever is checked out by the time it runs."""
 
 
 class JournalState(NamedTuple):
@@ -80,6 +83,7 @@ def drain(*, _failed: set[str] | None = None) -> int:
     """Capture every complete entry, oldest first; how many were captured.
 
     With no entry (the folder empty or absent) it costs a directory read: no lock, no import.
+    An entry it could not capture or remove is not tried again by the same drain (`_failed`).
     """
     directory = journal_dir()
     if not _entry_names(directory):
@@ -88,15 +92,27 @@ def drain(*, _failed: set[str] | None = None) -> int:
 
     failed = set() if _failed is None else _failed
     try:
-        lock = os.open(state_dir() / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = _open_lock()
     except OSError as exc:
+        # Every entry waits for a drain that can lock: say so once for each, not in a loop.
         log_line(f"journal: cannot open its lock ({exc}); commits stay recorded, uncaptured")
+        failed.update(_entry_names(directory))
         return 0
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another drain works: then we see all
         return _drain_locked(directory, failed)
     finally:
         os.close(lock)  # releases the flock
+
+
+def _open_lock() -> int:
+    path = state_dir() / LOCK
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:
+        # A lock file we may read but not write (left by another user's run): flock needs no
+        # write access.
+        return os.open(path, os.O_RDONLY)
 
 
 def _drain_locked(directory: Path, failed: set[str]) -> int:
@@ -118,7 +134,10 @@ def _drain_locked(directory: Path, failed: set[str]) -> int:
             )
             failed.add(entry.path.name)
             continue
-        _remove(entry.path)  # only now: a crash before this captures it again, idempotently
+        # Only now: a crash before this captures it again, idempotently. One that cannot be
+        # removed is not captured again by this drain (the next one finds it a duplicate).
+        if not _remove(entry.path):
+            failed.add(entry.path.name)
         captured += done
     return captured
 
@@ -136,17 +155,30 @@ def _capture(entry: Entry) -> bool:
     # The drainer captures for every repository: git must find each from its work tree, not
     # from the GIT_DIR that the git which ran one of the hooks exported.
     with git_command.without_repo_env():
+        # A work tree removed (`git worktree remove`) before its commit was captured: the commit
+        # lives on in the repository, where a scan finds it; say how, at the next hook.
+        scan_hint = (
+            f"not captured: its work tree {worktree} is gone; run `kitty-hooks scan "
+            f"{entry.sha}^!` in the repository to queue its lane changes"
+        )
         if not worktree.is_dir():
-            log_line(f"journal: {short}: {worktree} is gone; not captured")
+            log_line(f"journal: {short}: {scan_hint}")
+            _add_note(short, scan_hint)
             return False
         try:
             # In the background: it may wait for a busy queue as long as the command line does.
-            result = capture_commit(worktree, rev=entry.sha, busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
+            result = capture_commit(
+                worktree,
+                rev=entry.sha,
+                head_ref=entry.head_ref,
+                busy_timeout_ms=CLI_BUSY_TIMEOUT_MS,
+            )
         except FatalError as exc:
             try:
                 git_repo.repo_root(worktree)
             except FatalError:
-                log_line(f"journal: {short}: {worktree} is no longer a repository; not captured")
+                log_line(f"journal: {short}: {scan_hint}")
+                _add_note(short, scan_hint)
                 return False
             # What the hook said of a condition that is not a bug, and then it was done too.
             log_line(f"journal: {short}: {exc}")
@@ -168,11 +200,12 @@ def _add_note(short_sha: str, text: str) -> None:
         pass  # it is in the log
 
 
-def entries(directory: Path | None = None) -> list[Entry]:
+def entries(directory: Path | None = None, *, tidy: bool = True) -> list[Entry]:
     """The journal's entries in commit order.
 
     By modification time, then by the pid of the shim that wrote it: the clock's resolution is
-    a kernel tick (1-10 ms), and a rebase may record two picks within one; pids grow.
+    a kernel tick (1-10 ms), and a rebase may record two picks within one; pids grow. A file
+    that is no entry the shim writes is removed, unless tidy is False (doctor only looks).
     """
     directory = journal_dir() if directory is None else directory
     found: list[Entry] = []
@@ -189,15 +222,20 @@ def entries(directory: Path | None = None) -> list[Entry]:
             log_line(f"journal: cannot read {path} ({exc})")
             continue
         if not (pid.isdigit() and len(sha) in (40, 64) and _is_hex(sha)):
-            log_line(f"journal: {name} is not a name the shim writes; removed")
-            _remove(path)
+            if tidy:
+                log_line(f"journal: {name} is not a name the shim writes; removed")
+                _remove(path)
             continue
-        worktree = os.fsdecode(content[:-1]) if content.endswith(b"\n") else None
-        if worktree is not None and ("\n" in worktree or not worktree.startswith("/")):
-            log_line(f"journal: {name} does not hold a work tree path; removed")
-            _remove(path)
+        # "<work tree>\n<HEAD's ref>\n"; until the last newline is there, still being written.
+        lines = os.fsdecode(content[:-1]).split("\n") if content.endswith(b"\n") else None
+        worktree = lines[0] if lines else None
+        if lines is not None and (len(lines) > 2 or not lines[0].startswith("/")):
+            if tidy:
+                log_line(f"journal: {name} does not hold a work tree path; removed")
+                _remove(path)
             continue
-        found.append(Entry(path, sha, worktree, mtime_ns, int(pid)))
+        head_ref = lines[1] if lines is not None and len(lines) == 2 else None
+        found.append(Entry(path, sha, worktree, mtime_ns, int(pid), head_ref))
     found.sort(key=lambda e: (e.mtime_ns, e.pid, e.path.name))
     return found
 
@@ -214,18 +252,21 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path) -> bool:
+    """Whether path is gone now."""
     try:
         path.unlink()
     except FileNotFoundError:
         pass
     except OSError as exc:
         log_line(f"journal: cannot remove {path} ({exc})")
+        return False
+    return True
 
 
 def state(now: float | None = None) -> JournalState:
     now = time.time() if now is None else now
-    waiting = entries()
+    waiting = entries(tidy=False)
     oldest = min((e.mtime_ns for e in waiting), default=None)
     try:
         notes = (journal_dir() / NOTES).read_text(encoding="utf-8").splitlines()
@@ -246,10 +287,8 @@ def running_drainer() -> int | None:
         return None
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # another user's process is no drainer of ours
         return None
-    except PermissionError:
-        return pid
     return pid
 
 

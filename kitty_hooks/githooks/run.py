@@ -32,9 +32,13 @@ def _pre_commit(args: list[str]) -> int:
 
 
 def _post_commit(args: list[str]) -> int:
+    from kitty_hooks.capture import journal
     from kitty_hooks.capture.commits import capture_commit
 
     del args
+    # Captured now (the pre-commit framework's hook, or a shim that could not record it): the
+    # commits recorded before it first, or its move would take an earlier Lamport clock.
+    journal.drain()
     _warn_about(capture_commit(Path.cwd()), "post-commit")
     return 0
 

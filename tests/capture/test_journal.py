@@ -89,7 +89,9 @@ def test_the_shim_records_the_commit_and_a_drain_queues_it_once(
     sha = head(hooked)
     (entry,) = journal.entries()
     assert entry.path.name == f"{sha}-{entry.pid}.commit"
-    assert entry.path.read_text() == f"{hooked.path}\n"
+    branch = hooked.git("symbolic-ref", "HEAD").stdout.strip()
+    assert entry.path.read_text() == f"{hooked.path}\n{branch}\n"
+    assert entry.head_ref == branch
     assert queued() == []  # nothing captured inside the commit
 
     assert journal.drain() == 1
@@ -228,17 +230,77 @@ def test_an_entry_still_being_written_is_left_until_it_is_old(
     assert "was never finished; removed" in log_path().read_text()
 
 
-def test_an_entry_whose_work_tree_is_gone_is_removed_with_one_log_line(
+def test_an_entry_whose_work_tree_is_gone_is_removed_saying_how_to_scan_it(
     hooked: Repo, no_drainer_starts: None, tmp_path: Path
 ) -> None:
     hooked.write(WP, wp("for_review"))
     commit(hooked)
+    sha = head(hooked)
     moved = tmp_path / "moved"
     hooked.path.rename(moved)
     assert journal.drain() == 0
     assert journal.entries() == []
-    assert "is gone; not captured" in log_path().read_text()
+    hint = f"its work tree {hooked.path} is gone; run `kitty-hooks scan {sha}^!` in the repository"
+    assert hint in log_path().read_text()
+    assert [note for note in journal.state().notes if hint in note]  # the next hook shows it
     assert queued() == []
+    # What the note says works: the commit lives on in the repository.
+    done = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks", "scan", f"{sha}^!"],
+        cwd=moved,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+def test_the_branch_is_the_one_the_commit_was_made_on_not_the_one_checked_out_later(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.git("checkout", "-q", "-b", "feature")
+    hooked.write(WP, wp("done"))
+    commit(hooked)
+    hooked.git("checkout", "-q", "-")  # back, before the capture runs
+    assert journal.drain() == 1
+    (entry,) = queued()
+    assert entry.envelope["payload"]["evidence"]["repos"][0]["branch"] == "feature"
+
+
+def test_a_drainer_that_cannot_lock_gives_up_at_once_instead_of_spinning(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (state_dir() / journal.LOCK).mkdir()  # no file to flock: open() fails every time
+    done = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks.capture.journal"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    log = log_path().read_text()
+    assert log.count("cannot open its lock") == 1
+    assert len(journal.entries()) == 1  # kept for a drain that can lock
+    (state_dir() / journal.LOCK).rmdir()
+    assert journal.drain() == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+def test_a_commit_captured_in_the_foreground_waits_for_the_ones_recorded_before_it(
+    hooked: Repo, no_drainer_starts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shim falls back to capturing at once (a GIT_WORK_TREE it does not model): the commit
+    recorded before it is captured first, so the Lamport clocks keep the order of the moves."""
+    hooked.write(WP, wp("claimed"))
+    commit(hooked)  # recorded, not captured: the marker says a drainer runs
+    assert len(journal.entries()) == 1
+    monkeypatch.setenv("GIT_WORK_TREE", str(hooked.path))
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert journal.entries() == []
+    assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
 
 
 def test_an_entry_of_another_repository_is_captured_whatever_git_dir_says(
