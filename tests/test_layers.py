@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kitty_hooks"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"model", "contract", "errors", "locations", "files", "assets", "__init__"}),
     frozenset({"gitrepo"}),
-    frozenset({"check", "queue"}),
+    frozenset({"queue"}),
+    frozenset({"check"}),
     frozenset({"capture"}),
     frozenset({"deliver"}),
     frozenset({"peer"}),

@@ -264,7 +264,7 @@ def version_checks(states: list[HookState], checks: list[Check]) -> None:
                 else ": run `kitty-hooks install` with the one you want"
             ),
         )
-    if shims and not old and not elsewhere:
+    if shims and not old and not stale and not elsewhere:
         add("shims", CheckStatus.OK, f"shim {CURRENT_SHIM_VERSION}, kitty-hooks {__version__}")
 
 

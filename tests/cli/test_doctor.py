@@ -80,6 +80,7 @@ def test_shims_an_earlier_release_wrote_are_told_to_update(healthy: Repo) -> Non
         shim.write_text(shim.read_text().replace("capture/journal.py", "journal.py"))
     code, lines = doctor(healthy)
     assert code == 0  # they still work: a warning, not a failure
+    assert not [line for line in lines if line.startswith("ok    version: shims")]
     assert (
         "warn  version: shims: post-commit, pre-push: written by an earlier kitty-hooks v2 shim "
         "template: run `kitty-hooks install` to update"
