@@ -186,7 +186,7 @@ class Verdicts:
 
     def apply_results(self, queue: EventQueue, result: BatchResult, page: OutgoingPage) -> None:
         entry_id = dict(zip(page.event_ids, page.ids, strict=True))
-        queue.remove_delivered(
+        acknowledged = (
             (
                 entry_id[r.event_id],
                 Verdict.DUPLICATE if r.status == EventStatus.DUPLICATE else Verdict.SUCCESS,
@@ -194,6 +194,8 @@ class Verdicts:
             for r in result.results
             if r.status in (EventStatus.SUCCESS, EventStatus.DUPLICATE)
         )
+        # The flush prunes the delivery log once, after its last page.
+        queue.remove_delivered(acknowledged, prune=False)
         self.summary.synced += sum(1 for r in result.results if r.status == EventStatus.SUCCESS)
         self.summary.duplicates += sum(
             1 for r in result.results if r.status == EventStatus.DUPLICATE

@@ -124,19 +124,29 @@ class EventQueue(QueueDatabase):
             for entry_id, event_id in found
         )
 
-    def remove_delivered(self, acknowledged: Iterable[tuple[int, Verdict]]) -> int:
+    def remove_delivered(
+        self, acknowledged: Iterable[tuple[int, Verdict]], *, prune: bool = True
+    ) -> int:
         """Remove delivered entries by id, as the flusher calls it: exactly these entries
         (outgoing.verdict_runs says how), remembering each with its verdict (success or
-        duplicate) for `kitty-hooks log`. Returns rows removed."""
+        duplicate) for `kitty-hooks log`. Returns rows removed. prune=False: the caller calls
+        prune_known_events() once it is done (the flusher, after its last page)."""
         runs = _outgoing().verdict_runs(acknowledged)
         if not runs:
             return 0
 
         def work() -> int:
             _outgoing().free_pages_fast(self._db)
-            return self._in_transaction(lambda tx: _outgoing().remove_runs(tx, runs))
+            return self._in_transaction(lambda tx: _outgoing().remove_runs(tx, runs, prune=prune))
 
         return self._guard("remove delivered events from the queue", work)
+
+    def prune_known_events(self) -> None:
+        """Apply known_events' retention (KNOWN_EVENTS_DAYS, KNOWN_EVENTS_MAX)."""
+        self._guard(
+            "forget old delivered events",
+            lambda: self._in_transaction(_known_events().prune_known),
+        )
 
     def mark_attempted(self, event_ids: Sequence[str]) -> int:
         """Stamp last_attempt_at (a network failure is not the event's fault: nothing else)."""

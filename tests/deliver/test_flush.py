@@ -55,6 +55,22 @@ def test_everything_reaches_the_server_once_in_capped_batches(logged_in: IngestS
     assert read_state().last.synced == 2500
 
 
+def test_a_flush_keeps_the_delivery_log_to_its_cap_once_it_is_done(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention is applied once after the last page, not after every page (its count walks
+    the whole index), and applied all the same."""
+    from kitty_hooks.queue import known_events
+
+    monkeypatch.setattr(known_events, "KNOWN_EVENTS_MAX", 1500)
+    ids = queue_events(2500)
+    assert flush(timeout=FAST).line() == "Synced: 2500, Duplicates: 0, Failed: 0"
+    with EventQueue() as queue:
+        logged = [d.event_id for d in queue.delivered()]
+    assert len(logged) == 1500
+    assert set(logged) <= set(ids)
+
+
 def test_batches_are_also_capped_by_compressed_size(logged_in: IngestServer) -> None:
     queue_events(300)
     summary = flush(timeout=FAST, batch_bytes=4096)
@@ -507,7 +523,7 @@ import os
 from kitty_hooks.deliver.flush import flush
 from kitty_hooks.queue.store import EventQueue
 
-def crash(self, entry_ids):
+def crash(self, entry_ids, **options):
     os._exit(9)  # the answer is in, nothing is removed yet
 
 EventQueue.remove_delivered = crash
@@ -540,7 +556,7 @@ def test_a_queue_write_that_fails_mid_flush_stops_it_and_loses_nothing(
 ) -> None:
     ids = queue_events(3000)
 
-    def disk_full(self: EventQueue, entry_ids: object) -> int:
+    def disk_full(self: EventQueue, entry_ids: object, **options: object) -> int:
         raise QueueError("disk full: cannot remove delivered events from the queue")
 
     with monkeypatch.context() as patched:
