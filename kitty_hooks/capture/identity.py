@@ -12,9 +12,8 @@ from typing import Any
 
 from kitty_hooks.gitrepo import history as git_history
 from kitty_hooks.gitrepo import repo as git_repo
-from kitty_hooks.model.events import Identity
+from kitty_hooks.model.events import Identity, is_lower_hex
 
-_HEX_DIGITS = frozenset("0123456789abcdef")
 # Derived project ids are UUIDv5 in a namespace of our own, from the repository's root commit.
 _PROJECT_NAMESPACE = "kitty-hooks:project:root-commit"
 _ROOT_CACHE = "kitty-hooks-root-commit"
@@ -75,7 +74,7 @@ def canonical_uuid(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "").lower()
-    if len(digits) != 32 or not all(c in _HEX_DIGITS for c in digits):
+    if len(digits) != 32 or not is_lower_hex(digits):
         return None
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 

@@ -100,6 +100,12 @@ def drain(*, _failed: set[str] | None = None) -> int:
         return 0
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another drain works: then we see all
+    except OSError as exc:  # a file system without locks (some NFS): nothing to capture under
+        os.close(lock)
+        log_line(f"journal: cannot lock {state_dir() / LOCK} ({exc}); commits stay recorded")
+        failed.update(_entry_names(directory))
+        return 0
+    try:
         return _drain_locked(directory, failed)
     finally:
         os.close(lock)  # releases the flock
@@ -207,6 +213,8 @@ def entries(directory: Path | None = None, *, tidy: bool = True) -> list[Entry]:
     a kernel tick (1-10 ms), and a rebase may record two picks within one; pids grow. A file
     that is no entry the shim writes is removed, unless tidy is False (doctor only looks).
     """
+    from kitty_hooks.model.events import is_lower_hex  # only once there are entries
+
     directory = journal_dir() if directory is None else directory
     found: list[Entry] = []
     for name in _entry_names(directory):
@@ -221,7 +229,7 @@ def entries(directory: Path | None = None, *, tidy: bool = True) -> list[Entry]:
         except OSError as exc:
             log_line(f"journal: cannot read {path} ({exc})")
             continue
-        if not (pid.isdigit() and len(sha) in (40, 64) and _is_hex(sha)):
+        if not (pid.isdigit() and len(sha) in (40, 64) and is_lower_hex(sha)):
             if tidy:
                 log_line(f"journal: {name} is not a name the shim writes; removed")
                 _remove(path)
@@ -246,10 +254,6 @@ def _entry_names(directory: Path) -> list[str]:
             return [e.name for e in listing if e.name.endswith(SUFFIX)]
     except OSError:  # absent (nothing recorded yet), or not a folder: nothing to drain
         return []
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 def _remove(path: Path) -> bool:

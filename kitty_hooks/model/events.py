@@ -29,6 +29,11 @@ _MIN_ABBREV = 7
 _HEX = frozenset("0123456789abcdef")
 
 
+def is_lower_hex(text: str) -> bool:
+    """Lower-case hexadecimal digits only (a commit sha as git prints it, a bare UUID's digits)."""
+    return _HEX.issuperset(text)
+
+
 class Envelope(TypedDict):
     event_id: str
     event_type: str
@@ -271,7 +276,7 @@ def _new_sha(value: Any, rewrites: Mapping[str, str]) -> str | None:
     exact = rewrites.get(lowered)
     if exact is not None:
         return exact if exact != value else None
-    if len(lowered) < _MIN_ABBREV or not _HEX.issuperset(lowered):
+    if len(lowered) < _MIN_ABBREV or not is_lower_hex(lowered):
         return None
     candidates = {new for old, new in rewrites.items() if old.startswith(lowered)}
     # Two rewritten commits sharing the abbreviation: ambiguous, leave it.

@@ -288,6 +288,29 @@ def test_a_drainer_that_cannot_lock_gives_up_at_once_instead_of_spinning(
     assert moves() == [("WP01", "planned", "for_review")]
 
 
+def test_a_file_system_without_locks_keeps_the_commit_recorded_and_raises_nothing(
+    hooked: Repo, no_drainer_starts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock refused (ENOLCK, some NFS mounts): not made real here, so flock is replaced. A
+    hook that drains first (post-rewrite, a foreground post-commit) must still do its own work."""
+    import errno
+    import fcntl
+
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fcntl, "flock", no_locks)
+        assert journal.drain() == 0
+    assert log_path().read_text().count("cannot lock") == 1
+    assert len(journal.entries()) == 1  # kept for a drain that can lock
+    assert journal.drain() == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
 def test_a_commit_captured_in_the_foreground_waits_for_the_ones_recorded_before_it(
     hooked: Repo, no_drainer_starts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
