@@ -18,10 +18,8 @@ settings.register_profile("long", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(autouse=True)
-def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own HOME and kitty-hooks state, and a git that reads no user config."""
-    home = tmp_path_factory.mktemp("home")
+def make_hermetic(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """HOME and kitty-hooks state in home, and a git that reads no user config."""
     for name in list(os.environ):
         if name.startswith(("GIT_", "KITTY_HOOKS", "PRE_COMMIT", "SPEC_KITTY")):
             monkeypatch.delenv(name)
@@ -34,6 +32,21 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Lovelace")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
     return home
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own HOME and kitty-hooks state, and a git that reads no user config."""
+    return make_hermetic(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same for a module-scoped fixture, which is set up before any test's hermetic_env: a
+    commit it makes through installed hooks would otherwise queue into the real home."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield make_hermetic(monkeypatch, tmp_path_factory.mktemp("module-home"))
+        drainers_done()  # a capture its commits started, before the real HOME is back
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ by default (tests/conftest.py); HYPOTHESIS_PROFILE=long for a thorough run.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -86,7 +87,8 @@ def test_any_wp_file_parses_or_raises_the_frontmatter_error(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def layout(tmp_path_factory: pytest.TempPathFactory) -> RepoLayout:
+def layout(tmp_path_factory: pytest.TempPathFactory, module_env: Path) -> RepoLayout:
+    del module_env  # no user git config, as in every test
     repo = Repo(tmp_path_factory.mktemp("config") / "repo")
     repo.write("README.md", "x\n")
     repo.commit_all("root")

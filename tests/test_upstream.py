@@ -194,7 +194,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def gated_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+def gated_repo(tmp_path_factory: pytest.TempPathFactory, module_env: Path) -> Repo:
+    del module_env  # installed and committed in a home of the module's, never the real one
     repo = Repo(tmp_path_factory.mktemp("gated") / "repo")
     subprocess.run([*KITTY_HOOKS, "install"], cwd=repo.path, check=True, capture_output=True)
     shutil.copytree(PROJECT / "kitty-specs", repo.path / "kitty-specs")
