@@ -147,7 +147,7 @@ def _flush_locked(
             refresh_call=refresh_call,
         )
         summary = sender.run()
-        queue.prune_known_events()  # known_events' retention, once for all the pages sent
+        queue.update_known_events()  # once for all the pages sent
         if summary.left_pending == 0:
             queue.clear_work_marker(spooled=spool.has_spooled)
     _record(state, summary, success=summary.outcome == FlushOutcome.DONE)

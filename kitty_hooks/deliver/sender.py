@@ -194,8 +194,8 @@ class Verdicts:
             for r in result.results
             if r.status in (EventStatus.SUCCESS, EventStatus.DUPLICATE)
         )
-        # The flush prunes the delivery log once, after its last page.
-        queue.remove_delivered(acknowledged, prune=False)
+        # The flush brings known_events up to date once, after its last page.
+        queue.remove_delivered(acknowledged, update_known=False)
         self.summary.synced += sum(1 for r in result.results if r.status == EventStatus.SUCCESS)
         self.summary.duplicates += sum(
             1 for r in result.results if r.status == EventStatus.DUPLICATE

@@ -1,6 +1,14 @@
-"""known_events: the ids that left the queue (delivered, purged, dropped), so that a scan over
-old commits does not queue them again; for the events the server acknowledged, also the
-delivery log that `kitty-hooks log` reads."""
+"""What left the queue (delivered, purged, dropped): the departures table, the delivery log that
+`kitty-hooks log` reads, and known_events, the set of their ids, so that a scan over old commits
+does not queue them again.
+
+departures is written as events leave, at the end of the file (cheap: the rows of a page land
+on a few new pages). known_events, keyed by event id, takes a page's ids at random places; it is
+brought up to date in one pass by update_known (after a flush's last page, after a purge or a
+drop), and known_through says how far: every departure up to that id is in it or forgotten.
+Until then intake.seen_ids looks at the departures above the mark too, so an id is known the moment
+it leaves.
+"""
 
 from __future__ import annotations
 
@@ -10,47 +18,72 @@ from datetime import datetime, timedelta, timezone
 
 from kitty_hooks.queue.entries import DeliveredEvent, Verdict
 
-# How long known_events remembers an event delivered, purged or dropped, and how many it keeps
-# at most (the oldest go first). Past that a scan over old commits queues a move again and the
-# server answers `duplicate`: idempotency is the server's, this table only saves the trip.
+# How long an event that left is remembered, and how many at most (the oldest go first). Past
+# that a scan over old commits queues a move again and the server answers `duplicate`:
+# idempotency is the server's, this table only saves the trip.
 KNOWN_EVENTS_DAYS = 90
 KNOWN_EVENTS_MAX = 50_000
 
-# Remember entries (the WHERE clause follows; parameters: known_at, verdict, then the clause's)
-# in known_events: when, why, and what they were. One json_extract with several paths parses
-# each envelope once.
-REMEMBER = (
-    "INSERT OR REPLACE INTO known_events (event_id, known_at, verdict, event_type, detail)"
+# Record entries (the WHERE clause follows; parameters: left_at, verdict, then the clause's)
+# as departures: when, why, and what they were, in queue order. One json_extract with several
+# paths parses each envelope once; detail is [feature_slug, wp_id, from_lane, to_lane].
+DEPART = (
+    "INSERT INTO departures (event_id, left_at, verdict, event_type, detail)"
     " SELECT event_id, ?, ?, event_type, json_extract(data, '$.payload.feature_slug',"
     " '$.payload.wp_id', '$.payload.from_lane', '$.payload.to_lane') FROM entries"
 )
+# ... after the WHERE clause, so that departures keep the queue's order.
+DEPART_ORDER = " ORDER BY id"
 
 
-def prune_known(tx: sqlite3.Connection) -> None:
-    """The retention rule of known_events (and so of `kitty-hooks log`): KNOWN_EVENTS_DAYS, and
-    at most about KNOWN_EVENTS_MAX rows (rows forgotten at the same instant go together)."""
+def update_known(tx: sqlite3.Connection) -> None:
+    """Apply the retention rule (KNOWN_EVENTS_DAYS, at most KNOWN_EVENTS_MAX departures, the
+    oldest first), then add the ids of the departures recorded since the last call to
+    known_events, in one sorted pass."""
+    (through,) = tx.execute("SELECT departure FROM known_through").fetchone()
+    forget = _last_to_forget(tx)
+    if forget:
+        # An id forgotten with its departure, unless it left again later (queued again once
+        # forgotten, say).
+        tx.execute(
+            "DELETE FROM known_events WHERE event_id IN"
+            " (SELECT event_id FROM departures WHERE id <= ? AND id <= ?)"
+            " AND event_id NOT IN (SELECT event_id FROM departures WHERE id > ?)",
+            (forget, through, forget),
+        )
+        tx.execute("DELETE FROM departures WHERE id <= ?", (forget,))
+    tx.execute(
+        "INSERT OR IGNORE INTO known_events SELECT event_id FROM departures WHERE id > ?"
+        " ORDER BY event_id",
+        (through,),
+    )
+    # The highest id left (0 once all are forgotten: a new row's id is then 1 again).
+    tx.execute("UPDATE known_through SET departure = (SELECT coalesce(max(id), 0) FROM departures)")
+
+
+def _last_to_forget(tx: sqlite3.Connection) -> int:
+    """The highest departure id past the retention rule, 0 for none. Departures are in the
+    order events left: the old ones are at the start, up to the first one young enough."""
     cutoff = datetime.now(timezone.utc) - timedelta(days=KNOWN_EVENTS_DAYS)
-    tx.execute(
-        "DELETE FROM known_events WHERE known_at < ?", (cutoff.isoformat(timespec="microseconds"),)
-    )
-    tx.execute(
-        "DELETE FROM known_events WHERE known_at < (SELECT known_at FROM known_events"
-        " ORDER BY known_at DESC LIMIT 1 OFFSET ?)",
-        (KNOWN_EVENTS_MAX - 1,),
-    )
+    (newest,) = tx.execute("SELECT coalesce(max(id), 0) FROM departures").fetchone()
+    (young,) = tx.execute(
+        "SELECT coalesce((SELECT id FROM departures WHERE left_at >= ? ORDER BY id LIMIT 1), ?)",
+        (cutoff.isoformat(timespec="microseconds"), newest + 1),
+    ).fetchone()
+    return max(newest - KNOWN_EVENTS_MAX, young - 1, 0)
 
 
 def delivered(db: sqlite3.Connection, limit: int | None) -> list[DeliveredEvent]:
-    """What the server acknowledged, newest first (as long as known_events keeps it)."""
+    """What the server acknowledged, newest first (as long as departures keeps it)."""
     rows = db.execute(
-        "SELECT event_id, event_type, verdict, known_at, detail FROM known_events"
-        " WHERE verdict IN (?, ?) ORDER BY known_at DESC, event_id DESC LIMIT ?",
+        "SELECT event_id, event_type, verdict, left_at, detail FROM departures"
+        " WHERE verdict IN (?, ?) ORDER BY id DESC LIMIT ?",
         (Verdict.SUCCESS.value, Verdict.DUPLICATE.value, -1 if limit is None else limit),
     )
     found = []
-    for event_id, event_type, verdict, known_at, detail in rows:
+    for event_id, event_type, verdict, left_at, detail in rows:
         parts = _detail(detail)
-        found.append(DeliveredEvent(event_id, event_type, Verdict(verdict), known_at, *parts))
+        found.append(DeliveredEvent(event_id, event_type, Verdict(verdict), left_at, *parts))
     return found
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from kitty_hooks.queue.chunks import id_chunks, update_in_chunks
 from kitty_hooks.queue.entries import Status, Verdict
 from kitty_hooks.queue.intake import compact_json
-from kitty_hooks.queue.known_events import REMEMBER, prune_known
+from kitty_hooks.queue.known_events import DEPART, DEPART_ORDER, update_known
 from kitty_hooks.queue.schema import DELETING, utc_now
 
 # Back to pending with a fresh retry count (parameters: _RESET_PARAMS, then the clause's).
@@ -41,8 +41,10 @@ def retry_ids(
 def purge_dead(tx: sqlite3.Connection) -> int:
     tx.execute(DELETING)
     dead = Status.DEAD_LETTER.value
-    tx.execute(REMEMBER + " WHERE status = ?", (utc_now(), Verdict.PURGED.value, dead))
-    return tx.execute("DELETE FROM entries WHERE status = ?", (dead,)).rowcount
+    tx.execute(DEPART + " WHERE status = ?" + DEPART_ORDER, (utc_now(), Verdict.PURGED.value, dead))
+    removed = tx.execute("DELETE FROM entries WHERE status = ?", (dead,)).rowcount
+    update_known(tx)
+    return removed
 
 
 def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) -> list[str]:
@@ -65,12 +67,12 @@ def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) ->
         ]
         if remember:
             tx.execute(
-                REMEMBER + f" WHERE event_id IN ({marks})",
+                DEPART + f" WHERE event_id IN ({marks})" + DEPART_ORDER,
                 (utc_now(), Verdict.DROPPED.value, *chunk),
             )
         tx.execute(f"DELETE FROM entries WHERE event_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
-    prune_known(tx)
+    update_known(tx)
     return removed
 
 

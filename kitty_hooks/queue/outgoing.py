@@ -1,5 +1,5 @@
 """The flusher's side of the queue: the next page to send, and what the server's answer does to
-each entry (delivered: removed and remembered; rejected: a retry counted; attempted: stamped)."""
+each entry (delivered: removed and recorded as departures; rejected: a retry counted; attempted: stamped)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from kitty_hooks.queue.chunks import id_chunks, update_in_chunks
 from kitty_hooks.queue.entries import OutgoingPage, Status, Verdict
-from kitty_hooks.queue.known_events import REMEMBER, prune_known
+from kitty_hooks.queue.known_events import DEPART, DEPART_ORDER, update_known
 from kitty_hooks.queue.schema import DELETING, utc_now
 
 
@@ -70,23 +70,25 @@ def free_pages_fast(db: sqlite3.Connection) -> None:
 
 
 def remove_runs(
-    tx: sqlite3.Connection, runs: Sequence[tuple[int, int, Verdict]], *, prune: bool = True
+    tx: sqlite3.Connection, runs: Sequence[tuple[int, int, Verdict]], *, update: bool = True
 ) -> int:
-    """Remove the entries of each run by range, remembering each with its run's verdict.
+    """Remove the entries of each run by range, recording each as a departure with its run's
+    verdict.
 
-    prune=False leaves known_events' retention to the caller: the flusher prunes once at its
-    end, not after every page (the cap's count walks the whole index: ~0.45 s a 100,000-event
-    flush when paid per page)."""
+    update=False leaves known_events.update_known to the caller: the flusher calls it once at
+    its end, not after every page (see known_events)."""
     removed = 0
     now = utc_now()
     tx.execute(DELETING)
     for first, last, verdict in runs:
-        tx.execute(REMEMBER + " WHERE id BETWEEN ? AND ?", (now, verdict.value, first, last))
+        tx.execute(
+            DEPART + " WHERE id BETWEEN ? AND ?" + DEPART_ORDER, (now, verdict.value, first, last)
+        )
         removed += tx.execute(
             "DELETE FROM entries WHERE id BETWEEN ? AND ?", (first, last)
         ).rowcount
-    if prune:
-        prune_known(tx)
+    if update:
+        update_known(tx)
     return removed
 
 

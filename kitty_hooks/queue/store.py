@@ -3,9 +3,9 @@
 EventQueue is the one door to it. The file itself (opening, WAL, the write transaction, errors,
 recovery) is database.QueueDatabase; each operation's SQL lives in a sibling module by job:
 intake (queueing, on every commit that moves a work package), outgoing (the flusher's),
-inspection (reading), maintenance (retry, purge, drop, history rewrites), known_events (the
-delivery log). Only intake loads with this module: the post-commit hook needs no other, so the
-rest load on their first use (the functions at the end).
+inspection (reading), maintenance (retry, purge, drop, history rewrites), known_events (what
+left: the delivery log and the set of ids). Only intake loads with this module: the post-commit
+hook needs no other, so the rest load on their first use (the functions at the end).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class EventQueue(QueueDatabase):
         return self._read("read the queue", _inspection().stats)
 
     def delivered(self, *, limit: int | None = None) -> list[DeliveredEvent]:
-        """What the server acknowledged, newest first (as long as known_events keeps it)."""
+        """What the server acknowledged, newest first (as long as departures keeps it)."""
         return self._read("read the delivery log", lambda db: _known_events().delivered(db, limit))
 
     # --- for the flusher ---------------------------------------------------------------------
@@ -125,27 +125,31 @@ class EventQueue(QueueDatabase):
         )
 
     def remove_delivered(
-        self, acknowledged: Iterable[tuple[int, Verdict]], *, prune: bool = True
+        self, acknowledged: Iterable[tuple[int, Verdict]], *, update_known: bool = True
     ) -> int:
         """Remove delivered entries by id, as the flusher calls it: exactly these entries
-        (outgoing.verdict_runs says how), remembering each with its verdict (success or
-        duplicate) for `kitty-hooks log`. Returns rows removed. prune=False: the caller calls
-        prune_known_events() once it is done (the flusher, after its last page)."""
+        (outgoing.verdict_runs says how), recording each as a departure with its verdict
+        (success or duplicate) for `kitty-hooks log`. Returns rows removed.
+        update_known=False: the caller calls update_known_events() once it is done (the
+        flusher, after its last page)."""
         runs = _outgoing().verdict_runs(acknowledged)
         if not runs:
             return 0
 
         def work() -> int:
             _outgoing().free_pages_fast(self._db)
-            return self._in_transaction(lambda tx: _outgoing().remove_runs(tx, runs, prune=prune))
+            return self._in_transaction(
+                lambda tx: _outgoing().remove_runs(tx, runs, update=update_known)
+            )
 
         return self._guard("remove delivered events from the queue", work)
 
-    def prune_known_events(self) -> None:
-        """Apply known_events' retention (KNOWN_EVENTS_DAYS, KNOWN_EVENTS_MAX)."""
+    def update_known_events(self) -> None:
+        """Forget departures past the retention rule and add the ids of the new ones to
+        known_events (see known_events.update_known)."""
         self._guard(
-            "forget old delivered events",
-            lambda: self._in_transaction(_known_events().prune_known),
+            "update the known events",
+            lambda: self._in_transaction(_known_events().update_known),
         )
 
     def mark_attempted(self, event_ids: Sequence[str]) -> int:

@@ -4,16 +4,11 @@ against real git repositories, a real queue file and the ingest server on loopba
 from __future__ import annotations
 
 import json
-import sqlite3
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from kitty_hooks.githooks.install import install_hooks
-from kitty_hooks.queue import known_events as queue_module
-from kitty_hooks.queue.entries import Verdict
-from kitty_hooks.queue.schema import _SCHEMA_1
 from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import Repo
 from tests.ingest import IngestServer, post_batch
@@ -131,50 +126,6 @@ def test_log_shows_what_the_server_acknowledged_newest_first(
     text = repo.kitty_hooks("log").stdout.splitlines()
     assert text[0].split() == ["DELIVERED", "EVENT", "ID", "VERDICT", "EVENT"]
     assert len(text) == 5 and "duplicate" in "\n".join(text)
-
-
-# --- the queue file: schema 2 and the retention of known_events ------------------------------
-
-
-def test_a_schema_1_queue_is_migrated_and_keeps_its_events(tmp_path: Path) -> None:
-    path = tmp_path / "queue.db"
-    with sqlite3.connect(path) as conn:
-        for statement in _SCHEMA_1:
-            conn.execute(statement)
-        conn.execute("INSERT INTO known_events (event_id) VALUES ('01JD3Q9Z6C8W4S0Y2X5V7T1R00')")
-        conn.execute("PRAGMA user_version = 1")
-    conn.close()
-    with EventQueue(path) as queue:
-        queue.enqueue(envelopes(1))
-        (entry,) = queue.list_entries()
-        assert entry.commit_sha is None
-        assert queue.delivered() == []  # what schema 1 knew has no verdict: not in the log
-        assert queue.enqueue([{"event_id": "01JD3Q9Z6C8W4S0Y2X5V7T1R00", "event_type": "X"}])
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        (known_at,) = conn.execute("SELECT known_at FROM known_events").fetchone()
-    conn.close()
-    assert known_at is not None  # it ages out from the migration on
-
-
-def test_known_events_keep_90_days_and_at_most_the_cap(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "queue.db"
-    monkeypatch.setattr(queue_module, "KNOWN_EVENTS_MAX", 2)
-    with EventQueue(path) as queue:
-        ids = [e["event_id"] for e in envelopes(4)]
-        queue.enqueue(envelopes(4))
-        queue.mark_delivered(ids[:1])
-        old = (datetime.now(timezone.utc) - timedelta(days=91)).isoformat()
-        queue._db.execute("UPDATE known_events SET known_at = ?", (old,))
-        for event_id in ids[1:]:
-            queue.mark_delivered([event_id], duplicates=[event_id] if event_id == ids[3] else [])
-        delivered = queue.delivered()
-    assert [(d.event_id, d.verdict) for d in delivered] == [
-        (ids[3], Verdict.DUPLICATE),
-        (ids[2], Verdict.SUCCESS),
-    ]
 
 
 def test_a_move_committed_again_after_reset_soft_is_not_orphaned(hooked: Repo) -> None:
