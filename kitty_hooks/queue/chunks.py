@@ -1,5 +1,4 @@
-"""IN lists cut to fit one statement's host parameters (intake.seen_ids has its own loop: it is
-on the post-commit path, this module is not)."""
+"""IN lists cut to fit one statement's host parameters."""
 
 from __future__ import annotations
 

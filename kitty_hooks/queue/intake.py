@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kitty_hooks.model.events import causation_key
+from kitty_hooks.queue.chunks import id_chunks
 from kitty_hooks.queue.entries import EnqueueResult
 from kitty_hooks.queue.schema import READ_CLOCK, utc_now
 
@@ -49,10 +50,11 @@ def enqueue(
     # Queued now, or delivered, purged or dropped before: asked in chunks, not one
     # SELECT an event (a scan queues thousands in one transaction).
     seen = seen_ids(tx, [e["event_id"] for e in envelopes])
-    last_of: dict[str, str | None] = {}
+    keys = [causation_key(e) for e in envelopes]
+    last_of = last_events(tx, list(dict.fromkeys(keys)))
     moved: dict[str, str] = {}
     rows: list[tuple[Any, ...]] = []
-    for envelope in envelopes:
+    for envelope, key in zip(envelopes, keys, strict=True):
         event_id = envelope["event_id"]
         if event_id in seen:
             duplicates.append(event_id)
@@ -66,12 +68,6 @@ def enqueue(
                 )
             continue
         seen.add(event_id)  # twice in one batch: queued once
-        key = causation_key(envelope)
-        if key not in last_of:
-            row = tx.execute(
-                "SELECT last_event_id FROM causation WHERE causation_key = ?", (key,)
-            ).fetchone()
-            last_of[key] = row[0] if row else None
         clock += 1
         stored = dict(envelope)
         stored["lamport_clock"] = clock
@@ -107,17 +103,27 @@ def enqueue(
     return EnqueueResult(tuple(queued), tuple(duplicates))
 
 
+def last_events(tx: sqlite3.Connection, keys: Sequence[str]) -> dict[str, str | None]:
+    """The last event queued for each causation key (None: none yet), asked in chunks."""
+    last: dict[str, str | None] = dict.fromkeys(keys)
+    for chunk, marks in id_chunks(keys):
+        last.update(
+            tx.execute(
+                "SELECT causation_key, last_event_id FROM causation"
+                f" WHERE causation_key IN ({marks})",
+                chunk,
+            ).fetchall()
+        )
+    return last
+
+
 def seen_ids(tx: sqlite3.Connection, event_ids: Sequence[str]) -> set[str]:
     """The ids queued now or known to have left (known_events, and the departures that
     known_events.update_known has yet to add to it: normally none, all of a flush's while it
     runs)."""
     seen: set[str] = set()
-    # Each id goes in three times: 300 keeps a chunk under SQLite's oldest limit of 999
-    # variables. (The loop of chunks.id_chunks, written out: this is the one module of the hook
-    # path that needs one.)
-    for start in range(0, len(event_ids), 300):
-        chunk = event_ids[start : start + 300]
-        marks = ", ".join("?" * len(chunk))
+    # Each id goes in three times: 300 keeps a chunk under SQLite's oldest limit of 999.
+    for chunk, marks in id_chunks(event_ids, 300):
         seen.update(
             row[0]
             for row in tx.execute(

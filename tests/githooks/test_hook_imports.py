@@ -186,6 +186,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.queue.schema",
         "kitty_hooks.queue.entries",
         "kitty_hooks.queue.intake",
+        "kitty_hooks.queue.chunks",
         "kitty_hooks.queue.work_marker",
         "kitty_hooks.queue.spool",
     }
