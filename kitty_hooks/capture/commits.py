@@ -133,19 +133,23 @@ def scan(
     not taken from a log line are recorded as direct_repo. The events one scan queues share
     one correlation id (python-ulid: a scan is one execution).
     """
-    import orjson  # thousands of lines to read and envelopes to write: worth its import here
-
-    from kitty_hooks.model.events import new_ulid
-
     git_repo.repo_root(cwd)  # outside a work tree: say so plainly, not in git's words
-    commits = list(git_history.iter_commits(cwd, revision_range, paths=_PATHS))
+    with git_history.start_commits(cwd, revision_range, paths=_PATHS) as log:
+        # While git walks the history (a few tenths of a second in a big repository): the
+        # imports and the id that would otherwise wait for it.
+        import orjson  # thousands of lines to read and envelopes to write: worth it here
+
+        from kitty_hooks.model.events import new_ulid
+
+        correlation_id = new_ulid()
+        commits = list(git_history.stream_commits(log))
     result = CaptureResult(commits=len(commits))
     chunks = _envelope_chunks(
         cwd,
         commits,
         result,
         execution_mode="direct_repo",
-        correlation_id=new_ulid(),
+        correlation_id=correlation_id,
         progress=progress,
         loads=orjson.loads,
     )
@@ -316,15 +320,18 @@ def _envelopes(
         build_status_envelope,
         derive_ulid,
         iso_to_millis,
+        utc_now_iso,
     )
 
     built: list[Envelope] = []
+    emitted = utc_now_iso()  # once a commit, not once a move: a scan builds thousands
     for change in changes:
         try:
             envelope = build_status_envelope(
                 change,
                 identity=identity,
                 lamport_clock=0,  # the queue ticks the clock as it stores the event
+                timestamp=emitted,
                 correlation_id=correlation_id
                 or derive_ulid(iso_to_millis(commit.author_date), "commit", commit.sha),
             )

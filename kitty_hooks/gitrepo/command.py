@@ -26,16 +26,75 @@ def run_git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
             ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
         )
     except FileNotFoundError as exc:
-        # The same error for a missing working directory as for a missing git.
-        if not Path(cwd).is_dir():
-            raise FatalError(f"{cwd} is not a directory (it was moved or deleted?)") from exc
-        raise FatalError("git is not installed or not on PATH") from exc
+        raise _not_started(cwd, exc) from exc
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise FatalError(
-            f"git {args[0]} failed in {cwd}: {message[-1] if message else 'no output'}"
-        )
+        raise _failed(cwd, args, done.stderr)
     return done.stdout
+
+
+class GitStream:
+    """One git command, started at once, its output read block by block as git writes it
+    (blocks()): the caller works while git does. Leaving the with-block before the end kills
+    git."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.cwd = cwd
+        self.args = args
+        try:
+            self._process = subprocess.Popen(
+                ["git", *args],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except FileNotFoundError as exc:
+            raise _not_started(cwd, exc) from exc
+
+    def blocks(self) -> Iterator[bytes]:
+        """git's output as it comes; FatalError, in our words, once git has failed."""
+        import selectors
+
+        process = self._process
+        assert process.stdout is not None and process.stderr is not None
+        errors: list[bytes] = []
+        with selectors.DefaultSelector() as pipes:  # stderr read too: git never waits on it
+            pipes.register(process.stdout, selectors.EVENT_READ)
+            pipes.register(process.stderr, selectors.EVENT_READ)
+            while pipes.get_map():
+                for key, _ in pipes.select():
+                    block = os.read(key.fd, 1 << 16)
+                    if not block:
+                        pipes.unregister(key.fileobj)
+                    elif key.fileobj is process.stdout:
+                        yield block
+                    else:
+                        errors.append(block)
+        if process.wait() != 0:
+            raise _failed(self.cwd, self.args, b"".join(errors))
+
+    def __enter__(self) -> GitStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _not_started(cwd: Path, exc: FileNotFoundError) -> FatalError:
+    # The same error for a missing working directory as for a missing git.
+    if not Path(cwd).is_dir():
+        return FatalError(f"{cwd} is not a directory (it was moved or deleted?)")
+    return FatalError("git is not installed or not on PATH")
+
+
+def _failed(cwd: Path, args: tuple[str, ...], stderr: bytes) -> FatalError:
+    message = stderr.decode("utf-8", "replace").strip().splitlines()
+    return FatalError(f"git {args[0]} failed in {cwd}: {message[-1] if message else 'no output'}")
 
 
 # What `git rev-parse --local-env-vars` lists: the repository a git process exported to its hooks

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.gitrepo.command import run_git
+from kitty_hooks.gitrepo.command import GitStream, run_git
 
 
 class FileChange(NamedTuple):
@@ -33,8 +33,10 @@ class CommitRecord(NamedTuple):
         return len(self.parents) > 1
 
 
-# %x1e starts a record; %x1f separates header fields. Author fields can hold any other byte.
-_FORMAT = "--format=%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f"
+# %x1e starts a record; %x1f separates the fields that cannot hold it (sha, parents, date) from
+# each other and from the author's name, and a NUL (-z's separator too) ends the name and the
+# email: the one byte a name or an email cannot hold (git takes any other, \x1e and \x1f too).
+_FORMAT = "--format=%x1e%H%x1f%P%x1f%aI%x1f%an%x00%ae"
 
 _NULL_SHA = "0" * 40
 
@@ -51,25 +53,43 @@ def read_commit(cwd: Path, rev: str, *, paths: tuple[str, ...]) -> CommitRecord:
         cwd, "diff-tree", "-r", "-z", "--no-renames", "--root", "--always", "--no-abbrev", "--raw",
         _FORMAT, rev, "--", *paths,
     )  # fmt: skip
-    records = list(_parse_records(out))
+    records = list(parse_commits(out))
     if len(records) != 1:
         raise FatalError(f"git diff-tree gave {len(records)} commits for {rev}")
     return records[0]
 
 
-def iter_commits(
-    cwd: Path, revision_range: str, *, paths: tuple[str, ...]
-) -> Iterator[CommitRecord]:
-    """Every commit of a range (oldest first) that changes `paths`, with those changes.
+def start_commits(cwd: Path, revision_range: str, *, paths: tuple[str, ...]) -> GitStream:
+    """Start reading every commit of a range (oldest first) that changes `paths`, with those
+    changes; stream_commits(stream) parses them as git writes them. The caller can work
+    meanwhile: git walks the whole range before its first commit.
 
     One git call for the whole range. --full-history keeps commits on merged side branches
     that default history simplification would hide.
     """
-    out = run_git(
+    return GitStream(
         cwd, "log", "--reverse", "--full-history", "--no-renames", "-z", "--raw", "--no-abbrev",
         _FORMAT, revision_range, "--", *paths,
     )  # fmt: skip
-    yield from _parse_records(out)
+
+
+def stream_commits(stream: GitStream) -> Iterator[CommitRecord]:
+    """The commits of a start_commits call, parsed as git writes them."""
+    return _records(_tokens(stream.blocks()))
+
+
+def _tokens(blocks: Iterable[bytes]) -> Iterator[str]:
+    """The NUL-separated fields of git's -z output, whole, however the blocks cut them (a NUL
+    is never inside a UTF-8 character)."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        cut = pending.rfind(b"\0")
+        if cut >= 0:
+            yield from pending[:cut].decode("utf-8", "surrogateescape").split("\0")
+            pending = pending[cut + 1 :]
+    if pending:
+        yield pending.decode("utf-8", "surrogateescape")
 
 
 def read_commits(cwd: Path, shas: list[str], *, paths: tuple[str, ...]) -> list[CommitRecord]:
@@ -80,34 +100,43 @@ def read_commits(cwd: Path, shas: list[str], *, paths: tuple[str, ...]) -> list[
         cwd, "log", "--no-walk=unsorted", "--no-renames", "-z", "--raw", "--no-abbrev", _FORMAT,
         "--stdin", "--", *paths, stdin="".join(f"{sha}\n" for sha in shas).encode("utf-8", "surrogateescape"),
     )  # fmt: skip
-    return list(_parse_records(out))
+    return list(parse_commits(out))
 
 
-def _parse_records(out: bytes) -> Iterator[CommitRecord]:
-    text = out.decode("utf-8", "surrogateescape")
-    for chunk in text.split("\x1e")[1:]:
-        header, _, body = chunk.partition("\0")
-        sha, parents, name, email, date = header.split("\x1f")[:5]
-        tokens = [t.strip("\n") for t in body.split("\0")]
-        changes: list[FileChange] = []
-        index = 0
-        while index < len(tokens):
-            meta = tokens[index]
-            if not meta.startswith(":"):
-                index += 1
-                continue
-            _, _, old_sha, new_sha, status = meta[1:].split(" ")
-            path = tokens[index + 1]
+def parse_commits(out: bytes) -> Iterator[CommitRecord]:
+    """The commits of one whole -z output of _FORMAT with --raw."""
+    return _records(iter(out.decode("utf-8", "surrogateescape").split("\0")))
+
+
+def _records(tokens: Iterator[str]) -> Iterator[CommitRecord]:
+    """Read field by field, in order: a path or an author may hold any byte but NUL, so no
+    other byte can be searched for (a path may even start with \x1e)."""
+    header: list[str] | None = None
+    changes: list[FileChange] = []
+    for token in tokens:
+        field = token.lstrip("\n")
+        if field.startswith("\x1e"):  # a commit's header: sha, parents, date, name; the email
+            if header is not None:
+                yield _record(header, changes)
+            header = [*field[1:].split("\x1f", 3), next(tokens, "")]
+            changes = []
+        elif field.startswith(":") and header is not None:  # a change, then its path
+            _, _, old_sha, new_sha, status = field[1:].split(" ")
             changes.append(
                 FileChange(
                     status=status[0],
-                    path=path,
+                    path=next(tokens, ""),
                     old_blob=None if old_sha == _NULL_SHA else old_sha,
                     new_blob=None if new_sha == _NULL_SHA else new_sha,
                 )
             )
-            index += 2
-        yield CommitRecord(sha, tuple(parents.split()), name, email, date, tuple(changes))
+    if header is not None:
+        yield _record(header, changes)
+
+
+def _record(header: list[str], changes: list[FileChange]) -> CommitRecord:
+    sha, parents, date, name, email = header
+    return CommitRecord(sha, tuple(parents.split()), name, email, date, tuple(changes))
 
 
 def root_commits(cwd: Path) -> list[str]:

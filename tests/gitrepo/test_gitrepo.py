@@ -1,14 +1,100 @@
-"""git_blobs.stream_blobs: the one cat-file a scan reads every blob through."""
+"""The two long git reads of a scan: the history, parsed as `git log` writes it
+(history.start_commits, stream_commits), and every blob through one cat-file (stream_blobs)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kitty_hooks.errors import FatalError
 from kitty_hooks.gitrepo import blobs as git_blobs
+from kitty_hooks.gitrepo import history as git_history
+from kitty_hooks.gitrepo.command import run_git
 from tests.gitutil import Repo
+
+PATHS = ("kitty-specs",)
+
+
+HOSTILE_NAME = "Zo\x1f\x1eë: Ü"
+HOSTILE_PATH = "kitty-specs/003-odd/\x1e:1\x1f.md"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory, module_env: Path) -> tuple[Path, bytes]:
+    """A repository with commits under kitty-specs/ (one of 300 files; one whose author and
+    path hold the bytes the format uses to separate), and what `git log` says of it at once."""
+    del module_env  # no user git config, as in every test
+    repo = Repo(tmp_path_factory.mktemp("history") / "repo")
+    repo.write("README.md", "root\n")
+    repo.commit_all("root")
+    for number in range(4):
+        repo.write(f"kitty-specs/001-x/tasks/WP0{number}.md", f"lane: planned {number}\n")
+        repo.commit_all(f"WP0{number}")
+    for number in range(300):
+        repo.write(f"kitty-specs/002-many/notes/{number:03d}-{'n' * 60}.md", "x\n")
+    repo.commit_all("many files")
+    repo.write(HOSTILE_PATH, "x\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "odd", f"--author={HOSTILE_NAME} <z\x1f@x>")
+    out = run_git(
+        repo.path, "log", "--reverse", "--full-history", "--no-renames", "-z", "--raw",
+        "--no-abbrev", git_history._FORMAT, "HEAD", "--", *PATHS,
+    )  # fmt: skip
+    return repo.path, out
+
+
+def test_the_history_streamed_is_the_history_read_at_once(history: tuple[Path, bytes]) -> None:
+    path, out = history
+    with git_history.start_commits(path, "HEAD", paths=PATHS) as log:
+        streamed = list(git_history.stream_commits(log))
+    assert streamed == list(git_history.parse_commits(out))
+    assert [len(c.changes) for c in streamed] == [1, 1, 1, 1, 300, 1]
+    odd = streamed[-1]
+    assert (odd.author_name, odd.author_email) == (HOSTILE_NAME, "z\x1f@x")
+    assert odd.author_date[:4].isdigit() and odd.changes[0].path == HOSTILE_PATH
+    assert odd.sha == run_git(path, "rev-parse", "HEAD").decode().strip()
+
+
+class _Blocks:
+    def __init__(self, blocks: list[bytes]) -> None:
+        self._blocks = blocks
+
+    def blocks(self) -> list[bytes]:
+        return self._blocks
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(min_value=0, max_value=1 << 20), max_size=40))
+def test_a_record_cut_anywhere_between_blocks_parses_the_same(
+    history: tuple[Path, bytes], cuts: list[int]
+) -> None:
+    """git's output comes in pipe-sized blocks, cut anywhere: in a header, a path, a sha."""
+    _, out = history
+    edges = sorted({0, len(out), *(c % (len(out) + 1) for c in cuts)})
+    blocks = [out[a:b] for a, b in itertools.pairwise(edges) if b > a]
+    streamed = list(git_history.stream_commits(_Blocks(blocks)))  # type: ignore[arg-type]
+    assert streamed == list(git_history.parse_commits(out))
+
+
+def test_a_range_git_refuses_is_one_line_in_our_words(repo: Repo) -> None:
+    repo.write("a.txt", "alpha\n")
+    repo.commit_all()
+    with (
+        pytest.raises(FatalError, match=r"^git log failed in .*: fatal: .*no-such-branch"),
+        git_history.start_commits(repo.path, "no-such-branch", paths=PATHS) as log,
+    ):
+        list(git_history.stream_commits(log))
+
+
+def test_leaving_before_the_end_stops_git(history: tuple[Path, bytes]) -> None:
+    path, _ = history
+    with git_history.start_commits(path, "HEAD", paths=PATHS) as log:
+        pass  # never read: git is killed and reaped, nothing raised
+    assert log._process.returncode is not None
 
 
 def test_stream_blobs_answers_in_order_with_none_for_what_is_not_a_blob(repo: Repo) -> None:
