@@ -6,8 +6,8 @@ departures is written as events leave, at the end of the file (cheap: the rows o
 on a few new pages). known_events, keyed by event id, takes a page's ids at random places; it is
 brought up to date in one pass by update_known (after a flush's last page, after a purge or a
 drop), and known_through says how far: every departure up to that id is in it or forgotten.
-Until then intake.seen_ids looks at the departures above the mark too, so an id is known the moment
-it leaves.
+Until then intake.seen_ids looks at the departures above the mark too, so an id is known the
+moment it leaves.
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ def update_known(tx: sqlite3.Connection) -> None:
     (through,) = tx.execute("SELECT departure FROM known_through").fetchone()
     forget = _last_to_forget(tx)
     if forget:
-        # An id forgotten with its departure, unless it left again later (queued again once
-        # forgotten, say).
+        # An id forgotten with its departure (those up to the mark are in known_events),
+        # unless it left again later (queued again once forgotten, say).
         tx.execute(
             "DELETE FROM known_events WHERE event_id IN"
-            " (SELECT event_id FROM departures WHERE id <= ? AND id <= ?)"
+            " (SELECT event_id FROM departures WHERE id <= ?)"
             " AND event_id NOT IN (SELECT event_id FROM departures WHERE id > ?)",
-            (forget, through, forget),
+            (min(forget, through), forget),
         )
         tx.execute("DELETE FROM departures WHERE id <= ?", (forget,))
     tx.execute(

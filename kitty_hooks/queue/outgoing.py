@@ -1,5 +1,6 @@
 """The flusher's side of the queue: the next page to send, and what the server's answer does to
-each entry (delivered: removed and recorded as departures; rejected: a retry counted; attempted: stamped)."""
+each entry (delivered: removed and recorded as a departure; rejected: a retry counted;
+attempted: stamped)."""
 
 from __future__ import annotations
 
