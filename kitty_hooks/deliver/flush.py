@@ -12,6 +12,7 @@ and a settler thread writes what the last answer meant into the queue (see sende
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -146,7 +147,14 @@ def _flush_locked(
             total=total,
             refresh_call=refresh_call,
         )
-        summary = sender.run()
+        try:
+            summary = sender.run()
+        except BaseException:
+            # What was delivered before the failure is known all the same (without this, only
+            # through seen_ids' slower look at the departures, until the next flush).
+            with contextlib.suppress(Exception):
+                queue.update_known_events()
+            raise
         queue.update_known_events()  # once for all the pages sent
         if summary.left_pending == 0:
             queue.clear_work_marker(spooled=spool.has_spooled)

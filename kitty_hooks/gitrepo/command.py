@@ -35,7 +35,7 @@ def run_git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
 class GitStream:
     """One git command, started at once, its output read block by block as git writes it
     (blocks()): the caller works while git does. Leaving the with-block before the end kills
-    git."""
+    git. POSIX only, as the shims and the journal's flock are: selectors on pipes."""
 
     def __init__(self, cwd: Path, *args: str) -> None:
         self.cwd = cwd

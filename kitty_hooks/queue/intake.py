@@ -122,17 +122,28 @@ def seen_ids(tx: sqlite3.Connection, event_ids: Sequence[str]) -> set[str]:
     known_events.update_known has yet to add to it: normally none, all of a flush's while it
     runs)."""
     seen: set[str] = set()
-    # Each id goes in three times: 300 keeps a chunk under SQLite's oldest limit of 999.
-    for chunk, marks in id_chunks(event_ids, 300):
+    # Each id goes in twice: 400 keeps a chunk under SQLite's oldest limit of 999 variables.
+    for chunk, marks in id_chunks(event_ids, 400):
         seen.update(
             row[0]
             for row in tx.execute(
                 f"SELECT event_id FROM entries WHERE event_id IN ({marks})"
-                f" UNION ALL SELECT event_id FROM known_events WHERE event_id IN ({marks})"
-                " UNION ALL SELECT event_id FROM departures"
-                f" WHERE id > (SELECT departure FROM known_through) AND event_id IN ({marks})",
-                [*chunk, *chunk, *chunk],
+                f" UNION ALL SELECT event_id FROM known_events WHERE event_id IN ({marks})",
+                [*chunk, *chunk],
             )
+        )
+    (mark, newest) = tx.execute(
+        "SELECT departure, (SELECT coalesce(max(id), 0) FROM departures) FROM known_through"
+    ).fetchone()
+    if newest > mark:
+        # Departures have no index by event id: one pass over those above the mark for all
+        # the ids at once (an IN list per chunk is a pass each: 0.6 s for a scan's 10,000 ids
+        # beside a flush's 100,000 departures).
+        wanted = set(event_ids)
+        seen.update(
+            event_id
+            for (event_id,) in tx.execute("SELECT event_id FROM departures WHERE id > ?", (mark,))
+            if event_id in wanted
         )
     return seen
 

@@ -114,9 +114,9 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     )
     conn.execute(
         "INSERT INTO departures (event_id, left_at, verdict, event_type, detail)"
-        " SELECT event_id, coalesce(known_at, ?), verdict, event_type, detail FROM known_events"
-        " ORDER BY known_at, event_id",
-        (utc_now(),),
+        " SELECT event_id, coalesce(known_at, :now), verdict, event_type, detail"
+        " FROM known_events ORDER BY coalesce(known_at, :now), event_id",
+        {"now": utc_now()},
     )
     conn.execute("DROP TABLE known_events")  # and its index
     conn.execute("CREATE TABLE known_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID")

@@ -71,6 +71,33 @@ def test_a_flush_keeps_the_delivery_log_to_its_cap_once_it_is_done(
     assert set(logged) <= set(ids)
 
 
+def test_what_a_flush_delivered_before_it_crashed_is_known_when_it_ends(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """known_events is brought up to date once a flush ends, also when it ends in an error (the
+    crash is the one thing not made real: the answer to the second batch raises)."""
+    from kitty_hooks.deliver.sender import Verdicts
+
+    ids = queue_events(20)
+    settle = Verdicts.apply_results
+    settled: list[int] = []
+
+    def crash_on_the_second(self: Verdicts, queue: EventQueue, **answer: object) -> None:
+        settled.append(1)
+        if len(settled) == 2:
+            raise RuntimeError("crash")
+        settle(self, queue, **answer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Verdicts, "apply_results", crash_on_the_second)
+    with pytest.raises(RuntimeError, match="crash"):
+        flush(timeout=FAST, batch_events=5)
+    with EventQueue() as queue:
+        known = {row[0] for row in queue._db.execute("SELECT event_id FROM known_events")}
+        (mark,) = queue._db.execute("SELECT departure FROM known_through").fetchone()
+        (newest,) = queue._db.execute("SELECT max(id) FROM departures").fetchone()
+    assert known == set(ids[:5]) and mark == newest
+
+
 def test_batches_are_also_capped_by_compressed_size(logged_in: IngestServer) -> None:
     queue_events(300)
     summary = flush(timeout=FAST, batch_bytes=4096)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import signal
 from pathlib import Path
 
 import pytest
@@ -90,11 +91,13 @@ def test_a_range_git_refuses_is_one_line_in_our_words(repo: Repo) -> None:
         list(git_history.stream_commits(log))
 
 
-def test_leaving_before_the_end_stops_git(history: tuple[Path, bytes]) -> None:
-    path, _ = history
-    with git_history.start_commits(path, "HEAD", paths=PATHS) as log:
+def test_leaving_before_the_end_stops_git(repo: Repo) -> None:
+    for number in range(1500):  # ~300 KB of log: more than a pipe holds, so git is still writing
+        repo.write(f"kitty-specs/001-x/notes/{number:04d}-{'n' * 60}.md", "x\n")
+    repo.commit_all()
+    with git_history.start_commits(repo.path, "HEAD", paths=PATHS) as log:
         pass  # never read: git is killed and reaped, nothing raised
-    assert log._process.returncode is not None
+    assert log._process.returncode == -signal.SIGKILL
 
 
 def test_stream_blobs_answers_in_order_with_none_for_what_is_not_a_blob(repo: Repo) -> None:

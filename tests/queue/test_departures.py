@@ -195,3 +195,25 @@ def test_a_schema_2_queue_keeps_its_delivery_log_in_order_and_its_known_ids(
     assert table(path, "SELECT departure FROM known_through") == [(3,)]
     names = {r[0] for r in table(path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "known_events_by_time" not in names
+
+
+def test_a_schema_2_row_without_a_time_does_not_hold_back_the_old_ones(tmp_path: Path) -> None:
+    """Departures are forgotten from the oldest up to the first young one: a row that had no
+    time (a damaged file) is dated at the migration and goes after the dated ones."""
+    path = tmp_path / "queue.db"
+    old = (datetime.now(timezone.utc) - timedelta(days=200)).isoformat()
+    with sqlite3.connect(path) as conn:
+        for statement in _SCHEMA_1:
+            conn.execute(statement)
+        _migrate_1_to_2(conn)
+        conn.execute("INSERT INTO known_events (event_id, verdict) VALUES ('01JD...00', 'success')")
+        conn.executemany(
+            "INSERT INTO known_events (event_id, known_at, verdict) VALUES (?, ?, 'success')",
+            [(f"01JD...0{n}", old) for n in (1, 2)],
+        )
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with EventQueue(path) as queue:
+        queue.update_known_events()
+    assert table(path, "SELECT event_id FROM departures") == [("01JD...00",)]
+    assert table(path, "SELECT event_id FROM known_events") == [("01JD...00",)]
