@@ -26,3 +26,22 @@ def schema_dir() -> Path:
 
 def hook_shim_dir() -> Path:
     return _asset_dir("hooks")
+
+
+def shim_template(hook: str) -> bytes:
+    """The text of a hook's shim template, as shipped (placeholders in)."""
+    template = hook_shim_dir() / hook
+    try:
+        return template.read_bytes()
+    except OSError as exc:
+        raise FatalError(
+            f"cannot read the shim template {template}: reinstall kitty-hooks"
+        ) from exc
+
+
+def shim_template_id(template: bytes) -> str:
+    """What a shim written from this template says it was written from (its `template=`): a
+    checksum, cheap enough for every hook run that starts Python (zlib is imported by then)."""
+    import zlib
+
+    return f"{zlib.crc32(template):08x}"

@@ -243,7 +243,8 @@ def version_checks(states: list[HookState], checks: list[Check]) -> None:
             "shims",
             CheckStatus.WARN,
             f"{', '.join(stale)}: written by an earlier kitty-hooks {CURRENT_SHIM_VERSION} shim "
-            "template: run `kitty-hooks install` to update",
+            "template: run `kitty-hooks install` to update (they also update themselves the "
+            "next time one of them starts Python)",
         )
     elsewhere = {
         s.package

@@ -103,6 +103,12 @@ GATES = frozenset({"pre-commit"})
 def run_hook(name: str, args: list[str]) -> int:
     if hooks_disabled():
         return 0
+    code = _guarded(name, args)
+    _refresh_shims_if_stale(name)
+    return code
+
+
+def _guarded(name: str, args: list[str]) -> int:
     hook = HOOKS[name]
     try:
         return hook(args)
@@ -117,3 +123,41 @@ def run_hook(name: str, args: list[str]) -> int:
             file=sys.stderr,
         )
         return 2 if name in GATES else 0
+
+
+def _refresh_shims_if_stale(name: str) -> None:
+    """After an upgrade of kitty-hooks, rewrite the shims an earlier release installed (found
+    when one of them starts Python: it does not say this release's template in
+    KITTY_HOOKS_SHIM), so nobody has to remember `kitty-hooks install`. Once per release, work
+    tree and hook (a stamp in the state folder): a shim it must leave alone (another
+    installation's, a v1 shim) does not pay for the look on every run. Never fails the hook."""
+    if os.environ.get("PRE_COMMIT"):  # run by the pre-commit framework: no shim of ours
+        return
+    try:
+        import zlib
+
+        from kitty_hooks.assets import shim_template, shim_template_id
+        from kitty_hooks.locations import state_dir
+
+        expected = shim_template_id(shim_template(name))
+        if os.environ.get("KITTY_HOOKS_SHIM") == expected:
+            return
+        tree = f"{zlib.crc32(os.fsencode(os.getcwd())):08x}"
+        stamp = state_dir() / "shims-checked" / f"{tree}-{name}"
+        if stamp.is_file() and stamp.read_text(encoding="utf-8") == expected:
+            return
+        from kitty_hooks.files import write_atomically
+        from kitty_hooks.githooks.install import refresh_stale_shims
+
+        directory, refreshed = refresh_stale_shims(Path.cwd())
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(stamp, expected.encode())
+    except Exception as exc:  # FatalError (no repository, an unwritable folder) or a bug
+        log_line(f"hook {name}: stale shims not updated: {type(exc).__name__}: {exc}")
+        return
+    if refreshed:
+        print(
+            f"kitty-hooks: updated the {', '.join(refreshed)} hook(s) in {directory} to this"
+            " release's shims",
+            file=sys.stderr,
+        )

@@ -83,7 +83,8 @@ def test_shims_an_earlier_release_wrote_are_told_to_update(healthy: Repo) -> Non
     assert not [line for line in lines if line.startswith("ok    version: shims")]
     assert (
         "warn  version: shims: post-commit, pre-push: written by an earlier kitty-hooks v2 shim "
-        "template: run `kitty-hooks install` to update"
+        "template: run `kitty-hooks install` to update (they also update themselves the next "
+        "time one of them starts Python)"
     ) in lines
     install_hooks(healthy.path)
     code, lines = doctor(healthy)

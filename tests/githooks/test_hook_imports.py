@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,7 @@ def _log_line(event_id: str, from_lane: str | None, to_lane: str) -> str:
 
 
 def _hook_imports(repo_path: Path) -> set[str]:
+    from kitty_hooks.assets import shim_template, shim_template_id
     from tests.gitutil import KITTY_HOOKS
 
     done = subprocess.run(
@@ -93,6 +95,8 @@ def _hook_imports(repo_path: Path) -> set[str]:
         cwd=repo_path,
         capture_output=True,
         text=True,
+        # As this release's shim calls it (an older shim's run also updates the shims).
+        env={**os.environ, "KITTY_HOOKS_SHIM": shim_template_id(shim_template("post-commit"))},
     )
     return {row.rsplit("|", 1)[-1].strip() for row in done.stderr.splitlines() if "|" in row}
 

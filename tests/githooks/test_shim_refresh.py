@@ -1,0 +1,122 @@
+"""After an upgrade of kitty-hooks, the shims an earlier release installed are rewritten the first
+time one of them starts Python: nobody has to remember `kitty-hooks install` to get this
+release's shims (hooks/*: what starts no Python, the journal)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from kitty_hooks.githooks.install import (
+    DEFAULT_HOOK_TYPES,
+    HookKind,
+    inspect_hook,
+    inspect_hooks,
+    install_hooks,
+    refresh_stale_shims,
+)
+from kitty_hooks.gitrepo.repo import hooks_dir
+from tests.gitutil import KITTY_HOOKS, Repo
+
+WP = "kitty-specs/039-x/tasks/WP01-x.md"
+
+
+def previous_release(shim: bytes) -> bytes:
+    """The shim as the release before this one wrote it: no `template=` line, nothing passed in
+    KITTY_HOOKS_SHIM (those are the template's only changes since)."""
+    text = shim.decode()
+    text = re.sub(r"# Which template this shim.*?\ntemplate=\S+\n", "", text, flags=re.S)
+    return text.replace("KITTY_HOOKS_SHIM=$template ", "").encode()
+
+
+def downgrade(repo: Repo) -> Path:
+    install_hooks(repo.path)
+    directory = hooks_dir(repo.path)
+    for hook in DEFAULT_HOOK_TYPES:
+        (directory / hook).write_bytes(previous_release((directory / hook).read_bytes()))
+    assert not any(state.current for state in inspect_hooks(repo.path))
+    return directory
+
+
+def commit_a_move(repo: Repo, lane: str) -> subprocess.CompletedProcess[str]:
+    """A commit that stages a WP file: the pre-commit shim starts Python for the gate."""
+    repo.write(WP, f"---\nwork_package_id: WP01\nlane: {lane}\n---\n")
+    repo.git("add", "-A")
+    return repo.git("commit", "-q", "-m", f"WP01 {lane}")
+
+
+def test_an_older_shim_that_starts_python_brings_every_shim_up_to_date(repo: Repo) -> None:
+    directory = downgrade(repo)
+    before = {hook: inspect_hook(directory / hook, hook) for hook in DEFAULT_HOOK_TYPES}
+    done = commit_a_move(repo, "planned")
+    assert done.returncode == 0
+    assert (
+        f"kitty-hooks: updated the pre-commit, post-commit, post-rewrite, pre-push hook(s) in "
+        f"{directory} to this release's shims"
+    ) in done.stderr
+    for state in inspect_hooks(repo.path):
+        assert state.kind is HookKind.OURS and state.current
+        assert (state.python, state.package) == (
+            before[state.hook].python,
+            before[state.hook].package,
+        )
+    # This release's shims say which template they are: the next commit changes nothing.
+    again = commit_a_move(repo, "claimed")
+    assert again.returncode == 0 and "updated the" not in again.stderr
+
+
+def test_only_our_shims_of_this_installation_are_rewritten(repo: Repo) -> None:
+    directory = downgrade(repo)
+    other = re.sub(
+        rb"(?m)^package=.*$",
+        b"package=/opt/another/kitty_hooks",
+        (directory / "pre-push").read_bytes(),
+    )
+    (directory / "pre-push").write_bytes(other)
+    (directory / "post-rewrite").write_text("#!/bin/sh\necho someone else's\n")
+    assert refresh_stale_shims(repo.path) == (directory, ["pre-commit", "post-commit"])
+    assert (directory / "pre-push").read_bytes() == other
+    assert (directory / "post-rewrite").read_text() == "#!/bin/sh\necho someone else's\n"
+
+
+def test_the_pre_commit_framework_run_rewrites_nothing(repo: Repo) -> None:
+    directory = downgrade(repo)
+    stale = (directory / "pre-commit").read_bytes()
+    repo.write(WP, "---\nwork_package_id: WP01\nlane: planned\n---\n")
+    repo.git("add", "-A")
+    done = subprocess.run(
+        [*KITTY_HOOKS, "hook", "pre-commit"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PRE_COMMIT": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (directory / "pre-commit").read_bytes() == stale
+
+
+def test_a_shim_it_must_leave_alone_costs_one_look_per_release_and_work_tree(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """Shims another installation of kitty-hooks wrote (its package elsewhere, this Python)."""
+    from kitty_hooks.locations import state_dir
+
+    directory = downgrade(repo)
+    elsewhere = tmp_path / "elsewhere" / "kitty_hooks"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "__main__.py").write_text("")  # what the shim tests for before it runs Python
+    for hook in DEFAULT_HOOK_TYPES:
+        shim = directory / hook
+        shim.write_bytes(
+            re.sub(rb"(?m)^package=.*$", f"package={elsewhere}".encode(), shim.read_bytes())
+        )
+    theirs = (directory / "pre-commit").read_bytes()
+    assert commit_a_move(repo, "planned").returncode == 0
+    stamps = sorted((state_dir() / "shims-checked").iterdir())
+    assert [s.name.split("-", 1)[1] for s in stamps] == ["post-commit", "pre-commit"]
+    looked = [s.stat().st_ino for s in stamps]
+    assert commit_a_move(repo, "claimed").returncode == 0
+    assert [s.stat().st_ino for s in stamps] == looked  # not looked at again
+    assert (directory / "pre-commit").read_bytes() == theirs
