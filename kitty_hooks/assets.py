@@ -41,7 +41,7 @@ def shim_template(hook: str) -> bytes:
 
 def shim_template_id(template: bytes) -> str:
     """What a shim written from this template says it was written from (its `template=`): a
-    checksum, cheap enough for every hook run that starts Python (zlib is imported by then)."""
+    checksum, cheap enough for every hook run that starts Python."""
     import zlib
 
     return f"{zlib.crc32(template):08x}"

@@ -239,8 +239,8 @@ def _render_shim(hook: str, python: str | None = None, package: str | None = Non
 def refresh_stale_shims(cwd: Path) -> tuple[Path, list[str]]:
     """Rewrite our shims in the hooks directory git uses from cwd that an earlier kitty-hooks
     wrote for this same package, from this release's templates, keeping the interpreter they
-    name; returns the directory and the hooks rewritten. A shim of another installation (another package dir),
-    a hook not installed, and anything not ours are left alone."""
+    name; returns the directory and the hooks rewritten. A shim of another installation
+    (another package dir), a hook not installed, and anything not ours are left alone."""
     directory = git_repo.hooks_dir(cwd)
     refreshed = []
     for hook in DEFAULT_HOOK_TYPES:

@@ -144,7 +144,7 @@ def _refresh_shims_if_stale(name: str) -> None:
             return
         tree = f"{zlib.crc32(os.fsencode(os.getcwd())):08x}"
         stamp = state_dir() / "shims-checked" / f"{tree}-{name}"
-        if stamp.is_file() and stamp.read_text(encoding="utf-8") == expected:
+        if stamp.is_file() and stamp.read_text(encoding="utf-8", errors="replace") == expected:
             return
         from kitty_hooks.files import write_atomically
         from kitty_hooks.githooks.install import refresh_stale_shims
