@@ -134,14 +134,15 @@ def _refresh_shims_if_stale(name: str) -> None:
     if os.environ.get("PRE_COMMIT"):  # run by the pre-commit framework: no shim of ours
         return
     try:
-        import zlib
-
         from kitty_hooks.assets import shim_template, shim_template_id
-        from kitty_hooks.locations import state_dir
 
         expected = shim_template_id(shim_template(name))
         if os.environ.get("KITTY_HOOKS_SHIM") == expected:
             return
+        import zlib
+
+        from kitty_hooks.locations import state_dir
+
         tree = f"{zlib.crc32(os.fsencode(os.getcwd())):08x}"
         stamp = state_dir() / "shims-checked" / f"{tree}-{name}"
         if stamp.is_file() and stamp.read_text(encoding="utf-8", errors="replace") == expected:

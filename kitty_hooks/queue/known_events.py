@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from kitty_hooks.queue.entries import DeliveredEvent, Verdict
@@ -24,16 +25,20 @@ from kitty_hooks.queue.entries import DeliveredEvent, Verdict
 KNOWN_EVENTS_DAYS = 90
 KNOWN_EVENTS_MAX = 50_000
 
-# Record entries (the WHERE clause follows; parameters: left_at, verdict, then the clause's)
-# as departures: when, why, and what they were, in queue order. One json_extract with several
-# paths parses each envelope once; detail is [feature_slug, wp_id, from_lane, to_lane].
-DEPART = (
-    "INSERT INTO departures (event_id, left_at, verdict, event_type, detail)"
-    " SELECT event_id, ?, ?, event_type, json_extract(data, '$.payload.feature_slug',"
-    " '$.payload.wp_id', '$.payload.from_lane', '$.payload.to_lane') FROM entries"
-)
-# ... after the WHERE clause, so that departures keep the queue's order.
-DEPART_ORDER = " ORDER BY id"
+
+def depart(
+    tx: sqlite3.Connection, where: str, params: Sequence[object], *, left_at: str, verdict: Verdict
+) -> None:
+    """Record the entries that match where (a WHERE clause, its params) as departures: when,
+    why, and what they were, in queue order. One json_extract with several paths parses each
+    envelope once; detail is [feature_slug, wp_id, from_lane, to_lane]."""
+    tx.execute(
+        "INSERT INTO departures (event_id, left_at, verdict, event_type, detail)"
+        " SELECT event_id, ?, ?, event_type, json_extract(data, '$.payload.feature_slug',"
+        " '$.payload.wp_id', '$.payload.from_lane', '$.payload.to_lane') FROM entries"
+        f" WHERE {where} ORDER BY id",
+        (left_at, verdict.value, *params),
+    )
 
 
 def update_known(tx: sqlite3.Connection) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from kitty_hooks.queue.chunks import id_chunks, update_in_chunks
 from kitty_hooks.queue.entries import Status, Verdict
 from kitty_hooks.queue.intake import compact_json
-from kitty_hooks.queue.known_events import DEPART, DEPART_ORDER, update_known
+from kitty_hooks.queue.known_events import depart, update_known
 from kitty_hooks.queue.schema import DELETING, utc_now
 
 # Back to pending with a fresh retry count (parameters: _RESET_PARAMS, then the clause's).
@@ -41,7 +41,7 @@ def retry_ids(
 def purge_dead(tx: sqlite3.Connection) -> int:
     tx.execute(DELETING)
     dead = Status.DEAD_LETTER.value
-    tx.execute(DEPART + " WHERE status = ?" + DEPART_ORDER, (utc_now(), Verdict.PURGED.value, dead))
+    depart(tx, "status = ?", (dead,), left_at=utc_now(), verdict=Verdict.PURGED)
     removed = tx.execute("DELETE FROM entries WHERE status = ?", (dead,)).rowcount
     update_known(tx)
     return removed
@@ -66,10 +66,7 @@ def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) ->
             )
         ]
         if remember:
-            tx.execute(
-                DEPART + f" WHERE event_id IN ({marks})" + DEPART_ORDER,
-                (utc_now(), Verdict.DROPPED.value, *chunk),
-            )
+            depart(tx, f"event_id IN ({marks})", chunk, left_at=utc_now(), verdict=Verdict.DROPPED)
         tx.execute(f"DELETE FROM entries WHERE event_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
     update_known(tx)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from kitty_hooks.queue.chunks import id_chunks, update_in_chunks
 from kitty_hooks.queue.entries import OutgoingPage, Status, Verdict
-from kitty_hooks.queue.known_events import DEPART, DEPART_ORDER, update_known
+from kitty_hooks.queue.known_events import depart, update_known
 from kitty_hooks.queue.schema import DELETING, utc_now
 
 
@@ -82,9 +82,7 @@ def remove_runs(
     now = utc_now()
     tx.execute(DELETING)
     for first, last, verdict in runs:
-        tx.execute(
-            DEPART + " WHERE id BETWEEN ? AND ?" + DEPART_ORDER, (now, verdict.value, first, last)
-        )
+        depart(tx, "id BETWEEN ? AND ?", (first, last), left_at=now, verdict=verdict)
         removed += tx.execute(
             "DELETE FROM entries WHERE id BETWEEN ? AND ?", (first, last)
         ).rowcount
