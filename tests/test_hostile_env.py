@@ -225,6 +225,23 @@ def test_a_file_that_is_not_sqlite_is_moved_aside_and_queue_list_says_so() -> No
     assert aside.read_text().startswith("these are my notes")
 
 
+@pytest.mark.parametrize(
+    ("command", "stream"), [(("sync",), "stderr"), (("diagnose", "--queue"), "stdout")]
+)
+def test_sync_and_diagnose_queue_say_when_they_moved_the_queue_aside(
+    command: tuple[str, ...], stream: str
+) -> None:
+    path = default_queue_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("these are my notes, not a database\n" * 200)
+    done = run(*command)
+    said = getattr(done, stream)
+    assert "the queue file was unreadable and was moved to" in said, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr
+    (aside,) = path.parent.glob("queue.db.corrupt-*")
+    assert str(aside) in said
+
+
 def test_an_unreadable_queue_file_is_named_with_what_to_do() -> None:
     queue_events(1)
     path = default_queue_path()

@@ -10,7 +10,7 @@ from kitty_hooks.check.diagnose import diagnose_paths, discover
 from kitty_hooks.check.envelopes import check_envelopes
 from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
 from kitty_hooks.check.reporters import REPORTERS
-from kitty_hooks.check.results import DiagnoseReport
+from kitty_hooks.check.results import DiagnoseReport, Problem
 from kitty_hooks.errors import FatalError
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.locations import hooks_disabled
@@ -65,6 +65,18 @@ def _queued_events_report() -> DiagnoseReport:
     report = DiagnoseReport()
     with EventQueue() as queue:
         entries = queue.list_entries()
+        if queue.recovered_from is not None:
+            report.add(
+                Problem(
+                    str(queue.path),
+                    None,
+                    (
+                        f"the queue file was unreadable and was moved to {queue.recovered_from}; "
+                        "a new one was started",
+                    ),
+                    severity="warning",
+                )
+            )
         check_envelopes(str(queue.path), [(e.id, e.envelope) for e in entries], report)
     return report
 

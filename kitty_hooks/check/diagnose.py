@@ -37,7 +37,11 @@ def discover(root: Path) -> list[Path]:
         for p in specs.rglob("WP*.md")
         if p.is_file() and is_wp_file(PurePosixPath(p.relative_to(root).as_posix()))
     ]
-    found += [p for p in specs.rglob("*.json") if classify(PurePosixPath(p.name), explicit=False)]
+    found += [
+        p
+        for p in specs.rglob("*.json")
+        if p.is_file() and classify(PurePosixPath(p.name), explicit=False)
+    ]
     return sorted(set(found))
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from kitty_hooks.cli.options import Group, examples, format_option
+from kitty_hooks.cli.wording import plural
 from kitty_hooks.errors import FatalError
 from kitty_hooks.queue.entries import STATUS_VALUES
 
@@ -93,7 +94,7 @@ def queue_retry(event_ids: tuple[str, ...], all_dead: bool) -> None:
         raise click.UsageError("name EVENT_ID(s) or give --all-dead")
     with _open_queue() as event_queue:
         count = event_queue.retry(list(event_ids) or None, all_dead=all_dead)
-    click.echo(f"{count} event{'s' if count != 1 else ''} pending again")
+    click.echo(f"{plural(count, 'event')} pending again")
 
 
 @queue.command("purge", epilog=examples("kitty-hooks queue purge --dead"))
@@ -103,7 +104,7 @@ def queue_purge(dead: bool) -> None:
     del dead
     with _open_queue() as event_queue:
         count = event_queue.purge_dead()
-    click.echo(f"removed {count} dead-letter event{'s' if count != 1 else ''}")
+    click.echo(f"removed {plural(count, 'dead-letter event')}")
 
 
 @queue.command(

@@ -147,8 +147,8 @@ def _capture_text(result: CaptureResult) -> str:
     if result.recovered_from is not None:
         lines.append(f"warning: the queue was unreadable and was moved to {result.recovered_from}")
     lines.append(
-        f"scanned {result.commits:,} commit{'s' if result.commits != 1 else ''}: "
-        f"{len(result.queued):,} lane change{'s' if len(result.queued) != 1 else ''} queued, "
+        f"scanned {plural(result.commits, 'commit')}: "
+        f"{plural(len(result.queued), 'lane change')} queued, "
         f"{len(result.duplicates):,} already known, {result.no_ops:,} within one sync lane (not sent), "
         f"{len(result.skipped):,} skipped"
         + (f", {len(result.unsendable):,} not queued" if result.unsendable else "")
@@ -177,7 +177,7 @@ def _status_text(report: StatusReport) -> str:
     stats = report.queue
     lines = [
         f"Queue: {stats.total_pending:,} pending, {stats.total_failed:,} failed, "
-        f"{stats.total_dead_letter:,} dead letter{'s' if stats.total_dead_letter != 1 else ''}"
+        f"{plural(stats.total_dead_letter, 'dead letter')}"
         + (f" (oldest {age_text(report.oldest_event_age_seconds)} old)" if stats.total else ""),
         f"  file: {report.queue_path}",
     ]

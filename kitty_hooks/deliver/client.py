@@ -207,8 +207,8 @@ def _read_results(response: Any, sent: tuple[str, ...]) -> BatchResult:
         if not isinstance(item, dict):
             continue
         event_id = item.get("event_id")
-        if event_id not in wanted or event_id in results:
-            continue
+        if not isinstance(event_id, str) or event_id not in wanted or event_id in results:
+            continue  # (a list or a dict is no id: unhashable, it would raise here)
         result = EventResult.from_json(item)
         # Any other status says nothing certain: that event stays pending.
         if result is not None:

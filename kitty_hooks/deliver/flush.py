@@ -79,7 +79,8 @@ def flush(
             FlushOutcome.BUSY,
             message=f"another flush is running (lock {lock_path}); try again when it ends",
         )
-    summary.warning = credentials.exposure_warning()
+    exposed = credentials.exposure_warning()
+    summary.warning = "; ".join(w for w in (summary.warning, exposed) if w) or None
     summary.started_at = started.isoformat(timespec="seconds")
     summary.finished_at = _now().isoformat(timespec="seconds")
     return summary
@@ -114,7 +115,7 @@ def _flush_locked(
             queue.clear_work_marker(spooled=spool.has_spooled)
             summary = FlushSummary(FlushOutcome.NOTHING_TO_SEND)
             _record(state, summary, success=True)
-            return summary
+            return _noting_recovery(summary, queue)
         try:
             creds = credentials.load_credentials()
             if refresh.needs_refresh(creds, now=_now()):
@@ -122,19 +123,19 @@ def _flush_locked(
         except refresh.SessionExpired as exc:
             summary = FlushSummary(FlushOutcome.LOGIN_NEEDED, left_pending=total, message=str(exc))
             _record(state, summary, success=False, backoff=False)
-            return summary
+            return _noting_recovery(summary, queue)
         except credentials.CredentialsError as exc:
             summary = FlushSummary(
                 FlushOutcome.NO_CREDENTIALS, left_pending=total, message=str(exc)
             )
             _record(state, summary, success=False, backoff=False)
-            return summary
+            return _noting_recovery(summary, queue)
         except refresh.RefreshFailed as exc:
             summary = FlushSummary(
                 FlushOutcome.RETRY_LATER, left_pending=total, message=f"token refresh failed: {exc}"
             )
             _record(state, summary, success=False)
-            return summary
+            return _noting_recovery(summary, queue)
         sender = Sender(
             queue,
             creds,
@@ -159,6 +160,17 @@ def _flush_locked(
         if summary.left_pending == 0:
             queue.clear_work_marker(spooled=spool.has_spooled)
     _record(state, summary, success=summary.outcome == FlushOutcome.DONE)
+    return _noting_recovery(summary, queue)
+
+
+def _noting_recovery(summary: FlushSummary, queue: EventQueue) -> FlushSummary:
+    """summary, warning that the queue file was unreadable and moved aside when it was (the
+    events in it are in the moved file, not sent)."""
+    if queue.recovered_from is not None:
+        summary.warning = (
+            f"the queue file was unreadable and was moved to {queue.recovered_from}; "
+            "a new one was started"
+        )
     return summary
 
 

@@ -86,7 +86,7 @@ class ReadAhead:
     ahead of the sender: iterate for (page, batch) pairs, oldest first.
 
     It has its own SQLite connection (a connection belongs to the thread that opened it) and
-    only reads: what the server acknowledged is removed by the sender's connection. Pages
+    only reads: what the server acknowledged is removed by the Settler's connection. Pages
     move on by id (after the last id read), so nothing is read twice in one flush, and an
     entry the sender has yet to settle is never read again. Closing stops it; a page it read
     but nobody sent changes nothing in the queue.

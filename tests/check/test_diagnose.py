@@ -196,6 +196,14 @@ def test_a_directory_is_searched_for_event_files(repo: Repo) -> None:
     assert "meta.json" not in output
 
 
+def test_a_folder_named_like_an_event_file_is_no_event_file(repo: Repo) -> None:
+    repo.write(f"{FEATURE}/status.events.jsonl", VALID_LOG)
+    repo.write(f"{FEATURE}/archive.events.json/README.md", "old exports\n")
+    code, output = _diagnose(repo, FEATURE)
+    assert code == 0, output
+    assert "archive.events.json" not in output
+
+
 def test_a_directory_without_event_files_is_an_io_error(repo: Repo) -> None:
     (repo.path / "empty").mkdir()
     code, output = _diagnose(repo, "empty")

@@ -232,6 +232,21 @@ def test_malformed_answers_change_nothing(logged_in: IngestServer, body: bytes) 
     assert all(e.retry_count == 0 for e in queued_entries())
 
 
+@pytest.mark.parametrize("odd_id", [["x"], {"id": "x"}, 7, None])
+def test_a_result_whose_event_id_is_no_string_leaves_its_event_pending(
+    logged_in: IngestServer, odd_id: object
+) -> None:
+    """An answer of garbage ids said nothing about our events: they stay queued (was an internal
+    error for a list or a dict: unhashable), and the flush ends as any other."""
+    ids = queue_events(2)
+    results = [{"event_id": odd_id, "status": "success"} for _ in ids]
+    logged_in.faults.push(Fault.body(json.dumps({"results": results}).encode()))
+    summary = flush(timeout=FAST)
+    assert summary.synced == 0 and summary.unknown_fate == 2
+    assert [e.event_id for e in queued_entries()] == ids
+    assert all(e.retry_count == 0 and e.status == "pending" for e in queued_entries())
+
+
 def test_retry_after_in_seconds_is_honoured(logged_in: IngestServer) -> None:
     queue_events(3)
     slept: list[float] = []
