@@ -138,7 +138,7 @@ def _derived_uuid(layout: git_repo.RepoLayout) -> str:
         root, derived = [*cache.read_text(encoding="ascii").split(), "", ""][:2]
     except (OSError, ValueError):
         root = derived = ""
-    if not re.fullmatch(r"[0-9a-f]{40,64}", root):
+    if len(root) not in (40, 64) or not is_lower_hex(root):  # a sha-1 or sha-256 id
         roots = git_history.root_commits(layout.top)
         root, derived = (roots[0] if roots else "no-commits"), ""
     elif canonical_uuid(derived) == derived:

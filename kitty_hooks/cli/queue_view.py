@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.cli.terminal import Tone, paint
 from kitty_hooks.cli.wording import plural
+from kitty_hooks.model.events import EVENT_TYPE
 from kitty_hooks.queue.entries import Status, Verdict
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def _entry_document(entry: QueueEntry, orphaned: bool | None = None) -> dict[str
 
 def _describe_event(envelope: dict[str, Any]) -> str:
     payload = envelope.get("payload")
-    if envelope.get("event_type") == "WPStatusChanged" and isinstance(payload, dict):
+    if envelope.get("event_type") == EVENT_TYPE and isinstance(payload, dict):
         from_lane = payload.get("from_lane") or "new"
         return f"{payload.get('feature_slug')}/{payload.get('wp_id')} {from_lane} -> {payload.get('to_lane')}"
     return str(envelope.get("event_type"))

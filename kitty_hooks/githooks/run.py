@@ -5,6 +5,7 @@ Reached from kitty_hooks.entry without importing click, because hooks run on eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -150,9 +151,12 @@ def _refresh_shims_if_stale(name: str) -> None:
         from kitty_hooks.files import write_atomically
         from kitty_hooks.githooks.install import refresh_stale_shims
 
-        directory, refreshed = refresh_stale_shims(Path.cwd())
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(stamp, expected.encode())
+        try:
+            directory, refreshed = refresh_stale_shims(Path.cwd())
+        finally:  # looked, whatever came of it: a look that fails is not tried on every run
+            with contextlib.suppress(OSError):
+                stamp.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(stamp, expected.encode())
     except Exception as exc:  # FatalError (no repository, an unwritable folder) or a bug
         log_line(f"hook {name}: stale shims not updated: {type(exc).__name__}: {exc}")
         return

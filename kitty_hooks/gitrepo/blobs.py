@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.gitrepo.command import run_git
+from kitty_hooks.gitrepo.command import git_failed, git_not_started, run_git
 
 
 def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
@@ -73,9 +73,7 @@ def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
             stderr=subprocess.PIPE,
         )
     except FileNotFoundError as exc:
-        if not Path(root).is_dir():
-            raise FatalError(f"{root} is not a directory (it was moved or deleted?)") from exc
-        raise FatalError("git is not installed or not on PATH") from exc
+        raise git_not_started(root, exc) from exc
     assert process.stdin is not None and process.stdout is not None
     writer = None
     if len(request) <= _PIPE_BYTES:
@@ -114,10 +112,7 @@ def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
                 pipe.close()
         process.wait()
     if truncated or process.returncode != 0:
-        message = stderr.decode("utf-8", "replace").strip().splitlines()
-        raise FatalError(
-            f"git cat-file failed in {root}: {message[-1] if message else 'no output'}"
-        )
+        raise git_failed(root, ("cat-file",), stderr)
 
 
 def _widen_pipe(fd: int, size: int) -> None:

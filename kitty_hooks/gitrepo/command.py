@@ -26,9 +26,9 @@ def run_git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
             ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
         )
     except FileNotFoundError as exc:
-        raise _not_started(cwd, exc) from exc
+        raise git_not_started(cwd, exc) from exc
     if done.returncode != 0:
-        raise _failed(cwd, args, done.stderr)
+        raise git_failed(cwd, args, done.stderr)
     return done.stdout
 
 
@@ -49,7 +49,7 @@ class GitStream:
                 stderr=subprocess.PIPE,
             )
         except FileNotFoundError as exc:
-            raise _not_started(cwd, exc) from exc
+            raise git_not_started(cwd, exc) from exc
 
     def blocks(self) -> Iterator[bytes]:
         """git's output as it comes; FatalError, in our words, once git has failed."""
@@ -71,7 +71,7 @@ class GitStream:
                     else:
                         errors.append(block)
         if process.wait() != 0:
-            raise _failed(self.cwd, self.args, b"".join(errors))
+            raise git_failed(self.cwd, self.args, b"".join(errors))
 
     def __enter__(self) -> GitStream:
         return self
@@ -85,14 +85,16 @@ class GitStream:
                 pipe.close()
 
 
-def _not_started(cwd: Path, exc: FileNotFoundError) -> FatalError:
+def git_not_started(cwd: Path, exc: FileNotFoundError) -> FatalError:
+    """What to say when git could not be started in cwd."""
     # The same error for a missing working directory as for a missing git.
     if not Path(cwd).is_dir():
         return FatalError(f"{cwd} is not a directory (it was moved or deleted?)")
     return FatalError("git is not installed or not on PATH")
 
 
-def _failed(cwd: Path, args: tuple[str, ...], stderr: bytes) -> FatalError:
+def git_failed(cwd: Path, args: tuple[str, ...], stderr: bytes) -> FatalError:
+    """What to say when `git <args>` failed in cwd: its last line of stderr."""
     message = stderr.decode("utf-8", "replace").strip().splitlines()
     return FatalError(f"git {args[0]} failed in {cwd}: {message[-1] if message else 'no output'}")
 

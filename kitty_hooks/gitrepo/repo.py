@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.gitrepo.command import run_git
+from kitty_hooks.gitrepo.command import git_not_started, run_git
 
 
 def repo_root(cwd: Path) -> Path:
@@ -106,10 +106,7 @@ def config_get(cwd: Path, key: str) -> str | None:
             ["git", "config", "--get", key], cwd=cwd, capture_output=True, check=False
         )
     except FileNotFoundError as exc:
-        # The same error for a missing working directory as for a missing git.
-        if not Path(cwd).is_dir():
-            raise FatalError(f"{cwd} is not a directory (it was moved or deleted?)") from exc
-        raise FatalError("git is not installed or not on PATH") from exc
+        raise git_not_started(cwd, exc) from exc
     if done.returncode == 1:  # git's code for "not set"
         return None
     if done.returncode != 0:

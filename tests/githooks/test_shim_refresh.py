@@ -120,3 +120,19 @@ def test_a_shim_it_must_leave_alone_costs_one_look_per_release_and_work_tree(
     assert commit_a_move(repo, "claimed").returncode == 0
     assert [s.stat().st_ino for s in stamps] == looked  # not looked at again
     assert (directory / "pre-commit").read_bytes() == theirs
+
+
+def test_a_look_that_fails_is_not_tried_again_on_every_run(tmp_path: Path) -> None:
+    """Outside a repository (or with a hooks folder it cannot write) the look fails: the hook
+    goes on, and the stamp keeps the next runs from paying for the look again."""
+    from kitty_hooks.locations import state_dir
+
+    nowhere = tmp_path / "not-a-repository"
+    nowhere.mkdir()
+    done = subprocess.run(
+        [*KITTY_HOOKS, "hook", "pre-push", "origin", "url"],
+        cwd=nowhere, capture_output=True, text=True, input="",
+    )  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    (stamp,) = (state_dir() / "shims-checked").iterdir()
+    assert stamp.name.endswith("-pre-push")
