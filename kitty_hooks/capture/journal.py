@@ -10,7 +10,7 @@ crash captures it again, and capture is idempotent by event id.
 
 Everyone who reads the queue calls `drain()` first (post-rewrite, flush, the CLI's queue and
 status commands), so the delay never shows as a missing event; it blocks on the lock while a
-drainer works. What a capture would have printed goes to the log and to `journal/notes`, which
+drainer works (a hook for HOOK_WAIT_SECONDS at most: git is waiting). What a capture would have printed goes to the log and to `journal/notes`, which
 the next hook shim prints.
 
 At most one drainer works at a time (an exclusive flock), and the shim starts one only when the
@@ -79,16 +79,23 @@ class JournalState(NamedTuple):
     notes: list[str]
 
 
-def drain(*, _failed: set[str] | None = None) -> int:
+# How long a hook (post-rewrite, a post-commit captured in the foreground) waits for another
+# drain to finish before it goes on without it: as long as it waits for a busy queue.
+HOOK_WAIT_SECONDS = 1.5
+
+
+def drain(*, in_hook: bool = False, _failed: set[str] | None = None) -> int:
     """Capture every complete entry, oldest first; how many were captured.
 
     With no entry (the folder empty or absent) it costs a directory read: no lock, no import.
     An entry it could not capture or remove is not tried again by the same drain (`_failed`).
+    in_hook: git is waiting. Another drain is waited for HOOK_WAIT_SECONDS at most (it then
+    captures what is left itself), and a busy queue as long as a hook waits for it (the
+    capture spools instead), where the command line and the drainer wait longer.
     """
     directory = journal_dir()
     if not _entry_names(directory):
         return 0
-    import fcntl
 
     failed = set() if _failed is None else _failed
     try:
@@ -99,16 +106,38 @@ def drain(*, _failed: set[str] | None = None) -> int:
         failed.update(_entry_names(directory))
         return 0
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another drain works: then we see all
+        if not _lock(lock, wait=HOOK_WAIT_SECONDS if in_hook else None):
+            os.close(lock)
+            log_line("journal: another drain is still capturing; this hook went on without it")
+            return 0
     except OSError as exc:  # a file system without locks (some NFS): nothing to capture under
         os.close(lock)
         log_line(f"journal: cannot lock {state_dir() / LOCK} ({exc}); commits stay recorded")
         failed.update(_entry_names(directory))
         return 0
     try:
-        return _drain_locked(directory, failed)
+        return _drain_locked(directory, failed, in_hook=in_hook)
     finally:
         os.close(lock)  # releases the flock
+
+
+def _lock(lock: int, *, wait: float | None) -> bool:
+    """Take the drain lock: block while another drain works (then we see all it left), or for
+    at most wait seconds; False when that passed."""
+    import fcntl
+
+    if wait is None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return True
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
 
 def _open_lock() -> int:
@@ -121,7 +150,7 @@ def _open_lock() -> int:
         return os.open(path, os.O_RDONLY)
 
 
-def _drain_locked(directory: Path, failed: set[str]) -> int:
+def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
     captured = 0
     for entry in entries(directory):
         if entry.path.name in failed:
@@ -132,7 +161,7 @@ def _drain_locked(directory: Path, failed: set[str]) -> int:
                 _remove(entry.path)
             continue
         try:
-            done = _capture(entry)
+            done = _capture(entry, in_hook=in_hook)
         except Exception:
             log_exception(
                 f"journal: capturing {entry.sha[:12]} in {entry.worktree} failed; "
@@ -148,9 +177,14 @@ def _drain_locked(directory: Path, failed: set[str]) -> int:
     return captured
 
 
-def _capture(entry: Entry) -> bool:
+def _capture(entry: Entry, *, in_hook: bool) -> bool:
     """Capture one entry; False when there was nothing left to capture it from."""
-    from kitty_hooks.capture.commits import CLI_BUSY_TIMEOUT_MS, capture_commit, describe
+    from kitty_hooks.capture.commits import (
+        CLI_BUSY_TIMEOUT_MS,
+        HOOK_BUSY_TIMEOUT_MS,
+        capture_commit,
+        describe,
+    )
     from kitty_hooks.errors import FatalError
     from kitty_hooks.gitrepo import command as git_command
     from kitty_hooks.gitrepo import repo as git_repo
@@ -172,12 +206,13 @@ def _capture(entry: Entry) -> bool:
             _add_note(short, scan_hint)
             return False
         try:
-            # In the background: it may wait for a busy queue as long as the command line does.
+            # In the background it may wait for a busy queue as long as the command line does;
+            # in a hook as long as a hook does (then it spools).
             result = capture_commit(
                 worktree,
                 rev=entry.sha,
                 head_ref=entry.head_ref,
-                busy_timeout_ms=CLI_BUSY_TIMEOUT_MS,
+                busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
             )
         except FatalError as exc:
             try:

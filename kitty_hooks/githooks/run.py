@@ -39,7 +39,7 @@ def _post_commit(args: list[str]) -> int:
     del args
     # Captured now (the pre-commit framework's hook, or a shim that could not record it): the
     # commits recorded before it first, or its move would take an earlier Lamport clock.
-    journal.drain()
+    journal.drain(in_hook=True)
     _warn_about(capture_commit(Path.cwd()), "post-commit")
     return 0
 
@@ -53,7 +53,7 @@ def _post_rewrite(args: list[str]) -> int:
     # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
     # captured before its rewrite is followed, or the new commit's moves would be queued after
     # the tidying that was meant to replace the old commit's.
-    journal.drain()
+    journal.drain(in_hook=True)
     rewritten: dict[str, str] = {}
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     for line in stdin.splitlines():

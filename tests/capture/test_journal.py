@@ -311,6 +311,44 @@ def test_a_file_system_without_locks_keeps_the_commit_recorded_and_raises_nothin
     assert moves() == [("WP01", "planned", "for_review")]
 
 
+_HOLD_THE_LOCK = """
+import fcntl, os, sys, time
+lock = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_hook_waits_for_another_drain_only_so_long_then_goes_on(
+    hooked: Repo, no_drainer_starts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another drain holding the lock (a long rebase's, say): post-rewrite and a foreground
+    post-commit give it journal.HOOK_WAIT_SECONDS, not as long as it takes; the command line
+    and the drainer wait for it (and then see all it left)."""
+    monkeypatch.setattr(journal, "HOOK_WAIT_SECONDS", 0.3)
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    state_dir().mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(state_dir() / journal.LOCK)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        assert journal.drain(in_hook=True) == 0
+        assert time.monotonic() - started >= 0.3  # it waited; it returned while the lock is held
+        assert "another drain is still capturing" in log_path().read_text()
+        assert len(journal.entries()) == 1  # left for the drain that holds the lock
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    assert journal.drain(in_hook=True) == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
 def test_a_commit_captured_in_the_foreground_waits_for_the_ones_recorded_before_it(
     hooked: Repo, no_drainer_starts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
