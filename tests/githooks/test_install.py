@@ -90,8 +90,9 @@ def _queue_has_work() -> Path:
 
 
 def _backing_off() -> None:
-    """A failed flush asked automatic ones to wait: the pre-push shim leaves that to Python."""
-    flush_state_path().write_text('{"next_attempt_after_epoch": 4102444800.0}\n')
+    """A failed flush asked automatic ones to wait, written in a shape the pre-push shim does not
+    read for sure (an exponent): it leaves the decision to Python, which reads the refs."""
+    flush_state_path().write_text('{"next_attempt_after_epoch": 4.1024448e9}\n')
 
 
 def _give_work(repo: Repo, hook: str) -> None:

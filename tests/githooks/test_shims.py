@@ -372,12 +372,32 @@ def test_pre_push_with_a_spooled_change_and_no_marker_starts_the_worker(
     assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
-def test_pre_push_while_backing_off_leaves_the_decision_to_python(
+def test_pre_push_while_backing_off_starts_nothing_not_even_python(
     hooked: Repo, recorder: Recorder
 ) -> None:
     with EventQueue() as queue:
         queue.enqueue(envelopes(1))
-    flush_state_path().write_text('{\n  "next_attempt_after_epoch": 4102444800.0\n}\n')
+    flush_state_path().write_text('{\n  "next_attempt_after_epoch": 4102444800.25\n}\n')
+    push(hooked)
+    time.sleep(0.2)  # what the shim would have started has started by now
+    assert recorder.calls() == []
+
+
+def test_pre_push_after_the_backoff_starts_the_worker(hooked: Repo, recorder: Recorder) -> None:
+    with EventQueue() as queue:
+        queue.enqueue(envelopes(1))
+    flush_state_path().write_text('{\n  "next_attempt_after_epoch": 1000000000.5\n}\n')
+    push(hooked)
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
+
+
+@pytest.mark.parametrize("written", ['"soon"', "4.1e9", "[]"])
+def test_pre_push_with_a_backoff_it_cannot_read_leaves_the_decision_to_python(
+    hooked: Repo, recorder: Recorder, written: str
+) -> None:
+    with EventQueue() as queue:
+        queue.enqueue(envelopes(1))
+    flush_state_path().write_text(f'{{\n  "next_attempt_after_epoch": {written}\n}}\n')
     push(hooked)
     (call,) = recorder.calls(wait_for=1)
     assert call.startswith("-m kitty_hooks hook pre-push origin ")
