@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
 
 from kitty_hooks.check.results import DiagnoseReport
 
@@ -45,7 +44,7 @@ def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
             "warnings": len(report.problems) - report.error_count,
         },
         "results": [result._asdict() for result in report.results],
-        "problems": [asdict(problem) for problem in report.problems],
+        "problems": [problem._asdict() for problem in report.problems],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 

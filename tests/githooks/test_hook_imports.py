@@ -197,6 +197,18 @@ OUR_HOOK_PATH = frozenset(
 )
 
 
+def test_the_pre_commit_gate_stays_within_the_import_budget() -> None:
+    """The gate runs on every commit that stages a WP file or a log: no dataclasses either."""
+    probe = (
+        "import sys\nimport kitty_hooks.githooks.run, kitty_hooks.check.gate, "
+        "kitty_hooks.check.reporters\n"
+        f"import json; print(json.dumps(sorted(m for m in {sorted(NOT_ON_THE_HOOK_PATH)!r} "
+        "if m in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
+
+
 @pytest.mark.parametrize(
     "style", ["frontmatter lane", "2.x log line and frontmatter", "3.x log line"]
 )
