@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.gitrepo.command import git_failed, git_not_started, run_git
+from kitty_hooks.gitrepo.command import git_failed, run_git, start_git
 
 
 def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
@@ -64,16 +63,7 @@ def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
         if "\n" in spec:
             raise FatalError(f"cannot read a path with a newline in its name: {spec!r}")
     request = "".join(s + "\n" for s in specs).encode()
-    try:
-        process = subprocess.Popen(
-            ["git", "cat-file", "--batch", "--buffer"],
-            cwd=root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-    except FileNotFoundError as exc:
-        raise git_not_started(root, exc) from exc
+    process = start_git(root, "cat-file", "--batch", "--buffer")
     assert process.stdin is not None and process.stdout is not None
     writer = None
     if len(request) <= _PIPE_BYTES:

@@ -40,16 +40,7 @@ class GitStream:
     def __init__(self, cwd: Path, *args: str) -> None:
         self.cwd = cwd
         self.args = args
-        try:
-            self._process = subprocess.Popen(
-                ["git", *args],
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except FileNotFoundError as exc:
-            raise git_not_started(cwd, exc) from exc
+        self._process = start_git(cwd, *args, stdin=subprocess.DEVNULL)
 
     def blocks(self) -> Iterator[bytes]:
         """git's output as it comes; FatalError, in our words, once git has failed."""
@@ -83,6 +74,17 @@ class GitStream:
         for pipe in (self._process.stdout, self._process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def start_git(cwd: Path, *args: str, stdin: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """`git <args>` started in cwd, its output and errors on pipes, for a caller that reads
+    it as it comes (GitStream, blobs.stream_blobs)."""
+    try:
+        return subprocess.Popen(
+            ["git", *args], cwd=cwd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError as exc:
+        raise git_not_started(cwd, exc) from exc
 
 
 def git_not_started(cwd: Path, exc: FileNotFoundError) -> FatalError:
