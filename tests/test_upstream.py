@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from kitty_hooks.check import validation
 from kitty_hooks.check.diagnose import diagnose_paths
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
+from tests import board
 from tests.gitutil import KITTY_HOOKS, Repo, captured, git
 
 UPSTREAM = Path(__file__).parent / "upstream"
@@ -53,15 +55,24 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _expected_moves(lines: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
-    """(wp, sync from, sync to) of every transition that changes the board, in log order."""
+    """(wp, sync from, sync to) of every transition that changes the board, in log order: a
+    WP's first transition is its creation (from no lane)."""
     moves = []
+    seen: set[str] = set()
     for line in lines:
         if "to_lane" not in line or "kind" in line or "event_type" in line:
             continue
-        old, new = SYNC[line["from_lane"]], SYNC[line["to_lane"]]
+        old = SYNC[line["from_lane"]] if line["wp_id"] in seen else None
+        new = SYNC[line["to_lane"]]
+        seen.add(line["wp_id"])
         if old != new:
             moves.append((line["wp_id"], old, new))
     return moves
+
+
+def _utc_millis(at: str) -> str:
+    parsed = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return parsed.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _queued_moves() -> list[tuple[str, str | None, str]]:
@@ -244,7 +255,16 @@ def test_every_recorded_transition_is_captured_with_its_sync_lanes(
     repo.git("add", "-A")
     result = repo.git("commit", "-q", "-m", "spec-kitty moved every WP")
     assert result.stderr == ""  # the gate passes it
-    assert _queued_moves() == _expected_moves(_lines(log))
+    captured()
+    envelopes = board.queued_envelopes()
+    assert board.dashboard(envelopes) == board.spec_kitty_board(repo.path)
+    assert board.sent_twice(envelopes) == []
+    # Every transition that changes the board is there, at its own time.
+    lines = {line["event_id"]: line for line in _lines(log) if "to_lane" in line}
+    for envelope in envelopes:
+        line = lines[envelope["event_id"]]
+        assert envelope["timestamp"] == _utc_millis(line["at"])
+    assert len(envelopes) == len(_expected_moves(_lines(log)))
     assert journal.state().notes == []  # and capture had nothing to complain of
 
 
@@ -267,6 +287,9 @@ def test_replaying_the_recorded_3x_project_commits_unblocked_and_queues_every_mo
         result = repo.git("commit", "-q", "--allow-empty", "-m", message, check=False)
         assert result.returncode == 0, f"commit {sha[:12]} blocked:\n{result.stderr}"
         assert "Traceback" not in result.stderr and "kitty-hooks" not in result.stderr
+    envelopes = board.queued_envelopes()
+    assert board.dashboard(envelopes) == board.spec_kitty_board(repo.path)
+    assert board.sent_twice(envelopes) == []
     assert _queued_moves() == _expected_moves(_lines(LOG_PROJECT))
 
 
@@ -285,4 +308,5 @@ def test_3x_moves_are_sent_as_the_strict_sync_payload(repo: Repo) -> None:
     approvals = [p for p in payloads if p["evidence"] is not None]
     assert len(approvals) >= 8
     assert all(p["evidence"]["repos"] and p["evidence"]["review"]["reviewer"] for p in approvals)
-    assert {p["feature_slug"] for p in payloads} == {"upstream-record-01KAAAAA"}
+    # The folder names the feature, whatever mission_slug the lines carry.
+    assert {p["feature_slug"] for p in payloads} == {"032-upstream-three"}

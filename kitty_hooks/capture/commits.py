@@ -49,6 +49,9 @@ class CaptureResult:
         # flush; and why, when the queue was not merely busy (a directory, corrupt...).
         self.spooled: list[str] = []
         self.queue_problem: str | None = None
+        # Appended log lines that restate history (they sort before their WP's latest
+        # transition, or repeat its lane): read, not sent.
+        self.history: list[Skipped] = []
         # Unsent events an amend or rebase rewrote away.
         self.discarded = 0
         # Event id -> the commit it was found in, and the repository, for the queue (orphans).
@@ -84,6 +87,9 @@ def describe(result: CaptureResult, hook: str) -> str | None:
         )
     for refused in result.unsendable:
         log_line(f"hook {hook}: not queued {refused.render()}")
+    for restated in result.history:
+        # Not a problem: a data migration restating old moves. Logged, never said.
+        log_line(f"hook {hook}: history, not a move: {restated.render()}")
     if result.unsendable:
         first = result.unsendable[0]
         more = len(result.unsendable) - 1
@@ -255,7 +261,7 @@ def _envelope_chunks(
     if not moving:
         return
     from kitty_hooks.capture.commit_context import CommitContext, Skipped
-    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes
+    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes, logged_features
     from kitty_hooks.capture.identity import project_identity, repo_name
     from kitty_hooks.capture.log_changes import LogMemory
 
@@ -276,11 +282,19 @@ def _envelope_chunks(
     # Every blob once, in the order the commits first need it, read as git writes it; a blob
     # is dropped after the last commit that needs it, so memory holds about one version of
     # each file, not every version of every log.
-    needed = [blobs_needed(c) for c in moving]
+    needed: list[list[str]] = []
+    logs_read: set[str] = set()  # a scan's memory stands in for logs it has read
+    for commit in moving:
+        needed.append(blobs_needed(commit, logs_known=logs_read if len(moving) > 1 else ()))
+        logs_read.update(logged_features(commit))
     last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
     specs = [f"{config_rev}:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
     held: dict[str, bytes | None] = {}
-    memory = LogMemory()
+    memory = LogMemory() if len(moving) > 1 else None
+
+    def lane_at_parent(commit: git_history.CommitRecord) -> Callable[[str, str], str | None]:
+        return lambda feature, wp_id: _wp_lane_at(layout.top, commit, feature, wp_id)
+
     with closing(git_blobs.stream_blobs(layout.top, specs)) as stream:
         identity = project_identity(layout, next(stream), origin)
         for start in range(0, len(moving), _COMMITS_PER_ENQUEUE):
@@ -290,17 +304,56 @@ def _envelope_chunks(
                 for blob in needed[index]:
                     if blob not in held:
                         held[blob] = next(stream)
-                detected = detect_lane_changes(commit, held, context, memory=memory)
+                detected = detect_lane_changes(
+                    commit, held, context, memory=memory, lane_at_parent=lane_at_parent(commit)
+                )
                 for blob in needed[index]:
                     if last_use[blob] == index:
                         held.pop(blob, None)
                 result.skipped += [
                     Skipped(f"{commit.sha[:12]} {s.path}", s.reason) for s in detected.skipped
                 ]
-                envelopes += _envelopes(commit, detected.changes, identity, correlation_id, result)
+                result.history += detected.history
+                changes = in_time_order(detected.changes)
+                envelopes += _envelopes(commit, changes, identity, correlation_id, result)
             yield envelopes
             if progress is not None:
                 progress(len(chunk), len(commits))
+
+
+def in_time_order(changes: list[LaneChange]) -> list[LaneChange]:
+    """A commit's moves in (at, event_id) order, each work package's own in the order found
+    (its last one sets its lane, whatever its time)."""
+    if len(changes) < 2:
+        return changes
+    own: dict[tuple[str, str], list[LaneChange]] = {}
+    for change in changes:
+        own.setdefault((change.feature_slug, change.wp_id), []).append(change)
+    order = sorted(changes, key=lambda c: (c.at, c.event_id or ""))
+    taken = {key: iter(queue) for key, queue in own.items()}
+    return [next(taken[(c.feature_slug, c.wp_id)]) for c in order]
+
+
+def _wp_lane_at(
+    top: Path, commit: git_history.CommitRecord, feature: str, wp_id: str
+) -> str | None:
+    """The lane a WP's file gave at the commit's first parent (None: no file, or no lane): a
+    hook meets a WP's first log line without its file once per WP."""
+    from kitty_hooks.capture.wp_changes import wp_lane
+
+    if not commit.parents:
+        return None
+    parent = commit.parents[0]
+    tasks = f"{SPECS_DIR}/{feature}/tasks"
+    paths = [
+        p
+        for p in git_blobs.paths_under(top, parent, tasks)
+        if p.rsplit("/", 1)[-1].startswith(wp_id) and p.endswith(".md")
+    ]
+    if len(paths) != 1:
+        return None
+    (data,) = git_blobs.read_blobs(top, [f"{parent}:{paths[0]}"])
+    return wp_lane(paths[0], data)
 
 
 def _may_move(commit: git_history.CommitRecord) -> bool:
@@ -320,18 +373,17 @@ def _envelopes(
         build_status_envelope,
         derive_ulid,
         iso_to_millis,
-        utc_now_iso,
+        move_timestamp,
     )
 
     built: list[Envelope] = []
-    emitted = utc_now_iso()  # once a commit, not once a move: a scan builds thousands
     for change in changes:
         try:
             envelope = build_status_envelope(
                 change,
                 identity=identity,
                 lamport_clock=0,  # the queue ticks the clock as it stores the event
-                timestamp=emitted,
+                timestamp=move_timestamp(change.at, commit.author_date),
                 correlation_id=correlation_id
                 or derive_ulid(iso_to_millis(commit.author_date), "commit", commit.sha),
             )

@@ -1,11 +1,18 @@
 """Lane moves read from the lines a commit added to kitty-specs/<feature>/status.events.jsonl
-(spec-kitty 2.x and 3.x): each line on its own, a bad line skipped with why, and a log rewritten
-wholesale moving nothing. LogMemory carries what each log held from commit to commit in a scan."""
+(spec-kitty 2.x and 3.x).
+
+A move is a change in spec-kitty's own view of a work package (model.reducer): of the lines a
+commit appended, the transitions that sort after the WP's latest transition before the commit.
+A line that sorts before it (a data migration restating old moves under new ids) is history.
+Each line is read on its own: a bad line is skipped with why; a log rewritten wholesale holds
+the same events and moves nothing. LogMemory carries what each log held from commit to commit
+in a scan.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from kitty_hooks.capture.commit_context import (
     APPROVAL_LANES,
@@ -25,8 +32,9 @@ from kitty_hooks.model.events import (
     derive_ulid,
     iso_to_millis,
 )
-from kitty_hooks.model.lanes import UnknownLaneError, canonical_from_lane, canonical_lane
+from kitty_hooks.model.lanes import UnknownLaneError
 from kitty_hooks.model.logline import LineError, LineKind, event_id_of, line_kind, parse_line
+from kitty_hooks.model.reducer import Transition, WorkPackageMoves, appended_moves, read_transition
 
 MAX_LOG_BYTES = 64 << 20
 
@@ -37,39 +45,87 @@ class LogMemory:
     Keyed by the log's blob id: the old side of a commit is most often the new side of an
     earlier commit of the same range. Without it every commit would split and index the whole
     log again (O(log size) a commit, quadratic over a log that grows line by line); with it an
-    appended line costs itself. Only a speed-up: a blob it does not know is indexed afresh.
+    appended line costs itself. Beside it, the lanes WP files gave as the scan went (the view
+    of a WP whose log has no transition yet), and the newest index of each feature's log.
+    Only a speed-up and a memory: what it does not know is read afresh.
     """
 
-    __slots__ = ("_known",)
+    __slots__ = ("_known", "latest", "wp_lanes")
 
     def __init__(self) -> None:
         self._known: dict[str, _LogIndex] = {}
+        self.latest: dict[str, _LogIndex] = {}
+        self.wp_lanes: dict[tuple[str, str], str] = {}
 
 
 class _LogIndex:
-    """The lines of one version of a log, and the event ids they carry (None: not read yet)."""
+    """One version of a log: its lines, the event ids they carry and, per work package asked
+    about, its transitions (None: not read yet)."""
 
-    __slots__ = ("ids", "lines")
+    __slots__ = ("data", "ids", "lines", "wps")
 
-    def __init__(self, lines: set[bytes], ids: set[str] | None) -> None:
+    def __init__(self, lines: set[bytes], ids: set[str] | None, data: bytes) -> None:
         self.lines = lines
         self.ids = ids
+        self.data = data
+        self.wps: dict[str, list[Transition]] = {}
 
     def event_ids(self) -> set[str]:
         if self.ids is None:
             self.ids = {i for i in map(event_id_of, self.lines) if i is not None}
         return self.ids
 
+    def transitions_of(self, wp_id: str, context: CommitContext) -> list[Transition]:
+        known = self.wps.get(wp_id)
+        if known is None:
+            known = self.wps[wp_id] = transitions_in(self.data, wp_id, context)
+        return known
 
-def log_lane_changes(
+
+def transitions_in(data: bytes, wp_id: str, context: CommitContext) -> list[Transition]:
+    """The transitions of one work package in a log's bytes, in file order. Only lines that
+    name the WP in quotes are parsed: a hook reads one WP's few lines of a long log."""
+    token = b'"' + wp_id.encode("utf-8", "surrogateescape") + b'"'
+    if token not in data:
+        return []
+    found: list[Transition] = []
+    for raw in data.split(b"\n"):
+        if token not in raw:
+            continue
+        transition = _transition(raw, context, default_at="")
+        if transition is not None and transition.wp_id == wp_id:
+            found.append(transition)
+    return found
+
+
+def _transition(raw: bytes, context: CommitContext, *, default_at: str) -> Transition | None:
+    try:
+        line = parse_line(raw, fast_loads=context.loads)
+        if line_kind(line) is not LineKind.TRANSITION:
+            return None
+        return read_transition(line, default_at=default_at)
+    except (LineError, KeyError, TypeError, ValueError):
+        return None
+
+
+class LogMoves(NamedTuple):
+    """What a commit's change to one log did: per work package, its moves."""
+
+    feature: str
+    """The folder: a line's own feature or mission slug is not trusted to name it."""
+    moves: list[WorkPackageMoves]
+
+
+def log_moves(
     change: FileChange,
     blobs: Mapping[str, bytes | None],
     commit: CommitRecord,
     context: CommitContext,
     skipped: list[Skipped],
     memory: LogMemory | None = None,
-) -> list[LaneChange]:
-    """The transitions among the lines a commit added to a log, each line on its own.
+) -> LogMoves:
+    """The transitions among the lines a commit added to a log, each line on its own, as moves
+    of spec-kitty's view.
 
     A bad line costs that line (skipped, with why) and nothing else; annotations, envelopes and
     records that 3.x writes beside the transitions are not lane moves and pass quietly. A line
@@ -77,18 +133,21 @@ def log_lane_changes(
     wholesale (re-serialised, re-keyed feature_slug -> mission_slug by an upgrade) holds the
     same events and moves nothing.
     """
+    feature = path_facts(change.path).feature
     if change.new_blob is None:
-        return []  # the log was deleted: nothing moved
+        return LogMoves(feature, [])  # the log was deleted: nothing moved
     after = blobs.get(change.new_blob)
     before = blobs.get(change.old_blob) if change.old_blob else b""
     if after is None or before is None:
         skipped.append(Skipped(change.path, "could not read the log from git"))
-        return []
+        return LogMoves(feature, [])
     if len(after) > MAX_LOG_BYTES:
         skipped.append(Skipped(change.path, f"log is {len(after):,} bytes, over {MAX_LOG_BYTES:,}"))
-        return []
+        return LogMoves(feature, [])
     known = memory._known if memory is not None else {}
-    index = known.pop(change.old_blob, None) if change.old_blob else _LogIndex(set(), set())
+    index = known.pop(change.old_blob, None) if change.old_blob else None
+    if index is None and not before:
+        index = _LogIndex(set(), set(), b"")
     appended = after.startswith(before) and (not before or before.endswith(b"\n"))
     if appended:
         # What spec-kitty does: lines added at the end. Only they are looked at.
@@ -97,17 +156,16 @@ def log_lane_changes(
         if index is None and len(tail) > _SEARCHES_BEFORE_INDEXING:
             # Many lines at once (a squash merge, a cherry-pick of a long branch): one index of
             # the old log beats searching its bytes once or twice a line.
-            index = _LogIndex(set(before.splitlines()), None)
+            index = _LogIndex(set(before.splitlines()), None, before)
         old_lines = index.lines if index is not None else None
         if old_lines is None and any(raw.strip() and raw in before for raw in tail):
             old_lines = set(before.splitlines())  # an appended copy of an old line, rarely
     else:
         if index is None:
-            index = _LogIndex(set(before.splitlines()), None)
+            index = _LogIndex(set(before.splitlines()), None, before)
         old_lines = index.lines
         candidates = list(enumerate(after.splitlines(), start=1))
-    feature = path_facts(change.path).feature
-    found: list[LaneChange] = []
+    fresh: dict[str, list[Transition]] = {}
     new_ids: list[str] = []
     for number, raw in candidates:
         if not raw.strip() or (old_lines is not None and raw in old_lines):
@@ -121,21 +179,53 @@ def log_lane_changes(
                 continue
             if isinstance(event_id, str) and _was_logged(event_id, before, index):
                 continue  # the same event, written again
-            found.append(_from_log_line(line, feature, commit, context))
+            transition = read_transition(line, default_at=commit.author_date)
+            _sendable_event_id(transition.event_id, transition.at)  # refuse what we cannot send
+            fresh.setdefault(transition.wp_id, []).append(transition)
         except (LineError, UnknownLaneError) as exc:
             skipped.append(Skipped(_line_at(change.path, number, before), str(exc)))
         except (KeyError, TypeError, ValueError) as exc:
             where = _line_at(change.path, number, before)
             skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
+    moves: list[WorkPackageMoves] = []
+    for wp_id, transitions in fresh.items():
+        old = (
+            index.transitions_of(wp_id, context)
+            if index is not None
+            else (transitions_in(before, wp_id, context))
+        )
+        found = appended_moves(old, transitions)
+        if found is not None:
+            moves.append(found)
     if memory is not None:
         if appended and index is not None:
             index.lines.update(tail)
             if index.ids is not None:
                 index.ids.update(new_ids)
+            for wp_id, transitions in fresh.items():
+                if wp_id in index.wps:
+                    index.wps[wp_id] = index.wps[wp_id] + transitions
+            index.data = after
         else:
-            index = _LogIndex(set(after.splitlines()), None)
+            index = _LogIndex(set(after.splitlines()), None, after)
         known[change.new_blob] = index
-    return found
+        memory.latest[feature] = index
+    return LogMoves(feature, moves)
+
+
+def has_transitions(
+    feature: str,
+    wp_id: str,
+    log: bytes | None,
+    context: CommitContext,
+    memory: LogMemory | None,
+) -> bool:
+    """Whether a feature's log (its bytes at the commit, else the scan's newest version of it)
+    holds a transition of this work package: then its WP file's lane is a view, not a move."""
+    if log is not None:
+        return bool(transitions_in(log, wp_id, context))
+    index = memory.latest.get(feature) if memory is not None else None
+    return index is not None and bool(index.transitions_of(wp_id, context))
 
 
 # A commit's few appended lines are looked up in the old log by searching its bytes; past this
@@ -169,18 +259,18 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _from_log_line(
-    line: dict[str, Any], feature: str, commit: CommitRecord, context: CommitContext
+def lane_change_of(
+    transition: Transition,
+    from_lane: str | None,
+    feature: str,
+    commit: CommitRecord,
+    context: CommitContext,
 ) -> LaneChange:
-    event_id = line["event_id"]
-    if not isinstance(event_id, str):
-        raise ValueError(f"event_id {event_id!r} is not an event id")
-    from_lane = canonical_from_lane(line.get("from_lane"))
-    to_lane = canonical_lane(line["to_lane"])
-    wp_id = line["wp_id"]
-    if not isinstance(wp_id, str) or not wp_id:
-        raise ValueError(f"wp_id {wp_id!r} is not a work package id")
-    at = line.get("at") if isinstance(line.get("at"), str) else commit.author_date
+    """The move a log line makes, from the lane the WP stood in before it (spec-kitty's view,
+    which a line's own from_lane may not match after a merge), in the feature its folder names."""
+    line = transition.line
+    to_lane = transition.to_lane
+    at = transition.at
     force = line.get("force") is True
     evidence = line.get("evidence")
     if to_lane in APPROVAL_LANES:
@@ -196,8 +286,8 @@ def _from_log_line(
         execution_mode = context.execution_mode
     reason = line.get("reason")
     return LaneChange(
-        feature_slug=_slug(line) or feature,
-        wp_id=wp_id,
+        feature_slug=feature,
+        wp_id=transition.wp_id,
         from_lane=from_lane,
         to_lane=to_lane,
         actor=actor_label(line.get("actor")) or commit.author_name or commit.author_email,
@@ -207,12 +297,24 @@ def _from_log_line(
         execution_mode=execution_mode,
         review_ref=text(line.get("review_ref")) or review_ref(from_lane, to_lane, commit),
         evidence=evidence if isinstance(evidence, dict) else None,
-        event_id=_sendable_event_id(event_id, at),
+        event_id=_sendable_event_id(transition.event_id, at),
     )
 
 
-def _slug(line: dict[str, Any]) -> str:
-    """3.x names the feature mission_slug, 2.x feature_slug."""
+def settle_event_id(commit: CommitRecord, change: LaneChange) -> str:
+    """The id of a move that settles a WP where the fold put it, derived from the commit and
+    the move: every clone that captures the same commit sends the same event."""
+    try:
+        millis = max(0, min(iso_to_millis(change.at), (1 << 48) - 1))
+    except ValueError:
+        millis = 0
+    return derive_ulid(
+        millis, "settle", commit.sha, change.feature_slug, change.wp_id, change.to_lane
+    )
+
+
+def line_slug(line: dict[str, Any]) -> str:
+    """The feature a line names itself: 3.x's mission_slug, 2.x's feature_slug ("": none)."""
     return text(line.get("mission_slug")) or text(line.get("feature_slug"))
 
 

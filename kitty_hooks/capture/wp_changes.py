@@ -37,7 +37,11 @@ def frontmatter_lane_changes(
     commit: CommitRecord,
     context: CommitContext,
     skipped: list[Skipped],
+    *,
+    lanes_seen: dict[tuple[str, str], str] | None = None,
 ) -> list[LaneChange]:
+    """The moves of WP files' lanes; lanes_seen (a scan's memory) gets the lane each WP file
+    gives after the commit."""
     # Pair the old and new sides by (feature, WP id), not by path: a move between 1.x lane
     # folders is a delete and an add, and so is a rename.
     before: dict[tuple[str, str], _WorkPackageState] = {}
@@ -60,6 +64,9 @@ def frontmatter_lane_changes(
             state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
             if state is not None:
                 after[(feature, _wp_id(facts, state))] = (change.path, state)
+    if lanes_seen is not None:
+        for key, (_, state) in after.items():
+            lanes_seen[key] = state.lane
     found: list[LaneChange] = []
     for (feature, wp_id), (_, new) in sorted(after.items(), key=lambda item: item[1][0]):
         old = before.get((feature, wp_id))
@@ -89,6 +96,13 @@ def frontmatter_lane_changes(
             )
         )
     return found
+
+
+def wp_lane(path: str, data: bytes | None) -> str | None:
+    """The lane a WP file gives (its frontmatter, or its 1.x lane folder); None when it gives
+    none or cannot be read."""
+    state = _read_wp(path, data, [], side="before")
+    return state.lane if state is not None else None
 
 
 def _wp_id(facts: PathFacts, state: _WorkPackageState) -> str:

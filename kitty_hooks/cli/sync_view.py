@@ -133,6 +133,7 @@ def _capture_json(result: CaptureResult) -> str:
             "queued": result.queued,
             "duplicates": result.duplicates,
             "no_ops": result.no_ops,
+            "history": [s._asdict() for s in result.history],
             "skipped": [s._asdict() for s in result.skipped],
             "not_queued": [s._asdict() for s in result.unsendable],
             "recovered_from": str(result.recovered_from) if result.recovered_from else None,
@@ -150,7 +151,8 @@ def _capture_text(result: CaptureResult) -> str:
         f"scanned {plural(result.commits, 'commit')}: "
         f"{plural(len(result.queued), 'lane change')} queued, "
         f"{len(result.duplicates):,} already known, {result.no_ops:,} within one sync lane (not sent), "
-        f"{len(result.skipped):,} skipped"
+        + (f"{len(result.history):,} restating history (not sent), " if result.history else "")
+        + f"{len(result.skipped):,} skipped"
         + (f", {len(result.unsendable):,} not queued" if result.unsendable else "")
     )
     return "\n".join(lines)

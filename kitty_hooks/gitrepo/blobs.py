@@ -120,3 +120,13 @@ def _feed(pipe: IO[bytes], request: bytes) -> None:
         pipe.close()
     except BrokenPipeError:  # git died: its exit code and stderr tell why
         pass
+
+
+def paths_under(root: Path, rev: str, folder: str) -> list[str]:
+    """The file paths under a folder at a revision (none when the revision or folder is not
+    there)."""
+    try:
+        out = run_git(root, "ls-tree", "-r", "-z", "--name-only", rev, "--", folder)
+    except FatalError:
+        return []
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]

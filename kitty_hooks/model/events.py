@@ -144,6 +144,24 @@ def iso_to_millis(value: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+def move_timestamp(at: str, fallback: str) -> str:
+    """An envelope's timestamp: when the move happened (a log line's `at`; for a frontmatter or
+    folder move, the commit's time: fallback), in UTC to the millisecond. A time that does not
+    read as ISO 8601 takes the fallback; a fallback that does not either, now."""
+    for value in (at, fallback):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except (ValueError, AttributeError):
+            continue
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        try:
+            return parsed.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        except (ValueError, OverflowError):
+            continue
+    return utc_now_iso()
+
+
 def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 

@@ -227,7 +227,7 @@ def test_unreadable_files_are_skipped_with_one_warning_and_the_rest_is_queued(ho
     warning = result.stderr.strip()
     assert warning.count("\n") == 0
     assert "6 files or lines could not be read as lane changes" in warning
-    assert moves() == [("WP01", "planned", "doing"), ("WP05", None, "planned")]
+    assert moves() == [("WP01", None, "doing"), ("WP05", None, "planned")]  # WP01: created
     log = (Path(os.environ["KITTY_HOOKS_HOME"]) / "kitty-hooks.log").read_text()
     assert "WP02-unknown.md: lane 'cancelled' is not a lane (did you mean canceled?)" in log
     assert f"{LOG}:1: not valid JSON" in log

@@ -18,14 +18,14 @@ def test_a_deep_line_beside_a_valid_move_costs_only_itself_in_capture_and_scan(r
     repo.write(LOG, DEEP + "\n" + log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R15", "planned", "claimed"))
     result = commit(repo, "--no-verify", warns=True)
     assert "1 file or line could not be read" in result.stderr
-    assert moves() == [("WP01", "planned", "doing")]
+    assert moves() == [("WP01", None, "doing")]  # its first line: its creation
     # scan over the same commit finds the same move (a duplicate now), and says what it skipped
     scan = repo.kitty_hooks("scan", "HEAD~1..HEAD")
     assert scan.returncode == 1, scan.stdout + scan.stderr  # 1: a problem found
     assert "status.events.jsonl:1: nested too deeply to be an event" in scan.stdout
     assert "1 already known" in scan.stdout
     assert "Traceback" not in scan.stderr
-    assert moves() == [("WP01", "planned", "doing")]
+    assert moves() == [("WP01", None, "doing")]  # its first line: its creation
 
 
 @pytest.mark.parametrize("folder", ["002 space", "005;rm -rf x"])

@@ -178,6 +178,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.model.lanes",
         "kitty_hooks.model.vocabulary",
         "kitty_hooks.model.logline",
+        "kitty_hooks.model.reducer",
         "kitty_hooks.model.frontmatter",
         "kitty_hooks.capture.identity",
         "kitty_hooks.check",

@@ -1,0 +1,138 @@
+"""spec-kitty's own view of a work package: the fold of its feature's status log.
+
+spec-kitty 3.x's reducer (`specify_cli/status/reducer.py`) is the truth the dashboard must match:
+the transitions of a feature's log, the first line of each event id kept, sorted by `(at,
+event_id)` as written, folded in that order; at an equal `at` a rollback (back to in_progress
+out of review) beats a forward move, and a forward move does not undo a rollback. A WP's lane is
+the `to_lane` of the transition its fold applied last.
+
+Capture asks two things of it: where a WP stood before a commit, and which of the lines the
+commit appended change that. Pure: no IO, nothing imported that a hook cannot afford.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from kitty_hooks.model.lanes import canonical_from_lane, canonical_lane
+
+
+class Transition(NamedTuple):
+    """One transition line of a status log, as the reducer orders and folds it."""
+
+    at: str
+    event_id: str
+    wp_id: str
+    from_lane: str | None
+    """Canonical; None for a new work package (null or genesis)."""
+    to_lane: str
+    rollback: bool
+    line: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.at, self.event_id)
+
+
+def read_transition(line: dict[str, Any], *, default_at: str) -> Transition:
+    """A transition line as the reducer sees it. Raises ValueError (UnknownLaneError is one),
+    KeyError or TypeError for a line that is no transition it could fold.
+
+    A line without a string `at` is ordered by default_at (the commit's time): spec-kitty would
+    refuse the whole log; capture reads on.
+    """
+    event_id = line["event_id"]
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError(f"event_id {event_id!r} is not an event id")
+    wp_id = line["wp_id"]
+    if not isinstance(wp_id, str) or not wp_id:
+        raise ValueError(f"wp_id {wp_id!r} is not a work package id")
+    from_lane = canonical_from_lane(line.get("from_lane"))
+    to_lane = canonical_lane(line["to_lane"])
+    at = line.get("at")
+    return Transition(
+        at=at if isinstance(at, str) and at else default_at,
+        event_id=event_id,
+        wp_id=wp_id,
+        from_lane=from_lane,
+        to_lane=to_lane,
+        rollback=is_rollback(from_lane, to_lane, line.get("review_ref")),
+        line=line,
+    )
+
+
+def is_rollback(from_lane: str | None, to_lane: str, review_ref: Any) -> bool:
+    """A reviewer sending work back: in_review -> in_progress, or (2.x) for_review ->
+    in_progress with a review reference."""
+    if to_lane != "in_progress":
+        return False
+    return from_lane == "in_review" or (from_lane == "for_review" and review_ref is not None)
+
+
+def fold(events: Iterable[Transition]) -> list[Transition]:
+    """The transitions of one work package that the reducer applies, in the order it applies
+    them (the last one sets the lane). Events are deduplicated by id, the first kept."""
+    unique: dict[str, Transition] = {}
+    for event in events:
+        unique.setdefault(event.event_id, event)
+    applied: list[Transition] = []
+    current: Transition | None = None
+    for event in sorted(unique.values(), key=_sort_key):
+        concurrent = current is not None and current.at == event.at
+        if concurrent and current.rollback and not event.rollback:
+            continue  # a forward move does not undo a concurrent rollback
+        applied.append(event)
+        current = event
+    return applied
+
+
+def _sort_key(event: Transition) -> tuple[str, str]:
+    return (event.at, event.event_id)
+
+
+def lane_of(events: Iterable[Transition]) -> str | None:
+    """The lane the reducer gives a work package (None: no transitions)."""
+    applied = fold(events)
+    return applied[-1].to_lane if applied else None
+
+
+class WorkPackageMoves(NamedTuple):
+    """What the lines a commit appended did to one work package's view."""
+
+    wp_id: str
+    before: Transition | None
+    """The transition that set the lane before the commit (None: the WP had none)."""
+    moves: list[Transition]
+    """The appended transitions the fold applies after `before`, in (at, event_id) order."""
+    after: Transition
+    """The transition that sets the lane after the commit."""
+    history: list[Transition]
+    """Appended transitions that are not moves: they sort before the WP's latest transition, or
+    the fold passes them over."""
+
+
+def appended_moves(old: list[Transition], new: list[Transition]) -> WorkPackageMoves | None:
+    """The moves of one work package when `new` transitions are appended to a log that held
+    `old` (ids already in `old`, and repeats within `new`, are dropped). None when nothing
+    new was appended."""
+    known = {event.event_id for event in old}
+    fresh: list[Transition] = []
+    for event in new:
+        if event.event_id not in known:
+            known.add(event.event_id)
+            fresh.append(event)
+    if not fresh:
+        return None
+    before_applied = fold(old)
+    before = before_applied[-1] if before_applied else None
+    applied = fold([*old, *fresh])
+    fresh_ids = {event.event_id for event in fresh}
+    moves = [
+        event
+        for event in applied
+        if event.event_id in fresh_ids and (before is None or event.key > before.key)
+    ]
+    moved = {event.event_id for event in moves}
+    history = [event for event in fresh if event.event_id not in moved]
+    return WorkPackageMoves(fresh[0].wp_id, before, moves, applied[-1], history)
