@@ -118,7 +118,13 @@ def capture_commit(
     commit = git_history.read_commit(cwd, rev, paths=_PATHS)
     result = CaptureResult(commits=1)
     chunks = _envelope_chunks(
-        cwd, [commit], result, execution_mode=None, config_rev=commit.sha, head_ref=head_ref
+        cwd,
+        [commit],
+        result,
+        execution_mode=None,
+        config_rev=commit.sha,
+        head_ref=head_ref,
+        queue_path=queue_path,
     )
     for envelopes in chunks:
         _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
@@ -158,6 +164,7 @@ def scan(
         correlation_id=correlation_id,
         progress=progress,
         loads=orjson.loads,
+        queue_path=queue_path,
     )
     for envelopes in chunks:
         _enqueue(
@@ -249,13 +256,14 @@ def _envelope_chunks(
     loads: Callable[[bytes], Any] | None = None,
     config_rev: str = "HEAD",
     head_ref: str | None = None,
+    queue_path: Path | None = None,
 ) -> Iterator[list[Envelope]]:
     """The envelopes of the commits' lane changes, a list per chunk of commits.
 
     The project identity comes from the config at config_rev; the branch from head_ref when
     given, else from what is checked out now."""
     # Most commits touch no WP file: decide that before importing detection (hook start-up).
-    moving = [c for c in commits if _may_move(c)]
+    moving = [c for c in commits if _may_move(c) or _may_settle(c)]
     if progress is not None:
         progress(len(commits) - len(moving), len(commits))
     if not moving:
@@ -285,6 +293,11 @@ def _envelope_chunks(
     needed: list[list[str]] = []
     logs_read: set[str] = set()  # a scan's memory stands in for logs it has read
     for commit in moving:
+        if commit.is_merge:
+            from kitty_hooks.capture.merges import merge_blobs
+
+            needed.append(merge_blobs(commit))
+            continue
         needed.append(blobs_needed(commit, logs_known=logs_read if len(moving) > 1 else ()))
         logs_read.update(logged_features(commit))
     last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
@@ -295,6 +308,10 @@ def _envelope_chunks(
     def lane_at_parent(commit: git_history.CommitRecord) -> Callable[[str, str], str | None]:
         return lambda feature, wp_id: _wp_lane_at(layout.top, commit, feature, wp_id)
 
+    # What the dashboard shows of each WP, for a merge to compare with: what the queue had
+    # (read at the first merge), and over it what this run built.
+    queued: dict[tuple[str, str], str] | None = None
+    produced: dict[tuple[str, str], str] = {}
     with closing(git_blobs.stream_blobs(layout.top, specs)) as stream:
         identity = project_identity(layout, next(stream), origin)
         for start in range(0, len(moving), _COMMITS_PER_ENQUEUE):
@@ -304,6 +321,19 @@ def _envelope_chunks(
                 for blob in needed[index]:
                     if blob not in held:
                         held[blob] = next(stream)
+                if commit.is_merge:
+                    from kitty_hooks.capture.merges import settling_moves
+
+                    if queued is None:
+                        queued = _board_from_queue(queue_path, identity.project_uuid)
+                    settles = settling_moves(commit, held, context, {**queued, **produced})
+                    built = _envelopes(commit, settles, identity, correlation_id, result)
+                    _remember_lanes(produced, built)
+                    envelopes += built
+                    for blob in needed[index]:
+                        if last_use[blob] == index:
+                            held.pop(blob, None)
+                    continue
                 detected = detect_lane_changes(
                     commit, held, context, memory=memory, lane_at_parent=lane_at_parent(commit)
                 )
@@ -315,7 +345,9 @@ def _envelope_chunks(
                 ]
                 result.history += detected.history
                 changes = in_time_order(detected.changes)
-                envelopes += _envelopes(commit, changes, identity, correlation_id, result)
+                built = _envelopes(commit, changes, identity, correlation_id, result)
+                _remember_lanes(produced, built)
+                envelopes += built
             yield envelopes
             if progress is not None:
                 progress(len(chunk), len(commits))
@@ -354,6 +386,37 @@ def _wp_lane_at(
         return None
     (data,) = git_blobs.read_blobs(top, [f"{parent}:{paths[0]}"])
     return wp_lane(paths[0], data)
+
+
+def _board_from_queue(queue_path: Path | None, project_uuid: str) -> dict[tuple[str, str], str]:
+    """(feature, WP) -> the sync lane of the last move queued or delivered for it."""
+    from kitty_hooks.queue.database import default_queue_path
+    from kitty_hooks.queue.errors import QueueError
+    from kitty_hooks.queue.store import EventQueue
+
+    prefix = f"{project_uuid}/"
+    if not (queue_path or default_queue_path()).exists():
+        return {}
+    try:
+        with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
+            sent = queue.lanes_sent(prefix)
+    except QueueError:
+        return {}  # then the first parent's view stands in for it
+    board: dict[tuple[str, str], str] = {}
+    for key, lane in sent.items():
+        feature, _, wp_id = key[len(prefix) :].rpartition("/")
+        board[(feature, wp_id)] = lane
+    return board
+
+
+def _remember_lanes(board: dict[tuple[str, str], str], built: list[Envelope]) -> None:
+    for envelope in built:
+        payload = envelope["payload"]
+        board[(payload["feature_slug"], payload["wp_id"])] = payload["to_lane"]
+
+
+def _may_settle(commit: git_history.CommitRecord) -> bool:
+    return commit.is_merge and any(may_hold_lane_changes_at(c.path) for c in commit.changes)
 
 
 def _may_move(commit: git_history.CommitRecord) -> bool:

@@ -59,8 +59,8 @@ class LogMemory:
 
 
 class _LogIndex:
-    """One version of a log: its lines, the event ids they carry and, per work package asked
-    about, its transitions (None: not read yet)."""
+    """One version of a log: its lines, the event ids they carry and, per work package, its
+    transitions (read at the first question: every line once)."""
 
     __slots__ = ("data", "ids", "lines", "wps")
 
@@ -68,7 +68,7 @@ class _LogIndex:
         self.lines = lines
         self.ids = ids
         self.data = data
-        self.wps: dict[str, list[Transition]] = {}
+        self.wps: dict[str, list[Transition]] | None = None if data else {}
 
     def event_ids(self) -> set[str]:
         if self.ids is None:
@@ -76,10 +76,25 @@ class _LogIndex:
         return self.ids
 
     def transitions_of(self, wp_id: str, context: CommitContext) -> list[Transition]:
-        known = self.wps.get(wp_id)
-        if known is None:
-            known = self.wps[wp_id] = transitions_in(self.data, wp_id, context)
-        return known
+        if self.wps is None:
+            self.wps = transitions_by_wp(self.data, context)
+        return self.wps.get(wp_id, [])
+
+    def add(self, fresh: dict[str, list[Transition]]) -> None:
+        if self.wps is not None:
+            for wp_id, transitions in fresh.items():
+                self.wps[wp_id] = self.wps.get(wp_id, []) + transitions
+
+
+def transitions_by_wp(data: bytes, context: CommitContext) -> dict[str, list[Transition]]:
+    """Every transition of a log's bytes, per work package, in file order (bad lines left out:
+    the gate and capture say what is wrong with them)."""
+    found: dict[str, list[Transition]] = {}
+    for raw in data.split(b"\n"):
+        transition = _transition(raw, context, default_at="") if raw.strip() else None
+        if transition is not None:
+            found.setdefault(transition.wp_id, []).append(transition)
+    return found
 
 
 def transitions_in(data: bytes, wp_id: str, context: CommitContext) -> list[Transition]:
@@ -202,9 +217,7 @@ def log_moves(
             index.lines.update(tail)
             if index.ids is not None:
                 index.ids.update(new_ids)
-            for wp_id, transitions in fresh.items():
-                if wp_id in index.wps:
-                    index.wps[wp_id] = index.wps[wp_id] + transitions
+            index.add(fresh)
             index.data = after
         else:
             index = _LogIndex(set(after.splitlines()), None, after)

@@ -105,6 +105,12 @@ def wp_lane(path: str, data: bytes | None) -> str | None:
     return state.lane if state is not None else None
 
 
+def wp_file_lane(path: str, data: bytes | None) -> tuple[str, str] | None:
+    """(WP id, lane) of a WP file, the id as capture pairs files by; None when it gives no lane."""
+    state = _read_wp(path, data, [], side="after")
+    return (_wp_id(path_facts(path), state), state.lane) if state is not None else None
+
+
 def _wp_id(facts: PathFacts, state: _WorkPackageState) -> str:
     declared = text(state.fields.get("work_package_id"))
     return declared or facts.named_wp_id or facts.stem

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kitty_hooks.cli.doctor_hooks import environment_checks, hook_checks, version_checks
-from kitty_hooks.cli.doctor_report import Check, DoctorReport
+from kitty_hooks.cli.doctor_report import Check, CheckStatus, DoctorReport
 from kitty_hooks.cli.doctor_state import (
     credential_checks,
     flush_checks,
@@ -31,4 +31,31 @@ def run_doctor(cwd: Path, *, check_server: bool = False) -> DoctorReport:
     queue_checks(cwd, now, checks)
     journal_checks(now, checks)
     flush_checks(checks)
+    board_checks(cwd, checks)
     return DoctorReport(tuple(checks))
+
+
+def board_checks(cwd: Path, checks: list[Check]) -> None:
+    """Does the dashboard (what this machine sent) show what spec-kitty shows at HEAD?"""
+    from kitty_hooks.capture.board import read_board
+    from kitty_hooks.cli.wording import plural
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.queue.errors import QueueError
+
+    try:
+        board = read_board(cwd)
+    except (FatalError, QueueError):
+        return  # not in a repository, no commit yet, or the queue check above says why
+    total = len(board.rows) - len(board.elsewhere)
+    if not total:
+        return
+    wrong = len(board.disagreements)
+    if wrong:
+        message = (
+            f"{wrong:,} of {plural(total, 'work package')} at HEAD not on the dashboard as "
+            "spec-kitty shows them: `kitty-hooks board` lists them"
+        )
+        checks.append(Check("board", "lanes", CheckStatus.WARN, message))
+    else:
+        message = f"{plural(total, 'work package')} at HEAD, each as spec-kitty shows it"
+        checks.append(Check("board", "lanes", CheckStatus.OK, message))

@@ -57,6 +57,7 @@ for _command in (
     hooks.uninstall,
     hooks.doctor,
     sync.scan,
+    sync.board,
     queue.queue,
     queue.log,
     sync.sync,

@@ -1,4 +1,4 @@
-"""Getting events out and looking at how that goes: sync, status, and scan (the backfill)."""
+"""Getting events out and looking at how that goes: sync, status, scan (the backfill) and board."""
 
 from __future__ import annotations
 
@@ -52,6 +52,31 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
     if not quiet or result.skipped or result.unsendable or output_format == "json":
         click.echo(render_capture(result, output_format))
     sys.exit(1 if result.skipped or result.unsendable else 0)
+
+
+@click.command(
+    epilog=examples(
+        "kitty-hooks board", "kitty-hooks board --feature 039-cli-2x-readiness --format json"
+    )
+)
+@click.option("--feature", metavar="SLUG", help="Only the work packages of this feature folder.")
+@click.option("--rev", "revision", default="HEAD", show_default=True, help="The revision to read.")
+@format_option
+@quiet_option
+def board(feature: str | None, revision: str, output_format: str, quiet: bool) -> None:
+    """Is the dashboard right? Each work package where spec-kitty puts it beside where our events do.
+
+    spec-kitty's side: its own rules at the revision (a WP's log folded as its reducer folds
+    it, else its WP file's lane). The dashboard's side: the latest move queued or delivered
+    from this machine. Exit 1 when any work package differs (or was never sent).
+    """
+    from kitty_hooks.capture.board import read_board
+    from kitty_hooks.cli.sync_view import render_board
+
+    result = read_board(Path.cwd(), revision, feature=feature)
+    if not quiet or result.disagreements or output_format == "json":
+        click.echo(render_board(result, output_format))
+    sys.exit(1 if result.disagreements else 0)
 
 
 @click.command(

@@ -1,4 +1,4 @@
-"""How sync, scan and status render their results (text or json), and what sync adds on stderr."""
+"""How sync, scan, status and board render their results (text or json), and what sync adds on stderr."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from kitty_hooks.cli.terminal import Tone, paint
 from kitty_hooks.cli.wording import age_text, plural
 
 if TYPE_CHECKING:
+    from kitty_hooks.capture.board import Board
     from kitty_hooks.capture.commits import CaptureResult
     from kitty_hooks.cli.status import StatusReport
     from kitty_hooks.deliver.summary import FlushSummary
@@ -234,3 +235,51 @@ STATUS_RENDERERS: dict[str, Callable[[StatusReport], str]] = {
 
 def render_status(report: StatusReport, output_format: str) -> str:
     return STATUS_RENDERERS[output_format](report)
+
+
+# --- board -------------------------------------------------------------------------------------
+
+
+def _board_json(board: Board) -> str:
+    from kitty_hooks.capture.board import board_document
+
+    return json.dumps(board_document(board), indent=2, ensure_ascii=False)
+
+
+def _board_text(board: Board) -> str:
+    lines = []
+    width = max((len(f"{row.feature} {row.wp_id}") for row in board.rows), default=0)
+    for row in board.rows:
+        name = f"{row.feature} {row.wp_id}".ljust(width)
+        if not row.at_revision:
+            lines.append(f"  {name}  not at {board.revision[:12]}; dashboard: {row.dashboard}")
+            continue
+        shown = row.lane if row.lane == row.expected else f"{row.lane} ({row.expected})"
+        dashboard = row.dashboard or "nothing sent from this machine"
+        mark = paint("ok", Tone.OK) if row.agrees else paint("DIFFERS", Tone.FAIL)
+        lines.append(
+            f"  {name}  spec-kitty: {shown} [{row.source}]; dashboard: {dashboard}  {mark}"
+        )
+    at_revision = len(board.rows) - len(board.elsewhere)
+    wrong = len(board.disagreements)
+    summary = f"{plural(at_revision, 'work package')} at {board.revision[:12]}: " + (
+        f"{wrong:,} not as spec-kitty shows them" if wrong else "all as spec-kitty shows them"
+    )
+    if board.elsewhere:
+        summary += f"; {len(board.elsewhere):,} more on the dashboard that are not at this revision"
+    lines.append(summary)
+    if wrong:
+        lines.append(
+            "  run `kitty-hooks scan HEAD` to send what is missing; `kitty-hooks sync` to deliver it"
+        )
+    return "\n".join(lines)
+
+
+BOARD_RENDERERS: dict[str, Callable[[Board], str]] = {
+    "text": _board_text,
+    "json": _board_json,
+}
+
+
+def render_board(board: Board, output_format: str) -> str:
+    return BOARD_RENDERERS[output_format](board)

@@ -20,6 +20,10 @@ class FileChange(NamedTuple):
 
 
 class CommitRecord(NamedTuple):
+    """A commit and its changes under the paths asked, against its first parent. For a merge,
+    the paths that differ from another parent only are listed too, unchanged (old blob = new
+    blob): what the merge holds there came from that parent."""
+
     sha: str
     parents: tuple[str, ...]
     author_name: str
@@ -45,13 +49,13 @@ def read_commit(cwd: Path, rev: str, *, paths: tuple[str, ...]) -> CommitRecord:
     """A commit's header and the raw changes under `paths` against its first parent.
 
     Renames are reported as a delete and an add (--no-renames): callers pair files by what
-    they are, which also catches a move git would not call a rename. A merge commit lists no
-    changes (diff-tree shows none without -m). --always: without it a commit with no change
+    they are, which also catches a move git would not call a rename. -m: a merge is compared
+    with each parent (CommitRecord says how). --always: without it a commit with no change
     under `paths` prints nothing at all, not even its header.
     """
     out = run_git(
-        cwd, "diff-tree", "-r", "-z", "--no-renames", "--root", "--always", "--no-abbrev", "--raw",
-        _FORMAT, rev, "--", *paths,
+        cwd, "diff-tree", "-m", "-r", "-z", "--no-renames", "--root", "--always", "--no-abbrev",
+        "--raw", _FORMAT, rev, "--", *paths,
     )  # fmt: skip
     records = list(parse_commits(out))
     if len(records) != 1:
@@ -68,8 +72,8 @@ def start_commits(cwd: Path, revision_range: str, *, paths: tuple[str, ...]) -> 
     that default history simplification would hide.
     """
     return GitStream(
-        cwd, "log", "--reverse", "--full-history", "--no-renames", "-z", "--raw", "--no-abbrev",
-        _FORMAT, revision_range, "--", *paths,
+        cwd, "log", "--reverse", "--full-history", "-m", "--no-renames", "-z", "--raw",
+        "--no-abbrev", _FORMAT, revision_range, "--", *paths,
     )  # fmt: skip
 
 
@@ -113,13 +117,21 @@ def _records(tokens: Iterator[str]) -> Iterator[CommitRecord]:
     other byte can be searched for (a path may even start with \x1e)."""
     header: list[str] | None = None
     changes: list[FileChange] = []
+    first_parent = -1  # a merge: where its changes against the other parents start
     for token in tokens:
         field = token.lstrip("\n")
         if field.startswith("\x1e"):  # a commit's header: sha, parents, date, name; the email
+            new_header = [*field[1:].split("\x1f", 3), next(tokens, "")]
+            if header is not None and new_header[0] == header[0]:
+                # -m: the same merge again, against its next parent.
+                if first_parent < 0:
+                    first_parent = len(changes)
+                continue
             if header is not None:
-                yield _record(header, changes)
-            header = [*field[1:].split("\x1f", 3), next(tokens, "")]
+                yield _record(header, changes, first_parent)
+            header = new_header
             changes = []
+            first_parent = -1
         elif field.startswith(":") and header is not None:  # a change, then its path
             _, _, old_sha, new_sha, status = field[1:].split(" ")
             changes.append(
@@ -131,11 +143,20 @@ def _records(tokens: Iterator[str]) -> Iterator[CommitRecord]:
                 )
             )
     if header is not None:
-        yield _record(header, changes)
+        yield _record(header, changes, first_parent)
 
 
-def _record(header: list[str], changes: list[FileChange]) -> CommitRecord:
+def _record(header: list[str], changes: list[FileChange], first_parent: int) -> CommitRecord:
     sha, parents, date, name, email = header
+    if first_parent >= 0:
+        # What differs from another parent only is as the first parent has it: unchanged.
+        own = changes[:first_parent]
+        listed = {change.path for change in own}
+        for change in changes[first_parent:]:
+            if change.path not in listed and change.new_blob is not None:
+                own.append(FileChange("M", change.path, change.new_blob, change.new_blob))
+                listed.add(change.path)
+        changes = own
     return CommitRecord(sha, tuple(parents.split()), name, email, date, tuple(changes))
 
 

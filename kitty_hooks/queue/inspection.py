@@ -97,3 +97,16 @@ def stats(db: sqlite3.Connection) -> QueueStats:
         retry_distribution=buckets,
         top_event_types=top,
     )
+
+
+def lanes_sent(db: sqlite3.Connection, prefix: str) -> dict[str, str]:
+    """Causation key -> the lane its latest WPStatusChanged (by Lamport clock) moved it to, for
+    the keys that start with prefix (a project's: "<project_uuid>/")."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
+    # SQLite takes a bare column of an aggregate query from the row max() picked.
+    rows = db.execute(
+        "SELECT causation_key, to_lane, max(lamport_clock) FROM lanes_sent"
+        " WHERE causation_key >= ? AND causation_key < ? GROUP BY causation_key",
+        (prefix, upper),
+    )
+    return {key: lane for key, lane, _ in rows}

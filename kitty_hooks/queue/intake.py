@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kitty_hooks.model.events import causation_key
+from kitty_hooks.model.events import EVENT_TYPE, causation_key
 from kitty_hooks.queue.chunks import id_chunks
 from kitty_hooks.queue.entries import EnqueueResult
 from kitty_hooks.queue.schema import READ_CLOCK, utc_now
@@ -54,10 +54,16 @@ def enqueue(
     last_of = last_events(tx, list(dict.fromkeys(keys)))
     moved: dict[str, str] = {}
     rows: list[tuple[Any, ...]] = []
+    lanes: list[tuple[str, int, str]] = []
     for envelope, key in zip(envelopes, keys, strict=True):
         event_id = envelope["event_id"]
         if event_id in seen:
             duplicates.append(event_id)
+            to_lane = _to_lane(envelope)
+            if to_lane is not None:
+                # Known from before lanes were kept (or a scan of another clone's history):
+                # below every clock, so any move this queue stamped comes after it.
+                lanes.append((key, 0, to_lane))
             if commits.get(event_id):
                 # Seen again in another commit (after `reset --soft` and a new commit,
                 # a cherry-pick): name the one found last, or `queue drop --orphaned`
@@ -88,6 +94,9 @@ def enqueue(
         )
         last_of[key] = moved[key] = event_id
         queued.append(event_id)
+        to_lane = _to_lane(envelope)
+        if to_lane is not None:
+            lanes.append((key, clock, to_lane))
     tx.executemany(
         "INSERT INTO entries (id, event_id, event_type, data, created_at,"
         " causation_key, commit_sha, repo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -98,9 +107,18 @@ def enqueue(
         " ON CONFLICT (causation_key) DO UPDATE SET last_event_id = excluded.last_event_id",
         moved.items(),
     )
+    tx.executemany("INSERT OR REPLACE INTO lanes_sent VALUES (?, ?, ?)", lanes)
     if queued:
         mark_work()
     return EnqueueResult(tuple(queued), tuple(duplicates))
+
+
+def _to_lane(envelope: Mapping[str, Any]) -> str | None:
+    if envelope["event_type"] != EVENT_TYPE:
+        return None
+    payload = envelope.get("payload")
+    to_lane = payload.get("to_lane") if isinstance(payload, dict) else None
+    return to_lane if isinstance(to_lane, str) else None
 
 
 def last_events(tx: sqlite3.Connection, keys: Sequence[str]) -> dict[str, str | None]:

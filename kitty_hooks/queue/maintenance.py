@@ -42,6 +42,7 @@ def purge_dead(tx: sqlite3.Connection) -> int:
     tx.execute(DELETING)
     dead = Status.DEAD_LETTER.value
     depart(tx, "status = ?", (dead,), left_at=utc_now(), verdict=Verdict.PURGED)
+    forget_lanes(tx, "status = ?", (dead,))
     removed = tx.execute("DELETE FROM entries WHERE status = ?", (dead,)).rowcount
     update_known(tx)
     return removed
@@ -67,6 +68,7 @@ def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) ->
         ]
         if remember:
             depart(tx, f"event_id IN ({marks})", chunk, left_at=utc_now(), verdict=Verdict.DROPPED)
+        forget_lanes(tx, f"event_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM entries WHERE event_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
     update_known(tx)
@@ -77,6 +79,8 @@ def discard_unsent(tx: sqlite3.Connection, event_ids: Sequence[str]) -> int:
     removed = 0
     tx.execute(DELETING)
     for chunk, marks in id_chunks(event_ids):
+        unsent = f"status = ? AND last_attempt_at IS NULL AND event_id IN ({marks})"
+        forget_lanes(tx, unsent, (Status.PENDING.value, *chunk))
         removed += tx.execute(
             "DELETE FROM entries WHERE status = ? AND last_attempt_at IS NULL"
             f" AND event_id IN ({marks})",
@@ -84,6 +88,16 @@ def discard_unsent(tx: sqlite3.Connection, event_ids: Sequence[str]) -> int:
         ).rowcount
         tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
     return removed
+
+
+def forget_lanes(tx: sqlite3.Connection, where: str, params: Sequence[Any]) -> None:
+    """Forget the lanes of the entries `where` selects, before they are deleted unsent: the
+    dashboard never gets them."""
+    tx.execute(
+        "DELETE FROM lanes_sent WHERE (causation_key, lamport_clock) IN"
+        f" (SELECT causation_key, id FROM entries WHERE {where})",
+        params,
+    )
 
 
 def follow_commit_rewrites(

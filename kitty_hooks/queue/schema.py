@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kitty_hooks.queue.errors import QueueError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # (schemas 2 and 3 change what _SCHEMA_1 makes: see _migrate_1_to_2, _migrate_2_to_3)
 # entries holds what is still to deliver; its id is the event's Lamport clock. known_events
@@ -130,11 +130,33 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO known_through SELECT 1, coalesce(max(id), 0) FROM departures")
 
 
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    # The lane each WPStatusChanged queued from this machine moved its work package to, by
+    # Lamport clock (the entry id), kept after delivery: the board the dashboard draws from our
+    # events (`kitty-hooks board`), and what a merge compares with spec-kitty's view. A move
+    # that never reaches the server (discarded after a rewrite, dropped, purged) is forgotten
+    # with its entry. Events delivered before this step left no lane: only queued ones start it.
+    conn.execute(
+        """CREATE TABLE lanes_sent (
+            causation_key TEXT NOT NULL,
+            lamport_clock INTEGER NOT NULL,
+            to_lane TEXT NOT NULL,
+            PRIMARY KEY (causation_key, lamport_clock)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        "INSERT INTO lanes_sent SELECT causation_key, id, json_extract(data, '$.payload.to_lane')"
+        " FROM entries WHERE event_type = 'WPStatusChanged'"
+        " AND json_valid(data) AND json_type(data, '$.payload.to_lane') = 'text'"
+    )
+
+
 # _MIGRATIONS[n] takes a database from user_version n to n + 1. Never edit a shipped step: add one.
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_0_to_1,
     _migrate_1_to_2,
     _migrate_2_to_3,
+    _migrate_3_to_4,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 

@@ -88,6 +88,11 @@ class EventQueue(QueueDatabase):
             "read the queue", lambda db: _inspection().last_event_id_for(db, causation_key)
         )
 
+    def lanes_sent(self, prefix: str = "") -> dict[str, str]:
+        """Causation key ("<project>/<feature>/<wp>") -> the sync lane the latest move queued
+        or delivered from this machine put that WP in: the board the dashboard draws from us."""
+        return self._read("read the queue", lambda db: _inspection().lanes_sent(db, prefix))
+
     def lamport_clock(self) -> int:
         """The last Lamport value handed out (0 for a new queue)."""
         return self._read("read the queue", _inspection().lamport_clock)

@@ -554,7 +554,9 @@ def test_scan_finds_what_the_hook_found_commit_by_commit(hooked: Repo) -> None:
             hooked.git("checkout", "-q", "main")
             hooked.write(LOG, text)
         commit(hooked, f"to {to_lane}")
-    hooked.git("merge", "-q", "--no-edit", "-X", "theirs", "side")
+    # Concluded by `git commit`, so post-commit sees the merge and settles it as scan does.
+    hooked.git("merge", "-q", "--no-commit", "-X", "theirs", "side")
+    commit(hooked, "merge side")
     by_hook = sorted(e["event_id"] for e in queued())
     default_queue_path().unlink()
     result = hooked.kitty_hooks("scan", "HEAD", "--format", "json")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kitty_hooks.queue.database import default_queue_path
 from tests import board
 from tests.gitutil import KITTY_HOOKS, Repo, captured
 
@@ -288,3 +290,115 @@ def test_a_wp_created_by_its_file_is_not_created_again_by_its_first_log_line(
     moves = [(e["payload"]["from_lane"], e["payload"]["to_lane"])
              for e in sorted(envelopes, key=lambda e: e["lamport_clock"])]  # fmt: skip
     assert moves == [(None, "planned"), ("planned", "doing")]
+
+
+# --- 5. parallel branches: the merge settles what the union changes ---------------------------
+
+
+def _parallel_then_merge(order: str, conflict: bool) -> Step:
+    """main and feat both move WP09 after a shared bootstrap; feat's moves are the later ones
+    by `at` on one side of the merge. order: which branch is committed (and captured) last."""
+
+    def step(repo: Repo) -> None:
+        base = line(ulid(110), "WP09", "planned", "planned", at(80, 9))
+        append(repo, LOG, base)
+        commit(repo, "bootstrap WP09")
+        feat = [line(ulid(111), "WP09", "planned", "in_progress", at(80, 10)),
+                line(ulid(113), "WP09", "in_progress", "for_review", at(80, 12))]  # fmt: skip
+        main = [line(ulid(112), "WP09", "planned", "blocked", at(80, 11))]
+
+        def on_feat() -> None:
+            repo.git("checkout", "-q", "-b", "feat")
+            for text in feat:
+                append(repo, LOG, text)
+                commit(repo, "feat moves WP09")
+            repo.git("checkout", "-q", "main")
+
+        def on_main() -> None:
+            for text in main:
+                append(repo, LOG, text)
+                commit(repo, "main moves WP09")
+
+        if order == "feat last":
+            repo.git("branch", "feat")
+            on_main()
+            repo.git("checkout", "-q", "feat")
+            for text in feat:
+                append(repo, LOG, text)
+                commit(repo, "feat moves WP09")
+            repo.git("checkout", "-q", "main")
+        else:
+            on_feat()
+            on_main()
+        merged = repo.git("merge", "-q", "--no-ff", "-m", "merge feat", "feat", check=False)
+        if merged.returncode != 0 or conflict:
+            if merged.returncode == 0:
+                repo.git("reset", "-q", "--hard", "HEAD~1")
+                repo.git("merge", "-q", "--no-ff", "--no-commit", "feat", check=False)
+            # The union, as a person resolves the conflict of two appended tails.
+            repo.write(LOG, base + "".join(main) + "".join(feat))
+            commit(repo, "merge feat")
+
+    return step
+
+
+@pytest.mark.parametrize("order", ["feat last", "main last"])
+def test_after_a_merge_the_board_is_the_union_of_both_branches_folded_by_time(
+    repo: Repo, order: str
+) -> None:
+    envelopes = replay(repo, "scan", [_parallel_then_merge(order, conflict=True)])
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP09")] == "for_review"
+
+
+@pytest.mark.parametrize("order", ["feat last", "main last"])
+def test_a_conflicted_merge_committed_with_the_hooks_in_place_settles_the_board(
+    repo: Repo, order: str
+) -> None:
+    envelopes = replay(repo, "live", [_parallel_then_merge(order, conflict=True)])
+    assert_board_is_spec_kittys(repo, envelopes)
+
+
+def test_the_settling_move_has_the_same_id_in_every_clone(repo: Repo, tmp_path: Path) -> None:
+    replay(repo, "none", [_parallel_then_merge("main last", conflict=True)])
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(tmp_path / "clone")], check=True)
+    clone = Repo(tmp_path / "clone")
+    ids = []
+    for where in (repo, clone):
+        scanned = where.kitty_hooks("scan", "HEAD")
+        assert scanned.returncode == 0, scanned.stdout
+        settles = [e for e in board.queued_envelopes() if e["payload"]["reason"]
+                   and e["payload"]["reason"].startswith("merge ")]  # fmt: skip
+        ids.append(sorted(e["event_id"] for e in settles))
+        for leftover in default_queue_path().parent.glob(default_queue_path().name + "*"):
+            leftover.unlink()  # the clone starts from an empty queue, as another machine does
+    assert ids[0] and ids[0] == ids[1]
+
+
+# --- kitty-hooks board: the user's check, and the tests' -----------------------------------------
+
+
+def test_board_agrees_after_a_history_and_names_the_wp_whose_move_was_removed(repo: Repo) -> None:
+    replay(repo, "live", [_worked_to_done, _two_one_three_claim, _migration, _bootstrapped])
+    shown = repo.kitty_hooks("board")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "5 work packages at" in shown.stdout and "all as spec-kitty shows them" in shown.stdout
+    as_json = json.loads(repo.kitty_hooks("board", "--format", "json").stdout)
+    assert {(w["wp_id"], w["expected"], w["dashboard"]) for w in as_json["work_packages"]} >= {
+        ("WP01", "done", "done"),
+        ("WP02", "for_review", "for_review"),
+    }
+    # The last move of WP01 never reaches the dashboard:
+    dropped = repo.kitty_hooks("queue", "drop", ulid(5))
+    assert dropped.returncode == 0, dropped.stdout + dropped.stderr
+    shown = repo.kitty_hooks("board", "--feature", FEATURE)
+    assert shown.returncode == 1
+    (wrong,) = [row for row in shown.stdout.splitlines() if "DIFFERS" in row]
+    assert "WP01" in wrong and "spec-kitty: done" in wrong and "dashboard: for_review" in wrong
+    assert "1 not as spec-kitty shows them" in shown.stdout
+
+
+def test_board_outside_a_repository_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([*KITTY_HOOKS, "board"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,98 @@
+"""A merge moves nothing of its own, but it can leave a work package elsewhere than the board.
+
+Two branches move the same WP; each branch's moves were sent when they were captured, so the
+dashboard shows whichever was captured last. After the merge spec-kitty's view is the union of
+both logs, folded by `(at, event_id)`. Where the merge leaves a WP in another sync lane than the
+last move sent for it (from this machine; for a WP it never sent, the first parent's), one move
+settles it, with an id derived from the merge commit and the lane, so every clone that captures
+the same merge sends the same event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kitty_hooks.capture.commit_context import CommitContext, path_facts
+from kitty_hooks.capture.log_changes import settle_event_id, transitions_by_wp
+from kitty_hooks.capture.wp_changes import wp_file_lane
+from kitty_hooks.gitrepo.history import CommitRecord, FileChange
+from kitty_hooks.model.events import LaneChange
+from kitty_hooks.model.lanes import sync_lane
+from kitty_hooks.model.layout import may_hold_lane_changes_at
+from kitty_hooks.model.reducer import lane_of
+
+
+def merge_changes(commit: CommitRecord) -> list[FileChange]:
+    """The logs and WP files a merge holds that differ from one of its parents."""
+    if not commit.is_merge:
+        return []
+    return [c for c in commit.changes if may_hold_lane_changes_at(c.path) and c.new_blob]
+
+
+def merge_blobs(commit: CommitRecord) -> list[str]:
+    needed: list[str] = []
+    for change in merge_changes(commit):
+        needed += [blob for blob in (change.new_blob, change.old_blob) if blob]
+    return needed
+
+
+def settling_moves(
+    commit: CommitRecord,
+    blobs: Mapping[str, bytes | None],
+    context: CommitContext,
+    board: Mapping[tuple[str, str], str],
+) -> list[LaneChange]:
+    """The moves that put each WP the merge touches where spec-kitty's view of the merge puts
+    it. board: (feature, WP) -> the sync lane the last move sent for it gave."""
+    after: dict[tuple[str, str], str] = {}  # spec-kitty's lane at the merge
+    before: dict[tuple[str, str], str] = {}  # at the first parent
+    logged: set[tuple[str, str]] = set()
+    changes = merge_changes(commit)
+    for change in changes:
+        facts = path_facts(change.path)
+        if not facts.is_log:
+            continue
+        for wp_id, transitions in transitions_by_wp(
+            blobs.get(change.new_blob) or b"", context
+        ).items():
+            lane = lane_of(transitions)
+            if lane is not None:
+                after[(facts.feature, wp_id)] = lane
+                logged.add((facts.feature, wp_id))
+        old = blobs.get(change.old_blob) if change.old_blob else b""
+        for wp_id, transitions in transitions_by_wp(old or b"", context).items():
+            lane = lane_of(transitions)
+            if lane is not None:
+                before[(facts.feature, wp_id)] = lane
+    for change in changes:
+        facts = path_facts(change.path)
+        if not facts.is_wp:
+            continue
+        found = wp_file_lane(change.path, blobs.get(change.new_blob))
+        if found is not None and (facts.feature, found[0]) not in logged:
+            after[(facts.feature, found[0])] = found[1]
+            old = wp_file_lane(change.path, blobs.get(change.old_blob)) if change.old_blob else None
+            if old is not None:
+                before[(facts.feature, old[0])] = old[1]
+    moves: list[LaneChange] = []
+    for (feature, wp_id), lane in sorted(after.items()):
+        shown = board.get((feature, wp_id))
+        if shown is None:
+            first_parent = before.get((feature, wp_id))
+            shown = sync_lane(first_parent) if first_parent is not None else None
+        if shown == sync_lane(lane):
+            continue
+        move = LaneChange(
+            feature_slug=feature,
+            wp_id=wp_id,
+            from_lane=shown,
+            to_lane=lane,
+            actor=commit.author_name or commit.author_email,
+            at=commit.author_date,
+            # Not a reviewed move of anyone's: forced, and says why (no evidence is made up).
+            force=True,
+            reason=f"merge {commit.sha[:12]} leaves it here: spec-kitty's view of the merged logs",
+            execution_mode=context.execution_mode,
+        )
+        moves.append(move._replace(event_id=settle_event_id(commit, move)))
+    return moves
