@@ -402,3 +402,46 @@ def test_board_outside_a_repository_is_one_line(tmp_path: Path) -> None:
     done = subprocess.run([*KITTY_HOOKS, "board"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# --- a rebase of such commits ---------------------------------------------------------------------
+
+
+def _rebased(repo: Repo) -> None:
+    _bootstrapped(repo)
+    repo.git("checkout", "-q", "-b", "feat")
+    append(repo, LOG, line(ulid(120), "WP03", "planned", "claimed", at(90)))
+    commit(repo, "claim WP03")
+    repo.write(f"{F}/tasks/WP03-x.md", wp_file("WP03", "planned"))  # a stale view beside it
+    commit(repo, "WP03's prompt")
+    append(repo, LOG, line(ulid(121), "WP03", "claimed", "for_review", at(91)))
+    commit(repo, "WP03 to review")
+    repo.git("checkout", "-q", "main")
+    repo.write("NOTES.md", "main moves on\n")
+    commit(repo, "main")
+    repo.git("checkout", "-q", "feat")
+    repo.git("rebase", "-q", "main")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--ff-only", "feat")
+
+
+@MODES
+def test_a_rebase_of_moves_keeps_the_board_and_sends_nothing_twice(repo: Repo, mode: str) -> None:
+    envelopes = replay(repo, mode, [_rebased])
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert len({e["event_id"] for e in envelopes}) == len(envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP03")] == "for_review"
+
+
+def test_a_scan_of_the_recorded_327_project_draws_spec_kittys_board(repo: Repo) -> None:
+    export = Path(__file__).parents[1] / "upstream" / "3.2.7" / "project.fast-export"
+    with export.open("rb") as stream:
+        subprocess.run(["git", "fast-import", "--quiet"], cwd=repo.path, stdin=stream, check=True)
+    repo.git("checkout", "-q", "-f", "feature/demo-widget")
+    scanned = repo.kitty_hooks("scan", "HEAD")
+    assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+    envelopes = board.queued_envelopes()
+    assert envelopes
+    assert_board_is_spec_kittys(repo, envelopes)
+    shown = repo.kitty_hooks("board")
+    assert shown.returncode == 0, shown.stdout
