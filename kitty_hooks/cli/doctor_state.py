@@ -193,7 +193,11 @@ def flush_checks(checks: list[Check]) -> None:
             f"Failed: {last.failed}" + (f" ({last.message})" if last.message else "")
         )
         # The record holds the outcome as the word it stores (a str): the members equal it.
-        if last.outcome in (Outcome.LOGIN_NEEDED, Outcome.NO_CREDENTIALS):
+        if last.outcome in (
+            Outcome.LOGIN_NEEDED,
+            Outcome.NO_CREDENTIALS,
+            Outcome.PROTOCOL_MISMATCH,
+        ):
             status = CheckStatus.FAIL
         elif (
             last.outcome in (Outcome.DONE, Outcome.NOTHING_TO_SEND, Outcome.BUSY)
