@@ -9,6 +9,7 @@ records that the guard ran and exits as told. Everything else is real: git, our 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -293,3 +294,36 @@ def test_the_check_starts_python_only_to_heal(
         assert call.split()[-3:] == [".git/hooks", str(python), str(PROJECT_ROOT / "kitty_hooks")]
     else:
         assert ran == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink-to-binary", "symlink-to-guard", "directory"])
+def test_a_hostile_pre_commit_is_never_read_by_the_check(
+    started: Repo, tmp_path: Path, kind: str
+) -> None:
+    """What the check must not read: a FIFO (the read would block git), a symlink (to a binary
+    hook manager, say: no newline for megabytes), a directory."""
+    install_hooks(started.path)
+    hook = hooks_of(started) / "pre-commit"
+    hook.unlink()
+    if kind == "fifo":
+        os.mkfifo(hook)
+    elif kind == "directory":
+        hook.mkdir()
+    elif kind == "symlink-to-guard":  # spec-kitty writes a regular file, never a symlink
+        hook.symlink_to(RECORDED)
+    else:
+        binary = tmp_path / "hook-manager"
+        binary.write_bytes(b"\x7fELF" + b"\x00" * (8 << 20))
+        binary.chmod(0o755)
+        hook.symlink_to(binary)
+
+    ran = subprocess.run(
+        [str(hooks_of(started) / "post-commit")],
+        cwd=started.path,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert ran.returncode == 0 and ran.stderr == ""
+    assert os.path.lexists(hook) and not (hook.is_file() and not hook.is_symlink())
