@@ -396,14 +396,14 @@ def guard_path(path: Path) -> Path:
     return path.with_name(f"{path.name}{GUARD_SUFFIX}")
 
 
-def _chain_guard_and_write(path: Path, shim: bytes) -> Path:
+def _chain_guard_and_write(path: Path, shim: bytes) -> Path | None:
     """spec-kitty's guard at path goes where our pre-commit shim runs it first, and the shim
     goes back to path. The guard is chained as <hook>.legacy unless that holds the user's own
     hook (never lost): then as <hook>.spec-kitty. An older guard there is replaced (spec-kitty
     writes one per implement), and so is a shim of ours (never chained into itself).
 
     At every moment path holds a hook: the guard is linked to its new name first, then the
-    shim renamed over path.
+    shim renamed over path. None: another process healed it meanwhile.
     """
     legacy = legacy_path(path)
     user_hook = os.path.lexists(legacy) and not (_is_ours(legacy) or is_spec_kitty_guard(legacy))
@@ -412,12 +412,21 @@ def _chain_guard_and_write(path: Path, shim: bytes) -> Path:
     with suppress(FileNotFoundError):
         staged.unlink()
     os.link(path, staged, follow_symlinks=False)  # bytes and mode as spec-kitty wrote them
+    if not is_spec_kitty_guard(staged):
+        # Another hook healed it between our look and the link: what we linked is our shim,
+        # which must never be chained into itself.
+        staged.unlink()
+        return None
     try:
         os.replace(staged, target)
     except OSError:
         with suppress(OSError):
             staged.unlink()
         raise
+    # A rename between two links of one file does nothing (POSIX): another hook chained this
+    # very guard a moment ago. The name staged is then still there, and only ours.
+    with suppress(FileNotFoundError):
+        staged.unlink()
     if not user_hook and is_spec_kitty_guard(guard_path(path)):
         guard_path(path).unlink()  # an older guard: it would run twice
     write_atomically(path, shim, mode=_SHIM_MODE, follow_symlinks=False)

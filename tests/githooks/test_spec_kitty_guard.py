@@ -327,3 +327,36 @@ def test_a_hostile_pre_commit_is_never_read_by_the_check(
 
     assert ran.returncode == 0 and ran.stderr == ""
     assert os.path.lexists(hook) and not (hook.is_file() and not hook.is_symlink())
+
+
+def test_hooks_healing_at_once_end_with_one_gate_and_the_guard_chained(
+    started: Repo, guard: Guard
+) -> None:
+    """A commit in one worktree and a push in another: both see spec-kitty's guard and heal."""
+    install_hooks(started.path)
+    hooks = hooks_of(started)
+    shim = (hooks / "post-commit").read_text()
+    python = shim.split("\npython=", 1)[1].split("\n", 1)[0]
+    package = shim.split("\npackage=", 1)[1].split("\n", 1)[0]
+    heal = (
+        "import sys; from kitty_hooks.githooks.install import heal_from_shim; "
+        "sys.exit(heal_from_shim(sys.argv[1:]))"
+    )
+    for _ in range(5):
+        written = guard.implement(started)
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", heal, str(hooks), python, package],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        said = [racer.communicate()[1] for racer in racers]
+
+        assert all(racer.returncode == 0 for racer in racers)
+        assert 1 <= sum(HEALED in text for text in said) <= 6
+        assert not any("could not" in text for text in said)
+        assert inspect_hook(hooks / "pre-commit", "pre-commit").kind == "ours"
+        assert (hooks / "pre-commit.legacy").read_bytes() == written
+        assert not list(hooks.glob(".pre-commit.kitty-hooks-*"))
