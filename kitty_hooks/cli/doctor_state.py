@@ -77,6 +77,7 @@ def queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
                 stats = queue.stats()
                 entries = queue.list_entries(statuses=[Status.PENDING.value, Status.FAILED.value])
                 recovered = queue.recovered_from
+                node = queue.node_id()
         except QueueError as exc:
             add("file", CheckStatus.FAIL, str(exc))
             return
@@ -87,7 +88,7 @@ def queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
                 f"was unreadable and was moved to {recovered}; a new one was started",
             )
         else:
-            add("file", CheckStatus.OK, f"{path} is readable")
+            add("file", CheckStatus.OK, f"{path} is readable (node {node}: its own Lamport clock)")
         age = None
         if stats.oldest_created_at:
             age = (now - datetime.fromisoformat(stats.oldest_created_at)).total_seconds()

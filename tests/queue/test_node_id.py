@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from kitty_hooks.queue.schema import (
     _migrate_2_to_3,
 )
 from kitty_hooks.queue.store import EventQueue
-from tests.gitutil import Repo
+from tests.gitutil import KITTY_HOOKS, Repo
 from tests.syncutil import envelopes
 
 FEATURE = "kitty-specs/039-cli-2x-readiness/tasks"
@@ -113,3 +114,12 @@ def test_a_spooled_envelope_takes_the_node_of_the_queue_it_enters(tmp_path: Path
         queue.enqueue([foreign])
         (entry,) = queue.list_entries()
         assert entry.envelope["node_id"] == queue.node_id() != "0123456789ab"
+
+
+def test_doctor_names_the_queues_node(tmp_path: Path) -> None:
+    with EventQueue() as queue:
+        queue.enqueue(envelopes(1))
+        node = queue.node_id()
+    doctor = subprocess.run([*KITTY_HOOKS, "doctor"], cwd=tmp_path, capture_output=True, text=True)
+    (line,) = [x for x in doctor.stdout.splitlines() if "queue: file:" in x]
+    assert line.startswith("ok") and f"(node {node}: its own Lamport clock)" in line
