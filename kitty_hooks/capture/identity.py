@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 from kitty_hooks.gitrepo import history as git_history
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.model.events import Identity, is_lower_hex
+from kitty_hooks.queue.schema import machine_and_user
 
 # Derived project ids are UUIDv5 in a namespace of our own, from the repository's root commit.
 _PROJECT_NAMESPACE = "kitty-hooks:project:root-commit"
@@ -23,28 +23,14 @@ _MAX_CONFIG_BYTES = 1 << 20
 
 
 def node_id() -> str:
-    """12 hex characters for this machine and user.
+    """12 hex characters for this machine and user: the spec-kitty CLI's recipe (sha256 of
+    "host:user").
 
-    The same recipe as the spec-kitty CLI (sha256 of "host:user"), so both tools name this
-    node alike.
+    Only what an envelope says before it is queued: the queue writes its own node id into
+    every envelope it takes in, with its Lamport clock (one node, one clock; queue/schema.py).
     """
-    import getpass
-
-    try:
-        user = getpass.getuser()
-    except Exception:  # no USER variable and no passwd entry (some containers)
-        user = "unknown"
-    return hashlib.sha256(f"{_host_name()}:{user}".encode()).hexdigest()[:12]
-
-
-def _host_name() -> str:
-    # os.uname() gives what socket.gethostname() does without importing socket (~2 ms of
-    # hook start-up); Windows has no uname.
-    if hasattr(os, "uname"):
-        return os.uname().nodename
-    import socket
-
-    return socket.gethostname()
+    host, user = machine_and_user()
+    return hashlib.sha256(f"{host}:{user}".encode()).hexdigest()[:12]
 
 
 def project_identity(

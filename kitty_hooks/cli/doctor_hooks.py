@@ -80,6 +80,8 @@ def _one_hook(state: HookState, listed: set[str], add: CheckAdder) -> None:
     hook_id = HOOK_IDS[state.hook]
     if state.kind is HookKind.OURS:
         text = f"ours (shim {state.shim_version})"
+        if state.guard is not None:
+            text += f", runs spec-kitty's commit guard ({state.guard.name}) first"
         if state.legacy is not None:
             if state.legacy_runs:
                 text += f", runs {state.legacy.name} first"
@@ -121,6 +123,8 @@ def _one_hook(state: HookState, listed: set[str], add: CheckAdder) -> None:
                 f"the pre-commit framework's hook, but {PRE_COMMIT_CONFIG} does not list {hook_id}: "
                 "add it there",
             )
+    elif state.kind is HookKind.SPEC_KITTY:
+        _spec_kitty_guard(state, listed, add)
     elif state.kind is HookKind.OTHER:
         add(
             state.hook,
@@ -140,6 +144,34 @@ def _one_hook(state: HookState, listed: set[str], add: CheckAdder) -> None:
             state.hook,
             CheckStatus.WARN,
             f"not installed: `kitty-hooks install -t {state.hook}` adds it",
+        )
+
+
+def _spec_kitty_guard(state: HookState, listed: set[str], add: CheckAdder) -> None:
+    """spec-kitty's `agent action implement` wrote its commit guard over the pre-commit hook."""
+    what = f"{state.path} is spec-kitty's commit guard (its `agent action implement` writes it)"
+    if state.gate_recorded:
+        add(
+            state.hook,
+            CheckStatus.FAIL,
+            f"{what} in place of our gate: the next post-commit, pre-push or post-rewrite hook "
+            "of ours puts the gate back and runs the guard first; `kitty-hooks install` does "
+            "it now",
+        )
+    elif HOOK_IDS[state.hook] in listed:
+        add(
+            state.hook,
+            CheckStatus.FAIL,
+            f"{what} in place of the pre-commit framework's hook, so "
+            f"{HOOK_IDS[state.hook]} does not run: `pre-commit install -t {state.hook}` puts "
+            f"the framework's back and runs the guard first (as {state.hook}.legacy)",
+        )
+    else:
+        add(
+            state.hook,
+            CheckStatus.WARN,
+            f"{what}; our gate is not installed: `kitty-hooks install -t {state.hook}` adds it "
+            "and runs the guard first",
         )
 
 

@@ -77,6 +77,7 @@ def queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
                 stats = queue.stats()
                 entries = queue.list_entries(statuses=[Status.PENDING.value, Status.FAILED.value])
                 recovered = queue.recovered_from
+                node = queue.node_id()
         except QueueError as exc:
             add("file", CheckStatus.FAIL, str(exc))
             return
@@ -87,7 +88,7 @@ def queue_checks(cwd: Path, now: datetime, checks: list[Check]) -> None:
                 f"was unreadable and was moved to {recovered}; a new one was started",
             )
         else:
-            add("file", CheckStatus.OK, f"{path} is readable")
+            add("file", CheckStatus.OK, f"{path} is readable (node {node}: its own Lamport clock)")
         age = None
         if stats.oldest_created_at:
             age = (now - datetime.fromisoformat(stats.oldest_created_at)).total_seconds()
@@ -193,7 +194,11 @@ def flush_checks(checks: list[Check]) -> None:
             f"Failed: {last.failed}" + (f" ({last.message})" if last.message else "")
         )
         # The record holds the outcome as the word it stores (a str): the members equal it.
-        if last.outcome in (Outcome.LOGIN_NEEDED, Outcome.NO_CREDENTIALS):
+        if last.outcome in (
+            Outcome.LOGIN_NEEDED,
+            Outcome.NO_CREDENTIALS,
+            Outcome.PROTOCOL_MISMATCH,
+        ):
             status = CheckStatus.FAIL
         elif (
             last.outcome in (Outcome.DONE, Outcome.NOTHING_TO_SEND, Outcome.BUSY)

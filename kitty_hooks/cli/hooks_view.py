@@ -24,6 +24,8 @@ def report_lines(report: InstallReport) -> list[str]:
         what = {
             Outcome.INSTALLED: f"installed {item.path}",
             Outcome.CHAINED: f"installed {item.path}; the hook that was there runs first, kept as {legacy}",
+            Outcome.GUARD_CHAINED: f"installed {item.path}; spec-kitty's commit guard that was "
+            f"there runs first, kept as {item.kept_as.name if item.kept_as else legacy}",
             Outcome.ALREADY_INSTALLED: "already installed",
             Outcome.UPDATED: f"updated {item.path}",
             Outcome.REMOVED: f"removed {item.path}",

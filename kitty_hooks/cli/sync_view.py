@@ -31,6 +31,7 @@ def why_still_queued(summary: FlushSummary) -> str | None:
         FlushOutcome.NO_CREDENTIALS: "there are no usable credentials",
         FlushOutcome.BUSY: "another flush holds the lock",
         FlushOutcome.BACKING_OFF: "automatic flushes are backing off",
+        FlushOutcome.PROTOCOL_MISMATCH: "the server refused this kitty-hooks",
     }
     if summary.outcome in reasons:
         text = reasons[summary.outcome]

@@ -14,6 +14,11 @@ from pathlib import Path
 from kitty_hooks.files import write_atomically
 from kitty_hooks.locations import flush_state_path
 
+PROTOCOL_MISMATCH_BACKOFF = 12 * 3600.0
+"""After a 412 (the server speaks another sync protocol), the next automatic flush waits this
+long: only an upgrade changes the answer, and `kitty-hooks sync` tries at once. Under the 24 h
+beyond which a stored backoff is not trusted."""
+
 
 @dataclass(frozen=True)
 class FlushRecord:

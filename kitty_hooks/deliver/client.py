@@ -28,6 +28,11 @@ from kitty_hooks.contract import (
 from kitty_hooks.deliver.batches import EncodedBatch
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+# spec-kitty's SaaS answers a batch with 412 when its sync-protocol handshake refuses the client
+# (spec-kitty-cli 3.2.7 sends `X-Spec-Kitty-Sync-Protocol: 2.0`; kitty-hooks speaks the contract
+# of docs/contract.md and claims no protocol version it does not implement).
+PROTOCOL_MISMATCH_STATUS = 412
+_SERVER_TEXT_MAX = 300
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,11 @@ class RetryLater(SendError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ProtocolMismatch(SendError):
+    """412: the server's compatibility handshake refused our sync protocol. Every batch meets
+    the same answer until kitty-hooks (or the server) changes: not a busy server, no retry soon."""
 
 
 class BatchRefused(SendError):
@@ -101,6 +111,8 @@ class Client:
             raise AuthRejected(f"the server refused the access token ({_error_text(response)})")
         if response.status_code == 400:
             raise _refused(response, batch.event_ids)
+        if response.status_code == PROTOCOL_MISMATCH_STATUS:
+            raise _protocol_mismatch(response)
         raise _retry_later(response)
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -233,6 +245,41 @@ def _refused(response: Any, sent: tuple[str, ...]) -> BatchRefused:
     if details not in (None, "", []) and not blamed:
         words += f": {details if isinstance(details, str) else json.dumps(details)}"
     return BatchRefused(f"HTTP 400: {words}", blamed)
+
+
+def _protocol_mismatch(response: Any) -> ProtocolMismatch:
+    """The one line for a 412, with the server's own guidance when it sends some (its body:
+    `error_code` client-too-old / client-too-new / client-protocol-unparseable,
+    `error_description`, `sync_protocol.upgrade_guidance`)."""
+    document = _json(response)
+    document = document if isinstance(document, dict) else {}
+    code = _one_line(document.get("error_code"))
+    sync_protocol = document.get("sync_protocol")
+    guidance = _one_line(
+        sync_protocol.get("upgrade_guidance") if isinstance(sync_protocol, dict) else None
+    )
+    said = (
+        guidance or _one_line(document.get("error_description")) or _one_line(document.get("error"))
+    )
+    if code is not None and code.lower() == "client-too-new":
+        words = "the server speaks an older sync protocol than this kitty-hooks"
+        advice = "use a kitty-hooks release that speaks the server's protocol"
+    else:
+        words = "the server speaks a newer sync protocol than this kitty-hooks"
+        advice = "upgrade kitty-hooks, then run `kitty-hooks sync`"
+    detail = "HTTP 412" + (f" {code}" if code else "") + (f": {said}" if said else "")
+    return ProtocolMismatch(f"{words} ({detail}): {advice}; the queued events are kept")
+
+
+def _one_line(value: Any) -> str | None:
+    """A server's words for our one line: text only, blanks and control characters collapsed,
+    cut short."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    if len(text) > _SERVER_TEXT_MAX:
+        text = text[: _SERVER_TEXT_MAX - 1] + "…"
+    return text or None
 
 
 def _retry_later(response: Any) -> RetryLater:

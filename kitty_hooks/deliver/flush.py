@@ -4,7 +4,8 @@ success and duplicate → removed (the ids stay known); rejected → failed with
 the error kept, dead_letter at the limit; an event the answer does not mention stays pending;
 401 → refresh once and resend the same batch; 429/503 → wait Retry-After (capped) and resend;
 other 5xx, timeouts, connection errors and garbage → nothing changes but last_attempt_at, and a
-backoff (exponential with jitter, capped) that the next automatic flush respects.
+backoff (exponential with jitter, capped) that the next automatic flush respects; 412 (the
+server speaks another sync protocol) → the same, with a long backoff and an error that lasts.
 
 One request is in flight at a time; around it, a reader thread reads and gzips the next batches
 and a settler thread writes what the last answer meant into the queue (see sender.Sender.run).
@@ -21,7 +22,13 @@ from pathlib import Path
 
 from kitty_hooks import contract
 from kitty_hooks.deliver import credentials, refresh
-from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, write_state
+from kitty_hooks.deliver.backoff import (
+    PROTOCOL_MISMATCH_BACKOFF,
+    FlushRecord,
+    FlushState,
+    read_state,
+    write_state,
+)
 from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
@@ -209,6 +216,8 @@ def _record(
         delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (failures - 1))
         delay = random.uniform(delay / 2, delay)  # jitter: many clients do not retry in step
         delay = max(delay, min(summary.retry_after or 0.0, RETRY_AFTER_MAX))
+        if summary.outcome == FlushOutcome.PROTOCOL_MISMATCH:
+            delay = PROTOCOL_MISMATCH_BACKOFF  # no jitter: nothing changes by itself
         new = FlushState(
             last=last,
             consecutive_failures=failures,

@@ -2,8 +2,8 @@
 (Verdicts).
 
 A 401 refreshes the tokens once and resends the same batch; 429/503 waits Retry-After (capped)
-and resends; a 400 blames the events it names; anything else ends the flush with the batch's
-events stamped as attempted and otherwise unchanged.
+and resends; a 400 blames the events it names; a 412 (another sync protocol) and anything else
+end the flush with the batch's events stamped as attempted and otherwise unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from datetime import datetime, timezone
 from kitty_hooks import contract
 from kitty_hooks.contract import Category, EventStatus
 from kitty_hooks.deliver import batches, credentials, refresh
-from kitty_hooks.deliver.client import AuthRejected, BatchRefused, BatchResult, Client, RetryLater
+from kitty_hooks.deliver.client import (
+    AuthRejected,
+    BatchRefused,
+    BatchResult,
+    Client,
+    ProtocolMismatch,
+    RetryLater,
+)
 from kitty_hooks.deliver.pipeline import ReadAhead, Settler
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line
@@ -136,6 +143,9 @@ class Sender:
                     self.sleep(exc.retry_after)
                     continue
                 return stop(FlushOutcome.RETRY_LATER, str(exc), retry_after=exc.retry_after)
+            except ProtocolMismatch as exc:
+                # Every batch would meet the same answer: stop, and say so until it changes.
+                return stop(FlushOutcome.PROTOCOL_MISMATCH, str(exc))
             except BatchRefused as exc:
                 settler.submit(
                     functools.partial(

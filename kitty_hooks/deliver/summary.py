@@ -19,6 +19,8 @@ class FlushOutcome(Vocabulary):
     LOGIN_NEEDED = "login-needed"
     NO_CREDENTIALS = "no-credentials"
     BUSY = "busy"
+    PROTOCOL_MISMATCH = "protocol-mismatch"
+    """412: the server speaks another sync protocol; the next automatic try waits long."""
 
 
 @dataclass

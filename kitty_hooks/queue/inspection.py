@@ -71,6 +71,10 @@ def lamport_clock(db: sqlite3.Connection) -> int:
     return db.execute(READ_CLOCK).fetchone()[0]
 
 
+def node_id(db: sqlite3.Connection) -> str:
+    return db.execute("SELECT node_id FROM node WHERE id = 1").fetchone()[0]
+
+
 def stats(db: sqlite3.Connection) -> QueueStats:
     counts = {status.value: 0 for status in Status}
     for status, count in db.execute("SELECT status, count(*) FROM entries GROUP BY status"):

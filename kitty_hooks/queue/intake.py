@@ -1,4 +1,4 @@
-"""Events into the queue: each gets its Lamport clock and causation link, in one transaction
+"""Events into the queue: each gets its node id, Lamport clock and causation link, in one transaction
 with the insert; an id seen before (queued, or gone out of the queue) is a duplicate.
 
 This module runs on the post-commit path: it imports sqlite3 and the standard library only
@@ -15,7 +15,7 @@ from typing import Any
 from kitty_hooks.model.events import EVENT_TYPE, causation_key
 from kitty_hooks.queue.chunks import id_chunks
 from kitty_hooks.queue.entries import EnqueueResult
-from kitty_hooks.queue.schema import READ_CLOCK, utc_now
+from kitty_hooks.queue.schema import READ_NODE_CLOCK, utc_now
 
 # How an envelope is stored: compact, UTF-8 as it is (what the flush sends, untouched).
 compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -46,7 +46,8 @@ def enqueue(
     queued: list[str] = []
     duplicates: list[str] = []
     created_at = utc_now()
-    (clock,) = tx.execute(READ_CLOCK).fetchone()
+    # The node id goes with the clock: both are this queue's (one node, one clock).
+    clock, node = tx.execute(READ_NODE_CLOCK).fetchone()
     # Queued now, or delivered, purged or dropped before: asked in chunks, not one
     # SELECT an event (a scan queues thousands in one transaction).
     seen = seen_ids(tx, [e["event_id"] for e in envelopes])
@@ -76,6 +77,7 @@ def enqueue(
         seen.add(event_id)  # twice in one batch: queued once
         clock += 1
         stored = dict(envelope)
+        stored["node_id"] = node
         stored["lamport_clock"] = clock
         stored["causation_id"] = last_of[key]
         data = dumps(stored)

@@ -11,6 +11,8 @@ Lamport order, FIFO.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from kitty_hooks.queue.errors import QueueError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # (schemas 2 and 3 change what _SCHEMA_1 makes: see _migrate_1_to_2, _migrate_2_to_3)
 # entries holds what is still to deliver; its id is the event's Lamport clock. known_events
@@ -56,6 +58,11 @@ _SCHEMA_1 = (
 
 # The last Lamport value handed out.
 READ_CLOCK = "SELECT max(coalesce((SELECT max(id) FROM entries), 0), value) FROM clock"
+# The last Lamport value handed out, and the node whose clock it is (schema 4).
+READ_NODE_CLOCK = (
+    "SELECT max(coalesce((SELECT max(id) FROM entries), 0), value),"
+    " (SELECT node_id FROM node WHERE id = 1) FROM clock"
+)
 # Run before deleting entries, in the same transaction.
 DELETING = "UPDATE clock SET value = max(value, coalesce((SELECT max(id) FROM entries), 0))"
 
@@ -131,6 +138,55 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
 
 
 def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    # One node, one clock: the Lamport clock is this file's, so the node id that goes with it
+    # is too. Two KITTY_HOOKS_HOMEs of one user each kept a clock under the one node id of
+    # host and user, and the server saw the same (node, lamport) pair twice. Entries already
+    # queued keep the node id they have; every queue, new or migrated, gets one that no queue
+    # ever used (not even the old host:user id, under which any clock may already have gone
+    # past this one's).
+    conn.execute(
+        """CREATE TABLE node (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            node_id TEXT NOT NULL,
+            made_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        "INSERT INTO node (id, node_id, made_at) VALUES (1, ?, ?)", (new_node_id(), utc_now())
+    )
+
+
+def new_node_id() -> str:
+    """12 hex characters, as spec-kitty's node ids: sha256 of this host, user and 16 random
+    bytes drawn for the queue being made. Never the host:user id both tools used before: a
+    queue that kept it could repeat pairs another queue's clock already sent."""
+    host, user = machine_and_user()
+    legacy = hashlib.sha256(f"{host}:{user}".encode()).hexdigest()[:12]
+    while True:
+        salt = os.urandom(16).hex()
+        node = hashlib.sha256(f"{host}:{user}:{salt}".encode()).hexdigest()[:12]
+        if node != legacy:
+            return node
+
+
+def machine_and_user() -> tuple[str, str]:
+    """This host's name and the user's login, as the spec-kitty CLI names a node by them."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no USER variable and no passwd entry (some containers)
+        user = "unknown"
+    # os.uname() gives what socket.gethostname() does without importing socket (~2 ms of
+    # hook start-up); Windows has no uname.
+    if hasattr(os, "uname"):
+        return os.uname().nodename, user
+    import socket
+
+    return socket.gethostname(), user
+
+
+def _migrate_4_to_5(conn: sqlite3.Connection) -> None:
     # The lane each WPStatusChanged queued from this machine moved its work package to, by
     # Lamport clock (the entry id), kept after delivery: the board the dashboard draws from our
     # events (`kitty-hooks board`), and what a merge compares with spec-kitty's view. A move
@@ -157,6 +213,7 @@ _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_1_to_2,
     _migrate_2_to_3,
     _migrate_3_to_4,
+    _migrate_4_to_5,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 

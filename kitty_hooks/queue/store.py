@@ -36,8 +36,8 @@ class EventQueue(QueueDatabase):
         repo: str | None = None,
         encode: Callable[[Any], str] | None = None,
     ) -> EnqueueResult:
-        """Queue complete envelopes, in one transaction; the queue sets lamport_clock and
-        causation_id. Ids seen before (queued now or ever delivered) are duplicates.
+        """Queue complete envelopes, in one transaction; the queue sets node_id (its own),
+        lamport_clock and causation_id. Ids seen before (queued now or ever delivered) are duplicates.
 
         commits maps event ids to the commit they were found in, repo names that commit's
         repository (its git common dir): what `queue drop --orphaned` needs to know. encode
@@ -96,6 +96,11 @@ class EventQueue(QueueDatabase):
     def lamport_clock(self) -> int:
         """The last Lamport value handed out (0 for a new queue)."""
         return self._read("read the queue", _inspection().lamport_clock)
+
+    def node_id(self) -> str:
+        """The node the queue's Lamport clock belongs to: what it writes into every envelope
+        it takes in."""
+        return self._read("read the queue", _inspection().node_id)
 
     def stats(self) -> QueueStats:
         return self._read("read the queue", _inspection().stats)

@@ -479,3 +479,34 @@ def test_snapshot_is_the_working_tree(hook_source: HookSource) -> None:
     for relative in (".pre-commit-hooks.yaml", "pyproject.toml", "kitty_hooks/check/gate.py"):
         assert (hook_source.path / relative).read_bytes() == (PROJECT_ROOT / relative).read_bytes()
     assert not git(hook_source.path, "status", "--porcelain").stdout
+
+
+def test_after_spec_kitty_replaces_the_frameworks_script_doctors_advice_puts_it_back(
+    user_repo: Repo, env: dict[str, str], tmp_path: Path
+) -> None:
+    """spec-kitty 3.2.7's implement writes its commit guard over the framework's pre-commit
+    script. doctor advises `pre-commit install -t pre-commit`, not a switch to our shims, and
+    that command is enough: the framework's script is back and runs the guard first."""
+    from tests.guardutil import Guard
+
+    guard = Guard(tmp_path)
+    written = guard.implement(user_repo)
+    doctor = run([sys.executable, "-m", "kitty_hooks", "doctor"], user_repo.path, env)
+    (line,) = [x for x in doctor.stdout.splitlines() if "hooks: pre-commit:" in x]
+    assert line.startswith("fail"), doctor.stdout
+    assert "spec-kitty's commit guard" in line and "`pre-commit install -t pre-commit`" in line
+    assert "kitty-hooks install" not in line
+
+    _check(run([*PRE_COMMIT, "install", "-t", "pre-commit"], user_repo.path, env))
+
+    assert (user_repo.path / ".git" / "hooks" / "pre-commit.legacy").read_bytes() == written
+    case = "log-appended-bad-line"
+    before = commit_through_hook(user_repo, env, LOG, example_log(case, "committed"))
+    assert guard.runs() == 1
+    user_repo.write(LOG, example_log(case, "staged"))
+    user_repo.git("add", LOG)
+    assert_blocked(commit(user_repo, env, "bad event"), user_repo, before, expected_line(case))
+    assert guard.runs() == 2, "the guard ran first, then the framework's kitty-diagnose"
+    again = run([sys.executable, "-m", "kitty_hooks", "doctor"], user_repo.path, env)
+    (line,) = [x for x in again.stdout.splitlines() if "hooks: pre-commit:" in x]
+    assert line.startswith("ok") and "the pre-commit framework runs kitty-diagnose" in line

@@ -15,6 +15,7 @@ from kitty_hooks.cli.hooks_view import report_lines
 from kitty_hooks.errors import FatalError
 from kitty_hooks.githooks.install import (
     DEFAULT_HOOK_TYPES,
+    GATE_RECORD,
     SHIM_MARKER,
     InstallReport,
     Outcome,
@@ -402,7 +403,7 @@ def test_core_hooks_path_is_honoured_and_reported(
     assert report.hooks_dir == expected
     assert report.note == f"core.hooksPath is set: installing into {expected}"
     assert report_lines(report)[0] == report.note
-    assert sorted(p.name for p in expected.iterdir()) == sorted(DEFAULT_HOOK_TYPES)
+    assert sorted(p.name for p in expected.iterdir()) == sorted([*DEFAULT_HOOK_TYPES, GATE_RECORD])
     assert not (started.path / ".git" / "hooks" / "pre-commit").exists()
     _stage_bad_event(started)
     assert BAD_EXPECT in _commit(started.path).stderr

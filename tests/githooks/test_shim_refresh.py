@@ -136,3 +136,21 @@ def test_a_look_that_fails_is_not_tried_again_on_every_run(tmp_path: Path) -> No
     assert done.returncode == 0 and "Traceback" not in done.stderr
     (stamp,) = (state_dir() / "shims-checked").iterdir()
     assert stamp.name.endswith("-pre-push")
+
+
+def test_an_upgrade_records_the_installed_gate_so_a_replaced_one_is_healed(repo: Repo) -> None:
+    """Installed before pre-commit.kitty-hooks existed: the refresh that brings the shims up to
+    date records the gate, so spec-kitty's guard written over it later is healed."""
+    from kitty_hooks.githooks.install import GATE_RECORD, is_spec_kitty_guard
+    from tests.guardutil import Guard
+
+    directory = downgrade(repo)
+    (directory / GATE_RECORD).unlink()
+    assert commit_a_move(repo, "planned").returncode == 0
+    assert (directory / GATE_RECORD).is_file()
+
+    Guard(repo.path.parent).implement(repo)
+    healed = commit_a_move(repo, "claimed")
+
+    assert "the kitty-hooks gate is back" in healed.stderr
+    assert is_spec_kitty_guard(directory / "pre-commit.legacy")

@@ -103,7 +103,7 @@ def test_queue_with_no_path_opens_the_default_file() -> None:
 # --- enqueue ---------------------------------------------------------------------------------
 
 
-def test_enqueue_stores_the_envelope_with_the_clock_and_causation_it_set(
+def test_enqueue_stores_the_envelope_with_the_node_clock_and_causation_it_set(
     queue: EventQueue,
 ) -> None:
     sent = envelope(1)
@@ -116,7 +116,12 @@ def test_enqueue_stores_the_envelope_with_the_clock_and_causation_it_set(
     assert sent["lamport_clock"] == 77, "the caller's mapping is not changed"
     entry = queue.get(sent["event_id"])
     assert entry is not None
-    assert entry.envelope == {**sent, "lamport_clock": 1, "causation_id": None}
+    assert entry.envelope == {
+        **sent,
+        "node_id": queue.node_id(),
+        "lamport_clock": 1,
+        "causation_id": None,
+    }
     assert validation.is_valid(validation.ENVELOPE_SCHEMA, entry.envelope)
     assert (entry.event_type, entry.status, entry.retry_count) == (
         "WPStatusChanged",
