@@ -9,6 +9,7 @@ The dashboard's side is the queue's lanes_sent: the latest move by Lamport clock
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,7 +20,7 @@ from kitty_hooks.gitrepo import blobs as git_blobs
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.gitrepo.command import run_git
 from kitty_hooks.model.lanes import sync_lane
-from kitty_hooks.model.layout import PROJECT_CONFIG, SPECS_DIR
+from kitty_hooks.model.layout import LOG_FILE_NAME, PROJECT_CONFIG, SPECS_DIR
 from kitty_hooks.model.reducer import lane_of
 
 
@@ -66,48 +67,56 @@ class Board(NamedTuple):
 def spec_kitty_lanes(
     cwd: Path, revision: str = "HEAD"
 ) -> tuple[dict[tuple[str, str], tuple[str, str]], bytes | None]:
-    """(feature, WP) -> (lane, source) at the revision, and the project config's text there."""
+    """(feature, WP) -> (lane, source) at the revision, and the project config's text there.
+
+    A WP file is read only where its feature's log has no transition for the WP its name gives:
+    in a 2.x or 3.x repository most are not read at all."""
+    import orjson
+
     listing = run_git(cwd, "ls-tree", "-r", "-z", revision, "--", SPECS_DIR)
     logs: list[tuple[str, str]] = []
     wp_files: list[tuple[str, str]] = []
     for entry in listing.decode("utf-8", "surrogateescape").split("\0"):
         meta, _, path = entry.partition("\t")
+        # Cheap tests first: a big repository lists tens of thousands of other files.
+        if not (path.endswith(LOG_FILE_NAME) or (path.endswith(".md") and "/WP" in path)):
+            continue
         fields = meta.split()
         if len(fields) != 3 or fields[1] != "blob":
             continue
         facts = path_facts(path)
-        if not facts.feature:
-            continue
-        if facts.is_log:
+        if facts.feature and facts.is_log:
             logs.append((path, fields[2]))
-        elif facts.is_wp:
+        elif facts.feature and facts.is_wp:
             wp_files.append((path, fields[2]))
-    specs = [
-        f"{revision}:{PROJECT_CONFIG}",
-        *(oid for _, oid in logs),
-        *(oid for _, oid in wp_files),
-    ]
-    contents = git_blobs.read_blobs(cwd, specs)
-    config, log_data, wp_data = contents[0], contents[1 : 1 + len(logs)], contents[1 + len(logs) :]
-    import orjson
-
     context = CommitContext("direct_repo", None, lambda: "", loads=orjson.loads)
     lanes: dict[tuple[str, str], tuple[str, str]] = {}
-    for (path, _), data in zip(logs, log_data, strict=True):
-        feature = path_facts(path).feature
-        for wp_id, transitions in transitions_by_wp(data or b"", context).items():
-            lane = lane_of(transitions)
-            if lane is not None:
-                lanes[(feature, wp_id)] = (lane, "log")
-    for (path, _), data in zip(wp_files, wp_data, strict=True):
-        found = wp_file_lane(path, data)
-        if found is None:
-            continue
-        wp_id, lane = found
-        key = (path_facts(path).feature, wp_id)
-        if key not in lanes:
-            source = "lane folder" if path_facts(path).legacy_lane else "frontmatter"
-            lanes[key] = (lane, source)
+    with closing(
+        git_blobs.stream_blobs(cwd, [f"{revision}:{PROJECT_CONFIG}", *(oid for _, oid in logs)])
+    ) as stream:
+        config = next(stream)
+        for (path, _), data in zip(logs, stream, strict=False):
+            feature = path_facts(path).feature
+            for wp_id, transitions in transitions_by_wp(data or b"", context).items():
+                lane = lane_of(transitions)
+                if lane is not None:
+                    lanes[(feature, wp_id)] = (lane, "log")
+    unlogged = [
+        (path, oid)
+        for path, oid in wp_files
+        if (path_facts(path).feature, path_facts(path).named_wp_id) not in lanes
+    ]
+    if unlogged:
+        with closing(git_blobs.stream_blobs(cwd, [oid for _, oid in unlogged])) as stream:
+            for (path, _), data in zip(unlogged, stream, strict=False):
+                found = wp_file_lane(path, data)
+                if found is None:
+                    continue
+                wp_id, lane = found
+                key = (path_facts(path).feature, wp_id)
+                if key not in lanes:
+                    source = "lane folder" if path_facts(path).legacy_lane else "frontmatter"
+                    lanes[key] = (lane, source)
     return lanes, config
 
 
