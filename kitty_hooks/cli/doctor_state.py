@@ -31,7 +31,7 @@ def credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
         add(
             "file",
             CheckStatus.WARN,
-            f"not logged in (no {where}): events wait in the queue; `spec-kitty auth login`",
+            f"not logged in (no {where}): events wait in the queue; {credentials.LOGIN_HINT}",
         )
     elif health.state is AuthState.BROKEN:
         add("file", CheckStatus.FAIL, health.message)

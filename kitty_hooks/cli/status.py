@@ -124,7 +124,7 @@ def _auth_state(now: datetime) -> tuple[AuthHealth, credentials.Credentials | No
     who = {"username": creds.username, "server_url": creds.server_url, **expires}
     if creds.refresh_expires is not None and creds.refresh_expires <= now:
         return AuthHealth(
-            AuthState.LOGIN_NEEDED, "the session is over: run `spec-kitty auth login`", **who
+            AuthState.LOGIN_NEEDED, f"the session is over: {credentials.LOGIN_HINT}", **who
         ), creds
     if refresh.needs_refresh(creds, now=now):
         return AuthHealth(

@@ -181,7 +181,7 @@ def refresh_call(server_url: str) -> Callable[[str, str], refresh.RefreshRespons
                 answer = client.refresh(refresh_token)
             except AuthRejected as exc:
                 raise refresh.SessionExpired(
-                    "session expired: run `spec-kitty auth login` (queued events are kept)"
+                    f"session expired: {credentials.LOGIN_HINT} (queued events are kept)"
                 ) from exc
             except RetryLater as exc:
                 raise refresh.RefreshFailed(str(exc)) from exc
