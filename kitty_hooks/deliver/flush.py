@@ -25,7 +25,7 @@ from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, wri
 from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
-from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.locations import log_exception, log_line, state_dir
 from kitty_hooks.queue import spool
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT
 from kitty_hooks.queue.store import EventQueue
@@ -109,6 +109,7 @@ def _flush_locked(
         if queue.recovered_from is not None:
             log_line(f"flush: the queue was unreadable and was moved to {queue.recovered_from}")
         spool.drain(queue)  # what a hook could not queue earlier goes first
+        _leave_to_spec_kitty(queue, retry_limit)
         stats = queue.stats()
         total = stats.total_pending + stats.total_failed
         if total == 0:
@@ -161,6 +162,16 @@ def _flush_locked(
             queue.clear_work_marker(spooled=spool.has_spooled)
     _record(state, summary, success=summary.outcome == FlushOutcome.DONE)
     return _noting_recovery(summary, queue)
+
+
+def _leave_to_spec_kitty(queue: EventQueue, retry_limit: int) -> None:
+    """Moves spec-kitty's own sync sends too leave the queue unsent (spec_kitty_sync)."""
+    from kitty_hooks.deliver import spec_kitty_sync
+
+    try:
+        spec_kitty_sync.hand_over(queue, retry_limit=retry_limit)
+    except Exception:  # a bug here must not stop the flush: the moves are then sent by us
+        log_exception("flush: comparing the queue with spec-kitty's own sync failed")
 
 
 def _noting_recovery(summary: FlushSummary, queue: EventQueue) -> FlushSummary:
