@@ -8,15 +8,19 @@ against the real ingest server on loopback.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kitty_hooks.deliver import spec_kitty_sync
 from kitty_hooks.deliver.flush import flush
+from kitty_hooks.model.events import derive_ulid
 from kitty_hooks.queue.store import EventQueue
 from tests.gitutil import Repo
 from tests.ingest import IngestServer
@@ -248,3 +252,41 @@ def test_doctor_names_both_senders(hermetic_env: Path, repo: Repo, server: Inges
         "but one it sent before kitty-hooks flushed goes twice under two ids; run one of the two "
         "(unset SPEC_KITTY_ENABLE_SAAS_SYNC, or KITTY_HOOKS=0)"
     )
+
+
+# --- parsing spec-kitty's rows: anything in, an answer or "no" out ---------------------------
+
+
+@given(text=st.one_of(st.text(), st.binary(), st.none(), st.integers()))
+def test_any_journal_entry_is_an_envelope_or_nothing(text: object) -> None:
+    envelope = spec_kitty_sync._journal_envelope(text)
+    assert envelope is None or isinstance(envelope, dict)
+
+
+@given(
+    envelope=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    encoding=st.sampled_from(["base64", "json", None]),
+)
+def test_a_journal_entry_gives_back_the_envelope_it_holds(
+    envelope: dict[str, str], encoding: str | None
+) -> None:
+    text = json.dumps(envelope)
+    payload: object = envelope
+    if encoding == "base64":
+        payload = base64.b64encode(text.encode()).decode()
+    elif encoding == "json":
+        payload = text
+    entry = {"payload": payload, "payload_encoding": encoding}
+    assert spec_kitty_sync._journal_envelope(json.dumps(entry)) == envelope
+
+
+@given(millis=st.integers(0, (1 << 48) - 1), key=st.text(max_size=10))
+def test_the_time_of_a_ulid_is_the_time_it_was_made_with(millis: int, key: str) -> None:
+    moment = spec_kitty_sync._ulid_instant(derive_ulid(millis, key))
+    assert moment is not None and round(moment.timestamp() * 1000) == millis
+
+
+@given(event_id=st.text(max_size=30))
+def test_any_event_id_has_a_time_or_none(event_id: str) -> None:
+    moment = spec_kitty_sync._ulid_instant(event_id)
+    assert moment is None or moment.tzinfo is not None
