@@ -17,6 +17,7 @@ from typing import Any
 
 from kitty_hooks.deliver.client import AuthRejected, Client, SendError
 from kitty_hooks.deliver.credentials import (
+    LOGIN_HINT,
     Credentials,
     CredentialsError,
     check_server_url,
@@ -161,7 +162,8 @@ def _existing(path: Path) -> dict[str, Any]:
     except CredentialsError as exc:
         if path.is_file() and not path.read_bytes().strip():
             return {}
-        message = str(exc).split(": run `", 1)[0]
-        raise CredentialsError(
-            f"{message}: fix it or move it away, then log in again (nothing was written)"
-        ) from None
+        text = str(exc)
+        for tail in (f": {LOGIN_HINT}", f" or {LOGIN_HINT}", f" and {LOGIN_HINT}"):
+            text = text.removesuffix(tail)
+        todo = "" if text.endswith(": remove it") else ": fix it or move it away"
+        raise CredentialsError(f"{text}{todo}, then log in again (nothing was written)") from None

@@ -157,8 +157,17 @@ def test_an_unreadable_credentials_file_is_not_overwritten(
     path.write_text("[tracker\nbroken = ")
     done = login("--server", server.url, "--username", "ada", "--password-stdin")
     assert done.returncode == 2
-    assert "fix it or move it away, then log in again (nothing was written)" in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("kitty-hooks: ~/.spec-kitty/credentials is not valid TOML (")
+    assert line.endswith(": fix it or move it away, then log in again (nothing was written)")
     assert path.read_text() == "[tracker\nbroken = "
+    path.unlink()
+    path.mkdir()
+    done = login("--server", server.url, "--username", "ada", "--password-stdin")
+    assert done.stderr.splitlines() == [
+        "kitty-hooks: ~/.spec-kitty/credentials is a directory, not a credentials file: "
+        "remove it, then log in again (nothing was written)"
+    ]
 
 
 READ_LIKE_2_1_3 = """
