@@ -26,8 +26,11 @@ few stat calls when spec-kitty's sync has no file here.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
+import functools
 import json
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -81,6 +84,7 @@ def find_handoff(moves: Sequence[QueuedMove]) -> Handoff:
         return Handoff(frozenset(), ())
     taken: set[str] = set()
     senders: list[Sender] = []
+    since = _earliest(moves)
     by_project: dict[str, list[QueuedMove]] = defaultdict(list)
     for move in moves:
         if move.project_uuid:
@@ -89,14 +93,13 @@ def find_handoff(moves: Sequence[QueuedMove]) -> Handoff:
         path = project_store_path(project_uuid)
         if not path.is_file():
             continue
-        causes = _outbox_causes(path, project_uuid)
-        found = {m.event_id for m in project_moves if m.event_id in causes}
+        found = _outbox_causes(path, project_uuid, {m.event_id for m in project_moves}, since)
         if found:
             taken |= found
             senders.append(Sender("3.x", path, len(found)))
     left = [m for m in moves if m.event_id not in taken and m.project_uuid]
     for path in legacy_queue_paths() if left else []:
-        found = _legacy_matches(path, [m for m in left if m.event_id not in taken])
+        found = _legacy_matches(path, [m for m in left if m.event_id not in taken], since)
         if found:
             taken |= found
             senders.append(Sender("2.1.3", path, len(found)))
@@ -130,43 +133,78 @@ def installed_senders(project_uuids: Iterable[str]) -> list[tuple[str, Path, str
 # --- 3.x's project store --------------------------------------------------------------------
 
 
-def _outbox_causes(path: Path, project_uuid: str) -> set[str]:
-    """The causation ids (log-line ids) of the WPStatusChanged envelopes the store will send."""
-    causes: set[str] = set()
+def _outbox_causes(
+    path: Path, project_uuid: str, wanted: set[str], since: datetime | None
+) -> set[str]:
+    """Which of wanted (log-line ids) are causation ids of WPStatusChanged envelopes the store
+    will send, among the entries journalled since (None: all).
+
+    An envelope is decoded whole only when one of wanted shows in its bytes: most of a long
+    history is passed over at the cost of a base64 decode and a search.
+    """
+    found: set[str] = set()
     with _reading(path) as db:
-        if db is None:
-            return causes
-        refused = _refused(db, project_uuid)
-        if refused:
-            return causes
+        if db is None or _refused(db, project_uuid):
+            return found
         rows = db.execute(
-            "SELECT payload_json FROM journal_entries WHERE project_uuid = ?"
+            "SELECT json_extract(payload_json, '$.payload_encoding'),"
+            " json_extract(payload_json, '$.payload') FROM journal_entries"
+            " WHERE project_uuid = ? AND (? IS NULL OR created_at IS NULL OR created_at >= ?)"
+            " AND json_valid(payload_json)"
             " AND json_extract(payload_json, '$.event_type') = 'WPStatusChanged'",
-            (project_uuid,),
+            (project_uuid, *[since.isoformat() if since else None] * 2),
         )
-        for (text,) in rows:
-            envelope = _journal_envelope(text)
+        for encoding, payload in rows:
+            raw = _envelope_bytes(encoding, payload)
+            if raw is None:
+                continue
+            named = {m.decode("ascii", "replace") for m in _CAUSATION.findall(raw)}
+            if not named & wanted:
+                continue
+            envelope = _parsed(raw)
             cause = envelope.get("causation_id") if envelope else None
-            if isinstance(cause, str):
-                causes.add(cause)
-    return causes
+            if isinstance(cause, str) and cause in wanted:
+                found.add(cause)
+    return found
+
+
+# "causation_id": "<id>" anywhere in an envelope's JSON: a cheap first look, confirmed by parsing.
+_CAUSATION = re.compile(rb'"causation_id"\s*:\s*"([0-9A-Za-z-]{1,64})"')
+
+
+def _envelope_bytes(encoding: object, payload: object) -> bytes | None:
+    """The JSON of the envelope a journal entry holds: base64 of JSON, or JSON text."""
+    try:
+        if encoding == "base64" and isinstance(payload, str):
+            return base64.b64decode(payload, validate=True)
+        if isinstance(payload, str):
+            return payload.encode("utf-8", "surrogateescape")
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def _parsed(raw: bytes) -> dict[str, Any] | None:
+    try:
+        document = json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _journal_envelope(text: object) -> dict[str, Any] | None:
-    """The envelope a journal entry holds: inline, as JSON text, or base64 of JSON."""
+    """The envelope a journal entry's JSON holds: inline, as JSON text, or base64 of JSON."""
     try:
         entry = json.loads(text) if isinstance(text, (str, bytes)) else None
-        payload = entry.get("payload") if isinstance(entry, dict) else None
-        if isinstance(payload, str):
-            raw = (
-                base64.b64decode(payload, validate=True)
-                if entry.get("payload_encoding") == "base64"
-                else payload
-            )
-            payload = json.loads(raw)
     except (ValueError, TypeError, RecursionError):
         return None
-    return payload if isinstance(payload, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    payload = entry.get("payload")
+    if isinstance(payload, dict):
+        return payload
+    raw = _envelope_bytes(entry.get("payload_encoding"), payload)
+    return _parsed(raw) if raw is not None else None
 
 
 def _refused(db: sqlite3.Connection, project_uuid: str) -> bool:
@@ -189,70 +227,102 @@ def _consent_refused(path: Path, project_uuid: str) -> bool | None:
 # --- 2.1.3's queue ---------------------------------------------------------------------------
 
 
-def _legacy_rows(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    for (text,) in db.execute("SELECT data FROM queue WHERE event_type = 'WPStatusChanged'"):
+def _legacy_rows(
+    db: sqlite3.Connection, since: datetime | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """2.1.3's queued WPStatusChanged queued since (its timestamp column: epoch seconds), as
+    (project_uuid, feature_slug, wp_id, from_lane, to_lane, timestamp); a row that is not JSON
+    is passed over."""
+    rows = db.execute(
+        "SELECT json_extract(data, '$.project_uuid', '$.payload.feature_slug',"
+        " '$.payload.wp_id', '$.payload.from_lane', '$.payload.to_lane', '$.timestamp')"
+        " FROM queue WHERE event_type = 'WPStatusChanged' AND timestamp >= ? AND json_valid(data)",
+        (int(since.timestamp()) if since else 0,),
+    )
+    for (fields,) in rows:
         try:
-            event = json.loads(text)
-        except (ValueError, TypeError, RecursionError):
+            parts = json.loads(fields) if isinstance(fields, str) else None
+        except (ValueError, RecursionError):
             continue
-        if isinstance(event, dict) and isinstance(event.get("payload"), dict):
-            yield event
+        if isinstance(parts, list) and len(parts) == 6:
+            yield tuple(parts)
 
 
 def _move_key(
     project: object, feature: object, wp: object, from_lane: object, to_lane: object
 ) -> tuple[Any, ...] | None:
+    """What makes two lane changes the same move, in sync lanes; None for no move."""
+    if not all(
+        isinstance(v, (str, type(None))) for v in (project, feature, wp, from_lane, to_lane)
+    ):
+        return None
+    synced = _sync_pair(from_lane, to_lane)  # type: ignore[arg-type]
+    return None if synced is None else (project, feature, wp, *synced)
+
+
+@functools.lru_cache(maxsize=256)
+def _sync_pair(from_lane: str | None, to_lane: str | None) -> tuple[str | None, str] | None:
     try:
         synced = collapse_transition(from_lane, to_lane)  # type: ignore[arg-type]
     except UnknownLaneError:
         return None
-    if synced is None:
-        return None
-    return (project, feature, wp, synced.from_lane, synced.to_lane)
+    return None if synced is None else (synced.from_lane, synced.to_lane)
 
 
-def _legacy_matches(path: Path, moves: Sequence[QueuedMove]) -> set[str]:
+def _legacy_matches(path: Path, moves: Sequence[QueuedMove], since: datetime | None) -> set[str]:
     projects = {m.project_uuid for m in moves}
     queued: dict[tuple[Any, ...], list[datetime]] = defaultdict(list)
     with _reading(path) as db:
         if db is None:
             return set()
-        for event in _legacy_rows(db):
-            if event.get("project_uuid") not in projects:
+        for project, feature, wp, from_lane, to_lane, stamp in _legacy_rows(db, since):
+            if project not in projects:
                 continue
-            payload = event["payload"]
-            key = _move_key(
-                event.get("project_uuid"),
-                payload.get("feature_slug"),
-                payload.get("wp_id"),
-                payload.get("from_lane"),
-                payload.get("to_lane"),
-            )
-            when = _instant(event.get("timestamp"))
+            key = _move_key(project, feature, wp, from_lane, to_lane)
+            when = _instant(stamp)
             if key is not None and when is not None:
                 queued[key].append(when)
+    for times in queued.values():
+        times.sort()
+    work_packages = {key[:3] for key in queued}
     matched: set[str] = set()
     for move in moves:
+        if (move.project_uuid, move.feature_slug, move.wp_id) not in work_packages:
+            continue
         # Ours are in sync lanes already: the same table maps them onto themselves.
         key = _move_key(
             move.project_uuid, move.feature_slug, move.wp_id, move.from_lane, move.to_lane
         )
-        at = _ulid_instant(move.event_id) or _instant(move.timestamp)
-        candidates = queued.get(key) if key is not None and at is not None else None
+        candidates = queued.get(key) if key is not None else None
+        at = _move_time(move) if candidates else None
         if not candidates or at is None:
             continue
-        fitting = [t for t in candidates if at - EARLY <= t <= at + WINDOW]
-        if fitting:
-            candidates.remove(min(fitting))  # one row stands for one move
+        first = bisect.bisect_left(candidates, at - EARLY)
+        if first < len(candidates) and candidates[first] <= at + WINDOW:
+            del candidates[first]  # one row stands for one move
             matched.add(move.event_id)
     return matched
+
+
+def _move_time(move: QueuedMove) -> datetime | None:
+    """When a move happened: the time part of its id (a log line's own ULID), else its stamp."""
+    return _ulid_instant(move.event_id) or _instant(move.timestamp)
+
+
+def _earliest(moves: Sequence[QueuedMove]) -> datetime | None:
+    """A day before the earliest move: spec-kitty's rows of these moves are younger than that.
+    None (read everything) when a move has no time."""
+    times = [_move_time(move) for move in moves]
+    if not times or any(t is None for t in times):
+        return None
+    return min(t for t in times if t is not None) - timedelta(days=1)
 
 
 def _legacy_count(path: Path, projects: set[str]) -> int | None:
     with _reading(path) as db:
         if db is None:
             return None
-        return sum(1 for event in _legacy_rows(db) if event.get("project_uuid") in projects)
+        return sum(1 for row in _legacy_rows(db) if row[0] in projects)
 
 
 # --- reading a file of spec-kitty's ----------------------------------------------------------
@@ -288,20 +358,22 @@ class _reading:
         log_line(f"spec-kitty sync: cannot read {self.path} ({exc}); its moves are sent by us")
 
 
+# Crockford base32 (no I, L, O, U) onto the digits int(..., 32) reads; any other character onto
+# one it refuses.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TO_BASE32 = str.maketrans(
+    {chr(c): "!" for c in range(128)}
+    | {ch: "0123456789abcdefghijklmnopqrstuv"[i] for i, ch in enumerate(_CROCKFORD)}
+    | {ch.lower(): "0123456789abcdefghijklmnopqrstuv"[i] for i, ch in enumerate(_CROCKFORD)}
+)
 
 
 def _ulid_instant(event_id: str) -> datetime | None:
     """The time part of a ULID (its first 10 characters: milliseconds since the epoch)."""
-    if len(event_id) != 26:
+    if len(event_id) != 26 or not event_id.isascii():
         return None
-    millis = 0
-    for character in event_id[:10].upper():
-        digit = _CROCKFORD.find(character)
-        if digit < 0:
-            return None
-        millis = millis * 32 + digit
     try:
+        millis = int(event_id[:10].translate(_TO_BASE32), 32)
         return datetime.fromtimestamp(millis / 1000, timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
