@@ -54,20 +54,32 @@ def build_stores(home: Path, project_uuid: str, rows: int, *, when: str) -> None
         ).fetchone()
         entry = json.loads(template)
         envelope = json.loads(base64.b64decode(entry["payload"]))
+        db.execute("PRAGMA foreign_keys=OFF")
         db.execute("UPDATE project_store_metadata SET project_uuid = ?", (project_uuid,))
-        db.execute("UPDATE consent_epochs SET project_uuid = ?", (project_uuid,))
-        batch = []
+        # Opted in: every entry is one 3.x sends, so every one is looked at.
+        db.execute(
+            "UPDATE consent_epochs SET project_uuid = ?, state = 'eligible', consent_generation = 1",
+            (project_uuid,),
+        )
+        db.execute("UPDATE outbox_tasks SET project_uuid = ?", (project_uuid,))
+        db.execute("UPDATE journal_entries SET project_uuid = ?", (project_uuid,))
+        batch, tasks = [], []
         for number in range(rows):
             envelope["causation_id"] = f"7ZZZZZZZZZZZZZZZZZZZ{number:06d}"
             entry["payload"] = base64.b64encode(json.dumps(envelope).encode()).decode()
             batch.append(
                 (f"bench{number:08d}", project_uuid, 1, 1000 + number, json.dumps(entry), when)
             )
-        db.execute("PRAGMA foreign_keys=OFF")
+            tasks.append((f"event:bench{number:08d}", project_uuid, f"bench{number:08d}"))
         db.executemany(
             "INSERT INTO journal_entries (entry_id, project_uuid, epoch_id, capture_sequence,"
             " payload_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             batch,
+        )
+        db.executemany(
+            "INSERT INTO outbox_tasks (task_id, project_uuid, epoch_id, journal_entry_id,"
+            " task_kind, state) VALUES (?, ?, 1, ?, 'event', 'pending')",
+            tasks,
         )
         db.execute("PRAGMA journal_mode=WAL")
     queue = home / ".spec-kitty" / "queue.db"

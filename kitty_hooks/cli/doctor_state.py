@@ -240,14 +240,15 @@ def sender_checks(cwd: Path, checks: list[Check]) -> None:
         return
     so_far = f"{plural(left, 'move')} left to it so far" if left else "none left to it yet"
     for version, path, state in stores:
-        both = f"kitty-hooks and spec-kitty {version}'s own sync ({path}, {state})"
         if version == "3.x":
             add(
                 "sync",
                 CheckStatus.OK,
-                f"{both}: a move in its outbox is sent by spec-kitty alone ({so_far})",
+                f"kitty-hooks and spec-kitty 3.x's own sync ({path}): {state}; a move it sends "
+                f"or sent goes by spec-kitty alone ({so_far})",
             )
         else:
+            both = f"kitty-hooks and spec-kitty {version}'s own sync ({path}, {state})"
             add(
                 "sync",
                 CheckStatus.WARN,

@@ -6,9 +6,12 @@ count each move twice:
 - 3.x keeps a store per project, ``~/.spec-kitty/projects/<uuid>/sync/sync.db``: each envelope
   is a ``journal_entries`` row (the envelope itself base64 in ``payload``) with a new event id
   and the status-log line's id in ``causation_id``; ``outbox_tasks`` delivers them and keeps
-  them (state ``synced``). A move whose log-line id (our event id) is a causation id there is
-  spec-kitty's to send, unless the project refused hosted sync (``project_consent_decisions``).
-  A move 3.x could not build (its approved without evidence) is not there, and stays ours.
+  them (state ``synced``). It captures always but sends only in a consent epoch that is
+  ``eligible`` (after ``spec-kitty sync opt-in``): before that, arming the machine with
+  SPEC_KITTY_ENABLE_SAAS_SYNC journals moves it never sends. So a move whose log-line id (our
+  event id) is the causation id of an entry whose task was ``synced``, or is not
+  ``terminal_failed`` in an ``eligible`` epoch, is spec-kitty's; any other stays ours, as does
+  a move 3.x could not build (its in_review -> approved without evidence: not journalled).
 - 2.1.3 queues in ``~/.spec-kitty/queue.db`` (``queues/queue-<hash>.db`` once logged in), new
   ULIDs with no link to the log line, and deletes a row once sent. A queued WPStatusChanged
   of the same project, feature and WP whose lanes map to the same sync lanes and whose time is
@@ -113,12 +116,8 @@ def installed_senders(project_uuids: Iterable[str]) -> list[tuple[str, Path, str
     for project_uuid in project_uuids:
         path = project_store_path(project_uuid)
         if path.is_file():
-            refused = _consent_refused(path, project_uuid)
-            if refused is None:
-                found.append(("3.x", path, "cannot be read (see the log)"))
-            else:
-                state = "hosted sync refused for this project" if refused else "on"
-                found.append(("3.x", path, state))
+            state = _store_state(path, project_uuid)
+            found.append(("3.x", path, state or "cannot be read (see the log)"))
     for path in legacy_queue_paths():
         count = _legacy_count(path, set(project_uuids))
         what = (
@@ -144,14 +143,20 @@ def _outbox_causes(
     """
     found: set[str] = set()
     with _reading(path) as db:
-        if db is None or _refused(db, project_uuid):
+        if db is None:
             return found
         rows = db.execute(
-            "SELECT json_extract(payload_json, '$.payload_encoding'),"
-            " json_extract(payload_json, '$.payload') FROM journal_entries"
-            " WHERE project_uuid = ? AND (? IS NULL OR created_at IS NULL OR created_at >= ?)"
-            " AND json_valid(payload_json)"
-            " AND json_extract(payload_json, '$.event_type') = 'WPStatusChanged'",
+            "SELECT json_extract(j.payload_json, '$.payload_encoding'),"
+            " json_extract(j.payload_json, '$.payload') FROM journal_entries AS j"
+            " JOIN outbox_tasks AS o ON o.project_uuid = j.project_uuid"
+            " AND o.journal_entry_id = j.entry_id AND o.task_kind = 'event'"
+            " LEFT JOIN consent_epochs AS e ON e.project_uuid = j.project_uuid"
+            " AND e.epoch_id = j.epoch_id"
+            " WHERE j.project_uuid = ?"
+            " AND (? IS NULL OR j.created_at IS NULL OR j.created_at >= ?)"
+            " AND (o.state = 'synced' OR (o.state <> 'terminal_failed' AND e.state = 'eligible'))"
+            " AND json_valid(j.payload_json)"
+            " AND json_extract(j.payload_json, '$.event_type') = 'WPStatusChanged'",
             (project_uuid, *[since.isoformat() if since else None] * 2),
         )
         for encoding, payload in rows:
@@ -207,21 +212,28 @@ def _journal_envelope(text: object) -> dict[str, Any] | None:
     return _parsed(raw) if raw is not None else None
 
 
-def _refused(db: sqlite3.Connection, project_uuid: str) -> bool:
-    try:
-        row = db.execute(
-            "SELECT state FROM project_consent_decisions WHERE project_uuid = ?", (project_uuid,)
-        ).fetchone()
-    except sqlite3.OperationalError:  # an older store without the table: no decision
-        return False
-    return bool(row) and row[0] == "refused"
+def _sending_state(db: sqlite3.Connection, project_uuid: str) -> str:
+    """Whether 3.x sends this project's moves now, in words for doctor."""
+    decision = db.execute(
+        "SELECT state FROM project_consent_decisions WHERE project_uuid = ?", (project_uuid,)
+    ).fetchone()
+    (eligible,) = db.execute(
+        "SELECT count(*) FROM consent_epochs WHERE project_uuid = ? AND state = 'eligible'",
+        (project_uuid,),
+    ).fetchone()
+    if eligible:
+        return "on: it sends this project's moves"
+    if decision and decision[0] == "refused":
+        return "hosted sync refused for this project: it sends nothing"
+    return "capturing only, sending nothing until `spec-kitty sync opt-in`"
 
 
-def _consent_refused(path: Path, project_uuid: str) -> bool | None:
+def _store_state(path: Path, project_uuid: str) -> str | None:
     with _reading(path) as db:
         if db is None:
             return None
-        return _refused(db, project_uuid)
+        return _sending_state(db, project_uuid)
+    return None  # the read failed half-way (logged)
 
 
 # --- 2.1.3's queue ---------------------------------------------------------------------------

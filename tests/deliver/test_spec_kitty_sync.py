@@ -51,13 +51,25 @@ def commit_recorded_log(repo: Repo, version: str, *, project_uuid: str = PROJECT
     assert scanned.returncode == 0, scanned.stdout + scanned.stderr
 
 
-def install_outbox(home: Path, *, wal: bool = True) -> Path:
-    """3.2.7's store where 3.2.7 keeps it, in WAL mode as 3.2.7 runs it."""
+def install_outbox(home: Path, *, consented: bool = True, wal: bool = True) -> Path:
+    """3.2.7's store where 3.2.7 keeps it, in WAL mode as 3.2.7 runs it.
+
+    As recorded, the project never opted in (that takes a 3.x OAuth login): 3.2.7 journalled
+    the moves in a capture_only epoch and sends none. consented makes the copy what opting in
+    first records (a granted decision, the epoch eligible), so that 3.2.7 sends them.
+    """
     target = home / ".spec-kitty" / "projects" / PROJECT_UUID / "sync" / "sync.db"
     target.parent.mkdir(parents=True)
     shutil.copy(RECORDED / "3.2.7" / "sync.db", target)
-    if wal:
-        with sqlite3.connect(target) as db:
+    with sqlite3.connect(target) as db:
+        if consented:
+            db.execute(
+                "INSERT INTO project_consent_decisions VALUES (?, 'granted', 1,"
+                " 'explicit_opt_in', 'ada', '2026-12-01T00:00:00+00:00', 1)",
+                (PROJECT_UUID,),
+            )
+            db.execute("UPDATE consent_epochs SET state = 'eligible', consent_generation = 1")
+        if wal:
             db.execute("PRAGMA journal_mode=WAL")
     return target
 
@@ -113,18 +125,53 @@ def test_the_moves_in_spec_kitty_3_outbox_are_left_to_it(
     )
 
 
-def test_a_project_that_refused_hosted_sync_keeps_its_moves(
+def test_moves_3_x_only_captures_without_consent_are_sent_by_us(
+    hermetic_env: Path, repo: Repo, server: IngestServer
+) -> None:
+    commit_recorded_log(repo, "3.2.7")
+    ours = queued_moves()
+    outbox = install_outbox(hermetic_env, consented=False)  # as recorded: never opted in
+    flush(timeout=FAST)
+    assert sent_moves(server) == [m[0] for m in ours]
+    with EventQueue() as queue:
+        assert queue.left_to_spec_kitty() == 0
+    assert doctor_lines(repo, "senders") == [
+        f"ok sync: kitty-hooks and spec-kitty 3.x's own sync ({outbox}): capturing only, "
+        "sending nothing until `spec-kitty sync opt-in`; a move it sends or sent goes by "
+        "spec-kitty alone (none left to it yet)"
+    ]
+
+
+def test_after_an_opt_out_what_3_x_sent_stays_its_and_the_rest_is_ours(
     hermetic_env: Path, repo: Repo, server: IngestServer
 ) -> None:
     commit_recorded_log(repo, "3.2.7")
     ours = queued_moves()
     outbox = install_outbox(hermetic_env, wal=False)
-    with sqlite3.connect(outbox) as db:  # what `spec-kitty sync opt-out` records
-        db.execute(
-            "INSERT INTO project_consent_decisions VALUES (?, 'refused', 1, 'explicit_opt_out',"
-            " 'ada', '2026-12-01T00:00:00+00:00', 1)",
-            (PROJECT_UUID,),
-        )
+    first_two = [m[0] for m in ours[:2]]
+    with sqlite3.connect(outbox) as db:  # what `spec-kitty sync opt-out` leaves, roughly
+        db.execute("UPDATE project_consent_decisions SET state = 'refused'")
+        db.execute("UPDATE consent_epochs SET state = 'sealed'")
+        for entry_id, text in db.execute("SELECT entry_id, payload_json FROM journal_entries"):
+            envelope = spec_kitty_sync._journal_envelope(text) or {}
+            state = "synced" if envelope.get("causation_id") in first_two else "pending"
+            db.execute(
+                "UPDATE outbox_tasks SET state = ? WHERE journal_entry_id = ?", (state, entry_id)
+            )
+    flush(timeout=FAST)
+    assert sent_moves(server) == [m[0] for m in ours[2:]]
+    with EventQueue() as queue:
+        assert queue.left_to_spec_kitty() == 2
+
+
+def test_a_task_3_x_gave_up_on_is_ours(
+    hermetic_env: Path, repo: Repo, server: IngestServer
+) -> None:
+    commit_recorded_log(repo, "3.2.7")
+    ours = queued_moves()
+    outbox = install_outbox(hermetic_env, wal=False)
+    with sqlite3.connect(outbox) as db:
+        db.execute("UPDATE outbox_tasks SET state = 'terminal_failed'")
     flush(timeout=FAST)
     assert sent_moves(server) == [m[0] for m in ours]
 
@@ -242,8 +289,9 @@ def test_doctor_names_both_senders(hermetic_env: Path, repo: Repo, server: Inges
     outbox = install_outbox(hermetic_env)
     flush(timeout=FAST)
     assert doctor_lines(repo, "senders") == [
-        f"ok sync: kitty-hooks and spec-kitty 3.x's own sync ({outbox}, on): a move in its "
-        "outbox is sent by spec-kitty alone (5 moves left to it so far)"
+        f"ok sync: kitty-hooks and spec-kitty 3.x's own sync ({outbox}): on: it sends this "
+        "project's moves; a move it sends or sent goes by spec-kitty alone (5 moves left to it "
+        "so far)"
     ]
     legacy = install_legacy_queue(hermetic_env)
     assert doctor_lines(repo, "senders")[1] == (
