@@ -20,7 +20,8 @@ from kitty_hooks.errors import FatalError
     "--server",
     "server_url",
     metavar="URL",
-    help="The sync server (https://, or http:// on loopback). Default: the one logged in to last.",
+    help="The sync server (https://, or http:// on loopback). Default: the one logged in to "
+    "last, else spec-kitty's own (~/.spec-kitty/config.toml [sync] server_url).",
 )
 @click.option("--username", help="Asked for when not given.")
 @click.option(
@@ -40,7 +41,10 @@ def login(server_url: str | None, username: str | None, password_stdin: bool) ->
 
     url = server_url or logic.known_server()
     if not url:
-        raise FatalError("which server? give --server URL (no credentials name one yet)")
+        raise FatalError(
+            "which server? give --server URL (neither the credentials nor spec-kitty's "
+            "config.toml name one)"
+        )
     if not username:
         if password_stdin or not sys.stdin.isatty():
             raise FatalError("give --username NAME (stdin is not a terminal to ask on)")

@@ -48,13 +48,27 @@ class LoginFailed(CredentialsError):
 
 
 def known_server(path: Path | None = None) -> str | None:
-    """The [server] url of the credentials file, when it has one (login's default)."""
+    """login's default server: the [server] url of the credentials file, else the one spec-kitty
+    is set to sync with (``~/.spec-kitty/config.toml`` ``[sync] server_url``, where 2.1.3's
+    `spec-kitty sync server URL` puts it); None when neither names one."""
     path = credentials_path() if path is None else path
     try:
         server = read_document(path).get("server")
     except CredentialsError:
-        return None
+        server = None
     url = server.get("url") if isinstance(server, dict) else None
+    if isinstance(url, str) and url.strip():
+        return url
+    return _configured_server(path.parent / "config.toml")
+
+
+def _configured_server(config: Path) -> str | None:
+    try:
+        document = read_document(config) if config.is_file() else {}
+    except CredentialsError:  # not ours to judge: no default from it
+        return None
+    sync = document.get("sync")
+    url = sync.get("server_url") if isinstance(sync, dict) else None
     return url if isinstance(url, str) and url.strip() else None
 
 

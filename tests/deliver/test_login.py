@@ -99,6 +99,18 @@ def test_login_keeps_spec_kitty_3_tracker_settings_and_drops_the_unreadable_layo
     assert written["user"] == {"username": "ada", "team_slug": "kitty-team"}
 
 
+def test_without_server_the_one_spec_kitty_syncs_with_is_used(
+    hermetic_env: Path, server: IngestServer
+) -> None:
+    config = hermetic_env / ".spec-kitty" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[sync]\nserver_url = "{server.url}"\nmax_queue_size = 10\n')
+    done = login("--username", "ada", "--password-stdin")
+    assert done.returncode == 0, done.stderr
+    assert load_credentials(credentials_file(hermetic_env)).server_url == server.url
+    assert "max_queue_size = 10" in config.read_text()  # spec-kitty's file, only read
+
+
 def test_a_refused_login_writes_nothing_and_never_shows_the_password(
     hermetic_env: Path, server: IngestServer
 ) -> None:
@@ -130,7 +142,11 @@ def test_the_password_never_goes_on_the_command_line(server: IngestServer) -> No
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ((), "which server? give --server URL (no credentials name one yet)"),
+        (
+            (),
+            "which server? give --server URL (neither the credentials nor spec-kitty's "
+            "config.toml name one)",
+        ),
         (
             ("--server", "http://sync.example.com", "--username", "ada", "--password-stdin"),
             "the server URL 'http://sync.example.com' uses plain http, which is allowed only for "
