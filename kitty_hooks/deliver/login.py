@@ -159,9 +159,16 @@ def _save(
         # Ours first, in 2.1.3's order; then every other section as it was.
         others = {key: value for key, value in document.items() if key not in OUR_SECTIONS}
         written = {**fresh, **others}
+        try:  # what the file will hold is checked before it is written
+            creds = credentials_from(written, path)
+        except CredentialsError:
+            raise LoginFailed(
+                f"{url} answered the login with tokens that cannot be used (spaces or line "
+                "breaks in them); nothing was written"
+            ) from None
         write_credentials(path, tomli_w.dumps(written).encode("utf-8"), what="the new tokens")
     log_line(f"login: {username} on {url}; tokens written to {shown_path(path)}")
-    return credentials_from(written, path)
+    return creds
 
 
 def _existing(path: Path) -> dict[str, Any]:

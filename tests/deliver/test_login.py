@@ -15,7 +15,7 @@ import pytest
 
 from kitty_hooks.deliver.credentials import load_credentials
 from tests.gitutil import KITTY_HOOKS
-from tests.ingest import IngestServer, list_events
+from tests.ingest import TOKEN_PATH, Fault, IngestServer, list_events
 from tests.syncutil import credentials_file, queue_events
 
 SK213_PYTHON = Path("/work/peers/sk213/bin/python")
@@ -234,3 +234,26 @@ def test_help_offers_no_password_option() -> None:
     done = subprocess.run([*KITTY_HOOKS, "login", "--help"], capture_output=True, text=True)
     assert "--password-stdin" in done.stdout
     assert "--password " not in done.stdout  # never a flag that would put it in argv
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            {"access": "a b", "refresh": "r"},
+            "answered the login with tokens that cannot be used (spaces or line breaks in them); "
+            "nothing was written",
+        ),
+        ({"access": "a"}, "answered the login without a refresh token"),
+        (["not", "an", "object"], "answered the login without a refresh token"),
+    ],
+    ids=["token-with-space", "no-refresh", "not-an-object"],
+)
+def test_a_login_answer_that_cannot_be_used_writes_nothing(
+    hermetic_env: Path, server: IngestServer, answer: object, expected: str
+) -> None:
+    server.faults.push(Fault.body(json.dumps(answer).encode(), path=TOKEN_PATH))
+    done = login("--server", server.url, "--username", "ada", "--password-stdin")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"kitty-hooks: {server.url} {expected}"]
+    assert not credentials_file(hermetic_env).exists()
