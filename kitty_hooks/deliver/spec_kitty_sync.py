@@ -340,6 +340,23 @@ def _legacy_count(path: Path, projects: set[str]) -> int | None:
 # --- reading a file of spec-kitty's ----------------------------------------------------------
 
 
+def _read_only_query(path: Path) -> str:
+    """How to open a file of spec-kitty's so that nothing is written beside it either.
+
+    A read-only connection to a WAL database with no ``-wal`` file beside it creates ``-wal`` and
+    ``-shm`` files and leaves them there. No ``-wal`` file means spec-kitty is not writing and
+    everything is in the main file: that is read as immutable, which creates nothing. Otherwise
+    (spec-kitty at work, or a rollback-journal database such as 2.1.3's queue) the ordinary
+    read-only mode, which takes spec-kitty's locks and sees its latest commit.
+    """
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    in_wal_mode = len(header) == 20 and header[18] == 2 and header[19] == 2
+    if in_wal_mode and not Path(f"{path}-wal").exists():
+        return "mode=ro&immutable=1"
+    return "mode=ro"
+
+
 class _reading:
     """A read-only connection to a spec-kitty file, or None (logged once) when it cannot be
     read now: locked, not SQLite, or without the tables this version of it should have."""
@@ -350,8 +367,9 @@ class _reading:
 
     def __enter__(self) -> sqlite3.Connection | None:
         try:
+            path = self.path.resolve()
             self.db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT
+                f"{path.as_uri()}?{_read_only_query(path)}", uri=True, timeout=BUSY_TIMEOUT
             )
         except (sqlite3.Error, OSError, ValueError) as exc:
             self._say(exc)

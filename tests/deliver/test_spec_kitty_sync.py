@@ -69,8 +69,10 @@ def install_outbox(home: Path, *, consented: bool = True, wal: bool = True) -> P
                 (PROJECT_UUID,),
             )
             db.execute("UPDATE consent_epochs SET state = 'eligible', consent_generation = 1")
+            db.commit()  # the journal mode cannot change inside a transaction
         if wal:
-            db.execute("PRAGMA journal_mode=WAL")
+            assert db.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    db.close()
     return target
 
 
@@ -338,3 +340,40 @@ def test_the_time_of_a_ulid_is_the_time_it_was_made_with(millis: int, key: str) 
 def test_any_event_id_has_a_time_or_none(event_id: str) -> None:
     moment = spec_kitty_sync._ulid_instant(event_id)
     assert moment is None or moment.tzinfo is not None
+
+
+def test_reading_a_store_leaves_nothing_beside_it(
+    hermetic_env: Path, repo: Repo, server: IngestServer
+) -> None:
+    commit_recorded_log(repo, "3.2.7")
+    outbox = install_outbox(hermetic_env)  # WAL mode, spec-kitty not running: no -wal file
+    before = sorted(p.name for p in outbox.parent.iterdir())
+    assert before == ["sync.db"]
+    flush(timeout=FAST)
+    assert doctor_lines(repo, "senders")
+    assert sorted(p.name for p in outbox.parent.iterdir()) == before
+    with EventQueue() as queue:
+        assert queue.left_to_spec_kitty() == 5
+
+
+def test_what_spec_kitty_just_wrote_to_its_wal_is_seen(
+    hermetic_env: Path, repo: Repo, server: IngestServer
+) -> None:
+    commit_recorded_log(repo, "3.2.7")
+    outbox = install_outbox(hermetic_env, consented=False)
+    spec_kitty = sqlite3.connect(outbox)  # spec-kitty at work: its opt-in is in the WAL only
+    spec_kitty.execute("PRAGMA wal_autocheckpoint=0")
+    spec_kitty.execute(
+        "INSERT INTO project_consent_decisions VALUES (?, 'granted', 1, 'explicit_opt_in',"
+        " 'ada', '2026-12-01T00:00:00+00:00', 1)",
+        (PROJECT_UUID,),
+    )
+    spec_kitty.execute("UPDATE consent_epochs SET state = 'eligible', consent_generation = 1")
+    spec_kitty.commit()
+    try:
+        assert Path(f"{outbox}-wal").stat().st_size > 0
+        flush(timeout=FAST)
+    finally:
+        spec_kitty.close()
+    with EventQueue() as queue:
+        assert queue.left_to_spec_kitty() == 5
