@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks.deliver.credentials import load_credentials
+from kitty_hooks.deliver.credentials import load_credentials, read_document
 from tests.gitutil import KITTY_HOOKS
 from tests.ingest import TOKEN_PATH, Fault, IngestServer, list_events
 from tests.syncutil import credentials_file, queue_events
@@ -57,9 +57,7 @@ def test_login_writes_the_tokens_as_spec_kitty_2_1_3_writes_them(
     path = credentials_file(hermetic_env)
     assert f"Logged in as ada on {server.url}" in done.stdout
     assert path.stat().st_mode & 0o777 == 0o600
-    import tomllib
-
-    written = tomllib.loads(path.read_text())
+    written = read_document(path)
     assert list(written) == ["tokens", "user", "server"]
     assert sorted(written["tokens"]) == [
         "access",
@@ -90,10 +88,13 @@ def test_login_keeps_spec_kitty_3_tracker_settings_and_drops_the_unreadable_layo
     # No --server: the one in the file.
     done = login("--username", "ada", "--password-stdin")
     assert done.returncode == 0, done.stderr
-    import tomllib
-
-    written = tomllib.loads(path.read_text())
-    assert written["tracker"] == tomllib.loads(TRACKER)["tracker"]
+    written = read_document(path)
+    assert written["tracker"] == {
+        "providers": {
+            "jira": {"base_url": "https://jira.example.com", "project_key": "KIT"},
+            "linear": {"team": "core"},
+        }
+    }
     assert "expiries" not in written
     assert written["tokens"]["access"] != "old"
     assert written["user"] == {"username": "ada", "team_slug": "kitty-team"}
