@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 from kitty_hooks.model.vocabulary import Vocabulary
 
 TOKEN_PATH = "/api/v1/token/"
-"""Log in: username and password for a token pair (what `spec-kitty auth login` does)."""
+"""Log in: username and password for a token pair (`kitty-hooks login`, and spec-kitty 2.x's
+`spec-kitty auth login`)."""
 REFRESH_PATH = "/api/v1/token/refresh/"
 BATCH_PATH = "/api/v1/events/batch/"
 EVENTS_PATH = "/api/v1/events/"

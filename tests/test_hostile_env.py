@@ -64,7 +64,7 @@ def test_deeply_nested_credentials_are_a_user_error(hermetic_env: Path, text: st
     path.parent.mkdir(parents=True)
     path.write_text(text)
     with pytest.raises(
-        CredentialsError, match=r"~/\.spec-kitty/credentials .*spec-kitty auth login"
+        CredentialsError, match=r"~/\.spec-kitty/credentials .*kitty-hooks login --server URL"
     ):
         load_credentials()
 
@@ -83,12 +83,12 @@ def test_sync_and_status_with_deeply_nested_credentials_say_so_and_exit_2(
     assert synced.stderr.splitlines() == [
         "kitty-hooks: 2 events still queued: there are no usable credentials "
         "(~/.spec-kitty/credentials is not valid credentials (values nested too deeply to read): "
-        "run `spec-kitty auth login`)",
+        "run `kitty-hooks login --server URL`)",
     ]
     status = run("status")
     assert status.returncode == 2
     auth_line = next(line for line in status.stdout.splitlines() if line.startswith("Auth:"))
-    assert "nested too deeply" in auth_line and "spec-kitty auth login" in auth_line
+    assert "nested too deeply" in auth_line and "kitty-hooks login --server URL" in auth_line
     with EventQueue() as queue:
         assert [e.event_id for e in queue.list_entries()] == ids
 

@@ -18,6 +18,7 @@ from kitty_hooks.cli.doctor_state import (
     flush_checks,
     journal_checks,
     queue_checks,
+    sender_checks,
 )
 
 
@@ -31,6 +32,7 @@ def run_doctor(cwd: Path, *, check_server: bool = False) -> DoctorReport:
     queue_checks(cwd, now, checks)
     journal_checks(now, checks)
     flush_checks(checks)
+    sender_checks(cwd, checks)
     board_checks(cwd, checks)
     return DoctorReport(tuple(checks))
 

@@ -18,7 +18,7 @@ class CheckStatus(Vocabulary):
 @dataclass(frozen=True)
 class Check:
     area: str
-    """hooks | environment | credentials | server | queue | flush | version | board"""
+    """hooks | environment | credentials | server | queue | flush | version | senders | board"""
     subject: str
     status: CheckStatus
     message: str

@@ -31,7 +31,7 @@ def credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
         add(
             "file",
             CheckStatus.WARN,
-            f"not logged in (no {where}): events wait in the queue; `spec-kitty auth login`",
+            f"not logged in (no {where}): events wait in the queue; {credentials.LOGIN_HINT}",
         )
     elif health.state is AuthState.BROKEN:
         add("file", CheckStatus.FAIL, health.message)
@@ -216,3 +216,63 @@ def flush_checks(checks: list[Check]) -> None:
             f"backing off after {plural(state.consecutive_failures, 'failed flush', 'failed flushes')}: "
             f"pushes send nothing before {after.isoformat(timespec='seconds')} (`kitty-hooks sync` tries now)",
         )
+
+
+# --- spec-kitty's own sync beside ours -------------------------------------------------------
+
+
+def sender_checks(cwd: Path, checks: list[Check]) -> None:
+    """Who sends this project's moves: kitty-hooks, and spec-kitty's own sync when it keeps a
+    queue or outbox here (deliver/spec_kitty_sync.py decides which moves are whose)."""
+    from kitty_hooks.deliver import spec_kitty_sync
+    from kitty_hooks.queue.errors import QueueError
+    from kitty_hooks.queue.store import EventQueue
+
+    add = adder(checks, "senders")
+    project = _project_uuid(cwd)
+    try:
+        with EventQueue() as queue:
+            left = queue.left_to_spec_kitty()
+    except QueueError:
+        left = 0  # queue_checks says what is wrong with it
+    stores = spec_kitty_sync.installed_senders([project] if project else [])
+    if not stores:
+        add(
+            "sync",
+            CheckStatus.OK,
+            "kitty-hooks alone: spec-kitty's own sync keeps no queue or outbox for this project",
+        )
+        return
+    so_far = f"{plural(left, 'move')} left to it so far" if left else "none left to it yet"
+    for version, path, state in stores:
+        if version == "3.x":
+            add(
+                "sync",
+                CheckStatus.OK,
+                f"kitty-hooks and spec-kitty 3.x's own sync ({path}): {state}; a move it sends "
+                f"or sent goes by spec-kitty alone ({so_far})",
+            )
+        else:
+            both = f"kitty-hooks and spec-kitty {version}'s own sync ({path}, {state})"
+            add(
+                "sync",
+                CheckStatus.WARN,
+                f"{both}: a move still in its queue is left to it ({so_far}), but one it sent "
+                "before kitty-hooks flushed goes twice under two ids; run one of the two "
+                "(unset SPEC_KITTY_ENABLE_SAAS_SYNC, or KITTY_HOOKS=0)",
+            )
+
+
+def _project_uuid(cwd: Path) -> str | None:
+    """This repository's project uuid, as capture puts it in every envelope; None outside one."""
+    from kitty_hooks.capture.identity import project_identity
+    from kitty_hooks.gitrepo.repo import repo_layout
+    from kitty_hooks.model.layout import PROJECT_CONFIG
+
+    try:
+        layout = repo_layout(cwd)
+        config = layout.top / PROJECT_CONFIG
+        text = config.read_bytes() if config.is_file() else None
+        return project_identity(layout, text, lambda: None).project_uuid
+    except (FatalError, OSError):
+        return None

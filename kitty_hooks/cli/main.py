@@ -11,7 +11,7 @@ import os
 import click
 
 from kitty_hooks import __version__
-from kitty_hooks.cli import diagnose, hooks, peer, queue, sync
+from kitty_hooks.cli import diagnose, hooks, login, peer, queue, sync
 from kitty_hooks.cli.options import Group, examples
 from kitty_hooks.errors import FatalError
 from kitty_hooks.locations import log_exception
@@ -62,6 +62,7 @@ for _command in (
     queue.log,
     sync.sync,
     sync.status,
+    login.login,
     peer.serve,
     peer.demo,
     hooks.hook,

@@ -56,6 +56,8 @@ class StatusReport:
     check: ServerCheck | None
     notes: list[str]
     """What background captures had to say, not yet shown by a hook (journal/notes)."""
+    left_to_spec_kitty: int = 0
+    """Moves not sent because spec-kitty's own sync sends them (deliver/spec_kitty_sync.py)."""
 
     @property
     def exit_code(self) -> int:
@@ -83,6 +85,7 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
     now = datetime.now(timezone.utc)
     with EventQueue(queue_path) as queue:
         stats = queue.stats()
+        left = queue.left_to_spec_kitty()
         path = str(queue.path)
         recovered = str(queue.recovered_from) if queue.recovered_from else None
     age = None
@@ -102,6 +105,7 @@ def gather_status(*, check: bool = False, queue_path: Path | None = None) -> Sta
         auth=health,
         check=check_server(creds) if check else None,
         notes=notes,
+        left_to_spec_kitty=left,
     )
 
 
@@ -124,7 +128,7 @@ def _auth_state(now: datetime) -> tuple[AuthHealth, credentials.Credentials | No
     who = {"username": creds.username, "server_url": creds.server_url, **expires}
     if creds.refresh_expires is not None and creds.refresh_expires <= now:
         return AuthHealth(
-            AuthState.LOGIN_NEEDED, "the session is over: run `spec-kitty auth login`", **who
+            AuthState.LOGIN_NEEDED, f"the session is over: {credentials.LOGIN_HINT}", **who
         ), creds
     if refresh.needs_refresh(creds, now=now):
         return AuthHealth(

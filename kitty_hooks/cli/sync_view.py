@@ -194,6 +194,11 @@ def _status_text(report: StatusReport) -> str:
         buckets = ", ".join(f"{name}: {count}" for name, count in stats.retry_distribution.items())
         kinds = ", ".join(f"{name} {count}" for name, count in stats.top_event_types)
         lines += [f"  retries: {buckets}", f"  event types: {kinds}"]
+    if report.left_to_spec_kitty:
+        lines.append(
+            f"  {plural(report.left_to_spec_kitty, 'move')} left to spec-kitty's own sync"
+            " (it sends them itself, under its own ids)"
+        )
     if report.notes:
         lines.append("Notes from background captures (the next hook shows them too):")
         lines += [f"  {note}" for note in report.notes]

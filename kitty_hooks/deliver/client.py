@@ -128,10 +128,16 @@ class Client:
         return document
 
     def login(self, username: str, password: str) -> dict[str, Any]:
-        """POST a username and password (what `spec-kitty auth login` does); the token JSON."""
+        """POST a username and password (`kitty-hooks login`); the token JSON, AuthRejected on 401."""
         response = self._post(TOKEN_PATH, json={"username": username, "password": password})
+        if response.status_code == 401:
+            raise AuthRejected(f"login refused: {_error_text(response)}")
         if response.status_code != 200:
-            raise SendError(f"login refused: {_error_text(response)}")
+            raise (
+                _retry_later(response)
+                if response.status_code >= 500
+                else SendError(f"login refused: {_error_text(response)}")
+            )
         return _json(response)
 
     def list_events(self, access_token: str) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from kitty_hooks.deliver.backoff import (
 from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
-from kitty_hooks.locations import log_line, state_dir
+from kitty_hooks.locations import log_exception, log_line, state_dir
 from kitty_hooks.queue import spool
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT
 from kitty_hooks.queue.store import EventQueue
@@ -116,6 +116,7 @@ def _flush_locked(
         if queue.recovered_from is not None:
             log_line(f"flush: the queue was unreadable and was moved to {queue.recovered_from}")
         spool.drain(queue)  # what a hook could not queue earlier goes first
+        _leave_to_spec_kitty(queue, retry_limit)
         stats = queue.stats()
         total = stats.total_pending + stats.total_failed
         if total == 0:
@@ -170,6 +171,16 @@ def _flush_locked(
     return _noting_recovery(summary, queue)
 
 
+def _leave_to_spec_kitty(queue: EventQueue, retry_limit: int) -> None:
+    """Moves spec-kitty's own sync sends too leave the queue unsent (spec_kitty_sync)."""
+    from kitty_hooks.deliver import spec_kitty_sync
+
+    try:
+        spec_kitty_sync.hand_over(queue, retry_limit=retry_limit)
+    except Exception:  # a bug here must not stop the flush: the moves are then sent by us
+        log_exception("flush: comparing the queue with spec-kitty's own sync failed")
+
+
 def _noting_recovery(summary: FlushSummary, queue: EventQueue) -> FlushSummary:
     """summary, warning that the queue file was unreadable and moved aside when it was (the
     events in it are in the moved file, not sent)."""
@@ -188,7 +199,7 @@ def refresh_call(server_url: str) -> Callable[[str, str], refresh.RefreshRespons
                 answer = client.refresh(refresh_token)
             except AuthRejected as exc:
                 raise refresh.SessionExpired(
-                    "session expired: run `spec-kitty auth login` (queued events are kept)"
+                    f"session expired: {credentials.LOGIN_HINT} (queued events are kept)"
                 ) from exc
             except RetryLater as exc:
                 raise refresh.RefreshFailed(str(exc)) from exc

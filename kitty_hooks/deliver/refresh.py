@@ -1,8 +1,8 @@
 """The token refresh that keeps the credentials file fresh, at most once across processes.
 
-We write ``[expiries]``, also update spec-kitty's ``[tokens] *_expires_at`` keys where the file
-already has them (or spec-kitty would go on trusting the expiry of a token that no longer
-exists), and keep every other section and key as it was.
+We write the expiries where spec-kitty 2.1.3 reads them (``[tokens] access_expires_at`` /
+``refresh_expires_at``: it takes a token without one for expired), also update the seed's
+``[expiries]`` where the file still has it, and keep every other section and key as it was.
 
 No HTTP here: the caller passes ``refresh_call`` (the module that owns HTTP makes the request)
 and this module decides when to call it, serialises refreshes across processes, and writes the
@@ -38,7 +38,7 @@ REFRESH_MARGIN = timedelta(minutes=5)
 # must be longer than that request's own connect + read timeout (client.DEFAULT_TIMEOUT).
 LOCK_TIMEOUT = 45.0
 # spec-kitty takes its own lock for 10 s; we take it the same way, and only around a write.
-_SPEC_KITTY_LOCK_TIMEOUT = 10.0
+SPEC_KITTY_LOCK_TIMEOUT = 10.0
 
 
 class SessionExpired(CredentialsError):
@@ -124,7 +124,7 @@ def refresh_tokens(
     """
     started = _instant(now)
     path = creds.path
-    with _locked(path.with_name(path.name + ".kitty-hooks.lock"), lock_timeout):
+    with locked(path.with_name(path.name + ".kitty-hooks.lock"), lock_timeout):
         # Whoever held the lock before us may have refreshed already: the file, not our copy, says.
         on_disk = load_credentials(path)
         if on_disk.access != creds.access and not needs_refresh(on_disk, now=started):
@@ -150,7 +150,7 @@ def refresh_tokens(
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path, timeout: float) -> Iterator[None]:
+def locked(lock_path: Path, timeout: float) -> Iterator[None]:
     from filelock import FileLock, Timeout  # only the refresh path needs it
 
     lock = FileLock(lock_path, timeout=timeout, mode=0o600)
@@ -184,7 +184,7 @@ def _save(before: Credentials, answer: RefreshResponse, started: datetime) -> Cr
     path = before.path
     # spec-kitty's lock, held only while we re-read and write: never across the request, or a
     # spec-kitty command reading the file would wait on our network.
-    with _locked(path.with_suffix(".lock"), _SPEC_KITTY_LOCK_TIMEOUT):
+    with locked(path.with_suffix(".lock"), SPEC_KITTY_LOCK_TIMEOUT):
         document = read_document(path)
         current = credentials_from(document, path)
         if current.refresh != before.refresh:
@@ -196,7 +196,7 @@ def _save(before: Credentials, answer: RefreshResponse, started: datetime) -> Cr
         _apply(document, answer, started, current)
         import tomli_w  # only the refresh path writes TOML
 
-        _write_credentials(path, tomli_w.dumps(document).encode("utf-8"))
+        write_credentials(path, tomli_w.dumps(document).encode("utf-8"))
     refreshed = credentials_from(document, path)
     expires = refreshed.access_expires.isoformat() if refreshed.access_expires else "unknown"
     log_line(f"credentials: refreshed the tokens in {shown_path(path)} (access expires {expires})")
@@ -215,34 +215,27 @@ def _apply(
         refresh_expires = refresh_expires or _jwt_expiry(answer.refresh)
     else:
         refresh_expires = refresh_expires or current.refresh_expires
-    if "expiries" not in document:  # place it after [tokens], where DESIGN.md shows it
-        items = list(document.items())
-        document.clear()
-        for key, value in items:
-            document[key] = value
-            if key == "tokens":
-                document["expiries"] = {}
-    expiries = document.setdefault("expiries", {})
+    expiries = document.get("expiries")
     for which, when in (("access", access_expires), ("refresh", refresh_expires)):
         # An expiry we cannot date is removed, not kept: it would describe the old token.
-        targets = [(expiries, which)]
-        if f"{which}_expires_at" in tokens:
-            targets.append((tokens, f"{which}_expires_at"))
+        targets = [(tokens, f"{which}_expires_at")]
+        if isinstance(expiries, dict):
+            targets.append((expiries, which))
         for table, key in targets:
             if when is None:
                 table.pop(key, None)
             else:
                 table[key] = when.replace(microsecond=0).isoformat()
-    if not expiries:
+    if isinstance(expiries, dict) and not expiries:
         del document["expiries"]
 
 
-def _write_credentials(path: Path, data: bytes) -> None:
+def write_credentials(path: Path, data: bytes, *, what: str = "the refreshed tokens") -> None:
     try:
         write_atomically(path, data)
     except OSError as exc:
         raise CredentialsError(
-            f"cannot save the refreshed tokens to {shown_path(path)} ({exc.strerror}): "
+            f"cannot save {what} to {shown_path(path)} ({exc.strerror}): "
             f"free some space or fix its permissions, then {LOGIN_HINT}"
         ) from None
 

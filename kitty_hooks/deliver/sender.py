@@ -112,7 +112,7 @@ class Sender:
                 if refreshed:
                     return stop(
                         FlushOutcome.LOGIN_NEEDED,
-                        f"{exc}, also after a token refresh: run `spec-kitty auth login`",
+                        f"{exc}, also after a token refresh: {credentials.LOGIN_HINT}",
                     )
                 try:
                     self.creds = refresh.refresh_tokens(

@@ -2,8 +2,12 @@
 
 It is the peer of the demo, the integration tests and the flush benchmark, so it speaks the
 contract as the SaaS does — JWT login and rotating refresh, gzip batches answered event by event
-(success / duplicate / rejected by the same schemas the hooks use) — and stores what it accepts
-in SQLite, where a restarted server finds it again. Werkzeug routes, waitress serves (serve.py).
+(success / duplicate / rejected) — and stores what it accepts in SQLite, where a restarted server
+finds it again. Werkzeug routes, waitress serves (serve.py).
+
+It reads liberally: it accepts every envelope a released client sends — kitty-hooks' own, and
+those of spec-kitty 2.1.3's and 3.x's own sync (schemas/ingest-envelope.schema.json) — and
+refuses what none would. What kitty-hooks emits is held to the strict envelope schema elsewhere.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from kitty_hooks.peer.bodies import (
 )
 from kitty_hooks.peer.store import EventStore
 from kitty_hooks.peer.tokens import DEFAULT_ACCESS_LIFETIME, DEFAULT_REFRESH_LIFETIME, TokenIssuer
+
+INGEST_SCHEMA = "ingest-envelope.schema.json"
+"""What the server accepts: a superset of validation.ENVELOPE_SCHEMA (what kitty-hooks emits)."""
 
 
 class IngestApp:
@@ -207,11 +214,11 @@ class IngestApp:
 
 
 def _envelope_problem(event: Any) -> str | None:
-    if validation.is_valid(validation.ENVELOPE_SCHEMA, event):
+    if validation.is_valid(INGEST_SCHEMA, event):
         return None
     if not isinstance(event, dict):
         return f"$: not a JSON object (got {validation.render_value(event)})"
-    violations = validation.explain(validation.ENVELOPE_SCHEMA, event)
+    violations = validation.explain(INGEST_SCHEMA, event)
     # The two validators could disagree on an edge case; the fast one decides, so still reject.
     return violations[0].render() if violations else "$: does not match the event envelope schema"
 

@@ -187,31 +187,13 @@ class _Demo:
         self.say(f"1. The local ingest server listens on {self.url} (kitty-hooks serve).")
 
     def log_in(self) -> None:
-        import tomli_w
+        from kitty_hooks.deliver.login import log_in
 
-        with self.client() as client:
-            tokens = client.login(USER, PASSWORD)
-
-        now = datetime.now(timezone.utc)
-        document = {
-            "tokens": {"access": tokens["access"], "refresh": tokens["refresh"]},
-            "expiries": {
-                "access": (
-                    now + timedelta(seconds=int(tokens.get("access_lifetime", 900)))
-                ).isoformat(),
-                "refresh": (
-                    now + timedelta(seconds=int(tokens.get("refresh_lifetime", 604800)))
-                ).isoformat(),
-            },
-            "user": {"username": USER},
-            "server": {"url": self.url},
-        }
         credentials = self.home / ".spec-kitty" / "credentials"
-        credentials.parent.mkdir(parents=True, exist_ok=True)
-        credentials.write_text(tomli_w.dumps(document), encoding="utf-8")
-        credentials.chmod(0o600)
+        log_in(self.url, USER, PASSWORD, path=credentials)
         self.say(
-            f"2. {USER} logs in; the token goes to {credentials} (mode 0600), as spec-kitty does."
+            f"2. {USER} logs in (kitty-hooks login); the tokens go to {credentials} (mode 0600),"
+            " laid out as spec-kitty 2.1.3 reads them."
         )
 
     def make_repository(self) -> None:

@@ -35,6 +35,7 @@ class Verdict(Vocabulary):
     DUPLICATE = "duplicate"  # the server had it already
     PURGED = "purged"  # a dead letter removed by `queue purge --dead`
     DROPPED = "dropped"  # removed by `queue drop EVENT_ID`
+    SPEC_KITTY = "spec-kitty"  # left to spec-kitty's own sync, which sends the same move
 
     @property
     def delivered(self) -> bool:
@@ -82,6 +83,18 @@ class OutgoingPage(NamedTuple):
     event_ids: tuple[str, ...]
     event_types: tuple[str, ...]
     data: tuple[bytes, ...]
+
+
+class QueuedMove(NamedTuple):
+    """A lane change still to send, as spec_kitty_sync compares it with spec-kitty's own."""
+
+    event_id: str
+    project_uuid: str | None
+    feature_slug: str | None
+    wp_id: str | None
+    from_lane: str | None
+    to_lane: str | None
+    timestamp: str | None
 
 
 class EnqueueResult(NamedTuple):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from kitty_hooks.queue.entries import (
     ENTRY_COLUMNS,
+    QueuedMove,
     QueueEntry,
     QueueStats,
     Status,
@@ -73,6 +75,33 @@ def lamport_clock(db: sqlite3.Connection) -> int:
 
 def node_id(db: sqlite3.Connection) -> str:
     return db.execute("SELECT node_id FROM node WHERE id = 1").fetchone()[0]
+
+
+def moves_to_send(db: sqlite3.Connection, retry_limit: int) -> list[QueuedMove]:
+    """The WPStatusChanged entries a flush would send, oldest first, the fields that say which
+    move each is (one json_extract with several paths reads each envelope once)."""
+    rows = db.execute(
+        "SELECT event_id, json_extract(data, '$.project_uuid', '$.payload.feature_slug',"
+        " '$.payload.wp_id', '$.payload.from_lane', '$.payload.to_lane', '$.timestamp')"
+        " FROM entries WHERE event_type = 'WPStatusChanged'"
+        " AND (status = ? OR (status = ? AND retry_count < ?)) ORDER BY id",
+        (Status.PENDING.value, Status.FAILED.value, retry_limit),
+    )
+    moves = []
+    for event_id, fields in rows:
+        try:
+            parts = json.loads(fields) if fields else []
+        except ValueError:
+            parts = []
+        if not isinstance(parts, list) or len(parts) != 6:
+            parts = [None] * 6
+        moves.append(QueuedMove(event_id, *(p if isinstance(p, str) else None for p in parts)))
+    return moves
+
+
+def departed_count(db: sqlite3.Connection, verdict: str) -> int:
+    """How many departures (as long as they are kept: known_events) had this verdict."""
+    return db.execute("SELECT count(*) FROM departures WHERE verdict = ?", (verdict,)).fetchone()[0]
 
 
 def stats(db: sqlite3.Connection) -> QueueStats:

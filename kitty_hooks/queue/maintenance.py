@@ -48,7 +48,13 @@ def purge_dead(tx: sqlite3.Connection) -> int:
     return removed
 
 
-def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) -> list[str]:
+def drop(
+    tx: sqlite3.Connection,
+    event_ids: Sequence[str],
+    *,
+    remember: bool,
+    verdict: Verdict = Verdict.DROPPED,
+) -> list[str]:
     """Remove events of any status, sent or not; returns the ids removed.
 
     remember: their ids stay known, so a scan does not queue them again (the user said no
@@ -67,8 +73,9 @@ def drop(tx: sqlite3.Connection, event_ids: Sequence[str], *, remember: bool) ->
             )
         ]
         if remember:
-            depart(tx, f"event_id IN ({marks})", chunk, left_at=utc_now(), verdict=Verdict.DROPPED)
-        forget_lanes(tx, f"event_id IN ({marks})", chunk)
+            depart(tx, f"event_id IN ({marks})", chunk, left_at=utc_now(), verdict=verdict)
+        if verdict is not Verdict.SPEC_KITTY:  # spec-kitty's own sync sends that one
+            forget_lanes(tx, f"event_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM entries WHERE event_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM causation WHERE last_event_id IN ({marks})", chunk)
     update_known(tx)

@@ -19,7 +19,13 @@ from kitty_hooks.queue.database import QueueDatabase
 from kitty_hooks.queue.entries import DEFAULT_RETRY_LIMIT, EnqueueResult, Verdict
 
 if TYPE_CHECKING:
-    from kitty_hooks.queue.entries import DeliveredEvent, OutgoingPage, QueueEntry, QueueStats
+    from kitty_hooks.queue.entries import (
+        DeliveredEvent,
+        OutgoingPage,
+        QueuedMove,
+        QueueEntry,
+        QueueStats,
+    )
 
 
 class EventQueue(QueueDatabase):
@@ -104,6 +110,17 @@ class EventQueue(QueueDatabase):
 
     def stats(self) -> QueueStats:
         return self._read("read the queue", _inspection().stats)
+
+    def moves_to_send(self, *, retry_limit: int = DEFAULT_RETRY_LIMIT) -> list[QueuedMove]:
+        """The lane changes a flush would send, oldest first (see inspection.moves_to_send)."""
+        return self._read("read the queue", lambda db: _inspection().moves_to_send(db, retry_limit))
+
+    def left_to_spec_kitty(self) -> int:
+        """How many moves were left to spec-kitty's own sync (while departures keeps them)."""
+        return self._read(
+            "read the queue",
+            lambda db: _inspection().departed_count(db, Verdict.SPEC_KITTY.value),
+        )
 
     def delivered(self, *, limit: int | None = None) -> list[DeliveredEvent]:
         """What the server acknowledged, newest first (as long as departures keeps it)."""
@@ -223,6 +240,16 @@ class EventQueue(QueueDatabase):
         return self._write(
             "drop events from the queue",
             lambda tx: _maintenance().drop(tx, event_ids, remember=remember),
+        )
+
+    def leave_to_spec_kitty(self, event_ids: Sequence[str]) -> list[str]:
+        """Remove moves that spec-kitty's own sync sends (under ids of its own): never sent by
+        us, their ids stay known, and they count in left_to_spec_kitty()."""
+        return self._write(
+            "leave events to spec-kitty's sync",
+            lambda tx: _maintenance().drop(
+                tx, event_ids, remember=True, verdict=Verdict.SPEC_KITTY
+            ),
         )
 
     def discard_unsent(self, event_ids: Sequence[str]) -> int:

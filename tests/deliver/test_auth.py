@@ -264,8 +264,8 @@ GOOD = (
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (None, "no credentials at ~/.spec-kitty/credentials: run `spec-kitty auth login`"),
-        ("", "~/.spec-kitty/credentials is empty: run `spec-kitty auth login`"),
+        (None, "no credentials at ~/.spec-kitty/credentials: run `kitty-hooks login --server URL`"),
+        ("", "~/.spec-kitty/credentials is empty: run `kitty-hooks login --server URL`"),
         ("\n  \n", "~/.spec-kitty/credentials is empty"),
         (
             GOOD.replace('refresh = "', 'refresh = = "'),
@@ -279,7 +279,10 @@ GOOD = (
             GOOD[: GOOD.index(f"{OLD_REFRESH}") + 4],
             "stops mid-way through line 3 (a half-written file?)",
         ),
-        (GOOD.replace("[tokens]", "[tokenz]"), "has no [tokens]: run `spec-kitty auth login`"),
+        (
+            GOOD.replace("[tokens]", "[tokenz]"),
+            "has no [tokens]: run `kitty-hooks login --server URL`",
+        ),
         (GOOD.replace("access = ", "acces = ", 1), "has no [tokens] access"),
         (GOOD.replace(f'refresh = "{OLD_REFRESH}"', 'refresh = ""'), "non-text [tokens] refresh"),
         (GOOD.replace("[server]\nurl", "[server]\nuri"), "has no [server] url"),
@@ -291,7 +294,7 @@ GOOD = (
         (
             GOOD.replace("2026-11-23T12:00:00+00:00", "tomorrow"),
             "[expiries] access in ~/.spec-kitty/credentials is not an ISO 8601 date and time "
-            "('tomorrow'): fix it or run `spec-kitty auth login`",
+            "('tomorrow'): fix it or run `kitty-hooks login --server URL`",
         ),
         (
             "expiries = 3\n" + GOOD.replace("[expiries]", "[x]"),
@@ -462,14 +465,19 @@ def test_refresh_keeps_every_other_section_and_key(hermetic_env: Path, server: T
     before = read_toml(path)
     refresh_tokens(load_credentials(path), http_refresh, now=NOW)
     after = read_toml(path)
-    assert after["tokens"] == {"access": NEW_ACCESS, "refresh": NEW_REFRESH}
+    assert after["tokens"] == {
+        "access": NEW_ACCESS,
+        "refresh": NEW_REFRESH,
+        "access_expires_at": "2026-11-23T13:00:00+00:00",
+        "refresh_expires_at": "2026-11-24T12:00:00+00:00",
+    }
     assert after["expiries"]["scope"] == "events"  # an unknown key in a known section
     for name in ("user", "server", "telemetry"):
         assert after[name] == before[name]
     assert after["server"]["future_flag"] is True
 
 
-def test_refresh_updates_the_spec_kitty_spelling_where_the_file_has_it(
+def test_refresh_writes_the_spelling_spec_kitty_2_1_3_reads_and_no_other(
     hermetic_env: Path, server: TokenServer
 ) -> None:
     path = write_credentials(
@@ -479,10 +487,7 @@ def test_refresh_updates_the_spec_kitty_spelling_where_the_file_has_it(
     written = read_toml(path)
     assert written["tokens"]["access_expires_at"] == "2026-11-23T13:00:00+00:00"
     assert written["tokens"]["refresh_expires_at"] == "2026-11-24T12:00:00+00:00"
-    assert written["expiries"] == {
-        "access": "2026-11-23T13:00:00+00:00",
-        "refresh": "2026-11-24T12:00:00+00:00",
-    }
+    assert "expiries" not in written  # 2.1.3 cannot read it; a file without it gets none
 
 
 def jwt(claims: dict[str, Any]) -> str:
@@ -606,7 +611,7 @@ def test_an_expired_refresh_token_ends_the_session_without_a_request(
         access_expires=stamp(NOW - timedelta(hours=2)),
         refresh_expires=stamp(NOW - timedelta(hours=1)),
     )
-    with pytest.raises(SessionExpired, match=r"run `spec-kitty auth login`"):
+    with pytest.raises(SessionExpired, match=r"run `kitty-hooks login --server URL`"):
         refresh_tokens(load_credentials(path), http_refresh, now=NOW)
     assert server.count == 0
 
@@ -616,7 +621,9 @@ def test_401_on_refresh_ends_the_session_and_leaves_the_file(
 ) -> None:
     server.status, server.body = 401, {"detail": "Token is invalid or expired"}
     before = creds_file.read_bytes()
-    with pytest.raises(SessionExpired, match=r"^session expired: run `spec-kitty auth login`$"):
+    with pytest.raises(
+        SessionExpired, match=r"^session expired: run `kitty-hooks login --server URL`$"
+    ):
         refresh_tokens(load_credentials(), http_refresh, now=NOW)
     assert server.count == 1
     assert creds_file.read_bytes() == before

@@ -203,7 +203,7 @@ def test_refresh_refused_keeps_every_event_and_says_log_in(
     server.faults.push(Fault.status(401, path=REFRESH_PATH))
     summary = flush(timeout=FAST)
     assert summary.outcome == "login-needed"
-    assert "session expired: run `spec-kitty auth login`" in (summary.message or "")
+    assert "session expired: run `kitty-hooks login --server URL`" in (summary.message or "")
     assert [e.event_id for e in queued_entries()] == ids
     assert batch_requests(server) == []
 
@@ -341,7 +341,7 @@ def test_no_credentials_keeps_events_and_says_what_to_do(server: IngestServer) -
     ids = queue_events(2)
     summary = flush(timeout=FAST)
     assert summary.outcome == "no-credentials"
-    assert "spec-kitty auth login" in (summary.message or "")
+    assert "kitty-hooks login --server URL" in (summary.message or "")
     assert [e.event_id for e in queued_entries()] == ids
 
 

@@ -24,7 +24,7 @@ from kitty_hooks.cli.main import run_cli
 from kitty_hooks.contract import HEALTH_PATH, binds_to_loopback_only
 from kitty_hooks.errors import FatalError
 from kitty_hooks.model.events import derive_ulid
-from kitty_hooks.peer.app import create_app
+from kitty_hooks.peer.app import INGEST_SCHEMA, create_app
 from kitty_hooks.peer.bodies import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES
 from kitty_hooks.peer.serve import listen
 from tests.ingest import (
@@ -240,7 +240,7 @@ def test_batch_answers_each_event_in_order(server: IngestServer, access: str) ->
         (None, "rejected"),
         (ids(4)[0], "success"),
     ]
-    expected = validation.explain(validation.ENVELOPE_SCHEMA, invalid)[0].render()
+    expected = validation.explain(INGEST_SCHEMA, invalid)[0].render()
     assert results[3]["error"] == expected
     assert results[3]["error"].startswith("$.lamport_clock")
     assert "not a JSON object" in results[4]["error"]
