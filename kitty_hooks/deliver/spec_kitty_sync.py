@@ -263,13 +263,15 @@ def _legacy_rows(
 def _move_key(
     project: object, feature: object, wp: object, from_lane: object, to_lane: object
 ) -> tuple[Any, ...] | None:
-    """What makes two lane changes the same move, in sync lanes; None for no move."""
+    """What makes two lane changes the same move: the WP and the sync lane it goes to (None for
+    no move). Not the from-lane: ours is where spec-kitty's view had the WP (null for its
+    first appearance), 2.1.3's is what the line says."""
     if not all(
         isinstance(v, (str, type(None))) for v in (project, feature, wp, from_lane, to_lane)
     ):
         return None
     synced = _sync_pair(from_lane, to_lane)  # type: ignore[arg-type]
-    return None if synced is None else (project, feature, wp, *synced)
+    return None if synced is None else (project, feature, wp, synced[1])
 
 
 @functools.lru_cache(maxsize=256)
