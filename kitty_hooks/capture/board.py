@@ -13,15 +13,14 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from kitty_hooks.capture.commit_context import CommitContext, path_facts
-from kitty_hooks.capture.log_changes import transitions_by_wp
+from kitty_hooks.capture.commit_context import path_facts
 from kitty_hooks.capture.wp_changes import wp_file_lane
 from kitty_hooks.gitrepo import blobs as git_blobs
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.gitrepo.command import run_git
 from kitty_hooks.model.lanes import sync_lane
 from kitty_hooks.model.layout import LOG_FILE_NAME, PROJECT_CONFIG, SPECS_DIR
-from kitty_hooks.model.reducer import lane_of
+from kitty_hooks.model.reducer import log_lanes
 
 
 class BoardRow(NamedTuple):
@@ -89,7 +88,6 @@ def spec_kitty_lanes(
             logs.append((path, fields[2]))
         elif facts.feature and facts.is_wp:
             wp_files.append((path, fields[2]))
-    context = CommitContext("direct_repo", None, lambda: "", loads=orjson.loads)
     lanes: dict[tuple[str, str], tuple[str, str]] = {}
     with closing(
         git_blobs.stream_blobs(cwd, [f"{revision}:{PROJECT_CONFIG}", *(oid for _, oid in logs)])
@@ -97,10 +95,8 @@ def spec_kitty_lanes(
         config = next(stream)
         for (path, _), data in zip(logs, stream, strict=False):
             feature = path_facts(path).feature
-            for wp_id, transitions in transitions_by_wp(data or b"", context).items():
-                lane = lane_of(transitions)
-                if lane is not None:
-                    lanes[(feature, wp_id)] = (lane, "log")
+            for wp_id, lane in log_lanes(data or b"", orjson.loads).items():
+                lanes[(feature, wp_id)] = (lane, "log")
     unlogged = [
         (path, oid)
         for path, oid in wp_files

@@ -33,7 +33,15 @@ from kitty_hooks.model.events import (
     iso_to_millis,
 )
 from kitty_hooks.model.lanes import UnknownLaneError
-from kitty_hooks.model.logline import LineError, LineKind, event_id_of, line_kind, parse_line
+from kitty_hooks.model.logline import (
+    LineError,
+    LineKind,
+    event_id_of,
+    has_long_number,
+    is_plain_transition,
+    line_kind,
+    parse_line,
+)
 from kitty_hooks.model.reducer import Transition, WorkPackageMoves, appended_moves, read_transition
 
 MAX_LOG_BYTES = 64 << 20
@@ -114,8 +122,21 @@ def transitions_in(data: bytes, wp_id: str, context: CommitContext) -> list[Tran
 
 
 def _transition(raw: bytes, context: CommitContext, *, default_at: str) -> Transition | None:
+    loads = context.loads
+    if loads is not None and not has_long_number(raw):
+        # The common case at a few microseconds a line (a board reads every line of every log):
+        # one JSON object, a plain transition.
+        try:
+            line = loads(raw)
+        except ValueError:
+            line = None
+        if type(line) is dict and is_plain_transition(line):
+            try:
+                return read_transition(line, default_at=default_at)
+            except (KeyError, TypeError, ValueError):
+                return None
     try:
-        line = parse_line(raw, fast_loads=context.loads)
+        line = parse_line(raw, fast_loads=loads)
         if line_kind(line) is not LineKind.TRANSITION:
             return None
         return read_transition(line, default_at=default_at)

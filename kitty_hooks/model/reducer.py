@@ -12,10 +12,17 @@ commit appended change that. Pure: no IO, nothing imported that a hook cannot af
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from kitty_hooks.model.lanes import canonical_from_lane, canonical_lane
+from kitty_hooks.model.lanes import (
+    CANONICAL_LANES,
+    GENESIS,
+    LANE_ALIASES,
+    canonical_from_lane,
+    canonical_lane,
+)
+from kitty_hooks.model.logline import LineError, parse_line
 
 
 class Transition(NamedTuple):
@@ -136,3 +143,63 @@ def appended_moves(old: list[Transition], new: list[Transition]) -> WorkPackageM
     moved = {event.event_id for event in moves}
     history = [event for event in fresh if event.event_id not in moved]
     return WorkPackageMoves(fresh[0].wp_id, before, moves, applied[-1], history)
+
+
+# Lane as written -> canonical (aliases resolved), for the tight loop below.
+_CANONICAL = {**{lane: lane for lane in CANONICAL_LANES}, **LANE_ALIASES}
+_NOT_TRANSITIONS = frozenset(("kind", "type", "event_name", "event_type"))
+
+
+def log_lanes(data: bytes, loads: Callable[[bytes], Any]) -> dict[str, str]:
+    """WP id -> lane: fold() over every transition of a log's bytes, in one tight loop (a board
+    reads every line of every log). Lines that are not plain transitions with string fields
+    and known lanes are left out, as read_transition leaves them out. The same lanes as
+    lane_of over read_transition's transitions (a property test holds the two together)."""
+    per_wp: dict[str, list[tuple[str, str, str, bool]]] = {}
+    seen: set[str] = set()
+    canonical = _CANONICAL
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            line = loads(raw)
+        except ValueError:
+            try:  # what the standard parser alone reads (a lone surrogate), as parse_line does
+                line = parse_line(raw)
+            except LineError:
+                continue
+        if type(line) is not dict or "to_lane" not in line or not _NOT_TRANSITIONS.isdisjoint(line):
+            continue
+        event_id, wp_id, at = line.get("event_id"), line.get("wp_id"), line.get("at")
+        if type(at) is not str or not at:
+            at = ""  # as read_transition orders it for a board: first
+        to_lane = canonical.get(line["to_lane"]) if isinstance(line["to_lane"], str) else None
+        source = line.get("from_lane")
+        if source is not None and source != GENESIS:
+            source = canonical.get(source) if isinstance(source, str) else None
+            if source is None:
+                continue  # an unknown from-lane: no transition read_transition takes
+        if (
+            to_lane is None
+            or type(event_id) is not str
+            or not event_id
+            or type(wp_id) is not str
+            or not wp_id
+            or event_id in seen
+        ):
+            continue
+        seen.add(event_id)
+        rollback = to_lane == "in_progress" and (
+            source == "in_review" or (source == "for_review" and line.get("review_ref") is not None)
+        )
+        per_wp.setdefault(wp_id, []).append((at, event_id, to_lane, rollback))
+    lanes: dict[str, str] = {}
+    for wp_id, events in per_wp.items():
+        events.sort()
+        current = events[0]
+        for event in events[1:]:
+            if event[0] == current[0] and current[3] and not event[3]:
+                continue  # a forward move does not undo a concurrent rollback
+            current = event
+        lanes[wp_id] = current[2]
+    return lanes
