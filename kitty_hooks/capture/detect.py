@@ -60,21 +60,24 @@ def log_spec(commit: CommitRecord, feature: str) -> str:
 def unlogged_features(commit: CommitRecord) -> list[str]:
     """Features whose WP files the commit changes without touching their log: their log as the
     commit left it says whether those WPs' lanes are moves or views."""
-    wp_features: dict[str, None] = {}
-    log_features: set[str] = set()
-    for change in relevant_changes(commit):
-        facts = path_facts(change.path)
-        if facts.is_log:
-            log_features.add(facts.feature)
-        elif facts.is_wp:
-            wp_features[facts.feature] = None
-    return [feature for feature in wp_features if feature not in log_features]
+    return _features(relevant_changes(commit))[1]
 
 
 def logged_features(commit: CommitRecord) -> list[str]:
-    return [
-        path_facts(c.path).feature for c in relevant_changes(commit) if path_facts(c.path).is_log
-    ]
+    return _features(relevant_changes(commit))[0]
+
+
+def _features(changes: list[FileChange]) -> tuple[list[str], list[str]]:
+    """The features whose log the changes touch, and those whose WP files only."""
+    logs: dict[str, None] = {}
+    wp_files: dict[str, None] = {}
+    for change in changes:
+        facts = path_facts(change.path)
+        if facts.is_log:
+            logs[facts.feature] = None
+        elif facts.is_wp:
+            wp_files[facts.feature] = None
+    return list(logs), [f for f in wp_files if f not in logs]
 
 
 def blobs_needed(commit: CommitRecord, *, logs_known: Iterable[str] = ()) -> list[str]:
@@ -82,11 +85,12 @@ def blobs_needed(commit: CommitRecord, *, logs_known: Iterable[str] = ()) -> lis
 
     logs_known: features whose log a scan has already read (its newest version stands in for
     the log at this commit)."""
-    needed: list[str] = []
-    for change in relevant_changes(commit):
-        needed += [blob for blob in (change.old_blob, change.new_blob) if blob]
-    known = set(logs_known)
-    needed += [log_spec(commit, f) for f in unlogged_features(commit) if f not in known]
+    changes = relevant_changes(commit)
+    needed = [blob for change in changes for blob in (change.old_blob, change.new_blob) if blob]
+    unlogged = _features(changes)[1]
+    if unlogged:
+        known = logs_known if isinstance(logs_known, (set, frozenset)) else set(logs_known)
+        needed += [log_spec(commit, f) for f in unlogged if f not in known]
     return needed
 
 

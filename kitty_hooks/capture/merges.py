@@ -13,13 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kitty_hooks.capture.commit_context import CommitContext, path_facts
-from kitty_hooks.capture.log_changes import settle_event_id, transitions_by_wp
+from kitty_hooks.capture.log_changes import settle_event_id
 from kitty_hooks.capture.wp_changes import wp_file_lane
 from kitty_hooks.gitrepo.history import CommitRecord, FileChange
 from kitty_hooks.model.events import LaneChange
 from kitty_hooks.model.lanes import sync_lane
 from kitty_hooks.model.layout import may_hold_lane_changes_at
-from kitty_hooks.model.reducer import lane_of
+from kitty_hooks.model.reducer import log_lanes
+
+
+def _json_loads(raw: bytes) -> object:
+    import json
+
+    return json.loads(raw)
 
 
 def merge_changes(commit: CommitRecord) -> list[FileChange]:
@@ -44,6 +50,7 @@ def settling_moves(
 ) -> list[LaneChange]:
     """The moves that put each WP the merge touches where spec-kitty's view of the merge puts
     it. board: (feature, WP) -> the sync lane the last move sent for it gave."""
+    loads = context.loads or _json_loads
     after: dict[tuple[str, str], str] = {}  # spec-kitty's lane at the merge
     before: dict[tuple[str, str], str] = {}  # at the first parent
     logged: set[tuple[str, str]] = set()
@@ -52,18 +59,12 @@ def settling_moves(
         facts = path_facts(change.path)
         if not facts.is_log:
             continue
-        for wp_id, transitions in transitions_by_wp(
-            blobs.get(change.new_blob) or b"", context
-        ).items():
-            lane = lane_of(transitions)
-            if lane is not None:
-                after[(facts.feature, wp_id)] = lane
-                logged.add((facts.feature, wp_id))
+        for wp_id, lane in log_lanes(blobs.get(change.new_blob) or b"", loads).items():
+            after[(facts.feature, wp_id)] = lane
+            logged.add((facts.feature, wp_id))
         old = blobs.get(change.old_blob) if change.old_blob else b""
-        for wp_id, transitions in transitions_by_wp(old or b"", context).items():
-            lane = lane_of(transitions)
-            if lane is not None:
-                before[(facts.feature, wp_id)] = lane
+        for wp_id, lane in log_lanes(old or b"", loads).items():
+            before[(facts.feature, wp_id)] = lane
     for change in changes:
         facts = path_facts(change.path)
         if not facts.is_wp:

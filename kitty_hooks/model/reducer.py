@@ -94,6 +94,18 @@ def fold(events: Iterable[Transition]) -> list[Transition]:
     return applied
 
 
+def fold_from(current: Transition | None, ordered: list[Transition]) -> list[Transition]:
+    """What fold() applies of events that all sort after current (itself applied), in order."""
+    applied: list[Transition] = []
+    for event in ordered:
+        concurrent = current is not None and current.at == event.at
+        if concurrent and current.rollback and not event.rollback:
+            continue
+        applied.append(event)
+        current = event
+    return applied
+
+
 def _sort_key(event: Transition) -> tuple[str, str]:
     return (event.at, event.event_id)
 
@@ -133,13 +145,19 @@ def appended_moves(old: list[Transition], new: list[Transition]) -> WorkPackageM
         return None
     before_applied = fold(old)
     before = before_applied[-1] if before_applied else None
-    applied = fold([*old, *fresh])
-    fresh_ids = {event.event_id for event in fresh}
-    moves = [
-        event
-        for event in applied
-        if event.event_id in fresh_ids and (before is None or event.key > before.key)
-    ]
+    ordered = sorted(fresh, key=_sort_key)
+    if before is None or ordered[0].key > before.key:
+        # The common case, lines appended after the WP's latest: the fold goes on from there.
+        moves = fold_from(before, ordered)
+        applied = [*before_applied, *moves]
+    else:
+        applied = fold([*old, *fresh])
+        fresh_ids = {event.event_id for event in fresh}
+        moves = [
+            event
+            for event in applied
+            if event.event_id in fresh_ids and (before is None or event.key > before.key)
+        ]
     moved = {event.event_id for event in moves}
     history = [event for event in fresh if event.event_id not in moved]
     return WorkPackageMoves(fresh[0].wp_id, before, moves, applied[-1], history)
