@@ -215,7 +215,7 @@ def log_moves(
                 continue
             if isinstance(event_id, str) and _was_logged(event_id, before, index):
                 continue  # the same event, written again
-            transition = read_transition(line, default_at=commit.author_date)
+            transition = read_transition(line, default_at="")  # as a read-back orders it
             _sendable_event_id(transition.event_id, transition.at)  # refuse what we cannot send
             fresh.setdefault(transition.wp_id, []).append(transition)
         except (LineError, UnknownLaneError) as exc:
@@ -345,11 +345,6 @@ def settle_event_id(commit: CommitRecord, change: LaneChange) -> str:
     return derive_ulid(
         millis, "settle", commit.sha, change.feature_slug, change.wp_id, change.to_lane
     )
-
-
-def line_slug(line: dict[str, Any]) -> str:
-    """The feature a line names itself: 3.x's mission_slug, 2.x's feature_slug ("": none)."""
-    return text(line.get("mission_slug")) or text(line.get("feature_slug"))
 
 
 def _sendable_event_id(event_id: str, at: str) -> str:
