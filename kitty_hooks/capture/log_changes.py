@@ -42,7 +42,12 @@ from kitty_hooks.model.logline import (
     line_kind,
     parse_line,
 )
-from kitty_hooks.model.reducer import Transition, WorkPackageMoves, appended_moves, read_transition
+from kitty_hooks.model.reducer import (
+    Transition,
+    WorkPackageLog,
+    WorkPackageMoves,
+    read_transition,
+)
 
 MAX_LOG_BYTES = 64 << 20
 
@@ -68,7 +73,7 @@ class LogMemory:
 
 class _LogIndex:
     """One version of a log: its lines, the event ids they carry and, per work package, its
-    transitions (read at the first question: every line once)."""
+    transitions and fold (read at the first question: every line once)."""
 
     __slots__ = ("data", "ids", "lines", "wps")
 
@@ -76,22 +81,27 @@ class _LogIndex:
         self.lines = lines
         self.ids = ids
         self.data = data
-        self.wps: dict[str, list[Transition]] | None = None if data else {}
+        self.wps: dict[str, WorkPackageLog] | None = None if data else {}
 
     def event_ids(self) -> set[str]:
         if self.ids is None:
             self.ids = {i for i in map(event_id_of, self.lines) if i is not None}
         return self.ids
 
-    def transitions_of(self, wp_id: str, context: CommitContext) -> list[Transition]:
+    def log_of(self, wp_id: str, context: CommitContext) -> WorkPackageLog:
+        """The WP's transitions and fold in this version; appending to it makes the next."""
         if self.wps is None:
-            self.wps = transitions_by_wp(self.data, context)
-        return self.wps.get(wp_id, [])
+            self.wps = {
+                wp: WorkPackageLog(events)
+                for wp, events in transitions_by_wp(self.data, context).items()
+            }
+        found = self.wps.get(wp_id)
+        if found is None:
+            found = self.wps[wp_id] = WorkPackageLog()
+        return found
 
-    def add(self, fresh: dict[str, list[Transition]]) -> None:
-        if self.wps is not None:
-            for wp_id, transitions in fresh.items():
-                self.wps[wp_id] = self.wps.get(wp_id, []) + transitions
+    def transitions_of(self, wp_id: str, context: CommitContext) -> list[Transition]:
+        return self.log_of(wp_id, context).events
 
 
 def transitions_by_wp(data: bytes, context: CommitContext) -> dict[str, list[Transition]]:
@@ -119,6 +129,11 @@ def transitions_in(data: bytes, wp_id: str, context: CommitContext) -> list[Tran
         if transition is not None and transition.wp_id == wp_id:
             found.append(transition)
     return found
+
+
+def read_line_transition(raw: bytes, context: CommitContext) -> Transition | None:
+    """The transition a log line holds, None for any other line (or none that can be read)."""
+    return _transition(raw, context, default_at="") if raw.strip() else None
 
 
 def _transition(raw: bytes, context: CommitContext, *, default_at: str) -> Transition | None:
@@ -225,12 +240,13 @@ def log_moves(
             skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
     moves: list[WorkPackageMoves] = []
     for wp_id, transitions in fresh.items():
-        old = (
-            index.transitions_of(wp_id, context)
-            if index is not None
-            else (transitions_in(before, wp_id, context))
-        )
-        found = appended_moves(old, transitions)
+        if index is not None and appended and memory is not None:
+            wp_log = index.log_of(wp_id, context)  # this version's, appended to: the next's
+        elif index is not None:
+            wp_log = WorkPackageLog(index.transitions_of(wp_id, context))
+        else:
+            wp_log = WorkPackageLog(transitions_in(before, wp_id, context))
+        found = wp_log.append(transitions)
         if found is not None:
             moves.append(found)
     if memory is not None:
@@ -238,7 +254,6 @@ def log_moves(
             index.lines.update(tail)
             if index.ids is not None:
                 index.ids.update(new_ids)
-            index.add(fresh)
             index.data = after
         else:
             index = _LogIndex(set(after.splitlines()), None, after)

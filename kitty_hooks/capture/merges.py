@@ -13,19 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kitty_hooks.capture.commit_context import CommitContext, path_facts
-from kitty_hooks.capture.log_changes import settle_event_id
+from kitty_hooks.capture.detect import log_spec
+from kitty_hooks.capture.log_changes import read_line_transition as _read
+from kitty_hooks.capture.log_changes import settle_event_id, transitions_in
 from kitty_hooks.capture.wp_changes import wp_file_lane
 from kitty_hooks.gitrepo.history import CommitRecord, FileChange
 from kitty_hooks.model.events import LaneChange
 from kitty_hooks.model.lanes import sync_lane
 from kitty_hooks.model.layout import may_hold_lane_changes_at
-from kitty_hooks.model.reducer import log_lanes
-
-
-def _json_loads(raw: bytes) -> object:
-    import json
-
-    return json.loads(raw)
+from kitty_hooks.model.reducer import lane_of
 
 
 def merge_changes(commit: CommitRecord) -> list[FileChange]:
@@ -37,9 +33,18 @@ def merge_changes(commit: CommitRecord) -> list[FileChange]:
 
 def merge_blobs(commit: CommitRecord) -> list[str]:
     needed: list[str] = []
-    for change in merge_changes(commit):
+    changes = merge_changes(commit)
+    for change in changes:
         needed += [blob for blob in (change.new_blob, change.old_blob) if blob]
+    needed += [log_spec(commit, feature) for feature in _unlogged(changes)]
     return needed
+
+
+def _unlogged(changes: list[FileChange]) -> list[str]:
+    """Features whose WP files the merge changes while their log is as every parent has it."""
+    logs = {path_facts(c.path).feature for c in changes if path_facts(c.path).is_log}
+    wp_features = {path_facts(c.path).feature for c in changes if path_facts(c.path).is_wp}
+    return sorted(wp_features - logs)
 
 
 def settling_moves(
@@ -50,31 +55,40 @@ def settling_moves(
 ) -> list[LaneChange]:
     """The moves that put each WP the merge touches where spec-kitty's view of the merge puts
     it. board: (feature, WP) -> the sync lane the last move sent for it gave."""
-    loads = context.loads or _json_loads
     after: dict[tuple[str, str], str] = {}  # spec-kitty's lane at the merge
     before: dict[tuple[str, str], str] = {}  # at the first parent
-    logged: set[tuple[str, str]] = set()
+    logs: dict[str, bytes] = {}  # each feature's log at the merge
     changes = merge_changes(commit)
     for change in changes:
         facts = path_facts(change.path)
         if not facts.is_log:
             continue
-        for wp_id, lane in log_lanes(blobs.get(change.new_blob) or b"", loads).items():
-            after[(facts.feature, wp_id)] = lane
-            logged.add((facts.feature, wp_id))
-        old = blobs.get(change.old_blob) if change.old_blob else b""
-        for wp_id, lane in log_lanes(old or b"", loads).items():
-            before[(facts.feature, wp_id)] = lane
+        merged = blobs.get(change.new_blob) or b""
+        first = (blobs.get(change.old_blob) or b"") if change.old_blob else b""
+        logs[facts.feature] = merged
+        # Only a WP with lines the first parent lacks can stand elsewhere after the merge:
+        # the other parent's lines, folded in by time.
+        brought = set(merged.split(b"\n")).difference(first.split(b"\n"))
+        for wp_id in {t.wp_id for t in map(_read, brought, [context] * len(brought)) if t}:
+            lane = lane_of(transitions_in(merged, wp_id, context))
+            if lane is not None:
+                after[(facts.feature, wp_id)] = lane
+                was = lane_of(transitions_in(first, wp_id, context))
+                if was is not None:
+                    before[(facts.feature, wp_id)] = was
+    for feature in _unlogged(changes):
+        logs[feature] = blobs.get(log_spec(commit, feature)) or b""
     for change in changes:
         facts = path_facts(change.path)
         if not facts.is_wp:
             continue
         found = wp_file_lane(change.path, blobs.get(change.new_blob))
-        if found is not None and (facts.feature, found[0]) not in logged:
-            after[(facts.feature, found[0])] = found[1]
-            old = wp_file_lane(change.path, blobs.get(change.old_blob)) if change.old_blob else None
-            if old is not None:
-                before[(facts.feature, old[0])] = old[1]
+        if found is None or transitions_in(logs.get(facts.feature, b""), found[0], context):
+            continue  # no lane, or the log holds this WP: its file is a view
+        after[(facts.feature, found[0])] = found[1]
+        old = wp_file_lane(change.path, blobs.get(change.old_blob)) if change.old_blob else None
+        if old is not None:
+            before[(facts.feature, old[0])] = old[1]
     moves: list[LaneChange] = []
     for (feature, wp_id), lane in sorted(after.items()):
         shown = board.get((feature, wp_id))

@@ -131,36 +131,56 @@ class WorkPackageMoves(NamedTuple):
     the fold passes them over."""
 
 
+class WorkPackageLog:
+    """One work package's transitions in a log, and the one its fold applied last: appending
+    to it folds on from there (a scan appends a line at a time to logs of thousands)."""
+
+    __slots__ = ("events", "ids", "latest")
+
+    def __init__(self, events: Iterable[Transition] = ()) -> None:
+        self.events = list(events)
+        self.ids = {event.event_id for event in self.events}
+        applied = fold(self.events)
+        self.latest = applied[-1] if applied else None
+
+    def append(self, new: Iterable[Transition]) -> WorkPackageMoves | None:
+        """Take in transitions appended to the log (ids it holds, and repeats, are dropped);
+        their moves, or None when nothing new came."""
+        fresh: list[Transition] = []
+        for event in new:
+            if event.event_id not in self.ids:
+                self.ids.add(event.event_id)
+                fresh.append(event)
+        if not fresh:
+            return None
+        before = self.latest
+        ordered = sorted(fresh, key=_sort_key)
+        if before is None or ordered[0].key > before.key:
+            # The common case, lines appended after the WP's latest: the fold goes on from it.
+            moves = fold_from(before, ordered)
+            after = moves[-1] if moves else before
+        else:
+            applied = fold([*self.events, *fresh])
+            fresh_ids = {event.event_id for event in fresh}
+            moves = [
+                event
+                for event in applied
+                if event.event_id in fresh_ids and (before is None or event.key > before.key)
+            ]
+            after = applied[-1]
+        self.events += fresh
+        self.latest = after
+        moved = {event.event_id for event in moves}
+        history = [event for event in fresh if event.event_id not in moved]
+        assert after is not None  # fresh is not empty: something was applied
+        return WorkPackageMoves(fresh[0].wp_id, before, moves, after, history)
+
+
 def appended_moves(old: list[Transition], new: list[Transition]) -> WorkPackageMoves | None:
     """The moves of one work package when `new` transitions are appended to a log that held
     `old` (ids already in `old`, and repeats within `new`, are dropped). None when nothing
     new was appended."""
-    known = {event.event_id for event in old}
-    fresh: list[Transition] = []
-    for event in new:
-        if event.event_id not in known:
-            known.add(event.event_id)
-            fresh.append(event)
-    if not fresh:
-        return None
-    before_applied = fold(old)
-    before = before_applied[-1] if before_applied else None
-    ordered = sorted(fresh, key=_sort_key)
-    if before is None or ordered[0].key > before.key:
-        # The common case, lines appended after the WP's latest: the fold goes on from there.
-        moves = fold_from(before, ordered)
-        applied = [*before_applied, *moves]
-    else:
-        applied = fold([*old, *fresh])
-        fresh_ids = {event.event_id for event in fresh}
-        moves = [
-            event
-            for event in applied
-            if event.event_id in fresh_ids and (before is None or event.key > before.key)
-        ]
-    moved = {event.event_id for event in moves}
-    history = [event for event in fresh if event.event_id not in moved]
-    return WorkPackageMoves(fresh[0].wp_id, before, moves, applied[-1], history)
+    return WorkPackageLog(old).append(new)
 
 
 # Lane as written -> canonical (aliases resolved), for the tight loop below.
