@@ -3,44 +3,68 @@
 A post-commit hook is no gate, so it must not hold git up. Capturing a commit that moves a WP
 costs a Python start, imports, git calls and a queue transaction (~50 ms); recording it costs the
 shim one `git rev-parse` and a file written with shell builtins. So the shim writes
-`$state/journal/<sha>-<shell pid>.commit` (the work tree path and a newline) and starts
-`python -m kitty_hooks.capture.journal` detached, unless one is running already. The drainer captures
-the entries one at a time in commit order and deletes each only after its capture returned: a
-crash captures it again, and capture is idempotent by event id.
+`$state/journal/<seq>-<sha>-<shell pid>.commit` (the work tree, HEAD's ref and the repository's
+common dir, a line each) and starts `python -m kitty_hooks.capture.journal` detached, unless one
+is running already. The drainer captures the entries one at a time in commit order and deletes
+each only after its capture is in the queue (or the spool): a crash captures it again, and
+capture is idempotent by event id.
+
+Commit order is <seq>, not a clock: the shim takes one more than the highest seq of the entries
+waiting (a glob, no process), so the commits of one repository, which git makes one after the
+other, are numbered in the order they were made, whatever the wall clock does. Only entries
+still waiting need an order among themselves; an empty journal starts again at 1. Entries an
+older shim wrote (`<sha>-<pid>.commit`) come first, by modification time.
 
 Everyone who reads the queue calls `drain()` first (post-rewrite, flush, the CLI's queue and
 status commands), so the delay never shows as a missing event; it blocks on the lock while a
-drainer works (a hook for HOOK_WAIT_SECONDS at most: git is waiting). What a capture would have printed goes to the log and to `journal/notes`, which
-the next hook shim prints.
+drainer works (a hook for HOOK_WAIT_SECONDS at most: git is waiting). What a capture would have
+printed goes to the log and to `journal/notes`, which the next hook shim prints.
+
+A rewrite while another drain holds the lock (post-rewrite could not wait for it) becomes an
+entry of its own, `<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old>
+<new>" lines), followed in its place in commit order: a commit that a later rewrite entry
+replaced is never captured, and the rewrite then tidies the queue as post-rewrite would have.
 
 At most one drainer works at a time (an exclusive flock), and the shim starts one only when the
-marker `journal/drainer.pid` names no running process. Why no commit is ever stranded (the
-lost wakeup): a shim writes its entry completely (W), then reads the marker (R). A drainer,
-when it finds nothing left (a drainer the shim started first lingers a moment, marker kept, for
-the next commit of a burst), removes the marker if it names it (M), then looks once more (S),
-and loops (writing the marker again) if it finds a complete entry.
-- R finds no marker, or one naming a dead process: the shim starts a drainer. Safe.
+marker `journal/drainer.pid` names a running drainer: its pid and its start time (field 22 of
+/proc/<pid>/stat), so a pid reused by another process after a drainer was killed outright is
+no drainer. Why no commit is ever stranded (the lost wakeup): a shim writes its entry
+completely (W), then reads the marker (R). A drainer, when it finds nothing left (a drainer the
+shim started first lingers a moment, marker kept, for the next commit of a burst), removes the
+marker if it names it (M), then looks once more (S), and loops (writing the marker again) if it
+finds a complete entry.
+- R finds no marker, or one naming no running drainer: the shim starts a drainer. Safe.
 - R finds the marker naming a live drainer P. P wrote it last (or the shim that started P did,
   and P waits for that write before its first drain), and since then nobody removed it, so P's
   next M comes after R, and its S after that: S comes after W and sees the entry. Safe.
 A marker removed by another drainer, or a marker read half-written, only starts one drainer
-too many, which waits on the lock and finds nothing. The case the argument does not cover: a
-drainer killed outright leaves its marker, and should its pid be reused by a live process, the
-shims start no drainer; every entry is still captured by the next reader of the queue (a push,
-`status`, `sync`), and `kitty-hooks doctor` fails on an entry waiting that long.
+too many, which waits on the lock and finds nothing. Where there is no /proc, the marker's pid
+is checked with kill -0 alone; a drainer killed outright whose pid is reused by a live process
+then starts no drainer, and every entry is captured by the next reader of the queue (a push,
+`status`, `sync`); `kitty-hooks doctor` fails on an entry waiting that long.
+
+Nothing recorded is lost to a failure: an entry is removed only when its capture is in the queue
+or the spool, or when the note that says how to recover it was written (fsynced). A queue that
+cannot be written, and a spool that cannot either (a full disk), keeps the entry for the next
+drain. A file that is no entry (a FIFO, a folder, an unreadable file) is moved aside once, with
+one log line; nothing is opened in a way that could block.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 from kitty_hooks.locations import journal_dir, log_exception, log_line, state_dir
 
 SUFFIX = ".commit"
+ASIDE = ".aside"
+REWRITE = "rewrite"
 NOTES = "notes"
 MARKER = "drainer.pid"
 LOCK = "journal.lock"
@@ -55,11 +79,15 @@ _MARKER_WAIT_SECONDS = 2.0
 # caught up and left would make the next pick start another Python.
 LINGER_SECONDS = 0.25
 STARTED = "journal: drainer started"
+# An entry is a work tree path, a ref and a common dir (or a rewrite's list of commits): a few
+# KiB at most. Past this it is no entry the shim or post-rewrite wrote.
+_MAX_ENTRY_BYTES = 1 << 20
 
 
 class Entry(NamedTuple):
     path: Path
     sha: str
+    """The commit; "" for a rewrite."""
     worktree: str | None
     """None: still being written (empty, or no final newline yet)."""
     mtime_ns: int
@@ -67,6 +95,22 @@ class Entry(NamedTuple):
     head_ref: str | None = None
     """What HEAD named when the commit was made (`refs/heads/<branch>`, or `HEAD` when
     detached): the branch the capture records, whatever is checked out by the time it runs."""
+    seq: int | None = None
+    """The commit order the shim gave it; None for an entry an older shim wrote."""
+    common_dir: str | None = None
+    """The repository's common git dir: its commits outlive the work tree they were made in."""
+    rewritten: dict[str, str] | None = None
+    """A rewrite post-rewrite left to the drainer: old commit -> new commit."""
+
+    @property
+    def order(self) -> tuple[int, int, int, int, str]:
+        return (
+            0 if self.seq is None else 1,
+            self.seq or 0,
+            self.mtime_ns,
+            self.pid,
+            self.path.name,
+        )
 
 
 class JournalState(NamedTuple):
@@ -75,7 +119,7 @@ class JournalState(NamedTuple):
     waiting: int
     oldest_age_seconds: float | None
     drainer_pid: int | None
-    """The marker's pid when that process is alive."""
+    """The marker's pid when that process is our drainer, running."""
     notes: list[str]
 
 
@@ -84,8 +128,14 @@ class JournalState(NamedTuple):
 HOOK_WAIT_SECONDS = 1.5
 
 
+class _Drained(NamedTuple):
+    captured: int
+    busy: bool
+    """Another drain held the lock longer than the hook waited: entries wait for it."""
+
+
 def drain(*, in_hook: bool = False, _failed: set[str] | None = None) -> int:
-    """Capture every complete entry, oldest first; how many were captured.
+    """Capture every complete entry, in commit order; how many commits were captured.
 
     With no entry (the folder empty or absent) it costs a directory read: no lock, no import.
     An entry it could not capture or remove is not tried again by the same drain (`_failed`).
@@ -93,30 +143,39 @@ def drain(*, in_hook: bool = False, _failed: set[str] | None = None) -> int:
     captures what is left itself), and a busy queue as long as a hook waits for it (the
     capture spools instead), where the command line and the drainer wait longer.
     """
+    return _drain(in_hook=in_hook, failed=set() if _failed is None else _failed).captured
+
+
+def drain_for_hook() -> bool:
+    """Drain as a hook does; False when another drain still holds the lock (its entries, maybe
+    this repository's, are not captured yet)."""
+    return not _drain(in_hook=True, failed=set()).busy
+
+
+def _drain(*, in_hook: bool, failed: set[str]) -> _Drained:
     directory = journal_dir()
     if not _entry_names(directory):
-        return 0
+        return _Drained(0, False)
 
-    failed = set() if _failed is None else _failed
     try:
         lock = _open_lock()
     except OSError as exc:
         # Every entry waits for a drain that can lock: say so once for each, not in a loop.
         log_line(f"journal: cannot open its lock ({exc}); commits stay recorded, uncaptured")
         failed.update(_entry_names(directory))
-        return 0
+        return _Drained(0, False)
     try:
         if not _lock(lock, wait=HOOK_WAIT_SECONDS if in_hook else None):
             os.close(lock)
             log_line("journal: another drain is still capturing; this hook went on without it")
-            return 0
+            return _Drained(0, True)
     except OSError as exc:  # a file system without locks (some NFS): nothing to capture under
         os.close(lock)
         log_line(f"journal: cannot lock {state_dir() / LOCK} ({exc}); commits stay recorded")
         failed.update(_entry_names(directory))
-        return 0
+        return _Drained(0, False)
     try:
-        return _drain_locked(directory, failed, in_hook=in_hook)
+        return _Drained(_drain_locked(directory, failed, in_hook=in_hook), False)
     finally:
         os.close(lock)  # releases the flock
 
@@ -150,9 +209,24 @@ def _open_lock() -> int:
         return os.open(path, os.O_RDONLY)
 
 
+# What became of one entry.
+_CAPTURED = "captured"  # in the queue or the spool: remove it
+_DONE = "done"  # nothing to capture, or a person was told how to recover it: remove it
+_KEPT = "kept"  # not captured, nobody told: keep it for the next drain
+
+
 def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
     captured = 0
-    for entry in entries(directory):
+    waiting = entries(directory)
+    # A commit a later rewrite entry replaced: the rewrite's own commits carry what it kept.
+    replaced_later: list[frozenset[str]] = []
+    replaced: set[str] = set()
+    for entry in reversed(waiting):
+        replaced_later.append(frozenset(replaced))
+        if entry.rewritten:
+            replaced.update(old for old, new in entry.rewritten.items() if old != new)
+    replaced_later.reverse()
+    for entry, superseded in zip(waiting, replaced_later, strict=True):
         if entry.path.name in failed:
             continue  # failed once in this drain: the next drain tries again, not this one
         if entry.worktree is None:
@@ -161,27 +235,37 @@ def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
                 _remove(entry.path)
             continue
         try:
-            done = _capture(entry, in_hook=in_hook)
+            if entry.rewritten is not None:
+                outcome = _follow(entry, superseded)
+            elif entry.sha in superseded:
+                log_line(
+                    f"journal: {entry.sha[:12]} was rewritten (amend, rebase) before it was "
+                    "captured: the commits that replaced it are captured instead"
+                )
+                outcome = _DONE
+            else:
+                outcome = _capture(entry, in_hook=in_hook)
         except Exception:
-            log_exception(
-                f"journal: capturing {entry.sha[:12]} in {entry.worktree} failed; "
-                "kept for the next drain"
-            )
+            log_exception(f"journal: capturing {entry.path.name} failed; kept for the next drain")
+            failed.add(entry.path.name)
+            continue
+        if outcome == _KEPT:
             failed.add(entry.path.name)
             continue
         # Only now: a crash before this captures it again, idempotently. One that cannot be
         # removed is not captured again by this drain (the next one finds it a duplicate).
         if not _remove(entry.path):
             failed.add(entry.path.name)
-        captured += done
+        captured += outcome == _CAPTURED and entry.rewritten is None
     return captured
 
 
-def _capture(entry: Entry, *, in_hook: bool) -> bool:
-    """Capture one entry; False when there was nothing left to capture it from."""
+def _capture(entry: Entry, *, in_hook: bool) -> str:
+    """Capture one commit entry; what became of it."""
     from kitty_hooks.capture.commits import (
         CLI_BUSY_TIMEOUT_MS,
         HOOK_BUSY_TIMEOUT_MS,
+        NotQueued,
         capture_commit,
         describe,
     )
@@ -189,98 +273,335 @@ def _capture(entry: Entry, *, in_hook: bool) -> bool:
     from kitty_hooks.gitrepo import command as git_command
     from kitty_hooks.gitrepo import repo as git_repo
 
-    assert entry.worktree is not None
-    worktree = Path(entry.worktree)
     short = entry.sha[:12]
     # The drainer captures for every repository: git must find each from its work tree, not
     # from the GIT_DIR that the git which ran one of the hooks exported.
     with git_command.without_repo_env():
-        # A work tree removed (`git worktree remove`) before its commit was captured: the commit
-        # lives on in the repository, where a scan finds it; say how, at the next hook.
-        scan_hint = (
-            f"not captured: its work tree {worktree} is gone; run `kitty-hooks scan "
-            f"{entry.sha}^!` in the repository to queue its lane changes"
-        )
-        if not worktree.is_dir():
-            log_line(f"journal: {short}: {scan_hint}")
-            _add_note(short, scan_hint)
-            return False
-        try:
-            # In the background it may wait for a busy queue as long as the command line does;
-            # in a hook as long as a hook does (then it spools).
-            result = capture_commit(
-                worktree,
-                rev=entry.sha,
-                head_ref=entry.head_ref,
-                busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
-            )
-        except FatalError as exc:
+        where = _work_tree_for(entry)
+        while True:
+            if where is None:
+                # The work tree is gone and the repository with it (or the entry does not say
+                # where that is): nothing to run git in. A scan from the repository queues it.
+                hint = (
+                    f"not captured: its work tree {entry.worktree} is gone; run `kitty-hooks "
+                    f"scan {entry.sha}^!` in the repository to queue its lane changes"
+                )
+                log_line(f"journal: {short}: {hint}")
+                return _DONE if _add_note(short, hint) else _KEPT
+            cwd, made_elsewhere = where
             try:
-                git_repo.repo_root(worktree)
-            except FatalError:
-                log_line(f"journal: {short}: {scan_hint}")
-                _add_note(short, scan_hint)
-                return False
-            # What the hook said of a condition that is not a bug, and then it was done too.
-            log_line(f"journal: {short}: {exc}")
-            _add_note(short, str(exc))
-            return False
+                # In the background it may wait for a busy queue as long as the command line
+                # does; in a hook as long as a hook does (then it spools).
+                result = capture_commit(
+                    cwd,
+                    rev=entry.sha,
+                    head_ref=entry.head_ref,
+                    busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
+                    execution_mode="worktree" if made_elsewhere else None,
+                )
+                break
+            except NotQueued as exc:
+                # Neither the queue nor the spool took it (a full disk, say): the entry is the
+                # one copy left, so it stays, and the next drain tries again.
+                problem = (
+                    f"not captured yet: {exc.queue_problem}, and the spool could not be written "
+                    f"either ({exc.spool_problem}); kept for the next commit, push or "
+                    "`kitty-hooks status`"
+                )
+                log_line(f"journal: {short}: {problem}")
+                _add_note(short, problem, once=True)
+                return _KEPT
+            except FatalError as exc:
+                if not made_elsewhere:
+                    try:
+                        git_repo.repo_root(cwd)
+                    except FatalError:
+                        # Its folder is there but no repository any more: the repository's
+                        # other work trees still have the commit.
+                        where = _elsewhere(entry)
+                        continue
+                # What the hook said of a condition that is not a bug (a commit git no longer
+                # has, say); kept until that line is where the next hook shows it.
+                log_line(f"journal: {short}: {exc}")
+                return _DONE if _add_note(short, str(exc)) else _KEPT
     note = describe(result, "post-commit")
     if note is not None:
         log_line(f"journal: {short}: {note}")
         _add_note(short, note)
+    return _CAPTURED
+
+
+def _work_tree_for(entry: Entry) -> tuple[Path, bool] | None:
+    """Where to run git for an entry, and whether that is not where the commit was made.
+
+    Its own work tree while it is there. A linked worktree removed at once (`spec-kitty merge`
+    commits in one under the temp folder) left its commit in the repository's object store:
+    capture it from the main work tree, or another of the repository's."""
+    assert entry.worktree is not None
+    own = Path(entry.worktree)
+    if _is_dir(own):
+        return own, False
+    return _elsewhere(entry)
+
+
+def _elsewhere(entry: Entry) -> tuple[Path, bool] | None:
+    """Another live work tree of the entry's repository, when the entry names its common dir."""
+    if entry.common_dir is None:
+        return None
+    own = Path(entry.worktree or "")
+    for other in _work_trees_of(Path(entry.common_dir)):
+        if other != own:
+            return other, True
+    return None
+
+
+def _work_trees_of(common_dir: Path) -> list[Path]:
+    """The live work trees of a repository, the main one first (`git worktree list`)."""
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.gitrepo.command import run_git
+
+    if not _is_dir(common_dir):
+        return []
+    try:
+        out = run_git(common_dir, "worktree", "list", "--porcelain")
+    except FatalError:
+        return []
+    found: list[Path] = []
+    current: Path | None = None
+    for line in [*os.fsdecode(out).splitlines(), ""]:
+        if line.startswith("worktree "):
+            current = Path(line[len("worktree ") :])
+        elif line == "bare":
+            current = None
+        elif not line and current is not None:
+            if _is_dir(current):
+                found.append(current)
+            current = None
+    return found
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether path is a folder we can reach; False for any error (a name too long for the file
+    system, a parent we may not search), where Path.is_dir() raises."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _follow(entry: Entry, superseded: frozenset[str]) -> str:
+    """Follow a rewrite post-rewrite left to the drainer, in its place in commit order."""
+    from kitty_hooks.capture.commits import describe, follow_rewrite
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.gitrepo import command as git_command
+
+    assert entry.rewritten is not None
+    with git_command.without_repo_env():
+        where = _work_tree_for(entry)
+        if where is None:
+            log_line(
+                f"journal: {entry.path.name}: the repository of work tree {entry.worktree} is "
+                "gone; its rewrite is not followed"
+            )
+            return _DONE
+        try:
+            result = follow_rewrite(where[0], entry.rewritten, superseded=superseded)
+        except FatalError as exc:
+            log_line(f"journal: {entry.path.name}: {exc}")
+            return _DONE if _add_note("rewrite", str(exc)) else _KEPT
+    note = describe(result, "post-rewrite")
+    if note is not None:
+        log_line(f"journal: {entry.path.name}: {note}")
+        _add_note("rewrite", note)
+    return _CAPTURED
+
+
+def defer_rewrite(worktree: Path, rewritten: dict[str, str]) -> bool:
+    """Leave a rewrite to the drain that holds the lock: an entry after every commit recorded so
+    far. False when it could not be written (the hook then follows the rewrite itself)."""
+    from kitty_hooks.files import write_atomically
+    from kitty_hooks.gitrepo import repo as git_repo
+
+    directory = journal_dir()
+    try:
+        common = git_repo.common_dir(worktree)
+    except Exception as exc:  # FatalError: no repository; the hook says so itself
+        log_line(f"journal: rewrite not recorded ({exc})")
+        return False
+    lines = [str(worktree), str(common), *(f"{old} {new}" for old, new in rewritten.items())]
+    name = f"{next_seq(_entry_names(directory))}-{REWRITE}-{os.getpid()}{SUFFIX}"
+    try:
+        write_atomically(directory / name, os.fsencode("\n".join(lines) + "\n"))
+    except OSError as exc:
+        log_line(f"journal: cannot record the rewrite in {directory} ({exc}); followed now")
+        return False
+    log_line(f"journal: another drain is busy: rewrite of {len(rewritten)} commits left to it")
     return True
 
 
-def _add_note(short_sha: str, text: str) -> None:
-    """One line for the next hook shim to print (it renames the file, prints it, removes it)."""
+def next_seq(names: Iterable[str]) -> int:
+    """One more than the highest seq of the entries waiting (the shim's rule, in sh)."""
+    highest = 0
+    for name in names:
+        seq, _, rest = name.partition("-")
+        if "-" in rest and seq.isdigit() and len(seq) < 10:
+            highest = max(highest, int(seq))
+    return highest + 1
+
+
+_NOTE_HEAD = "kitty-hooks: commit"
+
+
+def _add_note(short_sha: str, text: str, *, once: bool = False) -> bool:
+    """One line for the next hook shim to print (it renames the file, prints it, removes it);
+    whether it is on disk. once: not again while the same line waits there."""
+    line = f"{_NOTE_HEAD} {short_sha}: {text}\n"
+    path = journal_dir() / NOTES
     try:
-        with open(journal_dir() / NOTES, "a", encoding="utf-8", errors="backslashreplace") as out:
-            out.write(f"kitty-hooks: commit {short_sha}: {text}\n")
+        if once:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as notes:
+                    if line in notes.read(_MAX_ENTRY_BYTES):
+                        return True
+            except FileNotFoundError:
+                pass
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(line)
+            out.flush()
+            os.fsync(out.fileno())  # on a full disk the write may only fail here
     except OSError:
-        pass  # it is in the log
+        return False  # it is in the log, if the log could be written
+    return True
 
 
 def entries(directory: Path | None = None, *, tidy: bool = True) -> list[Entry]:
-    """The journal's entries in commit order.
+    """The journal's entries in commit order (see the module's docstring).
 
-    By modification time, then by the pid of the shim that wrote it: the clock's resolution is
-    a kernel tick (1-10 ms), and a rebase may record two picks within one; pids grow. A file
-    that is no entry the shim writes is removed, unless tidy is False (doctor only looks).
+    Only regular files are read, opened without blocking (a FIFO named like an entry would hold
+    the drainer for ever). A file that is no entry the shim writes is removed, and one that
+    cannot be read as a file is moved aside, once, with a log line; unless tidy is False
+    (doctor only looks).
     """
-    from kitty_hooks.model.events import is_lower_hex  # only once there are entries
-
     directory = journal_dir() if directory is None else directory
     found: list[Entry] = []
     for name in _entry_names(directory):
-        path = directory / name
-        sha, _, pid = name[: -len(SUFFIX)].partition("-")
-        try:
-            with open(path, "rb") as source:
-                content = source.read()
-            mtime_ns = os.stat(path).st_mtime_ns
-        except FileNotFoundError:
-            continue  # captured meanwhile
-        except OSError as exc:
-            log_line(f"journal: cannot read {path} ({exc})")
-            continue
-        if not (pid.isdigit() and len(sha) in (40, 64) and is_lower_hex(sha)):
-            if tidy:
-                log_line(f"journal: {name} is not a name the shim writes; removed")
-                _remove(path)
-            continue
-        # "<work tree>\n<HEAD's ref>\n"; until the last newline is there, still being written.
-        lines = os.fsdecode(content[:-1]).split("\n") if content.endswith(b"\n") else None
-        worktree = lines[0] if lines else None
-        if lines is not None and (len(lines) > 2 or not lines[0].startswith("/")):
-            if tidy:
-                log_line(f"journal: {name} does not hold a work tree path; removed")
-                _remove(path)
-            continue
-        head_ref = lines[1] if lines is not None and len(lines) == 2 else None
-        found.append(Entry(path, sha, worktree, mtime_ns, int(pid), head_ref))
-    found.sort(key=lambda e: (e.mtime_ns, e.pid, e.path.name))
+        entry = _read_entry(directory / name, tidy=tidy)
+        if entry is not None:
+            found.append(entry)
+    found.sort(key=lambda e: e.order)
     return found
+
+
+def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
+    from kitty_hooks.model.events import is_lower_hex  # only once there are entries
+
+    name = path.name
+    fields = name[: -len(SUFFIX)].split("-")
+    if len(fields) == 2:  # an older shim's <sha>-<pid>
+        seq_text, (sha, pid) = None, fields
+    elif len(fields) == 3:
+        seq_text, sha, pid = fields
+    else:
+        seq_text, sha, pid = None, "", ""
+    rewrite = sha == REWRITE and seq_text is not None
+    if not (
+        pid.isdigit()
+        and (seq_text is None or (seq_text.isdigit() and len(seq_text) < 10))
+        and (rewrite or (len(sha) in (40, 64) and is_lower_hex(sha)))
+    ):
+        if tidy:
+            _set_aside(path, "is not a name the shim writes", remove=True)
+        return None
+    try:
+        content, mtime_ns = _read_regular(path)
+    except FileNotFoundError:
+        return None  # captured meanwhile
+    except OSError as exc:
+        if tidy:
+            _set_aside(path, f"cannot be read ({exc.strerror or exc})", remove=False)
+        return None
+    seq = None if seq_text is None else int(seq_text)
+    # Lines, each ending in a newline: until the last newline is there, still being written.
+    if not content.endswith(b"\n"):
+        return Entry(path, "" if rewrite else sha, None, mtime_ns, int(pid), seq=seq)
+    lines = os.fsdecode(content[:-1]).split("\n")
+    worktree = lines[0]
+    if rewrite:
+        rewritten: dict[str, str] = {}
+        for line in lines[2:]:
+            old, _, new = line.partition(" ")
+            if len(old) in (40, 64) and is_lower_hex(old) and len(new) == len(old):
+                rewritten[old] = new
+        good = len(lines) >= 3 and lines[1].startswith("/") and bool(rewritten)
+        common, head_ref = (lines[1] if good else None), None
+    else:
+        rewritten = None
+        good = len(lines) <= 3 and (len(lines) < 3 or lines[2].startswith("/"))
+        head_ref = lines[1] if len(lines) >= 2 else None
+        common = lines[2] if len(lines) == 3 else None
+    if not (good and worktree.startswith("/")):
+        if tidy:
+            _set_aside(path, "does not hold a work tree path", remove=True)
+        return None
+    return Entry(
+        path,
+        "" if rewrite else sha,
+        worktree,
+        mtime_ns,
+        int(pid),
+        head_ref,
+        seq,
+        common,
+        rewritten,
+    )
+
+
+def _read_regular(path: Path) -> tuple[bytes, int]:
+    """A regular file's bytes and modification time; OSError for anything else, without
+    blocking on it (a FIFO) or following a link out of the journal."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "not a regular file")
+        if info.st_size > _MAX_ENTRY_BYTES:
+            raise OSError(0, f"{info.st_size} bytes, far more than an entry holds")
+        content = os.read(fd, _MAX_ENTRY_BYTES + 1)
+    finally:
+        os.close(fd)
+    return content, info.st_mtime_ns
+
+
+# Files set aside already, or that could not be: said once by this process, not at every look.
+_reported: set[str] = set()
+
+
+def _set_aside(path: Path, why: str, *, remove: bool) -> None:
+    """A file in the journal that is no entry: removed (a regular file the shim did not write)
+    or moved aside as <name>.aside, with one log line; never read again as an entry."""
+    if str(path) in _reported:
+        return
+    _reported.add(str(path))
+    if remove and not path.is_symlink() and _is_regular(path):
+        if _remove(path):
+            log_line(f"journal: {path.name} {why}; removed")
+        return
+    aside = path.with_name(path.name + ASIDE)
+    if os.path.lexists(aside):
+        aside = aside.with_name(f"{aside.name}.{os.getpid()}.{time.monotonic_ns()}")
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        log_line(f"journal: {path.name} {why}, and cannot be moved aside ({exc}); skipped")
+        return
+    log_line(f"journal: {path.name} {why}; moved aside to {aside.name}")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _entry_names(directory: Path) -> list[str]:
@@ -320,28 +641,57 @@ def state(now: float | None = None) -> JournalState:
 
 
 def running_drainer() -> int | None:
-    """The pid in the marker, when that process is alive (as the shim's `kill -0` sees it)."""
-    pid = _marker_pid(journal_dir() / MARKER)
+    """The pid in the marker, when that process is alive and is the one the marker meant (the
+    shim's test, in sh: kill -0, and the start time /proc gives)."""
+    pid, started = _read_marker(journal_dir() / MARKER)
     if pid is None or pid <= 1:
         return None
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):  # another user's process is no drainer of ours
         return None
+    except OverflowError:
+        return None
+    now = start_time(pid)
+    if now is not None and now != started:
+        return None  # the pid names another process now: a drainer killed outright left it
     return pid
 
 
-def _marker_pid(marker: Path) -> int | None:
+def start_time(pid: int) -> str | None:
+    """When the process started (field 22 of /proc/<pid>/stat, clock ticks since boot), as the
+    shim reads it; None without /proc."""
     try:
-        return int(marker.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat", "rb") as source:
+            line = source.read(4096)
+    except OSError:
         return None
+    # The command name (field 2) may hold blanks and parentheses: what follows its last ") ".
+    fields = line.rpartition(b") ")[2].split()
+    return fields[19].decode("ascii", "replace") if len(fields) > 19 else None
+
+
+def marker_line(pid: int) -> str:
+    """What the marker holds for a drainer: its pid and its start time."""
+    return f"{pid} {start_time(pid) or ''}\n"
+
+
+def _read_marker(marker: Path) -> tuple[int | None, str]:
+    try:
+        fields = marker.read_text(encoding="ascii").split()
+        return int(fields[0]), (fields[1] if len(fields) > 1 else "")
+    except (OSError, ValueError, IndexError):
+        return None, ""
+
+
+def _marker_pid(marker: Path) -> int | None:
+    return _read_marker(marker)[0]
 
 
 def _claim(marker: Path) -> None:
     temp = marker.with_name(f".{marker.name}.{os.getpid()}")
     try:
-        temp.write_text(f"{os.getpid()}\n", encoding="ascii")
+        temp.write_text(marker_line(os.getpid()), encoding="ascii")
         os.replace(temp, marker)
     except OSError as exc:
         log_line(f"journal: cannot write {marker} ({exc}); later commits may start drainers")

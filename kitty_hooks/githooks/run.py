@@ -50,10 +50,6 @@ def _post_rewrite(args: list[str]) -> int:
     from kitty_hooks.capture.commits import follow_rewrite
     from kitty_hooks.gitrepo import history as git_history
 
-    # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
-    # captured before its rewrite is followed, or the new commit's moves would be queued after
-    # the tidying that was meant to replace the old commit's.
-    journal.drain(in_hook=True)
     rewritten: dict[str, str] = {}
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     for line in stdin.splitlines():
@@ -64,6 +60,13 @@ def _post_rewrite(args: list[str]) -> int:
         # The pre-commit framework passes only the command, in its environment.
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "")
         rewritten = git_history.rewrites_since(Path.cwd(), command)
+    # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
+    # captured before its rewrite is followed, or the new commit's moves would be queued after
+    # the tidying that was meant to replace the old commit's. When another drain holds the
+    # journal past a hook's wait, the old commits may still be in it, uncaptured: the rewrite
+    # goes in after them, and that drain follows it in its place.
+    if not journal.drain_for_hook() and rewritten and journal.defer_rewrite(Path.cwd(), rewritten):
+        return 0
     if rewritten:
         _warn_about(follow_rewrite(Path.cwd(), rewritten), "post-rewrite")
     return 0
