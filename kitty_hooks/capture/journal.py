@@ -146,13 +146,13 @@ def drain(*, in_hook: bool = False, _failed: set[str] | None = None) -> int:
     return _drain(in_hook=in_hook, failed=set() if _failed is None else _failed).captured
 
 
-def drain_for_hook() -> bool:
-    """Drain as a hook does; False when another drain still holds the lock (its entries, maybe
-    this repository's, are not captured yet)."""
-    return not _drain(in_hook=True, failed=set()).busy
+def drain_unless_busy() -> bool:
+    """Drain as a hook does, but without waiting for another drain: False when one holds the
+    lock (its entries, maybe this repository's, are not captured yet)."""
+    return not _drain(in_hook=True, failed=set(), wait=0.0).busy
 
 
-def _drain(*, in_hook: bool, failed: set[str]) -> _Drained:
+def _drain(*, in_hook: bool, failed: set[str], wait: float | None = None) -> _Drained:
     directory = journal_dir()
     if not _entry_names(directory):
         return _Drained(0, False)
@@ -165,7 +165,9 @@ def _drain(*, in_hook: bool, failed: set[str]) -> _Drained:
         failed.update(_entry_names(directory))
         return _Drained(0, False)
     try:
-        if not _lock(lock, wait=HOOK_WAIT_SECONDS if in_hook else None):
+        if wait is None and in_hook:
+            wait = HOOK_WAIT_SECONDS
+        if not _lock(lock, wait=wait):
             os.close(lock)
             log_line("journal: another drain is still capturing; this hook went on without it")
             return _Drained(0, True)
@@ -436,7 +438,31 @@ def defer_rewrite(worktree: Path, rewritten: dict[str, str]) -> bool:
         log_line(f"journal: cannot record the rewrite in {directory} ({exc}); followed now")
         return False
     log_line(f"journal: another drain is busy: rewrite of {len(rewritten)} commits left to it")
+    # As the shim does after writing an entry (W, then R in the module's argument): the drain
+    # that holds the lock may be one that looks no more (`status`), or a drainer leaving.
+    if running_drainer() is None:
+        _start_drainer()
     return True
+
+
+def _start_drainer() -> None:
+    """A detached drainer, as the post-commit shim starts it (it writes its own marker)."""
+    import subprocess
+
+    try:
+        with open(state_dir() / "kitty-hooks.log", "ab") as output:
+            subprocess.Popen(
+                [sys.executable, "-m", "kitty_hooks.capture.journal"],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                cwd="/",
+                env={**os.environ, "PYTHONSAFEPATH": "1"},
+                start_new_session=True,
+                close_fds=True,
+            )
+    except OSError as exc:
+        log_line(f"journal: cannot start a drainer ({exc}); the next reader of the queue drains")
 
 
 def next_seq(names: Iterable[str]) -> int:

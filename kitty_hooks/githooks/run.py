@@ -62,11 +62,16 @@ def _post_rewrite(args: list[str]) -> int:
         rewritten = git_history.rewrites_since(Path.cwd(), command)
     # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
     # captured before its rewrite is followed, or the new commit's moves would be queued after
-    # the tidying that was meant to replace the old commit's. When another drain holds the
-    # journal past a hook's wait, the old commits may still be in it, uncaptured: the rewrite
-    # goes in after them, and that drain follows it in its place.
-    if not journal.drain_for_hook() and rewritten and journal.defer_rewrite(Path.cwd(), rewritten):
+    # the tidying that was meant to replace the old commit's. While another drain holds the
+    # journal (the drainer the amend's post-commit started, another repository's), the old
+    # commits may still be in it, uncaptured: the rewrite goes in after them, and is followed
+    # in its place, without git waiting. Only when it cannot be recorded does the hook wait.
+    if journal.drain_unless_busy():
+        pass
+    elif rewritten and journal.defer_rewrite(Path.cwd(), rewritten):
         return 0
+    else:
+        journal.drain(in_hook=True)
     if rewritten:
         _warn_about(follow_rewrite(Path.cwd(), rewritten), "post-rewrite")
     return 0

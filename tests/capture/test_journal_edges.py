@@ -1,0 +1,432 @@
+"""The journal's failure edges (issue 19, 18): a full disk, a rewrite while another drain holds
+the lock, a stale marker, files that are no entries, a clock stepped back, a work tree removed
+before its commit was captured. Real git, the real installed shims, real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kitty_hooks.capture import journal
+from kitty_hooks.githooks.install import install_hooks
+from kitty_hooks.locations import journal_dir, log_path, state_dir
+from kitty_hooks.queue.database import default_queue_path
+from tests.capture.test_journal import (
+    WP,
+    F,
+    commit,
+    drainer_starts,
+    head,
+    hooked,
+    moves,
+    no_drainer_starts,
+    queued,
+    wp,
+)
+from tests.gitutil import PROJECT_ROOT, Repo, captured, drainers_done
+
+__all__ = ["hooked", "no_drainer_starts"]  # fixtures, used by name
+
+
+def log() -> str:
+    return log_path().read_text() if log_path().exists() else ""
+
+
+# --- a full disk (19.1) -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The state folder on a 2 MiB tmpfs of its own (mounting needs root, as here in CI)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    monkeypatch.setenv("KITTY_HOOKS_HOME", str(mount / "state"))
+    try:
+        yield mount
+    finally:
+        (journal_dir() / journal.MARKER).unlink(missing_ok=True)  # if a test wrote it
+        drainers_done()
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the disk to the last byte; the file that did it."""
+    filler = disk / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    # And the last partial block, one byte at a time.
+    with open(filler, "ab", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_keeps_the_entry_until_the_queue_can_take_it(
+    hooked: Repo, small_disk: Path
+) -> None:
+    journal_dir().mkdir(parents=True)
+    (journal_dir() / journal.MARKER).write_text(journal.marker_line(os.getpid()))
+    hooked.write(WP, wp("claimed"))
+    commit(hooked)
+    captured()  # the queue exists, as on any machine that ever captured a move
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (entry,) = journal.entries()
+    filler = fill(small_disk)
+
+    assert journal.drain() == 0
+    assert journal.entries() == [entry]  # not captured, and not lost
+
+    filler.unlink()
+    assert journal.drain() == 1
+    assert journal.entries() == []
+    assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
+
+
+_DRAIN_WITHOUT_ROOM = """
+import resource, signal
+from kitty_hooks.capture import journal
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+print(journal.drain())
+"""
+
+
+def test_a_drain_that_can_write_no_byte_keeps_the_entry(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    """The same without root: no file may grow (RLIMIT_FSIZE), neither the queue, nor the spool,
+    nor the note that would say so."""
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (entry,) = journal.entries()
+    done = subprocess.run(
+        [sys.executable, "-c", _DRAIN_WITHOUT_ROOM], cwd=PROJECT_ROOT, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "0\n"
+    assert "Traceback" not in done.stderr
+    assert journal.entries() == [entry]
+    assert queued() == []
+    assert journal.drain() == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+def test_a_capture_that_cannot_queue_says_so_once_and_keeps_the_entry(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    """Room for the note, but not for the queue (a folder where the file should be) nor the spool
+    (a file where its folder should be): the entry stays, the note is written once."""
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    default_queue_path().mkdir(parents=True)
+    (state_dir() / "spool").write_text("not a folder\n")
+    assert journal.drain() == 0
+    assert journal.drain() == 0
+    assert len(journal.entries()) == 1
+    (note,) = journal.state().notes
+    assert "not captured yet" in note and "kept for the next commit, push" in note
+    default_queue_path().rmdir()
+    assert journal.drain() == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+# --- a rewrite while another drain holds the lock (19.3) -------------------------------------
+
+_HOLD_THE_LOCK = """
+import fcntl, os, sys
+lock = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_amending_four_times_behind_a_busy_drain_queues_none_of_the_amended_away_moves(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    state_dir().mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(state_dir() / journal.LOCK)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        hooked.write(WP, wp("claimed"))
+        commit(hooked)
+        for lane in ("doing", "for_review", "approved", "done"):
+            hooked.write(WP, wp(lane))
+            commit(hooked, "--amend")
+        assert log().count("rewrite of 1 commits left to it") == 4
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    captured()
+    assert moves() == [("WP01", "planned", "done")]
+    assert queued()[0].commit_sha == head(hooked)
+    assert journal.entries() == []
+
+
+def test_an_autosquash_behind_a_busy_drain_queues_only_the_squashed_commits(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    pairs = 20
+    base = head(hooked)
+    state_dir().mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(state_dir() / journal.LOCK)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        for n in range(2, pairs + 2):
+            path = f"{F}/tasks/WP{n:02d}-x.md"
+            hooked.write(path, wp("doing", f"WP{n:02d}"))
+            hooked.git("add", "-A")
+            hooked.git("commit", "-q", "--no-verify", "-m", f"start WP{n:02d}")
+        for n in range(2, pairs + 2):
+            path = f"{F}/tasks/WP{n:02d}-x.md"
+            hooked.write(path, wp("for_review", f"WP{n:02d}"))
+            hooked.git("add", "-A")
+            hooked.git("commit", "-q", "--no-verify", "-m", f"fixup! start WP{n:02d}")
+        squashed = subprocess.run(
+            ["git", "rebase", "-q", "-i", "--autosquash", base], cwd=hooked.path,
+            env={**os.environ, "GIT_SEQUENCE_EDITOR": "true"}, capture_output=True, text=True,
+        )  # fmt: skip
+        assert squashed.returncode == 0, squashed.stderr
+        assert "Traceback" not in squashed.stderr
+        assert "rewrite of 40 commits left to it" in log()
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    captured()
+    picked = hooked.git("rev-list", "--reverse", f"{base}..HEAD").stdout.split()
+    assert len(picked) == pairs
+    entries = queued()
+    assert [(e.envelope["aggregate_id"], e.envelope["payload"]["to_lane"]) for e in entries] == [
+        (f"WP{n:02d}", "for_review") for n in range(2, pairs + 2)
+    ]
+    assert [e.commit_sha for e in entries] == picked
+    assert journal.entries() == []
+
+
+# --- a marker naming another process (19.7) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("marker", ["{pid}\n", "{pid} 1\n"], ids=["old-marker", "wrong-start"])
+def test_a_marker_naming_a_live_process_that_is_no_drainer_is_taken_over(
+    hooked: Repo, marker: str
+) -> None:
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        journal_dir().mkdir(parents=True, exist_ok=True)
+        (journal_dir() / journal.MARKER).write_text(marker.format(pid=stranger.pid))
+        assert journal.running_drainer() is None
+        hooked.write(WP, wp("for_review"))
+        commit(hooked)
+        deadline = time.monotonic() + 60
+        while journal.entries() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the drainer the shim started, not a drain of ours
+        assert journal.entries() == []
+        drainers_done()
+        assert drainer_starts() == 1
+        assert moves() == [("WP01", "planned", "for_review")]
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_marker_naming_a_running_drainer_starts_no_other(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    assert journal.running_drainer() == os.getpid()
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert drainer_starts() == 0
+    assert len(journal.entries()) == 1
+
+
+# --- files that are no entries (19.9, 19.10) ---------------------------------------------------
+
+
+def test_a_fifo_named_like_an_entry_is_moved_aside_without_blocking(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (entry,) = journal.entries()
+    fifo = journal_dir() / f"1-{'a' * 40}-1.commit"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-c", "from kitty_hooks.capture import journal; print(journal.drain())"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout == "1\n", done.stderr
+    assert not os.path.lexists(fifo)
+    assert (journal_dir() / (fifo.name + journal.ASIDE)).exists()
+    assert log().count(f"{fifo.name} cannot be read (not a regular file); moved aside") == 1
+    assert moves() == [("WP01", "planned", "for_review")]
+    assert not entry.path.exists()
+
+
+def test_a_folder_named_like_an_entry_is_moved_aside_once_not_logged_at_every_drain(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    folder = journal_dir() / f"2-{'b' * 40}-2.commit"
+    folder.mkdir(parents=True)
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    for _ in range(3):
+        journal.drain()
+    assert log().count("moved aside") == 1
+    assert (journal_dir() / (folder.name + journal.ASIDE)).is_dir()
+    assert moves() == [("WP01", "planned", "for_review")]
+
+
+def test_an_entry_whose_work_tree_cannot_be_stated_raises_nothing(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    """A path too long for the file system (ENAMETOOLONG), which Path.is_dir() raises for. With
+    the repository's common dir recorded, its commit is captured from the repository."""
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    (entry,) = journal.entries()
+    too_long = "/" + "x" * 5000
+    entry.path.write_text(f"{too_long}\n{entry.head_ref}\n{entry.common_dir}\n")
+    assert journal.drain() == 1
+    assert "Traceback" not in log()
+    assert moves() == [("WP01", "planned", "for_review")]
+    assert queued()[0].envelope["payload"]["execution_mode"] == "worktree"
+
+    # An older shim's entry says no common dir: nowhere to capture it from, said once.
+    sha = head(hooked)
+    old = journal_dir() / f"{sha}-77.commit"
+    old.write_text(f"{too_long}\nrefs/heads/main\n")
+    assert journal.drain() == 0
+    assert not old.exists()
+    assert "Traceback" not in log()
+    (note,) = journal.state().notes
+    assert f"run `kitty-hooks scan {sha}^!` in the repository" in note
+
+
+# --- commit order, whatever the clock (19.11) --------------------------------------------------
+
+
+def test_entries_are_captured_in_commit_order_though_the_clock_stepped_back(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    for lane in ("doing", "for_review", "done"):
+        hooked.write(WP, wp(lane))
+        commit(hooked)
+    recorded = journal.entries()
+    assert [e.seq for e in recorded] == [1, 2, 3]
+    # The wall clock stepped back between the commits: each entry older than the one before.
+    for age, entry in enumerate(recorded):
+        stamp = time.time() - 3600 * (age + 1)
+        os.utime(entry.path, (stamp, stamp))
+    assert journal.drain() == 3
+    assert moves() == [
+        ("WP01", "planned", "doing"),
+        ("WP01", "doing", "for_review"),
+        ("WP01", "for_review", "done"),
+    ]
+
+
+def test_entries_an_older_shim_wrote_are_read_and_come_first(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("doing"))
+    commit(hooked)
+    (entry,) = journal.entries()
+    # As the previous shim named and filled it: <sha>-<pid>.commit, the work tree and the ref.
+    older = entry.path.with_name(f"{entry.sha}-{entry.pid}.commit")
+    older.write_text(f"{hooked.path}\n{entry.head_ref}\n")
+    entry.path.unlink()
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert [e.seq for e in journal.entries()] == [None, 1]
+    assert journal.drain() == 2
+    assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
+
+
+def test_the_shim_numbers_after_the_highest_entry_waiting() -> None:
+    """The shim's rule, in sh, and Python's (a deferred rewrite) agree."""
+    names = [f"7-{'a' * 40}-1.commit", f"{'b' * 40}-2.commit", "12-rewrite-3.commit", "x.commit"]
+    assert journal.next_seq(names) == 13
+    assert journal.next_seq([]) == 1
+
+
+# --- capture needs no work tree (18.2) ---------------------------------------------------------
+
+
+def test_a_commit_in_a_worktree_removed_before_its_capture_is_captured(
+    hooked: Repo, no_drainer_starts: None, tmp_path: Path
+) -> None:
+    lane = tmp_path / "merge-tmp"
+    hooked.git("worktree", "add", "-q", "-b", "lane-a", str(lane))
+    (lane / WP).write_text(wp("done"))
+    made = subprocess.run(
+        ["git", "commit", "-q", "-am", "merge WP01"], cwd=lane, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=lane, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    hooked.git("worktree", "remove", str(lane))
+    assert not lane.exists()
+
+    assert journal.drain() == 1
+    assert "is gone" not in log()
+    assert journal.state().notes == []
+    (entry,) = queued()
+    assert entry.commit_sha == sha
+    assert (entry.envelope["payload"]["from_lane"], entry.envelope["payload"]["to_lane"]) == (
+        "planned",
+        "done",
+    )
+    assert entry.envelope["payload"]["execution_mode"] == "worktree"
+    assert entry.envelope["payload"]["evidence"]["repos"][0]["branch"] == "lane-a"
+
+
+def test_a_commit_in_a_removed_worktree_of_a_bare_repository_is_captured(
+    tmp_path: Path, no_drainer_starts: None
+) -> None:
+    seed = Repo(tmp_path / "seed")
+    seed.write(WP, wp("planned"))
+    seed.commit_all("start")
+    bare = tmp_path / "project.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed.path), str(bare)], check=True)
+    keep, lane = tmp_path / "keep", tmp_path / "lane"
+    for tree, branch in ((keep, "keep"), (lane, "lane-b")):
+        subprocess.run(
+            ["git", "worktree", "add", "-q", "-b", branch, str(tree)], cwd=bare, check=True
+        )
+    install_hooks(keep)
+    (lane / WP).write_text(wp("for_review"))
+    subprocess.run(["git", "commit", "-q", "-am", "move"], cwd=lane, check=True)
+    subprocess.run(["git", "worktree", "remove", str(lane)], cwd=bare, check=True)
+    assert journal.drain() == 1
+    assert moves() == [("WP01", "planned", "for_review")]
