@@ -230,6 +230,9 @@ def test_an_autosquash_behind_a_busy_drain_queues_only_the_squashed_commits(
         (f"WP{n:02d}", "for_review") for n in range(2, pairs + 2)
     ]
     assert [e.commit_sha for e in entries] == picked
+    # The 40 commits squashed away were never even queued for a moment: no clock went to them.
+    clocks = [e.envelope["lamport_clock"] for e in entries]
+    assert clocks == list(range(1, pairs + 1))
     assert journal.entries() == []
 
 
