@@ -141,6 +141,42 @@ def capture_commit(
     return result
 
 
+def capture_commits(
+    cwd: Path,
+    revs: list[str],
+    *,
+    head_ref: str | None = None,
+    queue_path: Path | None = None,
+    busy_timeout_ms: int = HOOK_BUSY_TIMEOUT_MS,
+    execution_mode: str | None = None,
+) -> CaptureResult:
+    """capture_commit for several commits made one after the other on one branch (the journal's
+    drainer, behind a rebase), in the order given: the same events, with git read in a few
+    calls for them all and one queue transaction. The config is read at each commit, as
+    capture_commit reads it: the commits are taken in runs that share its version."""
+    commits = git_history.read_commits(cwd, list(dict.fromkeys(revs)), paths=_PATHS)
+    result = CaptureResult(commits=len(commits))
+    moving = [c for c in commits if _may_move(c)]
+    configs = git_blobs.read_blobs(cwd, [f"{c.sha}:{PROJECT_CONFIG}" for c in moving])
+    envelopes: list[Envelope] = []
+    start = 0
+    for end in range(1, len(moving) + 1):
+        if end < len(moving) and configs[end] == configs[start]:
+            continue
+        for chunk in _envelope_chunks(
+            cwd,
+            moving[start:end],
+            result,
+            execution_mode=execution_mode,
+            config_rev=moving[start].sha,
+            head_ref=head_ref,
+        ):
+            envelopes += chunk
+        start = end
+    _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
+    return result
+
+
 def scan(
     cwd: Path,
     revision_range: str,

@@ -56,9 +56,9 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kitty_hooks.locations import journal_dir, log_exception, log_line, state_dir
 
@@ -78,6 +78,10 @@ _MARKER_WAIT_SECONDS = 2.0
 # commit of a burst: a rebase's picks come tens of milliseconds apart, and a drainer that had
 # caught up and left would make the next pick start another Python.
 LINGER_SECONDS = 0.25
+# When more commits arrive while it lingers (a rebase), it lets a few more come before it
+# captures them: a run of entries costs one capture call (~1.5 ms of CPU a commit), where one
+# entry at a time costs ~7 ms each (benchmarks/bench_drain.py).
+GATHER_SECONDS = 0.1
 STARTED = "journal: drainer started"
 # An entry is a work tree path, a ref and a common dir (or a rewrite's list of commits): a few
 # KiB at most. Past this it is no entry the shim or post-rewrite wrote.
@@ -217,8 +221,12 @@ _DONE = "done"  # nothing to capture, or a person was told how to recover it: re
 _KEPT = "kept"  # not captured, nobody told: keep it for the next drain
 
 
+# At most this many entries are captured in one call (one git log, one cat-file, one queue
+# transaction): a rebase behind a lagging drainer costs a few ms a commit, not a Python start.
+_RUN_LIMIT = 500
+
+
 def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
-    captured = 0
     waiting = entries(directory)
     # A commit a later rewrite entry replaced: the rewrite's own commits carry what it kept.
     replaced_later: list[frozenset[str]] = []
@@ -228,6 +236,15 @@ def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
         if entry.rewritten:
             replaced.update(old for old, new in entry.rewritten.items() if old != new)
     replaced_later.reverse()
+    captured = 0
+    run: list[Entry] = []  # consecutive commit entries of one work tree and branch
+
+    def capture_run() -> None:
+        nonlocal captured
+        if run:
+            captured += _capture_run(run, failed, in_hook=in_hook)
+            run.clear()
+
     for entry, superseded in zip(waiting, replaced_later, strict=True):
         if entry.path.name in failed:
             continue  # failed once in this drain: the next drain tries again, not this one
@@ -236,30 +253,106 @@ def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
                 log_line(f"journal: {entry.path.name} was never finished; removed")
                 _remove(entry.path)
             continue
-        try:
-            if entry.rewritten is not None:
-                outcome = _follow(entry, superseded)
-            elif entry.sha in superseded:
-                log_line(
-                    f"journal: {entry.sha[:12]} was rewritten (amend, rebase) before it was "
-                    "captured: the commits that replaced it are captured instead"
-                )
-                outcome = _DONE
-            else:
-                outcome = _capture(entry, in_hook=in_hook)
-        except Exception:
-            log_exception(f"journal: capturing {entry.path.name} failed; kept for the next drain")
-            failed.add(entry.path.name)
-            continue
-        if outcome == _KEPT:
-            failed.add(entry.path.name)
-            continue
-        # Only now: a crash before this captures it again, idempotently. One that cannot be
-        # removed is not captured again by this drain (the next one finds it a duplicate).
-        if not _remove(entry.path):
-            failed.add(entry.path.name)
-        captured += outcome == _CAPTURED and entry.rewritten is None
+        if entry.rewritten is None and entry.sha in superseded:
+            log_line(
+                f"journal: {entry.sha[:12]} was rewritten (amend, rebase) before it was "
+                "captured: the commits that replaced it are captured instead"
+            )
+            _settle(entry, _DONE, failed)
+        elif entry.rewritten is None:
+            if run and (_run_key(run[0]) != _run_key(entry) or len(run) >= _RUN_LIMIT):
+                capture_run()
+            run.append(entry)
+        else:
+            capture_run()  # the commits before the rewrite first
+            _settle(entry, _attempt(entry, _follow, entry, superseded), failed)
+    capture_run()
     return captured
+
+
+def _run_key(entry: Entry) -> tuple[str | None, str | None, str | None]:
+    return entry.worktree, entry.head_ref, entry.common_dir
+
+
+def _attempt(entry: Entry, capture: Callable[..., str], *args: Any, **kwargs: Any) -> str | None:
+    """What capture(*args, **kwargs) made of an entry; None after an unexpected error (logged,
+    with its traceback)."""
+    try:
+        return capture(*args, **kwargs)
+    except Exception:
+        log_exception(f"journal: capturing {entry.path.name} failed; kept for the next drain")
+        return None
+
+
+def _settle(entry: Entry, outcome: str | None, failed: set[str]) -> bool:
+    """Remove an entry whose capture is done; whether it was captured."""
+    if outcome is None or outcome == _KEPT:
+        failed.add(entry.path.name)
+        return False
+    # Only now: a crash before this captures it again, idempotently. One that cannot be removed
+    # is not captured again by this drain (the next one finds it a duplicate).
+    if not _remove(entry.path):
+        failed.add(entry.path.name)
+    return outcome == _CAPTURED
+
+
+def _capture_run(run: list[Entry], failed: set[str], *, in_hook: bool) -> int:
+    """Capture consecutive commit entries of one work tree and branch in one call; each on its
+    own when that fails (so that one commit's problem is said of it, and holds up no other)."""
+    if len(run) > 1:
+        outcome = _attempt(run[0], _capture_together, run, in_hook=in_hook)
+        if outcome is not None and outcome != _RETRY_ONE_BY_ONE:
+            return sum(_settle(entry, outcome, failed) for entry in run)
+    return sum(
+        _settle(entry, _attempt(entry, _capture, entry, in_hook=in_hook), failed) for entry in run
+    )
+
+
+_RETRY_ONE_BY_ONE = "one by one"
+
+
+def _capture_together(run: list[Entry], *, in_hook: bool) -> str:
+    from kitty_hooks.capture.commits import (
+        CLI_BUSY_TIMEOUT_MS,
+        HOOK_BUSY_TIMEOUT_MS,
+        NotQueued,
+        capture_commits,
+        describe,
+    )
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.gitrepo import command as git_command
+
+    label = f"{run[0].sha[:12]}..{run[-1].sha[:12]}"
+    with git_command.without_repo_env():
+        where = _work_tree_for(run[0])
+        if where is None:
+            return _RETRY_ONE_BY_ONE  # each says how to recover it
+        cwd, made_elsewhere = where
+        try:
+            result = capture_commits(
+                cwd,
+                [entry.sha for entry in run],
+                head_ref=run[0].head_ref,
+                busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
+                execution_mode="worktree" if made_elsewhere else None,
+            )
+        except NotQueued as exc:
+            problem = (
+                f"not captured yet: {exc.queue_problem}, and the spool could not be written "
+                f"either ({exc.spool_problem}); kept for the next commit, push or "
+                "`kitty-hooks status`"
+            )
+            log_line(f"journal: {label}: {problem}")
+            _add_note(run[0].sha[:12], problem, once=True)
+            return _KEPT
+        except FatalError as exc:
+            log_line(f"journal: {label}: {exc}; capturing them one by one")
+            return _RETRY_ONE_BY_ONE
+    note = describe(result, "post-commit")
+    if note is not None:
+        log_line(f"journal: {label}: {note}")
+        _add_note(label, note)
+    return _CAPTURED
 
 
 def _capture(entry: Entry, *, in_hook: bool) -> str:
@@ -761,7 +854,9 @@ def main(argv: list[str]) -> int:
         while True:
             captured += drain(_failed=failed)
             if _more_within(linger, failed):
-                continue  # the marker still names us: shims started nobody meanwhile
+                # The marker still names us: shims started nobody meanwhile.
+                time.sleep(GATHER_SECONDS)
+                continue
             _release(marker)
             if not _more_within(0.0, failed):
                 break

@@ -433,3 +433,45 @@ def test_a_commit_in_a_removed_worktree_of_a_bare_repository_is_captured(
     subprocess.run(["git", "worktree", "remove", str(lane)], cwd=bare, check=True)
     assert journal.drain() == 1
     assert moves() == [("WP01", "planned", "for_review")]
+
+
+# --- a backlog is captured in runs (issue 21) ---------------------------------------------------
+
+
+def test_a_backlog_is_captured_together_each_commit_with_its_own_config(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    config = ".kittify/config.yaml"
+    uuid = "63c8d621-4b64-48e2-86fc-56c667068f2f"
+    for slug, lane in (("first", "doing"), ("first", "for_review"), ("second", "done")):
+        hooked.write(config, f"project:\n  uuid: {uuid}\n  slug: {slug}\n")
+        hooked.write(WP, wp(lane))
+        commit(hooked)
+    assert len(journal.entries()) == 3
+    assert journal.drain() == 3
+    assert [(e.envelope["payload"]["to_lane"], e.envelope["project_slug"]) for e in queued()] == [
+        ("doing", "first"),
+        ("for_review", "first"),
+        ("done", "second"),
+    ]
+    assert "one by one" not in log()
+
+
+def test_a_commit_that_cannot_be_read_holds_up_none_of_the_others_in_its_run(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    hooked.write(WP, wp("doing"))
+    commit(hooked)
+    (first,) = journal.entries()
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    # Between them, an entry for a commit the repository does not have (gc'd, say).
+    missing = "0123456789abcdef" * 2 + "01234567"
+    lost = journal_dir() / f"{first.seq}-{missing}-{first.pid + 1}.commit"
+    lost.write_text(first.path.read_text())
+    assert journal.drain() == 2
+    assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
+    assert "capturing them one by one" in log()
+    (note,) = journal.state().notes
+    assert note.startswith(f"kitty-hooks: commit {missing[:12]}: ")
+    assert journal.entries() == []
