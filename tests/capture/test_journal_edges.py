@@ -102,6 +102,22 @@ def test_a_full_disk_keeps_the_entry_until_the_queue_can_take_it(
     assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
 
 
+def test_a_commit_on_a_full_disk_is_told_at_the_commit(hooked: Repo, small_disk: Path) -> None:
+    """No room for the journal's entry either: the shim captures in the foreground, and the
+    person committing reads, on the terminal, that the move is not queued and how to queue it."""
+    hooked.write(WP, wp("claimed"))
+    commit(hooked)
+    captured()
+    fill(small_disk)
+    hooked.write(WP, wp("for_review"))
+    hooked.git("add", "-A")
+    done = hooked.git("commit", "-q", "-m", "move")
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "these lane changes are not queued - run `kitty-hooks scan`" in line
+
+
 _DRAIN_WITHOUT_ROOM = """
 import resource, signal
 from kitty_hooks.capture import journal
