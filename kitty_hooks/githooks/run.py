@@ -66,9 +66,9 @@ def _post_rewrite(args: list[str]) -> int:
     # journal (the drainer the amend's post-commit started, another repository's), the old
     # commits may still be in it, uncaptured: the rewrite goes in after them, and is followed
     # in its place, without git waiting. Only when it cannot be recorded does the hook wait.
-    if journal.drain_unless_busy():
-        pass
-    elif rewritten and journal.defer_rewrite(Path.cwd(), rewritten):
+    if journal.drain_unless_busy() or not rewritten:
+        pass  # caught up, or nothing to follow: the busy drain captures the rest
+    elif journal.defer_rewrite(Path.cwd(), rewritten):
         return 0
     else:
         journal.drain(in_hook=True)
