@@ -558,6 +558,47 @@ def _start_drainer() -> None:
         log_line(f"journal: cannot start a drainer ({exc}); the next reader of the queue drains")
 
 
+def record_commit(worktree: Path) -> bool:
+    """Record HEAD in the journal as the post-commit shim does, for a post-commit that would
+    capture in the foreground while another drain holds the lock: captured now, its move would
+    take a Lamport clock before the commits recorded ahead of it. False when it could not be
+    recorded (the hook then captures it itself)."""
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.files import write_atomically
+    from kitty_hooks.gitrepo.command import run_git
+
+    # The drainer finds the repository from the work tree alone (as the shim checks): not
+    # from a GIT_WORK_TREE, or a GIT_DIR of the user's.
+    git_dir = os.environ.get("GIT_DIR", "")
+    if os.environ.get("GIT_WORK_TREE") or not (
+        git_dir in ("", ".git", str(worktree / ".git")) or "/worktrees/" in git_dir
+    ):
+        return False
+    directory = journal_dir()
+    try:
+        out = run_git(
+            worktree, "rev-parse", "HEAD", "--symbolic-full-name", "HEAD", "--git-common-dir"
+        )
+        sha, ref, common = os.fsdecode(out).splitlines()[:3]
+        top = run_git(worktree, "rev-parse", "--show-toplevel")
+    except (FatalError, ValueError):
+        return False
+    common_dir = Path(common) if Path(common).is_absolute() else worktree / common
+    lines = [os.fsdecode(top).rstrip("\n"), ref, str(common_dir.resolve())]
+    if any("\n" in line for line in lines) or not lines[0].startswith("/"):
+        return False
+    name = f"{next_seq(_entry_names(directory))}-{sha}-{os.getpid()}{SUFFIX}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(directory / name, os.fsencode("\n".join(lines) + "\n"))
+    except OSError as exc:
+        log_line(f"journal: cannot record {sha[:12]} in {directory} ({exc}); captured now")
+        return False
+    if running_drainer() is None:
+        _start_drainer()
+    return True
+
+
 def next_seq(names: Iterable[str]) -> int:
     """One more than the highest seq of the entries waiting (the shim's rule, in sh)."""
     highest = 0

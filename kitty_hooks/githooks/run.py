@@ -38,7 +38,10 @@ def _post_commit(args: list[str]) -> int:
 
     del args
     # Captured now (the pre-commit framework's hook, or a shim that could not record it): the
-    # commits recorded before it first, or its move would take an earlier Lamport clock.
+    # commits recorded before it first, or its move would take an earlier Lamport clock. While
+    # another drain holds them, it goes in the journal after them, without git waiting.
+    if not journal.drain_unless_busy() and journal.record_commit(Path.cwd()):
+        return 0
     journal.drain(in_hook=True)
     _warn_about(capture_commit(Path.cwd()), "post-commit")
     return 0

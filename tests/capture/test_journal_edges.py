@@ -205,6 +205,37 @@ def test_amending_four_times_behind_a_busy_drain_queues_none_of_the_amended_away
     assert journal.entries() == []
 
 
+def test_a_post_commit_in_the_foreground_behind_a_busy_drain_keeps_commit_order(
+    hooked: Repo, no_drainer_starts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-commit framework's kitty-emit runs `kitty-hooks hook post-commit` with no shim:
+    while another drain holds the commits recorded before, it records its own after them."""
+    hooked.write(WP, wp("doing"))
+    commit(hooked)  # recorded by the shim, not captured
+    state_dir().mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(state_dir() / journal.LOCK)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        hooked.write(WP, wp("for_review"))
+        with monkeypatch.context() as patched:
+            patched.setenv("KITTY_HOOKS", "0")  # no shim of ours: as under the framework
+            commit(hooked)
+        started = time.monotonic()
+        done = hooked.kitty_hooks("hook", "post-commit")
+        assert done.returncode == 0 and done.stderr == ""
+        assert time.monotonic() - started < journal.HOOK_WAIT_SECONDS  # git did not wait
+        assert [e.sha for e in journal.entries()][-1] == head(hooked)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    captured()
+    assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
+
+
 def test_an_autosquash_behind_a_busy_drain_queues_only_the_squashed_commits(
     hooked: Repo, no_drainer_starts: None
 ) -> None:
