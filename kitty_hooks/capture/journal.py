@@ -53,24 +53,59 @@ one log line; nothing is opened in a way that could block.
 from __future__ import annotations
 
 import os
-import stat
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kitty_hooks.capture.journal_entries import (
+    ASIDE,
+    REWRITE,
+    STALE_PARTIAL_SECONDS,
+    SUFFIX,
+    Entry,
+    defer_rewrite,
+    elsewhere,
+    entries,
+    entry_names,
+    next_seq,
+    record_commit,
+    remove,
+    work_tree_for,
+)
+from kitty_hooks.capture.journal_marker import (
+    MARKER,
+    claim,
+    marker_line,
+    marker_pid,
+    release,
+    running_drainer,
+    start_time,
+)
 from kitty_hooks.locations import journal_dir, log_exception, log_line, state_dir
 
-SUFFIX = ".commit"
-ASIDE = ".aside"
-REWRITE = "rewrite"
+__all__ = [  # what the hooks, the CLI and the tests use, in one place
+    "ASIDE",
+    "MARKER",
+    "REWRITE",
+    "STALE_PARTIAL_SECONDS",
+    "SUFFIX",
+    "Entry",
+    "defer_rewrite",
+    "drain",
+    "drain_unless_busy",
+    "entries",
+    "marker_line",
+    "next_seq",
+    "record_commit",
+    "running_drainer",
+    "start_time",
+    "state",
+]
+
 NOTES = "notes"
-MARKER = "drainer.pid"
 LOCK = "journal.lock"
-# An entry still empty, or without its final newline, this long after it was written: the shim
-# that wrote it died mid-write (it cannot take longer than a printf).
-STALE_PARTIAL_SECONDS = 60.0
 # How long a drainer the shim started waits for the shim to write its pid into the marker
 # (microseconds, in practice: the shim writes it right after starting it).
 _MARKER_WAIT_SECONDS = 2.0
@@ -83,38 +118,6 @@ LINGER_SECONDS = 0.25
 # entry at a time costs ~7 ms each (benchmarks/bench_drain.py).
 GATHER_SECONDS = 0.1
 STARTED = "journal: drainer started"
-# An entry is a work tree path, a ref and a common dir (or a rewrite's list of commits): a few
-# KiB at most. Past this it is no entry the shim or post-rewrite wrote.
-_MAX_ENTRY_BYTES = 1 << 20
-
-
-class Entry(NamedTuple):
-    path: Path
-    sha: str
-    """The commit; "" for a rewrite."""
-    worktree: str | None
-    """None: still being written (empty, or no final newline yet)."""
-    mtime_ns: int
-    pid: int
-    head_ref: str | None = None
-    """What HEAD named when the commit was made (`refs/heads/<branch>`, or `HEAD` when
-    detached): the branch the capture records, whatever is checked out by the time it runs."""
-    seq: int | None = None
-    """The commit order the shim gave it; None for an entry an older shim wrote."""
-    common_dir: str | None = None
-    """The repository's common git dir: its commits outlive the work tree they were made in."""
-    rewritten: dict[str, str] | None = None
-    """A rewrite post-rewrite left to the drainer: old commit -> new commit."""
-
-    @property
-    def order(self) -> tuple[int, int, int, int, str]:
-        return (
-            0 if self.seq is None else 1,
-            self.seq or 0,
-            self.mtime_ns,
-            self.pid,
-            self.path.name,
-        )
 
 
 class JournalState(NamedTuple):
@@ -158,7 +161,7 @@ def drain_unless_busy() -> bool:
 
 def _drain(*, in_hook: bool, failed: set[str], wait: float | None = None) -> _Drained:
     directory = journal_dir()
-    if not _entry_names(directory):
+    if not entry_names(directory):
         return _Drained(0, False)
 
     try:
@@ -166,7 +169,7 @@ def _drain(*, in_hook: bool, failed: set[str], wait: float | None = None) -> _Dr
     except OSError as exc:
         # Every entry waits for a drain that can lock: say so once for each, not in a loop.
         log_line(f"journal: cannot open its lock ({exc}); commits stay recorded, uncaptured")
-        failed.update(_entry_names(directory))
+        failed.update(entry_names(directory))
         return _Drained(0, False)
     try:
         if wait is None and in_hook:
@@ -178,7 +181,7 @@ def _drain(*, in_hook: bool, failed: set[str], wait: float | None = None) -> _Dr
     except OSError as exc:  # a file system without locks (some NFS): nothing to capture under
         os.close(lock)
         log_line(f"journal: cannot lock {state_dir() / LOCK} ({exc}); commits stay recorded")
-        failed.update(_entry_names(directory))
+        failed.update(entry_names(directory))
         return _Drained(0, False)
     try:
         return _Drained(_drain_locked(directory, failed, in_hook=in_hook), False)
@@ -251,7 +254,7 @@ def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
         if entry.worktree is None:
             if time.time() - entry.mtime_ns / 1e9 > STALE_PARTIAL_SECONDS:
                 log_line(f"journal: {entry.path.name} was never finished; removed")
-                _remove(entry.path)
+                remove(entry.path)
             continue
         if entry.rewritten is None and entry.sha in superseded:
             log_line(
@@ -291,7 +294,7 @@ def _settle(entry: Entry, outcome: str | None, failed: set[str]) -> bool:
         return False
     # Only now: a crash before this captures it again, idempotently. One that cannot be removed
     # is not captured again by this drain (the next one finds it a duplicate).
-    if not _remove(entry.path):
+    if not remove(entry.path):
         failed.add(entry.path.name)
     return outcome == _CAPTURED
 
@@ -324,7 +327,7 @@ def _capture_together(run: list[Entry], *, in_hook: bool) -> str:
 
     label = f"{run[0].sha[:12]}..{run[-1].sha[:12]}"
     with git_command.without_repo_env():
-        where = _work_tree_for(run[0])
+        where = work_tree_for(run[0])
         if where is None:
             return _RETRY_ONE_BY_ONE  # each says how to recover it
         cwd, made_elsewhere = where
@@ -372,7 +375,7 @@ def _capture(entry: Entry, *, in_hook: bool) -> str:
     # The drainer captures for every repository: git must find each from its work tree, not
     # from the GIT_DIR that the git which ran one of the hooks exported.
     with git_command.without_repo_env():
-        where = _work_tree_for(entry)
+        where = work_tree_for(entry)
         while True:
             if where is None:
                 # The work tree is gone and the repository with it (or the entry does not say
@@ -413,7 +416,7 @@ def _capture(entry: Entry, *, in_hook: bool) -> str:
                     except FatalError:
                         # Its folder is there but no repository any more: the repository's
                         # other work trees still have the commit.
-                        where = _elsewhere(entry)
+                        where = elsewhere(entry)
                         continue
                 # What the hook said of a condition that is not a bug (a commit git no longer
                 # has, say); kept until that line is where the next hook shows it.
@@ -426,64 +429,6 @@ def _capture(entry: Entry, *, in_hook: bool) -> str:
     return _CAPTURED
 
 
-def _work_tree_for(entry: Entry) -> tuple[Path, bool] | None:
-    """Where to run git for an entry, and whether that is not where the commit was made.
-
-    Its own work tree while it is there. A linked worktree removed at once (`spec-kitty merge`
-    commits in one under the temp folder) left its commit in the repository's object store:
-    capture it from the main work tree, or another of the repository's."""
-    assert entry.worktree is not None
-    own = Path(entry.worktree)
-    if _is_dir(own):
-        return own, False
-    return _elsewhere(entry)
-
-
-def _elsewhere(entry: Entry) -> tuple[Path, bool] | None:
-    """Another live work tree of the entry's repository, when the entry names its common dir."""
-    if entry.common_dir is None:
-        return None
-    own = Path(entry.worktree or "")
-    for other in _work_trees_of(Path(entry.common_dir)):
-        if other != own:
-            return other, True
-    return None
-
-
-def _work_trees_of(common_dir: Path) -> list[Path]:
-    """The live work trees of a repository, the main one first (`git worktree list`)."""
-    from kitty_hooks.errors import FatalError
-    from kitty_hooks.gitrepo.command import run_git
-
-    if not _is_dir(common_dir):
-        return []
-    try:
-        out = run_git(common_dir, "worktree", "list", "--porcelain")
-    except FatalError:
-        return []
-    found: list[Path] = []
-    current: Path | None = None
-    for line in [*os.fsdecode(out).splitlines(), ""]:
-        if line.startswith("worktree "):
-            current = Path(line[len("worktree ") :])
-        elif line == "bare":
-            current = None
-        elif not line and current is not None:
-            if _is_dir(current):
-                found.append(current)
-            current = None
-    return found
-
-
-def _is_dir(path: Path) -> bool:
-    """Whether path is a folder we can reach; False for any error (a name too long for the file
-    system, a parent we may not search), where Path.is_dir() raises."""
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def _follow(entry: Entry, superseded: frozenset[str]) -> str:
     """Follow a rewrite post-rewrite left to the drainer, in its place in commit order."""
     from kitty_hooks.capture.commits import describe, follow_rewrite
@@ -492,7 +437,7 @@ def _follow(entry: Entry, superseded: frozenset[str]) -> str:
 
     assert entry.rewritten is not None
     with git_command.without_repo_env():
-        where = _work_tree_for(entry)
+        where = work_tree_for(entry)
         if where is None:
             log_line(
                 f"journal: {entry.path.name}: the repository of work tree {entry.worktree} is "
@@ -511,105 +456,9 @@ def _follow(entry: Entry, superseded: frozenset[str]) -> str:
     return _CAPTURED
 
 
-def defer_rewrite(worktree: Path, rewritten: dict[str, str]) -> bool:
-    """Leave a rewrite to the drain that holds the lock: an entry after every commit recorded so
-    far. False when it could not be written (the hook then follows the rewrite itself)."""
-    from kitty_hooks.files import write_atomically
-    from kitty_hooks.gitrepo import repo as git_repo
-
-    directory = journal_dir()
-    try:
-        common = git_repo.common_dir(worktree)
-    except Exception as exc:  # FatalError: no repository; the hook says so itself
-        log_line(f"journal: rewrite not recorded ({exc})")
-        return False
-    lines = [str(worktree), str(common), *(f"{old} {new}" for old, new in rewritten.items())]
-    name = f"{next_seq(_entry_names(directory))}-{REWRITE}-{os.getpid()}{SUFFIX}"
-    try:
-        write_atomically(directory / name, os.fsencode("\n".join(lines) + "\n"))
-    except OSError as exc:
-        log_line(f"journal: cannot record the rewrite in {directory} ({exc}); followed now")
-        return False
-    log_line(f"journal: another drain is busy: rewrite of {len(rewritten)} commits left to it")
-    # As the shim does after writing an entry (W, then R in the module's argument): the drain
-    # that holds the lock may be one that looks no more (`status`), or a drainer leaving.
-    if running_drainer() is None:
-        _start_drainer()
-    return True
-
-
-def _start_drainer() -> None:
-    """A detached drainer, as the post-commit shim starts it (it writes its own marker)."""
-    import subprocess
-
-    try:
-        with open(state_dir() / "kitty-hooks.log", "ab") as output:
-            subprocess.Popen(
-                [sys.executable, "-m", "kitty_hooks.capture.journal"],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-                cwd="/",
-                env={**os.environ, "PYTHONSAFEPATH": "1"},
-                start_new_session=True,
-                close_fds=True,
-            )
-    except OSError as exc:
-        log_line(f"journal: cannot start a drainer ({exc}); the next reader of the queue drains")
-
-
-def record_commit(worktree: Path) -> bool:
-    """Record HEAD in the journal as the post-commit shim does, for a post-commit that would
-    capture in the foreground while another drain holds the lock: captured now, its move would
-    take a Lamport clock before the commits recorded ahead of it. False when it could not be
-    recorded (the hook then captures it itself)."""
-    from kitty_hooks.errors import FatalError
-    from kitty_hooks.files import write_atomically
-    from kitty_hooks.gitrepo.command import run_git
-
-    # The drainer finds the repository from the work tree alone (as the shim checks): not
-    # from a GIT_WORK_TREE, or a GIT_DIR of the user's.
-    git_dir = os.environ.get("GIT_DIR", "")
-    if os.environ.get("GIT_WORK_TREE") or not (
-        git_dir in ("", ".git", str(worktree / ".git")) or "/worktrees/" in git_dir
-    ):
-        return False
-    directory = journal_dir()
-    try:
-        out = run_git(
-            worktree, "rev-parse", "HEAD", "--symbolic-full-name", "HEAD", "--git-common-dir"
-        )
-        sha, ref, common = os.fsdecode(out).splitlines()[:3]
-        top = run_git(worktree, "rev-parse", "--show-toplevel")
-    except (FatalError, ValueError):
-        return False
-    common_dir = Path(common) if Path(common).is_absolute() else worktree / common
-    lines = [os.fsdecode(top).rstrip("\n"), ref, str(common_dir.resolve())]
-    if any("\n" in line for line in lines) or not lines[0].startswith("/"):
-        return False
-    name = f"{next_seq(_entry_names(directory))}-{sha}-{os.getpid()}{SUFFIX}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        write_atomically(directory / name, os.fsencode("\n".join(lines) + "\n"))
-    except OSError as exc:
-        log_line(f"journal: cannot record {sha[:12]} in {directory} ({exc}); captured now")
-        return False
-    if running_drainer() is None:
-        _start_drainer()
-    return True
-
-
-def next_seq(names: Iterable[str]) -> int:
-    """One more than the highest seq of the entries waiting (the shim's rule, in sh)."""
-    highest = 0
-    for name in names:
-        seq, _, rest = name.partition("-")
-        if "-" in rest and seq.isdigit() and len(seq) < 10:
-            highest = max(highest, int(seq))
-    return highest + 1
-
-
 _NOTE_HEAD = "kitty-hooks: commit"
+# The notes the next hook prints: a few lines; past this they are not searched for a repeat.
+_MAX_NOTES_BYTES = 1 << 20
 
 
 def _add_note(short_sha: str, text: str, *, once: bool = False) -> bool:
@@ -621,7 +470,7 @@ def _add_note(short_sha: str, text: str, *, once: bool = False) -> bool:
         if once:
             try:
                 with open(path, encoding="utf-8", errors="replace") as notes:
-                    if line in notes.read(_MAX_ENTRY_BYTES):
+                    if line in notes.read(_MAX_NOTES_BYTES):
                         return True
             except FileNotFoundError:
                 pass
@@ -631,156 +480,6 @@ def _add_note(short_sha: str, text: str, *, once: bool = False) -> bool:
             os.fsync(out.fileno())  # on a full disk the write may only fail here
     except OSError:
         return False  # it is in the log, if the log could be written
-    return True
-
-
-def entries(directory: Path | None = None, *, tidy: bool = True) -> list[Entry]:
-    """The journal's entries in commit order (see the module's docstring).
-
-    Only regular files are read, opened without blocking (a FIFO named like an entry would hold
-    the drainer for ever). A file that is no entry the shim writes is removed, and one that
-    cannot be read as a file is moved aside, once, with a log line; unless tidy is False
-    (doctor only looks).
-    """
-    directory = journal_dir() if directory is None else directory
-    found: list[Entry] = []
-    for name in _entry_names(directory):
-        entry = _read_entry(directory / name, tidy=tidy)
-        if entry is not None:
-            found.append(entry)
-    found.sort(key=lambda e: e.order)
-    return found
-
-
-def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
-    from kitty_hooks.model.events import is_lower_hex  # only once there are entries
-
-    name = path.name
-    fields = name[: -len(SUFFIX)].split("-")
-    if len(fields) == 2:  # an older shim's <sha>-<pid>
-        seq_text, (sha, pid) = None, fields
-    elif len(fields) == 3:
-        seq_text, sha, pid = fields
-    else:
-        seq_text, sha, pid = None, "", ""
-    rewrite = sha == REWRITE and seq_text is not None
-    if not (
-        pid.isdigit()
-        and (seq_text is None or (seq_text.isdigit() and len(seq_text) < 10))
-        and (rewrite or (len(sha) in (40, 64) and is_lower_hex(sha)))
-    ):
-        if tidy:
-            _set_aside(path, "is not a name the shim writes", remove=True)
-        return None
-    try:
-        content, mtime_ns = _read_regular(path)
-    except FileNotFoundError:
-        return None  # captured meanwhile
-    except OSError as exc:
-        if tidy:
-            _set_aside(path, f"cannot be read ({exc.strerror or exc})", remove=False)
-        return None
-    seq = None if seq_text is None else int(seq_text)
-    # Lines, each ending in a newline: until the last newline is there, still being written.
-    if not content.endswith(b"\n"):
-        return Entry(path, "" if rewrite else sha, None, mtime_ns, int(pid), seq=seq)
-    lines = os.fsdecode(content[:-1]).split("\n")
-    worktree = lines[0]
-    if rewrite:
-        rewritten: dict[str, str] = {}
-        for line in lines[2:]:
-            old, _, new = line.partition(" ")
-            if len(old) in (40, 64) and is_lower_hex(old) and len(new) == len(old):
-                rewritten[old] = new
-        good = len(lines) >= 3 and lines[1].startswith("/") and bool(rewritten)
-        common, head_ref = (lines[1] if good else None), None
-    else:
-        rewritten = None
-        good = len(lines) <= 3 and (len(lines) < 3 or lines[2].startswith("/"))
-        head_ref = lines[1] if len(lines) >= 2 else None
-        common = lines[2] if len(lines) == 3 else None
-    if not (good and worktree.startswith("/")):
-        if tidy:
-            _set_aside(path, "does not hold a work tree path", remove=True)
-        return None
-    return Entry(
-        path,
-        "" if rewrite else sha,
-        worktree,
-        mtime_ns,
-        int(pid),
-        head_ref,
-        seq,
-        common,
-        rewritten,
-    )
-
-
-def _read_regular(path: Path) -> tuple[bytes, int]:
-    """A regular file's bytes and modification time; OSError for anything else, without
-    blocking on it (a FIFO) or following a link out of the journal."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(0, "not a regular file")
-        if info.st_size > _MAX_ENTRY_BYTES:
-            raise OSError(0, f"{info.st_size} bytes, far more than an entry holds")
-        content = os.read(fd, _MAX_ENTRY_BYTES + 1)
-    finally:
-        os.close(fd)
-    return content, info.st_mtime_ns
-
-
-# Files set aside already, or that could not be: said once by this process, not at every look.
-_reported: set[str] = set()
-
-
-def _set_aside(path: Path, why: str, *, remove: bool) -> None:
-    """A file in the journal that is no entry: removed (a regular file the shim did not write)
-    or moved aside as <name>.aside, with one log line; never read again as an entry."""
-    if str(path) in _reported:
-        return
-    _reported.add(str(path))
-    if remove and not path.is_symlink() and _is_regular(path):
-        if _remove(path):
-            log_line(f"journal: {path.name} {why}; removed")
-        return
-    aside = path.with_name(path.name + ASIDE)
-    if os.path.lexists(aside):
-        aside = aside.with_name(f"{aside.name}.{os.getpid()}.{time.monotonic_ns()}")
-    try:
-        os.rename(path, aside)
-    except OSError as exc:
-        log_line(f"journal: {path.name} {why}, and cannot be moved aside ({exc}); skipped")
-        return
-    log_line(f"journal: {path.name} {why}; moved aside to {aside.name}")
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _entry_names(directory: Path) -> list[str]:
-    try:
-        with os.scandir(directory) as listing:
-            return [e.name for e in listing if e.name.endswith(SUFFIX)]
-    except OSError:  # absent (nothing recorded yet), or not a folder: nothing to drain
-        return []
-
-
-def _remove(path: Path) -> bool:
-    """Whether path is gone now."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log_line(f"journal: cannot remove {path} ({exc})")
-        return False
     return True
 
 
@@ -798,69 +497,6 @@ def state(now: float | None = None) -> JournalState:
         drainer_pid=running_drainer(),
         notes=notes,
     )
-
-
-def running_drainer() -> int | None:
-    """The pid in the marker, when that process is alive and is the one the marker meant (the
-    shim's test, in sh: kill -0, and the start time /proc gives)."""
-    pid, started = _read_marker(journal_dir() / MARKER)
-    if pid is None or pid <= 1:
-        return None
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # another user's process is no drainer of ours
-        return None
-    except OverflowError:
-        return None
-    now = start_time(pid)
-    if now is not None and now != started:
-        return None  # the pid names another process now: a drainer killed outright left it
-    return pid
-
-
-def start_time(pid: int) -> str | None:
-    """When the process started (field 22 of /proc/<pid>/stat, clock ticks since boot), as the
-    shim reads it; None without /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as source:
-            line = source.read(4096)
-    except OSError:
-        return None
-    # The command name (field 2) may hold blanks and parentheses: what follows its last ") ".
-    fields = line.rpartition(b") ")[2].split()
-    return fields[19].decode("ascii", "replace") if len(fields) > 19 else None
-
-
-def marker_line(pid: int) -> str:
-    """What the marker holds for a drainer: its pid and its start time."""
-    return f"{pid} {start_time(pid) or ''}\n"
-
-
-def _read_marker(marker: Path) -> tuple[int | None, str]:
-    try:
-        fields = marker.read_text(encoding="ascii").split()
-        return int(fields[0]), (fields[1] if len(fields) > 1 else "")
-    except (OSError, ValueError, IndexError):
-        return None, ""
-
-
-def _marker_pid(marker: Path) -> int | None:
-    return _read_marker(marker)[0]
-
-
-def _claim(marker: Path) -> None:
-    temp = marker.with_name(f".{marker.name}.{os.getpid()}")
-    try:
-        temp.write_text(marker_line(os.getpid()), encoding="ascii")
-        os.replace(temp, marker)
-    except OSError as exc:
-        log_line(f"journal: cannot write {marker} ({exc}); later commits may start drainers")
-
-
-def _release(marker: Path) -> None:
-    """Remove the marker if it names this process (M in the module's argument)."""
-    if _marker_pid(marker) == os.getpid():
-        _remove(marker)
 
 
 def _more_within(seconds: float, failed: set[str]) -> bool:
@@ -885,10 +521,10 @@ def main(argv: list[str]) -> int:
     linger = LINGER_SECONDS if "--marked" in argv else 0.0
     if "--marked" in argv:
         deadline = time.monotonic() + _MARKER_WAIT_SECONDS
-        while _marker_pid(marker) != os.getpid() and time.monotonic() < deadline:
+        while marker_pid(marker) != os.getpid() and time.monotonic() < deadline:
             time.sleep(0.005)
     else:
-        _claim(marker)
+        claim(marker)
     failed: set[str] = set()
     captured = 0
     try:
@@ -898,15 +534,15 @@ def main(argv: list[str]) -> int:
                 # The marker still names us: shims started nobody meanwhile.
                 time.sleep(GATHER_SECONDS)
                 continue
-            _release(marker)
+            release(marker)
             if not _more_within(0.0, failed):
                 break
-            _claim(marker)
+            claim(marker)
     except Exception:
         log_exception("journal: drainer failed")
         return 1
     finally:
-        _release(marker)
+        release(marker)
     log_line(
         f"journal: drainer done, {captured} commit{'s' if captured != 1 else ''} captured"
         + (f", {len(failed)} kept after a failure" if failed else "")

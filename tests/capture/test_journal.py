@@ -190,7 +190,7 @@ from kitty_hooks.capture import journal
 def die(path):
     os.kill(os.getpid(), signal.SIGKILL)  # the capture returned; the entry is not removed yet
 
-journal._remove = die
+journal.remove = die
 journal.drain()
 """
 
