@@ -91,12 +91,12 @@ def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
         seq_text, sha, pid = None, "", ""
     rewrite = sha == REWRITE and seq_text is not None
     if not (
-        pid.isdigit()
-        and (seq_text is None or (seq_text.isdigit() and len(seq_text) < 10))
+        _is_number(pid)
+        and (seq_text is None or (_is_number(seq_text) and len(seq_text) < 10))
         and (rewrite or (len(sha) in (40, 64) and is_lower_hex(sha)))
     ):
         if tidy:
-            _set_aside(path, "is not a name the shim writes", remove=True)
+            _set_aside(path, "is not a name the shim writes", delete=True)
         return None
     try:
         content, mtime_ns = _read_regular(path)
@@ -104,7 +104,7 @@ def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
         return None  # captured meanwhile
     except OSError as exc:
         if tidy:
-            _set_aside(path, f"cannot be read ({exc.strerror or exc})", remove=False)
+            _set_aside(path, f"cannot be read ({exc.strerror or exc})", delete=False)
         return None
     seq = None if seq_text is None else int(seq_text)
     # Lines, each ending in a newline: until the last newline is there, still being written.
@@ -116,7 +116,7 @@ def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
         rewritten: dict[str, str] = {}
         for line in lines[2:]:
             old, _, new = line.partition(" ")
-            if len(old) in (40, 64) and is_lower_hex(old) and len(new) == len(old):
+            if len(old) in (40, 64) and len(new) == len(old) and is_lower_hex(old + new):
                 rewritten[old] = new
         good = len(lines) >= 3 and lines[1].startswith("/") and bool(rewritten)
         common, head_ref = (lines[1] if good else None), None
@@ -127,7 +127,7 @@ def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
         common = lines[2] if len(lines) == 3 else None
     if not (good and worktree.startswith("/")):
         if tidy:
-            _set_aside(path, "does not hold a work tree path", remove=True)
+            _set_aside(path, "does not hold a work tree path", delete=True)
         return None
     return Entry(
         path,
@@ -140,6 +140,11 @@ def _read_entry(path: Path, *, tidy: bool) -> Entry | None:
         common,
         rewritten,
     )
+
+
+def _is_number(text: str) -> bool:
+    """Digits as the shim's `case` reads them: ASCII only ("²".isdigit() is True, int() fails)."""
+    return text.isascii() and text.isdigit()
 
 
 def _read_regular(path: Path) -> tuple[bytes, int]:
@@ -162,13 +167,13 @@ def _read_regular(path: Path) -> tuple[bytes, int]:
 _reported: set[str] = set()
 
 
-def _set_aside(path: Path, why: str, *, remove: bool) -> None:
+def _set_aside(path: Path, why: str, *, delete: bool) -> None:
     """A file in the journal that is no entry: removed (a regular file the shim did not write)
     or moved aside as <name>.aside, with one log line; never read again as an entry."""
     if str(path) in _reported:
         return
     _reported.add(str(path))
-    if remove and not path.is_symlink() and _is_regular(path):
+    if delete and not path.is_symlink() and _is_regular(path):
         if remove(path):
             log_line(f"journal: {path.name} {why}; removed")
         return
@@ -215,7 +220,7 @@ def next_seq(names: Iterable[str]) -> int:
     highest = 0
     for name in names:
         seq, _, rest = name.partition("-")
-        if "-" in rest and seq.isdigit() and len(seq) < 10:
+        if "-" in rest and _is_number(seq) and len(seq) < 10:
             highest = max(highest, int(seq))
     return highest + 1
 

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kitty_hooks.capture import journal
 from kitty_hooks.githooks.install import install_hooks
@@ -380,6 +382,46 @@ def test_an_entry_whose_work_tree_cannot_be_stated_raises_nothing(
     assert "Traceback" not in log()
     (note,) = journal.state().notes
     assert f"run `kitty-hooks scan {sha}^!` in the repository" in note
+
+
+_NAME_PARTS = st.one_of(
+    st.sampled_from(["1", "12", "²", "٣", "rewrite", "a" * 40, "b" * 64, "A" * 40, "", "9" * 12]),
+    st.text(alphabet="0123456789abcdef-", max_size=70),
+    st.text(max_size=20).filter(lambda t: "/" not in t and "\0" not in t),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    files=st.lists(
+        st.tuples(
+            st.lists(_NAME_PARTS, min_size=1, max_size=4),
+            st.one_of(
+                st.binary(max_size=300),
+                st.lists(st.text(max_size=60), max_size=6).map(
+                    lambda lines: "".join(f"{line}\n" for line in lines).encode("utf-8", "replace")
+                ),
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_any_file_in_the_journal_is_read_or_set_aside_without_raising(
+    files: list[tuple[list[str], bytes]],
+) -> None:
+    directory = journal_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.iterdir():
+        old.unlink()
+    for parts, content in files:
+        name = "-".join(parts) + journal.SUFFIX
+        if len(os.fsencode(name)) < 250:
+            (directory / name).write_bytes(content)
+    for entry in journal.entries():  # never raises; what it returns is well-formed
+        assert entry.sha == "" or len(entry.sha) in (40, 64)
+        assert entry.worktree is None or entry.worktree.startswith("/")
+        assert entry.seq is None or entry.seq >= 0
+    assert journal.next_seq(os.listdir(directory)) >= 1
 
 
 # --- commit order, whatever the clock (19.11) --------------------------------------------------
