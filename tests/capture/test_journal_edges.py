@@ -332,6 +332,14 @@ def test_a_fifo_named_like_an_entry_is_moved_aside_without_blocking(
     (entry,) = journal.entries()
     fifo = journal_dir() / f"1-{'a' * 40}-1.commit"
     os.mkfifo(fifo)
+    # doctor only looks (it sets nothing aside): it must not hang on it either.
+    looked = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks", "doctor"], cwd=hooked.path, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert "Traceback" not in looked.stderr
+    assert "1 commit recorded" in looked.stdout
+    assert os.path.lexists(fifo)
     done = subprocess.run(
         [sys.executable, "-c", "from kitty_hooks.capture import journal; print(journal.drain())"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
