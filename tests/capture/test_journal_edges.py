@@ -19,6 +19,7 @@ from kitty_hooks.capture import journal
 from kitty_hooks.githooks.install import install_hooks
 from kitty_hooks.locations import journal_dir, log_path, state_dir
 from kitty_hooks.queue.database import default_queue_path
+from kitty_hooks.queue.entries import QueueEntry
 from tests.capture.test_journal import (
     WP,
     F,
@@ -572,3 +573,89 @@ def test_a_commit_that_cannot_be_read_holds_up_none_of_the_others_in_its_run(
     (note,) = journal.state().notes
     assert note.startswith(f"kitty-hooks: commit {missing[:12]}: ")
     assert journal.entries() == []
+
+
+# --- all of it at once, seeded -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [7, 19, 31])
+def test_random_moves_amends_busy_drains_and_clock_steps_queue_exactly_the_history(
+    hooked: Repo, no_drainer_starts: None, tmp_path: Path, seed: int
+) -> None:
+    """Commits and amends through the shims, while another drain holds the lock or not, with the
+    entries' clocks stepped back at random: afterwards the queue holds exactly the moves of the
+    history HEAD reaches (what a scan of it finds), in commit order, and nothing amended away."""
+    import random
+
+    chance = random.Random(seed)
+    lanes = ("claimed", "doing", "for_review", "done", "planned")
+    wps = {f"WP0{n}": "planned" for n in range(1, 4)}
+    base = head(hooked)  # made before the hooks were installed: not ours to capture
+    for wp_id in wps:
+        hooked.write(f"{F}/tasks/{wp_id}-x.md", wp("planned", wp_id))
+    commit(hooked)
+    holder: subprocess.Popen[str] | None = None
+    try:
+        for _ in range(60):
+            op = chance.choice(("move", "move", "amend", "busy", "clock", "drain"))
+            if op == "busy":
+                if holder is None:
+                    holder = subprocess.Popen(
+                        [sys.executable, "-c", _HOLD_THE_LOCK, str(state_dir() / journal.LOCK)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                    )  # fmt: skip
+                    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+                else:
+                    assert holder.stdin is not None
+                    holder.stdin.close()
+                    holder.wait()
+                    holder = None
+            elif op == "clock":
+                for entry in journal.entries(tidy=False):
+                    stamp = time.time() - chance.uniform(0, 86_400)
+                    os.utime(entry.path, (stamp, stamp))
+            elif op == "drain":
+                if holder is None:
+                    journal.drain()
+            else:
+                wp_id = chance.choice(sorted(wps))
+                lane = chance.choice([lane for lane in lanes if lane != wps[wp_id]])
+                wps[wp_id] = lane
+                hooked.write(f"{F}/tasks/{wp_id}-x.md", wp(lane, wp_id))
+                commit(hooked, *(["--amend", "--allow-empty"] if op == "amend" else []))
+    finally:
+        if holder is not None:
+            assert holder.stdin is not None
+            holder.stdin.close()
+            holder.wait()
+    captured()
+    assert journal.entries() == []
+
+    # What the history HEAD reaches holds, found by a scan into a queue of its own.
+    other = tmp_path / "scan-home"
+    env = {**os.environ, "KITTY_HOOKS_HOME": str(other)}
+    scanned = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks", "scan", f"{base}..HEAD"], cwd=hooked.path, env=env,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert scanned.returncode == 0, scanned.stderr
+    from kitty_hooks.queue.store import EventQueue
+
+    with EventQueue(other / "queue.db") as queue:
+        history = sorted(queue.list_entries(), key=lambda e: e.envelope["lamport_clock"])
+
+    def moves_of(found: list[QueueEntry]) -> list[tuple[str, str, str, str]]:
+        return [
+            (e.commit_sha or "", e.envelope["aggregate_id"], str(e.envelope["payload"]["from_lane"]),
+             e.envelope["payload"]["to_lane"])
+            for e in found
+        ]  # fmt: skip
+
+    # Each move once; and each WP's moves in the order history made them (moves of one amended
+    # commit may keep the clocks they took before the amend, ahead of what the amend added).
+    assert sorted(moves_of(queued())) == sorted(moves_of(history))
+    for wp_id in wps:
+        assert [m for m in moves_of(queued()) if m[1] == wp_id] == [
+            m for m in moves_of(history) if m[1] == wp_id
+        ]
