@@ -5,9 +5,10 @@ costs a Python start, imports, git calls and a queue transaction (~50 ms); recor
 shim one `git rev-parse` and a file written with shell builtins. So the shim writes
 `$state/journal/<seq>-<sha>-<shell pid>.commit` (the work tree, HEAD's ref and the repository's
 common dir, a line each) and starts `python -m kitty_hooks.capture.journal` detached, unless one
-is running already. The drainer captures the entries one at a time in commit order and deletes
-each only after its capture is in the queue (or the spool): a crash captures it again, and
-capture is idempotent by event id.
+is running already. The drainer captures the entries in commit order (a run of consecutive
+entries of one work tree and branch in one call) and deletes each only after its capture is in
+the queue (or the spool): a crash captures it again, and capture is idempotent by event id.
+The entry files are journal_entries.py's; the drainer marker, journal_marker.py's.
 
 Commit order is <seq>, not a clock: the shim takes one more than the highest seq of the entries
 waiting (a glob, no process), so the commits of one repository, which git makes one after the
@@ -17,11 +18,12 @@ older shim wrote (`<sha>-<pid>.commit`) come first, by modification time.
 
 Everyone who reads the queue calls `drain()` first (post-rewrite, flush, the CLI's queue and
 status commands), so the delay never shows as a missing event; it blocks on the lock while a
-drainer works (a hook for HOOK_WAIT_SECONDS at most: git is waiting). What a capture would have
+drainer works. A hook does not wait: post-rewrite, and a post-commit that would capture in the
+foreground, put their work in the journal after what waits there (below); only when they cannot
+do they wait, HOOK_WAIT_SECONDS at most. What a capture would have
 printed goes to the log and to `journal/notes`, which the next hook shim prints.
 
-A rewrite while another drain holds the lock (post-rewrite could not wait for it) becomes an
-entry of its own, `<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old>
+A rewrite while another drain holds the lock becomes an entry of its own, `<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old>
 <new>" lines), followed in its place in commit order: a commit that a later rewrite entry
 replaced is never captured, and the rewrite then tidies the queue as post-rewrite would have.
 
