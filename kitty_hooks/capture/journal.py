@@ -20,12 +20,13 @@ Everyone who reads the queue calls `drain()` first (post-rewrite, flush, the CLI
 status commands), so the delay never shows as a missing event; it blocks on the lock while a
 drainer works. A hook does not wait: post-rewrite, and a post-commit that would capture in the
 foreground, put their work in the journal after what waits there (below); only when they cannot
-do they wait, HOOK_WAIT_SECONDS at most. What a capture would have
-printed goes to the log and to `journal/notes`, which the next hook shim prints.
+do they wait, HOOK_WAIT_SECONDS at most. What a capture would have printed goes to the log and
+to `journal/notes`, which the next hook shim prints.
 
-A rewrite while another drain holds the lock becomes an entry of its own, `<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old>
-<new>" lines), followed in its place in commit order: a commit that a later rewrite entry
-replaced is never captured, and the rewrite then tidies the queue as post-rewrite would have.
+A rewrite while another drain holds the lock becomes an entry of its own,
+`<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old> <new>" lines),
+followed in its place in commit order: a commit that a later rewrite entry replaced is never
+captured, and the rewrite then tidies the queue as post-rewrite would have.
 
 At most one drainer works at a time (an exclusive flock), and the shim starts one only when the
 marker `journal/drainer.pid` names a running drainer: its pid and its start time (field 22 of
