@@ -220,7 +220,8 @@ def next_seq(names: Iterable[str]) -> int:
     highest = 0
     for name in names:
         seq, _, rest = name.partition("-")
-        if "-" in rest and _is_number(seq) and len(seq) < 10:
+        # No leading zero: the shim's arithmetic would read it as octal.
+        if "-" in rest and _is_number(seq) and len(seq) < 10 and not seq.startswith("0"):
             highest = max(highest, int(seq))
     return highest + 1
 

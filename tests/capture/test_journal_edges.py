@@ -473,10 +473,26 @@ def test_entries_an_older_shim_wrote_are_read_and_come_first(
     assert moves() == [("WP01", "planned", "doing"), ("WP01", "doing", "for_review")]
 
 
-def test_the_shim_numbers_after_the_highest_entry_waiting() -> None:
+def test_the_shim_numbers_after_the_highest_entry_waiting_whatever_else_is_there(
+    hooked: Repo, no_drainer_starts: None
+) -> None:
+    # A leading zero (the shell's arithmetic would read 09 as octal, and fail), a digit that
+    # is not ASCII: neither counts. An entry still being written does.
+    for name in (f"09-{'c' * 40}-1.commit", "²-rewrite-1.commit"):
+        (journal_dir() / name).write_text("junk")
+    (journal_dir() / f"5-{'e' * 40}-1.commit").write_text("")
+    expected = journal.next_seq(os.listdir(journal_dir()))
+    assert expected == 6
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    assert [e.seq for e in journal.entries(tidy=False) if e.sha == head(hooked)] == [expected]
+
+
+def test_python_numbers_entries_as_the_shim_does() -> None:
     """The shim's rule, in sh, and Python's (a deferred rewrite) agree."""
     names = [f"7-{'a' * 40}-1.commit", f"{'b' * 40}-2.commit", "12-rewrite-3.commit", "x.commit"]
     assert journal.next_seq(names) == 13
+    assert journal.next_seq([*names, f"099-{'c' * 40}-4.commit"]) == 13  # no octal surprises
     assert journal.next_seq([]) == 1
 
 
