@@ -7,12 +7,13 @@ something to queue: most commits touch no kitty-specs file and cost one git call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import closing
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kitty_hooks.errors import FatalError
 from kitty_hooks.gitrepo import blobs as git_blobs
 from kitty_hooks.gitrepo import history as git_history
 from kitty_hooks.gitrepo import repo as git_repo
@@ -57,6 +58,19 @@ class CaptureResult:
         # Event id -> the commit it was found in, and the repository, for the queue (orphans).
         self.commit_of: dict[str, str] = {}
         self.repo_dir: str | None = None
+
+
+class NotQueued(FatalError):
+    """Lane changes neither the queue nor the spool could take (a full disk, say)."""
+
+    def __init__(self, queue_problem: str, spool_problem: str) -> None:
+        super().__init__(
+            f"{queue_problem}; and the spool could not be written either ({spool_problem}): "
+            "these lane changes are not queued - run `kitty-hooks scan` over this commit once "
+            "it is fixed"
+        )
+        self.queue_problem = queue_problem
+        self.spool_problem = spool_problem
 
 
 def describe(result: CaptureResult, hook: str) -> str | None:
@@ -108,12 +122,15 @@ def capture_commit(
     head_ref: str | None = None,
     queue_path: Path | None = None,
     busy_timeout_ms: int = HOOK_BUSY_TIMEOUT_MS,
+    execution_mode: str | None = None,
 ) -> CaptureResult:
     """Queue the lane changes of one commit (the post-commit hook, or the journal's drainer).
 
     The project config is read at the commit, and head_ref (what HEAD named when the commit
     was made: refs/heads/<branch>, or HEAD when detached) gives the branch: the journal's
-    drainer runs a moment later, when another branch may be checked out.
+    drainer runs a moment later, when another branch may be checked out. execution_mode:
+    "worktree" for a commit made in a linked worktree that is gone (cwd is another work tree
+    of the same repository); None: as cwd is.
     """
     commit = git_history.read_commit(cwd, rev, paths=_PATHS)
     result = CaptureResult(commits=1)
@@ -121,13 +138,49 @@ def capture_commit(
         cwd,
         [commit],
         result,
-        execution_mode=None,
+        execution_mode=execution_mode,
         config_rev=commit.sha,
         head_ref=head_ref,
         queue_path=queue_path,
     )
     for envelopes in chunks:
         _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
+    return result
+
+
+def capture_commits(
+    cwd: Path,
+    revs: list[str],
+    *,
+    head_ref: str | None = None,
+    queue_path: Path | None = None,
+    busy_timeout_ms: int = HOOK_BUSY_TIMEOUT_MS,
+    execution_mode: str | None = None,
+) -> CaptureResult:
+    """capture_commit for several commits made one after the other on one branch (the journal's
+    drainer, behind a rebase), in the order given: the same events, with git read in a few
+    calls for them all and one queue transaction. The config is read at each commit, as
+    capture_commit reads it: the commits are taken in runs that share its version."""
+    commits = git_history.read_commits(cwd, list(dict.fromkeys(revs)), paths=_PATHS)
+    result = CaptureResult(commits=len(commits))
+    moving = [c for c in commits if _may_move(c)]
+    configs = git_blobs.read_blobs(cwd, [f"{c.sha}:{PROJECT_CONFIG}" for c in moving])
+    envelopes: list[Envelope] = []
+    start = 0
+    for end in range(1, len(moving) + 1):
+        if end < len(moving) and configs[end] == configs[start]:
+            continue
+        for chunk in _envelope_chunks(
+            cwd,
+            moving[start:end],
+            result,
+            execution_mode=execution_mode,
+            config_rev=moving[start].sha,
+            head_ref=head_ref,
+        ):
+            envelopes += chunk
+        start = end
+    _enqueue(envelopes, queue_path, result, busy_timeout_ms=busy_timeout_ms)
     return result
 
 
@@ -192,7 +245,11 @@ def _orjson_text(value: Any) -> str:
 
 
 def follow_rewrite(
-    cwd: Path, rewritten: Mapping[str, str], *, queue_path: Path | None = None
+    cwd: Path,
+    rewritten: Mapping[str, str],
+    *,
+    queue_path: Path | None = None,
+    superseded: Collection[str] = (),
 ) -> CaptureResult:
     """After amend or rebase (post-rewrite): make the queue match the rewritten history.
 
@@ -200,6 +257,8 @@ def follow_rewrite(
     review_ref and evidence that named the old commit are pointed at the new one. A move that
     only the new commits make is queued; one that only the old commits made, and that was
     never sent, is dropped (an amend that changed `lane: for_review` to `lane: done`).
+    superseded: new commits a later rewrite replaced (the journal follows rewrites in commit
+    order): their moves are not queued; what the later rewrite kept, its own commits queue.
     """
     from kitty_hooks.queue.errors import QueueError
     from kitty_hooks.queue.store import EventQueue
@@ -216,6 +275,10 @@ def follow_rewrite(
         e for chunk in _envelope_chunks(cwd, new, result, execution_mode=None) for e in chunk
     ]
     stale = old_ids - {e["event_id"] for e in new_envelopes}
+    if superseded:
+        new_envelopes = [
+            e for e in new_envelopes if result.commit_of.get(e["event_id"]) not in superseded
+        ]
     # The moves only the new commits make first: _enqueue spools them when the queue is busy,
     # so they are never lost to a failure of the tidying below.
     if new_envelopes:
@@ -492,11 +555,7 @@ def _enqueue(
         try:
             spool.spool(envelopes, commits=result.commit_of, repo=result.repo_dir)
         except OSError as spool_error:
-            raise QueueError(
-                f"{exc}; and the spool could not be written either ({spool_error.strerror}): "
-                "these lane changes are not queued - run `kitty-hooks scan` over this commit "
-                "once it is fixed"
-            ) from exc
+            raise NotQueued(str(exc), spool_error.strerror or str(spool_error)) from exc
         result.spooled += [e["event_id"] for e in envelopes]
         if not isinstance(exc, QueueBusy):
             result.queue_problem = str(exc)

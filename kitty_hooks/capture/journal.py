@@ -3,31 +3,54 @@
 A post-commit hook is no gate, so it must not hold git up. Capturing a commit that moves a WP
 costs a Python start, imports, git calls and a queue transaction (~50 ms); recording it costs the
 shim one `git rev-parse` and a file written with shell builtins. So the shim writes
-`$state/journal/<sha>-<shell pid>.commit` (the work tree path and a newline) and starts
-`python -m kitty_hooks.capture.journal` detached, unless one is running already. The drainer captures
-the entries one at a time in commit order and deletes each only after its capture returned: a
-crash captures it again, and capture is idempotent by event id.
+`$state/journal/<seq>-<sha>-<shell pid>.commit` (the work tree, HEAD's ref and the repository's
+common dir, a line each) and starts `python -m kitty_hooks.capture.journal` detached, unless one
+is running already. The drainer captures the entries in commit order (a run of consecutive
+entries of one work tree and branch in one call) and deletes each only after its capture is in
+the queue (or the spool): a crash captures it again, and capture is idempotent by event id.
+The entry files are journal_entries.py's; the drainer marker, journal_marker.py's.
+
+Commit order is <seq>, not a clock: the shim takes one more than the highest seq of the entries
+waiting (a glob, no process), so the commits of one repository, which git makes one after the
+other, are numbered in the order they were made, whatever the wall clock does. Only entries
+still waiting need an order among themselves; an empty journal starts again at 1. Entries an
+older shim wrote (`<sha>-<pid>.commit`) come first, by modification time.
 
 Everyone who reads the queue calls `drain()` first (post-rewrite, flush, the CLI's queue and
 status commands), so the delay never shows as a missing event; it blocks on the lock while a
-drainer works (a hook for HOOK_WAIT_SECONDS at most: git is waiting). What a capture would have printed goes to the log and to `journal/notes`, which
-the next hook shim prints.
+drainer works. A hook does not wait: post-rewrite, and a post-commit that would capture in the
+foreground, put their work in the journal after what waits there (below); only when they cannot
+do they wait, HOOK_WAIT_SECONDS at most. What a capture would have printed goes to the log and
+to `journal/notes`, which the next hook shim prints.
+
+A rewrite while another drain holds the lock becomes an entry of its own,
+`<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old> <new>" lines),
+followed in its place in commit order: a commit that a later rewrite entry replaced is never
+captured, and the rewrite then tidies the queue as post-rewrite would have.
 
 At most one drainer works at a time (an exclusive flock), and the shim starts one only when the
-marker `journal/drainer.pid` names no running process. Why no commit is ever stranded (the
-lost wakeup): a shim writes its entry completely (W), then reads the marker (R). A drainer,
-when it finds nothing left (a drainer the shim started first lingers a moment, marker kept, for
-the next commit of a burst), removes the marker if it names it (M), then looks once more (S),
-and loops (writing the marker again) if it finds a complete entry.
-- R finds no marker, or one naming a dead process: the shim starts a drainer. Safe.
+marker `journal/drainer.pid` names a running drainer: its pid and its start time (field 22 of
+/proc/<pid>/stat), so a pid reused by another process after a drainer was killed outright is
+no drainer. Why no commit is ever stranded (the lost wakeup): a shim writes its entry
+completely (W), then reads the marker (R). A drainer, when it finds nothing left (a drainer the
+shim started first lingers a moment, marker kept, for the next commit of a burst), removes the
+marker if it names it (M), then looks once more (S), and loops (writing the marker again) if it
+finds a complete entry.
+- R finds no marker, or one naming no running drainer: the shim starts a drainer. Safe.
 - R finds the marker naming a live drainer P. P wrote it last (or the shim that started P did,
   and P waits for that write before its first drain), and since then nobody removed it, so P's
   next M comes after R, and its S after that: S comes after W and sees the entry. Safe.
 A marker removed by another drainer, or a marker read half-written, only starts one drainer
-too many, which waits on the lock and finds nothing. The case the argument does not cover: a
-drainer killed outright leaves its marker, and should its pid be reused by a live process, the
-shims start no drainer; every entry is still captured by the next reader of the queue (a push,
-`status`, `sync`), and `kitty-hooks doctor` fails on an entry waiting that long.
+too many, which waits on the lock and finds nothing. Where there is no /proc, the marker's pid
+is checked with kill -0 alone; a drainer killed outright whose pid is reused by a live process
+then starts no drainer, and every entry is captured by the next reader of the queue (a push,
+`status`, `sync`); `kitty-hooks doctor` fails on an entry waiting that long.
+
+Nothing recorded is lost to a failure: an entry is removed only when its capture is in the queue
+or the spool, or when the note that says how to recover it was written (fsynced). A queue that
+cannot be written, and a spool that cannot either (a full disk), keeps the entry for the next
+drain. A file that is no entry (a FIFO, a folder, an unreadable file) is moved aside once, with
+one log line; nothing is opened in a way that could block.
 """
 
 from __future__ import annotations
@@ -35,18 +58,57 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from kitty_hooks.capture.journal_entries import (
+    ASIDE,
+    REWRITE,
+    STALE_PARTIAL_SECONDS,
+    SUFFIX,
+    Entry,
+    defer_rewrite,
+    elsewhere,
+    entries,
+    entry_names,
+    next_seq,
+    record_commit,
+    remove,
+    work_tree_for,
+)
+from kitty_hooks.capture.journal_marker import (
+    MARKER,
+    claim,
+    marker_line,
+    marker_pid,
+    release,
+    running_drainer,
+    start_time,
+)
 from kitty_hooks.locations import journal_dir, log_exception, log_line, state_dir
 
-SUFFIX = ".commit"
+__all__ = [  # what the hooks, the CLI and the tests use, in one place
+    "ASIDE",
+    "MARKER",
+    "REWRITE",
+    "STALE_PARTIAL_SECONDS",
+    "SUFFIX",
+    "Entry",
+    "defer_rewrite",
+    "drain",
+    "drain_unless_busy",
+    "entries",
+    "marker_line",
+    "next_seq",
+    "record_commit",
+    "running_drainer",
+    "start_time",
+    "state",
+]
+
 NOTES = "notes"
-MARKER = "drainer.pid"
 LOCK = "journal.lock"
-# An entry still empty, or without its final newline, this long after it was written: the shim
-# that wrote it died mid-write (it cannot take longer than a printf).
-STALE_PARTIAL_SECONDS = 60.0
 # How long a drainer the shim started waits for the shim to write its pid into the marker
 # (microseconds, in practice: the shim writes it right after starting it).
 _MARKER_WAIT_SECONDS = 2.0
@@ -54,19 +116,11 @@ _MARKER_WAIT_SECONDS = 2.0
 # commit of a burst: a rebase's picks come tens of milliseconds apart, and a drainer that had
 # caught up and left would make the next pick start another Python.
 LINGER_SECONDS = 0.25
+# When more commits arrive while it lingers (a rebase), it lets a few more come before it
+# captures them: a run of entries costs one capture call (~1.5 ms of CPU a commit), where one
+# entry at a time costs ~7 ms each (benchmarks/bench_drain.py).
+GATHER_SECONDS = 0.1
 STARTED = "journal: drainer started"
-
-
-class Entry(NamedTuple):
-    path: Path
-    sha: str
-    worktree: str | None
-    """None: still being written (empty, or no final newline yet)."""
-    mtime_ns: int
-    pid: int
-    head_ref: str | None = None
-    """What HEAD named when the commit was made (`refs/heads/<branch>`, or `HEAD` when
-    detached): the branch the capture records, whatever is checked out by the time it runs."""
 
 
 class JournalState(NamedTuple):
@@ -75,7 +129,7 @@ class JournalState(NamedTuple):
     waiting: int
     oldest_age_seconds: float | None
     drainer_pid: int | None
-    """The marker's pid when that process is alive."""
+    """The marker's pid when that process is our drainer, running."""
     notes: list[str]
 
 
@@ -84,8 +138,14 @@ class JournalState(NamedTuple):
 HOOK_WAIT_SECONDS = 1.5
 
 
+class _Drained(NamedTuple):
+    captured: int
+    busy: bool
+    """Another drain held the lock longer than the hook waited: entries wait for it."""
+
+
 def drain(*, in_hook: bool = False, _failed: set[str] | None = None) -> int:
-    """Capture every complete entry, oldest first; how many were captured.
+    """Capture every complete entry, in commit order; how many commits were captured.
 
     With no entry (the folder empty or absent) it costs a directory read: no lock, no import.
     An entry it could not capture or remove is not tried again by the same drain (`_failed`).
@@ -93,30 +153,41 @@ def drain(*, in_hook: bool = False, _failed: set[str] | None = None) -> int:
     captures what is left itself), and a busy queue as long as a hook waits for it (the
     capture spools instead), where the command line and the drainer wait longer.
     """
-    directory = journal_dir()
-    if not _entry_names(directory):
-        return 0
+    return _drain(in_hook=in_hook, failed=set() if _failed is None else _failed).captured
 
-    failed = set() if _failed is None else _failed
+
+def drain_unless_busy() -> bool:
+    """Drain as a hook does, but without waiting for another drain: False when one holds the
+    lock (its entries, maybe this repository's, are not captured yet)."""
+    return not _drain(in_hook=True, failed=set(), wait=0.0).busy
+
+
+def _drain(*, in_hook: bool, failed: set[str], wait: float | None = None) -> _Drained:
+    directory = journal_dir()
+    if not entry_names(directory):
+        return _Drained(0, False)
+
     try:
         lock = _open_lock()
     except OSError as exc:
         # Every entry waits for a drain that can lock: say so once for each, not in a loop.
         log_line(f"journal: cannot open its lock ({exc}); commits stay recorded, uncaptured")
-        failed.update(_entry_names(directory))
-        return 0
+        failed.update(entry_names(directory))
+        return _Drained(0, False)
     try:
-        if not _lock(lock, wait=HOOK_WAIT_SECONDS if in_hook else None):
+        if wait is None and in_hook:
+            wait = HOOK_WAIT_SECONDS
+        if not _lock(lock, wait=wait):
             os.close(lock)
             log_line("journal: another drain is still capturing; this hook went on without it")
-            return 0
+            return _Drained(0, True)
     except OSError as exc:  # a file system without locks (some NFS): nothing to capture under
         os.close(lock)
         log_line(f"journal: cannot lock {state_dir() / LOCK} ({exc}); commits stay recorded")
-        failed.update(_entry_names(directory))
-        return 0
+        failed.update(entry_names(directory))
+        return _Drained(0, False)
     try:
-        return _drain_locked(directory, failed, in_hook=in_hook)
+        return _Drained(_drain_locked(directory, failed, in_hook=in_hook), False)
     finally:
         os.close(lock)  # releases the flock
 
@@ -150,38 +221,152 @@ def _open_lock() -> int:
         return os.open(path, os.O_RDONLY)
 
 
+# What became of one entry.
+_CAPTURED = "captured"  # in the queue or the spool: remove it
+_DONE = "done"  # nothing to capture, or a person was told how to recover it: remove it
+_KEPT = "kept"  # not captured, nobody told: keep it for the next drain
+
+
+# At most this many entries are captured in one call (one git log, one cat-file, one queue
+# transaction): a rebase behind a lagging drainer costs a few ms a commit, not a Python start.
+_RUN_LIMIT = 500
+
+
 def _drain_locked(directory: Path, failed: set[str], *, in_hook: bool) -> int:
+    waiting = entries(directory)
+    # A commit a later rewrite entry replaced: the rewrite's own commits carry what it kept.
+    replaced_later: list[frozenset[str]] = []
+    replaced: set[str] = set()
+    for entry in reversed(waiting):
+        replaced_later.append(frozenset(replaced))
+        if entry.rewritten:
+            replaced.update(old for old, new in entry.rewritten.items() if old != new)
+    replaced_later.reverse()
     captured = 0
-    for entry in entries(directory):
+    run: list[Entry] = []  # consecutive commit entries of one work tree and branch
+
+    def capture_run() -> None:
+        nonlocal captured
+        if run:
+            captured += _capture_run(run, failed, in_hook=in_hook)
+            run.clear()
+
+    for entry, superseded in zip(waiting, replaced_later, strict=True):
         if entry.path.name in failed:
             continue  # failed once in this drain: the next drain tries again, not this one
         if entry.worktree is None:
             if time.time() - entry.mtime_ns / 1e9 > STALE_PARTIAL_SECONDS:
                 log_line(f"journal: {entry.path.name} was never finished; removed")
-                _remove(entry.path)
+                remove(entry.path)
             continue
-        try:
-            done = _capture(entry, in_hook=in_hook)
-        except Exception:
-            log_exception(
-                f"journal: capturing {entry.sha[:12]} in {entry.worktree} failed; "
-                "kept for the next drain"
+        if entry.rewritten is None and entry.sha in superseded:
+            log_line(
+                f"journal: {entry.sha[:12]} was rewritten (amend, rebase) before it was "
+                "captured: the commits that replaced it are captured instead"
             )
-            failed.add(entry.path.name)
-            continue
-        # Only now: a crash before this captures it again, idempotently. One that cannot be
-        # removed is not captured again by this drain (the next one finds it a duplicate).
-        if not _remove(entry.path):
-            failed.add(entry.path.name)
-        captured += done
+            _settle(entry, _DONE, failed)
+        elif entry.rewritten is None:
+            if run and (_run_key(run[0]) != _run_key(entry) or len(run) >= _RUN_LIMIT):
+                capture_run()
+            run.append(entry)
+        else:
+            capture_run()  # the commits before the rewrite first
+            _settle(entry, _attempt(entry, _follow, entry, superseded), failed)
+    capture_run()
     return captured
 
 
-def _capture(entry: Entry, *, in_hook: bool) -> bool:
-    """Capture one entry; False when there was nothing left to capture it from."""
+def _run_key(entry: Entry) -> tuple[str | None, str | None, str | None]:
+    return entry.worktree, entry.head_ref, entry.common_dir
+
+
+def _attempt(entry: Entry, capture: Callable[..., str], *args: Any, **kwargs: Any) -> str | None:
+    """What capture(*args, **kwargs) made of an entry; None after an unexpected error (logged,
+    with its traceback)."""
+    try:
+        return capture(*args, **kwargs)
+    except Exception:
+        log_exception(f"journal: capturing {entry.path.name} failed; kept for the next drain")
+        return None
+
+
+def _settle(entry: Entry, outcome: str | None, failed: set[str]) -> bool:
+    """Remove an entry whose capture is done; whether it was captured."""
+    if outcome is None or outcome == _KEPT:
+        failed.add(entry.path.name)
+        return False
+    # Only now: a crash before this captures it again, idempotently. One that cannot be removed
+    # is not captured again by this drain (the next one finds it a duplicate).
+    if not remove(entry.path):
+        failed.add(entry.path.name)
+    return outcome == _CAPTURED
+
+
+def _capture_run(run: list[Entry], failed: set[str], *, in_hook: bool) -> int:
+    """Capture consecutive commit entries of one work tree and branch in one call; each on its
+    own when that fails (so that one commit's problem is said of it, and holds up no other)."""
+    if len(run) > 1:
+        outcome = _attempt(run[0], _capture_together, run, in_hook=in_hook)
+        if outcome is not None and outcome != _RETRY_ONE_BY_ONE:
+            return sum(_settle(entry, outcome, failed) for entry in run)
+    return sum(
+        _settle(entry, _attempt(entry, _capture, entry, in_hook=in_hook), failed) for entry in run
+    )
+
+
+_RETRY_ONE_BY_ONE = "one by one"
+
+
+def _capture_together(run: list[Entry], *, in_hook: bool) -> str:
     from kitty_hooks.capture.commits import (
         CLI_BUSY_TIMEOUT_MS,
         HOOK_BUSY_TIMEOUT_MS,
+        NotQueued,
+        capture_commits,
+        describe,
+    )
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.gitrepo import command as git_command
+
+    label = f"{run[0].sha[:12]}..{run[-1].sha[:12]}"
+    with git_command.without_repo_env():
+        where = work_tree_for(run[0])
+        if where is None:
+            return _RETRY_ONE_BY_ONE  # each says how to recover it
+        cwd, made_elsewhere = where
+        try:
+            result = capture_commits(
+                cwd,
+                [entry.sha for entry in run],
+                head_ref=run[0].head_ref,
+                busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
+                execution_mode="worktree" if made_elsewhere else None,
+            )
+        except NotQueued as exc:
+            problem = (
+                f"not captured yet: {exc.queue_problem}, and the spool could not be written "
+                f"either ({exc.spool_problem}); kept for the next commit, push or "
+                "`kitty-hooks status`"
+            )
+            log_line(f"journal: {label}: {problem}")
+            _add_note(run[0].sha[:12], problem, once=True)
+            return _KEPT
+        except FatalError as exc:
+            log_line(f"journal: {label}: {exc}; capturing them one by one")
+            return _RETRY_ONE_BY_ONE
+    note = describe(result, "post-commit")
+    if note is not None:
+        log_line(f"journal: {label}: {note}")
+        _add_note(label, note)
+    return _CAPTURED
+
+
+def _capture(entry: Entry, *, in_hook: bool) -> str:
+    """Capture one commit entry; what became of it."""
+    from kitty_hooks.capture.commits import (
+        CLI_BUSY_TIMEOUT_MS,
+        HOOK_BUSY_TIMEOUT_MS,
+        NotQueued,
         capture_commit,
         describe,
     )
@@ -189,117 +374,115 @@ def _capture(entry: Entry, *, in_hook: bool) -> bool:
     from kitty_hooks.gitrepo import command as git_command
     from kitty_hooks.gitrepo import repo as git_repo
 
-    assert entry.worktree is not None
-    worktree = Path(entry.worktree)
     short = entry.sha[:12]
     # The drainer captures for every repository: git must find each from its work tree, not
     # from the GIT_DIR that the git which ran one of the hooks exported.
     with git_command.without_repo_env():
-        # A work tree removed (`git worktree remove`) before its commit was captured: the commit
-        # lives on in the repository, where a scan finds it; say how, at the next hook.
-        scan_hint = (
-            f"not captured: its work tree {worktree} is gone; run `kitty-hooks scan "
-            f"{entry.sha}^!` in the repository to queue its lane changes"
-        )
-        if not worktree.is_dir():
-            log_line(f"journal: {short}: {scan_hint}")
-            _add_note(short, scan_hint)
-            return False
-        try:
-            # In the background it may wait for a busy queue as long as the command line does;
-            # in a hook as long as a hook does (then it spools).
-            result = capture_commit(
-                worktree,
-                rev=entry.sha,
-                head_ref=entry.head_ref,
-                busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
-            )
-        except FatalError as exc:
+        where = work_tree_for(entry)
+        while True:
+            if where is None:
+                # The work tree is gone and the repository with it (or the entry does not say
+                # where that is): nothing to run git in. A scan from the repository queues it.
+                hint = (
+                    f"not captured: its work tree {entry.worktree} is gone; run `kitty-hooks "
+                    f"scan {entry.sha}^!` in the repository to queue its lane changes"
+                )
+                log_line(f"journal: {short}: {hint}")
+                return _DONE if _add_note(short, hint) else _KEPT
+            cwd, made_elsewhere = where
             try:
-                git_repo.repo_root(worktree)
-            except FatalError:
-                log_line(f"journal: {short}: {scan_hint}")
-                _add_note(short, scan_hint)
-                return False
-            # What the hook said of a condition that is not a bug, and then it was done too.
-            log_line(f"journal: {short}: {exc}")
-            _add_note(short, str(exc))
-            return False
+                # In the background it may wait for a busy queue as long as the command line
+                # does; in a hook as long as a hook does (then it spools).
+                result = capture_commit(
+                    cwd,
+                    rev=entry.sha,
+                    head_ref=entry.head_ref,
+                    busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS if in_hook else CLI_BUSY_TIMEOUT_MS,
+                    execution_mode="worktree" if made_elsewhere else None,
+                )
+                break
+            except NotQueued as exc:
+                # Neither the queue nor the spool took it (a full disk, say): the entry is the
+                # one copy left, so it stays, and the next drain tries again.
+                problem = (
+                    f"not captured yet: {exc.queue_problem}, and the spool could not be written "
+                    f"either ({exc.spool_problem}); kept for the next commit, push or "
+                    "`kitty-hooks status`"
+                )
+                log_line(f"journal: {short}: {problem}")
+                _add_note(short, problem, once=True)
+                return _KEPT
+            except FatalError as exc:
+                if not made_elsewhere:
+                    try:
+                        git_repo.repo_root(cwd)
+                    except FatalError:
+                        # Its folder is there but no repository any more: the repository's
+                        # other work trees still have the commit.
+                        where = elsewhere(entry)
+                        continue
+                # What the hook said of a condition that is not a bug (a commit git no longer
+                # has, say); kept until that line is where the next hook shows it.
+                log_line(f"journal: {short}: {exc}")
+                return _DONE if _add_note(short, str(exc)) else _KEPT
     note = describe(result, "post-commit")
     if note is not None:
         log_line(f"journal: {short}: {note}")
         _add_note(short, note)
-    return True
+    return _CAPTURED
 
 
-def _add_note(short_sha: str, text: str) -> None:
-    """One line for the next hook shim to print (it renames the file, prints it, removes it)."""
-    try:
-        with open(journal_dir() / NOTES, "a", encoding="utf-8", errors="backslashreplace") as out:
-            out.write(f"kitty-hooks: commit {short_sha}: {text}\n")
-    except OSError:
-        pass  # it is in the log
+def _follow(entry: Entry, superseded: frozenset[str]) -> str:
+    """Follow a rewrite post-rewrite left to the drainer, in its place in commit order."""
+    from kitty_hooks.capture.commits import describe, follow_rewrite
+    from kitty_hooks.errors import FatalError
+    from kitty_hooks.gitrepo import command as git_command
 
-
-def entries(directory: Path | None = None, *, tidy: bool = True) -> list[Entry]:
-    """The journal's entries in commit order.
-
-    By modification time, then by the pid of the shim that wrote it: the clock's resolution is
-    a kernel tick (1-10 ms), and a rebase may record two picks within one; pids grow. A file
-    that is no entry the shim writes is removed, unless tidy is False (doctor only looks).
-    """
-    from kitty_hooks.model.events import is_lower_hex  # only once there are entries
-
-    directory = journal_dir() if directory is None else directory
-    found: list[Entry] = []
-    for name in _entry_names(directory):
-        path = directory / name
-        sha, _, pid = name[: -len(SUFFIX)].partition("-")
+    assert entry.rewritten is not None
+    with git_command.without_repo_env():
+        where = work_tree_for(entry)
+        if where is None:
+            log_line(
+                f"journal: {entry.path.name}: the repository of work tree {entry.worktree} is "
+                "gone; its rewrite is not followed"
+            )
+            return _DONE
         try:
-            with open(path, "rb") as source:
-                content = source.read()
-            mtime_ns = os.stat(path).st_mtime_ns
-        except FileNotFoundError:
-            continue  # captured meanwhile
-        except OSError as exc:
-            log_line(f"journal: cannot read {path} ({exc})")
-            continue
-        if not (pid.isdigit() and len(sha) in (40, 64) and is_lower_hex(sha)):
-            if tidy:
-                log_line(f"journal: {name} is not a name the shim writes; removed")
-                _remove(path)
-            continue
-        # "<work tree>\n<HEAD's ref>\n"; until the last newline is there, still being written.
-        lines = os.fsdecode(content[:-1]).split("\n") if content.endswith(b"\n") else None
-        worktree = lines[0] if lines else None
-        if lines is not None and (len(lines) > 2 or not lines[0].startswith("/")):
-            if tidy:
-                log_line(f"journal: {name} does not hold a work tree path; removed")
-                _remove(path)
-            continue
-        head_ref = lines[1] if lines is not None and len(lines) == 2 else None
-        found.append(Entry(path, sha, worktree, mtime_ns, int(pid), head_ref))
-    found.sort(key=lambda e: (e.mtime_ns, e.pid, e.path.name))
-    return found
+            result = follow_rewrite(where[0], entry.rewritten, superseded=superseded)
+        except FatalError as exc:
+            log_line(f"journal: {entry.path.name}: {exc}")
+            return _DONE if _add_note("rewrite", str(exc)) else _KEPT
+    note = describe(result, "post-rewrite")
+    if note is not None:
+        log_line(f"journal: {entry.path.name}: {note}")
+        _add_note("rewrite", note)
+    return _CAPTURED
 
 
-def _entry_names(directory: Path) -> list[str]:
+_NOTE_HEAD = "kitty-hooks: commit"
+# The notes the next hook prints: a few lines; past this they are not searched for a repeat.
+_MAX_NOTES_BYTES = 1 << 20
+
+
+def _add_note(short_sha: str, text: str, *, once: bool = False) -> bool:
+    """One line for the next hook shim to print (it renames the file, prints it, removes it);
+    whether it is on disk. once: not again while the same line waits there."""
+    line = f"{_NOTE_HEAD} {short_sha}: {text}\n"
+    path = journal_dir() / NOTES
     try:
-        with os.scandir(directory) as listing:
-            return [e.name for e in listing if e.name.endswith(SUFFIX)]
-    except OSError:  # absent (nothing recorded yet), or not a folder: nothing to drain
-        return []
-
-
-def _remove(path: Path) -> bool:
-    """Whether path is gone now."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log_line(f"journal: cannot remove {path} ({exc})")
-        return False
+        if once:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as notes:
+                    if line in notes.read(_MAX_NOTES_BYTES):
+                        return True
+            except FileNotFoundError:
+                pass
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(line)
+            out.flush()
+            os.fsync(out.fileno())  # on a full disk the write may only fail here
+    except OSError:
+        return False  # it is in the log, if the log could be written
     return True
 
 
@@ -317,40 +500,6 @@ def state(now: float | None = None) -> JournalState:
         drainer_pid=running_drainer(),
         notes=notes,
     )
-
-
-def running_drainer() -> int | None:
-    """The pid in the marker, when that process is alive (as the shim's `kill -0` sees it)."""
-    pid = _marker_pid(journal_dir() / MARKER)
-    if pid is None or pid <= 1:
-        return None
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):  # another user's process is no drainer of ours
-        return None
-    return pid
-
-
-def _marker_pid(marker: Path) -> int | None:
-    try:
-        return int(marker.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _claim(marker: Path) -> None:
-    temp = marker.with_name(f".{marker.name}.{os.getpid()}")
-    try:
-        temp.write_text(f"{os.getpid()}\n", encoding="ascii")
-        os.replace(temp, marker)
-    except OSError as exc:
-        log_line(f"journal: cannot write {marker} ({exc}); later commits may start drainers")
-
-
-def _release(marker: Path) -> None:
-    """Remove the marker if it names this process (M in the module's argument)."""
-    if _marker_pid(marker) == os.getpid():
-        _remove(marker)
 
 
 def _more_within(seconds: float, failed: set[str]) -> bool:
@@ -375,26 +524,28 @@ def main(argv: list[str]) -> int:
     linger = LINGER_SECONDS if "--marked" in argv else 0.0
     if "--marked" in argv:
         deadline = time.monotonic() + _MARKER_WAIT_SECONDS
-        while _marker_pid(marker) != os.getpid() and time.monotonic() < deadline:
+        while marker_pid(marker) != os.getpid() and time.monotonic() < deadline:
             time.sleep(0.005)
     else:
-        _claim(marker)
+        claim(marker)
     failed: set[str] = set()
     captured = 0
     try:
         while True:
             captured += drain(_failed=failed)
             if _more_within(linger, failed):
-                continue  # the marker still names us: shims started nobody meanwhile
-            _release(marker)
+                # The marker still names us: shims started nobody meanwhile.
+                time.sleep(GATHER_SECONDS)
+                continue
+            release(marker)
             if not _more_within(0.0, failed):
                 break
-            _claim(marker)
+            claim(marker)
     except Exception:
         log_exception("journal: drainer failed")
         return 1
     finally:
-        _release(marker)
+        release(marker)
     log_line(
         f"journal: drainer done, {captured} commit{'s' if captured != 1 else ''} captured"
         + (f", {len(failed)} kept after a failure" if failed else "")

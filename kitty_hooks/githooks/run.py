@@ -38,7 +38,10 @@ def _post_commit(args: list[str]) -> int:
 
     del args
     # Captured now (the pre-commit framework's hook, or a shim that could not record it): the
-    # commits recorded before it first, or its move would take an earlier Lamport clock.
+    # commits recorded before it first, or its move would take an earlier Lamport clock. While
+    # another drain holds them, it goes in the journal after them, without git waiting.
+    if not journal.drain_unless_busy() and journal.record_commit(Path.cwd()):
+        return 0
     journal.drain(in_hook=True)
     _warn_about(capture_commit(Path.cwd()), "post-commit")
     return 0
@@ -50,10 +53,6 @@ def _post_rewrite(args: list[str]) -> int:
     from kitty_hooks.capture.commits import follow_rewrite
     from kitty_hooks.gitrepo import history as git_history
 
-    # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
-    # captured before its rewrite is followed, or the new commit's moves would be queued after
-    # the tidying that was meant to replace the old commit's.
-    journal.drain(in_hook=True)
     rewritten: dict[str, str] = {}
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     for line in stdin.splitlines():
@@ -64,6 +63,18 @@ def _post_rewrite(args: list[str]) -> int:
         # The pre-commit framework passes only the command, in its environment.
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "")
         rewritten = git_history.rewrites_since(Path.cwd(), command)
+    # An amend runs post-commit, then post-rewrite: the commit the shim recorded must be
+    # captured before its rewrite is followed, or the new commit's moves would be queued after
+    # the tidying that was meant to replace the old commit's. While another drain holds the
+    # journal (the drainer the amend's post-commit started, another repository's), the old
+    # commits may still be in it, uncaptured: the rewrite goes in after them, and is followed
+    # in its place, without git waiting. Only when it cannot be recorded does the hook wait.
+    if journal.drain_unless_busy() or not rewritten:
+        pass  # caught up, or nothing to follow: the busy drain captures the rest
+    elif journal.defer_rewrite(Path.cwd(), rewritten):
+        return 0
+    else:
+        journal.drain(in_hook=True)
     if rewritten:
         _warn_about(follow_rewrite(Path.cwd(), rewritten), "post-rewrite")
     return 0

@@ -73,7 +73,7 @@ def no_drainer_starts() -> Iterator[None]:
     """A marker naming a live process (this one): the shims record commits and start nothing."""
     journal_dir().mkdir(parents=True, exist_ok=True)
     marker = journal_dir() / journal.MARKER
-    marker.write_text(f"{os.getpid()}\n")
+    marker.write_text(journal.marker_line(os.getpid()))
     yield
     marker.unlink(missing_ok=True)
 
@@ -88,10 +88,11 @@ def test_the_shim_records_the_commit_and_a_drain_queues_it_once(
     assert commit(hooked).stderr == ""
     sha = head(hooked)
     (entry,) = journal.entries()
-    assert entry.path.name == f"{sha}-{entry.pid}.commit"
+    assert entry.path.name == f"1-{sha}-{entry.pid}.commit"
     branch = hooked.git("symbolic-ref", "HEAD").stdout.strip()
-    assert entry.path.read_text() == f"{hooked.path}\n{branch}\n"
+    assert entry.path.read_text() == f"{hooked.path}\n{branch}\n{hooked.path}/.git\n"
     assert entry.head_ref == branch
+    assert entry.seq == 1 and entry.common_dir == f"{hooked.path}/.git"
     assert queued() == []  # nothing captured inside the commit
 
     assert journal.drain() == 1
@@ -126,7 +127,7 @@ def test_shim_and_python_agree_on_the_journal_folder(
     monkeypatch.delenv("KITTY_HOOKS_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home two"))
     journal_dir().mkdir(parents=True)
-    (journal_dir() / journal.MARKER).write_text(f"{os.getpid()}\n")
+    (journal_dir() / journal.MARKER).write_text(journal.marker_line(os.getpid()))
     hooked.write(WP, wp("claimed"))
     commit(hooked)
     assert [e.sha for e in journal.entries()] == [head(hooked)]
@@ -189,7 +190,7 @@ from kitty_hooks.capture import journal
 def die(path):
     os.kill(os.getpid(), signal.SIGKILL)  # the capture returned; the entry is not removed yet
 
-journal._remove = die
+journal.remove = die
 journal.drain()
 """
 

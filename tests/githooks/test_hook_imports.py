@@ -162,6 +162,8 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.locations",
         "kitty_hooks.capture",
         "kitty_hooks.capture.journal",  # a foreground capture drains the journal first
+        "kitty_hooks.capture.journal_entries",
+        "kitty_hooks.capture.journal_marker",
         "kitty_hooks.capture.commits",
         "kitty_hooks.gitrepo",
         "kitty_hooks.gitrepo.command",

@@ -193,7 +193,8 @@ def test_post_commit_touching_kitty_specs_or_kittify_records_it_and_starts_the_d
 
 def test_post_commit_with_a_drainer_running_starts_none(hooked: Repo, recorder: Recorder) -> None:
     journal_dir().mkdir(parents=True, exist_ok=True)
-    (journal_dir() / journal.MARKER).write_text(f"{os.getpid()}\n")  # alive: this process
+    # Alive, and named as a drainer's marker names it: this process.
+    (journal_dir() / journal.MARKER).write_text(journal.marker_line(os.getpid()))
     for lane in ("claimed", "for_review", "done"):
         hooked.write(WP, wp(lane))
         hooked.git("add", "-A")
