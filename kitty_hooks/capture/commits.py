@@ -163,9 +163,10 @@ def capture_commits(
     capture_commit reads it: the commits are taken in runs that share its version."""
     commits = git_history.read_commits(cwd, list(dict.fromkeys(revs)), paths=_PATHS)
     result = CaptureResult(commits=len(commits))
-    moving = [c for c in commits if _may_move(c)]
+    moving = [c for c in commits if _may_move(c) or _may_settle(c)]
     configs = git_blobs.read_blobs(cwd, [f"{c.sha}:{PROJECT_CONFIG}" for c in moving])
     envelopes: list[Envelope] = []
+    produced: dict[tuple[str, str], str] = {}  # what the runs before a merge built
     start = 0
     for end in range(1, len(moving) + 1):
         if end < len(moving) and configs[end] == configs[start]:
@@ -177,6 +178,8 @@ def capture_commits(
             execution_mode=execution_mode,
             config_rev=moving[start].sha,
             head_ref=head_ref,
+            queue_path=queue_path,
+            produced=produced,
         ):
             envelopes += chunk
         start = end
@@ -320,6 +323,7 @@ def _envelope_chunks(
     config_rev: str = "HEAD",
     head_ref: str | None = None,
     queue_path: Path | None = None,
+    produced: dict[tuple[str, str], str] | None = None,
 ) -> Iterator[list[Envelope]]:
     """The envelopes of the commits' lane changes, a list per chunk of commits.
 
@@ -374,7 +378,7 @@ def _envelope_chunks(
     # What the dashboard shows of each WP, for a merge to compare with: what the queue had
     # (read at the first merge), and over it what this run built.
     queued: dict[tuple[str, str], str] | None = None
-    produced: dict[tuple[str, str], str] = {}
+    produced = {} if produced is None else produced
     with closing(git_blobs.stream_blobs(layout.top, specs)) as stream:
         identity = project_identity(layout, next(stream), origin)
         for start in range(0, len(moving), _COMMITS_PER_ENQUEUE):

@@ -97,11 +97,12 @@ def _tokens(blocks: Iterable[bytes]) -> Iterator[str]:
 
 
 def read_commits(cwd: Path, shas: list[str], *, paths: tuple[str, ...]) -> list[CommitRecord]:
-    """Several given commits (not their history) with their changes under `paths`, one call."""
+    """Several given commits (not their history) with their changes under `paths`, one call
+    (a merge against each parent, as read_commit reads it)."""
     if not shas:
         return []
     out = run_git(
-        cwd, "log", "--no-walk=unsorted", "--no-renames", "-z", "--raw", "--no-abbrev", _FORMAT,
+        cwd, "log", "--no-walk=unsorted", "-m", "--no-renames", "-z", "--raw", "--no-abbrev", _FORMAT,
         "--stdin", "--", *paths, stdin="".join(f"{sha}\n" for sha in shas).encode("utf-8", "surrogateescape"),
     )  # fmt: skip
     return list(parse_commits(out))
