@@ -28,6 +28,7 @@ from kitty_hooks.model.vocabulary import Vocabulary
 HOOK_IDS: dict[str, str] = {
     "pre-commit": "kitty-diagnose",
     "post-commit": "kitty-emit",
+    "post-merge": "kitty-settle",
     "post-rewrite": "kitty-rewrite",
     "pre-push": "kitty-sync",
 }

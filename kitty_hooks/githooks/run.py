@@ -47,6 +47,17 @@ def _post_commit(args: list[str]) -> int:
     return 0
 
 
+def _post_merge(args: list[str]) -> int:
+    """`git merge` made a commit without post-commit: a merge commit is captured as one is."""
+    from kitty_hooks.gitrepo.command import run_git
+
+    try:
+        run_git(Path.cwd(), "rev-parse", "-q", "--verify", "HEAD^2")
+    except FatalError:
+        return 0  # a fast-forward: its commits were captured where they were made
+    return _post_commit(args)
+
+
 def _post_rewrite(args: list[str]) -> int:
     """git passes "amend" or "rebase", and "<old> <new>" lines on stdin."""
     from kitty_hooks.capture import journal
@@ -108,6 +119,7 @@ HOOKS: dict[str, Callable[[list[str]], int]] = {
     "post-commit": _post_commit,
     "post-rewrite": _post_rewrite,
     "pre-push": _pre_push,
+    "post-merge": _post_merge,
 }
 GATES = frozenset({"pre-commit"})
 

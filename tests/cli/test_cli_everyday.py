@@ -54,7 +54,7 @@ def test_the_group_help_lists_every_command_whole() -> None:
 def test_hook_help_lists_the_hook_names() -> None:
     assert set(HOOK_IDS) == set(HOOKS)
     out = run("hook", "--help").stdout
-    assert "NAME is one of: pre-commit, post-commit, post-rewrite, pre-push." in out
+    assert "NAME is one of: pre-commit, post-commit, post-merge, post-rewrite, pre-push." in out
 
 
 def test_colour_follows_the_option_and_no_color(repo: Repo) -> None:

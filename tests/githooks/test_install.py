@@ -103,6 +103,14 @@ def _give_work(repo: Repo, hook: str) -> None:
     elif hook == "post-commit":
         repo.write("kitty-specs/001-x/tasks/WP01-x.md", "---\nlane: planned\n---\n")
         repo.commit_all("plan")
+    elif hook == "post-merge":  # a merge commit that brings a lane change
+        repo.git("checkout", "-q", "-b", "side")
+        repo.write("kitty-specs/001-x/tasks/WP01-x.md", "---\nlane: planned\n---\n")
+        repo.commit_all("plan on side")
+        repo.git("checkout", "-q", "main")
+        repo.write("NOTES.md", "main\n")
+        repo.commit_all("main")
+        repo.git("-c", "core.hooksPath=/dev/null", "merge", "-q", "--no-ff", "-m", "merge", "side")
     else:
         _queue_has_work()
 
@@ -341,6 +349,7 @@ def test_uninstall_restores_the_previous_hook_byte_for_byte_with_its_mode(
     assert _outcomes(report) == {
         "pre-commit": Outcome.RESTORED,
         "post-commit": Outcome.REMOVED,
+        "post-merge": Outcome.REMOVED,
         "post-rewrite": Outcome.REMOVED,
         "pre-push": Outcome.RESTORED,
     }

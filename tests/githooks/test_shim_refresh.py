@@ -53,7 +53,7 @@ def test_an_older_shim_that_starts_python_brings_every_shim_up_to_date(repo: Rep
     done = commit_a_move(repo, "planned")
     assert done.returncode == 0
     assert (
-        f"kitty-hooks: updated the pre-commit, post-commit, post-rewrite, pre-push hook(s) in "
+        f"kitty-hooks: updated the {', '.join(DEFAULT_HOOK_TYPES)} hook(s) in "
         f"{directory} to this release's shims"
     ) in done.stderr
     for state in inspect_hooks(repo.path):
@@ -76,7 +76,10 @@ def test_only_our_shims_of_this_installation_are_rewritten(repo: Repo) -> None:
     )
     (directory / "pre-push").write_bytes(other)
     (directory / "post-rewrite").write_text("#!/bin/sh\necho someone else's\n")
-    assert refresh_stale_shims(repo.path) == (directory, ["pre-commit", "post-commit"])
+    assert refresh_stale_shims(repo.path) == (
+        directory,
+        ["pre-commit", "post-commit", "post-merge"],
+    )
     assert (directory / "pre-push").read_bytes() == other
     assert (directory / "post-rewrite").read_text() == "#!/bin/sh\necho someone else's\n"
 

@@ -19,6 +19,7 @@ import pytest
 
 from kitty_hooks.cli.hooks_view import report_lines
 from kitty_hooks.githooks.install import (
+    DEFAULT_HOOK_TYPES,
     GATE_RECORD,
     Outcome,
     inspect_hook,
@@ -146,7 +147,7 @@ def test_healing_is_idempotent_and_never_chains_our_shim_into_itself(
 
     assert HEALED not in quiet.stderr
     assert not (hooks / "pre-commit.spec-kitty").exists()
-    assert shim_count(hooks / "pre-commit") == 4, "our four shims, none chained as legacy"
+    assert shim_count(hooks / "pre-commit") == len(DEFAULT_HOOK_TYPES), "ours, none chained"
     assert guard.runs() == 4, "one guard per commit, never two"
 
 
