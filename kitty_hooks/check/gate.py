@@ -17,7 +17,6 @@ from kitty_hooks.check.eventfiles import FileKind, classify
 from kitty_hooks.check.results import DiagnoseReport, Problem
 from kitty_hooks.errors import FatalError
 from kitty_hooks.gitrepo import blobs as git_blobs
-from kitty_hooks.gitrepo import history as git_history
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.model.layout import legacy_lane_of
 from kitty_hooks.model.logline import event_id_of
@@ -46,10 +45,18 @@ def run_gate(cwd: Path, paths: list[Path] | None = None) -> DiagnoseReport:
     `pre-commit run --from-ref A --to-ref B` (CI, a pre-push stage) the change checked is
     A...B instead of the index.
     """
-    root = git_repo.repo_root(cwd)
-    relative = [_relative_to(root, cwd, path) for path in paths] if paths else None
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    if not paths and not (from_ref and to_ref):
+        # Every staged event file: git names them from the top wherever it runs, so the top
+        # need not be asked for (a git call on every gated commit) unless git fails.
+        try:
+            return diagnose_staged(cwd)
+        except FatalError:
+            git_repo.repo_root(cwd)  # outside a work tree: says so
+            raise
+    root = git_repo.repo_root(cwd)
+    relative = [_relative_to(root, cwd, path) for path in paths] if paths else None
     if from_ref and to_ref:
         base = git_repo.merge_base(root, from_ref, to_ref)
         return diagnose_staged(root, relative, base=base, target=to_ref)
@@ -296,6 +303,8 @@ class _KnownContents:
         """The length of the longest start of `after` (all of it, or whole lines) that is a
         content the path has at one of those commits; None when there is none. An empty
         content followed by lines is no restore: it would vouch for any log at all."""
+        from kitty_hooks.gitrepo import history as git_history  # only when lines are lost
+
         try:
             versions = git_history.path_versions(self._root, path, self._walks)
         except FatalError:

@@ -267,3 +267,110 @@ def test_the_background_capture_of_a_recorded_commit_stays_within_the_import_bud
     assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
     allowed = OUR_HOOK_PATH | {"kitty_hooks.capture.journal"}
     assert sorted(m for m in imported if m.startswith("kitty_hooks") and m not in allowed) == []
+
+
+# What the gate may load on a commit that appends a few log lines or changes a plain WP file:
+# no jsonschema-rs, no orjson (each costs more to import than Python takes to start; issue 21),
+# no PyYAML for frontmatter of plain `key: value` lines.
+OUR_GATE_PATH = frozenset(
+    {
+        "kitty_hooks",
+        "kitty_hooks.entry",
+        "kitty_hooks.githooks",
+        "kitty_hooks.githooks.run",
+        "kitty_hooks.errors",
+        "kitty_hooks.locations",
+        "kitty_hooks.files",
+        "kitty_hooks.assets",
+        "kitty_hooks.gitrepo",
+        "kitty_hooks.gitrepo.command",
+        "kitty_hooks.gitrepo.repo",
+        "kitty_hooks.gitrepo.blobs",
+        "kitty_hooks.model",
+        "kitty_hooks.model.layout",
+        "kitty_hooks.model.lanes",
+        "kitty_hooks.model.logline",
+        "kitty_hooks.model.frontmatter",
+        "kitty_hooks.check",
+        "kitty_hooks.check.gate",
+        "kitty_hooks.check.diagnose",
+        "kitty_hooks.check.results",
+        "kitty_hooks.check.eventfiles",
+        "kitty_hooks.check.statuslog",
+        "kitty_hooks.check.envelopes",
+        "kitty_hooks.check.workpackages",
+        "kitty_hooks.check.reporters",
+        "kitty_hooks.check.validation",
+        "kitty_hooks.check.verdicts",
+    }
+)
+
+
+def _gate_imports(repo_path: Path) -> tuple[int, set[str]]:
+    from kitty_hooks.assets import shim_template, shim_template_id
+    from tests.gitutil import KITTY_HOOKS
+
+    done = subprocess.run(
+        [KITTY_HOOKS[0], "-X", "importtime", *KITTY_HOOKS[1:], "hook", "pre-commit"],
+        cwd=repo_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KITTY_HOOKS_SHIM": shim_template_id(shim_template("pre-commit"))},
+    )
+    rows = done.stderr.splitlines()
+    return done.returncode, {row.rsplit("|", 1)[-1].strip() for row in rows if "|" in row}
+
+
+@pytest.mark.parametrize(
+    "change", ["one log line", "fifty log lines", "a 3.x log line", "a WP file's lane"]
+)
+def test_the_gate_on_a_move_commit_stays_within_the_import_budget(
+    tmp_path: Path, change: str
+) -> None:
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    wp = "kitty-specs/039-x/tasks/WP01-x.md"
+    lines = [_log_line(f"01JD3Q9Z6C8W4S0Y2X5V7T{n:04d}", "planned", "claimed") for n in range(51)]
+    repo.write(log, lines[0])
+    repo.write(
+        wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: planned\ndependencies: []\n---\n"
+    )
+    repo.commit_all("plan WP01")
+    if change == "one log line":
+        repo.write(log, "".join(lines[:2]))
+    elif change == "fifty log lines":
+        repo.write(log, "".join(lines))
+    elif change == "a 3.x log line":
+        repo.write(log, lines[0] + lines[1].replace('"feature_slug"', '"mission_slug"'))
+    else:
+        repo.write(wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: \"claimed\"\n---\n")
+    repo.git("add", "-A")
+    code, imported = _gate_imports(repo.path)
+    assert code == 0
+    assert "kitty_hooks.check.gate" in imported  # it did check
+    assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
+    assert (
+        sorted(m for m in imported if m.startswith("kitty_hooks") and m not in OUR_GATE_PATH) == []
+    )
+
+
+def test_a_commit_the_gate_blocks_may_load_the_compiled_validator_to_say_why(
+    tmp_path: Path,
+) -> None:
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    repo.write(log, _log_line("01JD3Q9Z6C8W4S0Y2X5V7T0001", None, "planned"))
+    repo.commit_all("plan WP01")
+    repo.write(
+        log,
+        _log_line("01JD3Q9Z6C8W4S0Y2X5V7T0001", None, "planned")
+        + _log_line("x", "planned", "shipped"),
+    )
+    repo.git("add", "-A")
+    code, imported = _gate_imports(repo.path)
+    assert code == 1
+    assert "jsonschema_rs" in imported
