@@ -304,3 +304,18 @@ def test_an_event_json_file_with_an_id_neither_ulid_nor_uuid_names_both(repo: Re
         '$.event_id: wrong format (got "550e8400-e29b-41d4", expected an event id: a ULID '
         "(26 Crockford base32 characters) or a UUID (36 characters with hyphens, or 32 hex digits))"
     ) in output
+
+
+def test_a_lone_surrogate_in_a_line_is_judged_not_an_internal_error(repo: Repo) -> None:
+    """json reads "\\ud800" into a str jsonschema-rs cannot take; it is judged as U+FFFD."""
+    event = json.loads(VALID_LINE)
+    valid = json.dumps({**event, "actor": "cl\ud800aude"})
+    invalid = json.dumps({**event, "actor": "cl\ud800aude", "to_lane": "x\ud800"})
+    repo.write("status.events.jsonl", valid + "\n" + invalid + "\n")
+    for report_format in ("text", "json"):
+        code, output = _diagnose(repo, "--format", report_format, "status.events.jsonl")
+        assert code == 1, output
+        assert "internal error" not in output
+    code, output = _diagnose(repo, "status.events.jsonl")
+    assert "status.events.jsonl:2: event" in output and "$.to_lane: unknown value" in output
+    assert "status.events.jsonl:1" not in output
