@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
 
-Check = Callable[[Any], bool]
+TYPE_CHECKING = False  # not typing's: its import costs the quick gate more than it checks
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Check = Callable[[Any], bool]
 
 
 class Unsupported(Exception):
@@ -50,10 +53,11 @@ class Compiler:
             # Placed before compiling, so a schema that refers to itself ends the recursion.
             slot: list[Check] = []
             self._refs[key] = lambda value: slot[0](value)
-            node: Any = self._schemas.get(file)
-            if node is None:
+            try:
+                node: Any = self._schemas[file]  # a mapping that may read the file on demand
+            except KeyError:
                 del self._refs[key]
-                raise Unsupported(f"$ref to an unknown file {ref!r}")
+                raise Unsupported(f"$ref to an unknown file {ref!r}") from None
             try:
                 for part in (p for p in fragment.split("/") if p):
                     node = node[part.replace("~1", "/").replace("~0", "~")]
@@ -204,7 +208,7 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-_TYPES: dict[str, Check] = {
+_TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda value: isinstance(value, dict),
     "array": lambda value: isinstance(value, list),
     "string": lambda value: isinstance(value, str),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import PurePosixPath
+
+TYPE_CHECKING = False  # not typing's: the quick gate cannot afford its import
+if TYPE_CHECKING:
+    from pathlib import PurePosixPath
 
 SPECS_DIR = "kitty-specs"
 LOG_FILE_NAME = "status.events.jsonl"
@@ -60,6 +63,8 @@ def may_hold_lane_changes(path: PurePosixPath) -> bool:
 def repo_path(path: str) -> PurePosixPath:
     """A path as git names it, parsed once: a scan meets the same few thousand paths in
     thousands of commits, and parsing one costs more than every question then asked of it."""
+    from pathlib import PurePosixPath  # not at import: the quick gate asks with plain parts
+
     return PurePosixPath(path)
 
 
