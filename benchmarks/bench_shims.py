@@ -13,6 +13,7 @@ What git waits for, timed as whole processes, interleaved in rotating order, med
 | pre-push, nothing queued | no queue marker, no spool |
 | pre-push, events queued | 3 events in the queue: the shim starts the background flush and returns |
 | pre-commit, one log line appended | a 200-line status.events.jsonl at HEAD, one valid line appended and staged |
+| pre-commit, fifty log lines appended | the same log, fifty valid lines appended and staged |
 | pre-commit, one WP file changed | a WP file's `lane:` changed and staged |
 | post-commit, one WP moved (frontmatter) | a new commit edits one WP's `lane:` |
 | post-commit, one WP moved (2.x log line) | a new commit appends a status.events.jsonl line and edits the WP |
@@ -64,6 +65,7 @@ GOALS = {  # ratio to python -c pass (issue 10)
     "pre-push, nothing queued": 0.5,
     "pre-push, events queued": 1.5,
     "pre-commit, one log line appended": 3.0,  # issue 21
+    "pre-commit, fifty log lines appended": 3.0,
     "pre-commit, one WP file changed": 3.0,
     "post-commit, one WP moved (frontmatter)": 3.0,
     "post-commit, one WP moved (2.x log line)": 3.0,
@@ -215,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
             history + log_line(200, "for_review", "planned")
         )
         gate_log.git("add", "-A")
+        gate_fifty = Scenario(scratch, "gate-fifty")
+        (gate_fifty.repo / FEATURE / "status.events.jsonl").write_text(history)
+        gate_fifty.commit("a log of 200 moves")
+        (gate_fifty.repo / FEATURE / "status.events.jsonl").write_text(
+            history + "".join(log_line(n, "for_review", "planned") for n in range(200, 250))
+        )
+        gate_fifty.git("add", "-A")
         gate_wp = Scenario(scratch, "gate-wp")
         (gate_wp.repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file("for_review"))
         gate_wp.git("add", "-A")
@@ -282,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             ("pre-push, nothing queued", idle, "pre-push", refs),
             ("pre-push, events queued", queued, "pre-push", refs),
             ("pre-commit, one log line appended", gate_log, "pre-commit", ""),
+            ("pre-commit, fifty log lines appended", gate_fifty, "pre-commit", ""),
             ("pre-commit, one WP file changed", gate_wp, "pre-commit", ""),
         ):
             args = ["origin", remote] if hook == "pre-push" else []
