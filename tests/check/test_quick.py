@@ -178,3 +178,35 @@ def test_the_lanes_it_takes_are_the_lanes_the_careful_gate_takes() -> None:
     assert all(is_known_lane(lane) for lane in taken)
     for lane in ("genesis", "uninitialized", "Done", "lane-a", "cancelled"):
         assert lane not in taken
+
+
+@pytest.mark.parametrize("how", ["git commit -a", "git commit <path>", "git add, then commit"])
+def test_through_the_installed_shim_a_bad_line_is_blocked_and_a_good_one_passes(
+    tmp_path: Path, how: str
+) -> None:
+    """The quick look reads what git commits: under `commit -a` or `commit <path>` that is a
+    temporary index only GIT_INDEX_FILE names, and a bad line there must not pass as clean."""
+    import subprocess
+
+    from kitty_hooks.githooks.install import install_hooks
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    repo.write(log, b"\n".join(HEAD_LINES) + b"\n")
+    repo.commit_all("start")
+    install_hooks(repo.path, ["pre-commit"])
+    for line, blocked in ((b'{"event_id": "x", "to_lane": "planned"}', True), (RECORDED[5], False)):
+        repo.write(log, b"\n".join(HEAD_LINES) + b"\n" + line + b"\n")
+        command = ["git", "commit", "-q", "-m", "move"]
+        if how == "git commit -a":
+            command.append("-a")
+        elif how == "git commit <path>":
+            command += ["--", log]
+        else:
+            repo.git("add", log)
+        done = subprocess.run(command, cwd=repo.path, capture_output=True, text=True)
+        assert (done.returncode != 0) is blocked, done.stderr
+        if blocked:
+            assert f"{log}:4: event x: " in done.stderr
+            repo.git("reset", "-q")
