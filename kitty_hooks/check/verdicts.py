@@ -87,7 +87,14 @@ class Compiler:
             return _always
         if len(checks) == 1:
             return checks[0]
-        return lambda value: all(check(value) for check in checks)
+
+        def every(value: Any) -> bool:
+            for check in checks:  # noqa: SIM110 - a loop, not all(generator): faster per event
+                if not check(value):
+                    return False
+            return True
+
+        return every
 
     # --- one builder per keyword: (argument, the schema it is in, its file) -> check ----------
 
@@ -111,8 +118,17 @@ class Compiler:
         return lambda value: _json_equal(value, argument)
 
     def _pattern(self, argument: Any, schema: Any, file: str) -> Check:
-        search = re.compile(ecma_pattern(argument)).search
-        return lambda value: not isinstance(value, str) or search(value) is not None
+        translated = ecma_pattern(argument)  # Unsupported now, not at the first event
+        compiled: list[Any] = []  # compiled when first asked: many are never met on a commit
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, str):
+                return True
+            if not compiled:
+                compiled.append(re.compile(translated).search)
+            return compiled[0](value) is not None
+
+        return check
 
     def _minLength(self, argument: Any, schema: Any, file: str) -> Check:
         return lambda value: not isinstance(value, str) or len(value) >= argument
@@ -136,7 +152,10 @@ class Compiler:
         def check(value: Any) -> bool:
             if not isinstance(value, dict):
                 return True
-            return all(name not in value or sub(value[name]) for name, sub in checks)
+            for name, sub in checks:  # noqa: SIM110 - as above
+                if name in value and not sub(value[name]):
+                    return False
+            return True
 
         return check
 
