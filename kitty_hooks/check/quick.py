@@ -13,14 +13,12 @@ tests/check/test_quick.py holds that: whatever this calls clean, the careful gat
 
 from __future__ import annotations
 
-import json
+import _json  # json's C scanner: the json package would import re (~0.6x a bare start)
 import os
-import re
 
-from kitty_hooks.check import verdicts
+from kitty_hooks.check import patterns, verdicts
 from kitty_hooks.gitrepo.spawn import git_output
 from kitty_hooks.model import layout
-from kitty_hooks.model.frontmatter_lines import frontmatter_body, plain_fields
 
 # The most new lines it judges, and the longest: past them the careful gate is the cheaper one.
 _MOST_LINES = 64
@@ -146,6 +144,8 @@ def _check_appended(before: bytes | None, after: bytes | None) -> None:
 
 
 def _check_wp(data: bytes | None) -> None:
+    from kitty_hooks.model.frontmatter_lines import frontmatter_body, plain_fields  # re: WPs only
+
     if data is None or data.startswith(b"\xef\xbb\xbf"):
         raise _NotSure
     found = frontmatter_body(data.decode("utf-8"))  # UnicodeDecodeError: not sure either
@@ -161,9 +161,15 @@ def _check_wp(data: bytes | None) -> None:
 
 
 def _slug_ok(parts: _Parts) -> bool:
-    # As check.diagnose asks it of a feature folder (validation.common_pattern: re's match).
+    # As check.diagnose asks it of a feature folder (validation.common_pattern: re's match,
+    # whose $ also takes a final newline: no path here has one).
     pattern = _schema("common.schema.json")["$defs"]["feature_slug"]["pattern"]
-    return re.compile(pattern).match(parts.parts[1]) is not None
+    if not pattern.startswith("^"):
+        raise _NotSure  # re's match anchors where a search would not
+    try:
+        return patterns.compile_pattern(pattern)(parts.parts[1])
+    except (patterns.Unsupported, patterns.TooHard) as exc:
+        raise _NotSure from exc
 
 
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1
@@ -187,16 +193,47 @@ def _constant(name: str) -> object:
     raise _NotSure
 
 
-_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+class _Reading:
+    """What json's C scanner asks of its decoder: how to read numbers and constants."""
+
+    def __init__(self, parse_int: object, parse_float: object, parse_constant: object) -> None:
+        self.strict = True
+        self.object_hook = None
+        self.object_pairs_hook = None
+        self.parse_int = parse_int
+        self.parse_float = parse_float
+        self.parse_constant = parse_constant
+
+
+# The scanner json.loads uses, with json's own defaults (schema files), and as check.verdicts
+# reads a line (a number past 64 bits or a double, NaN: not for here).
+_SCAN_PLAIN = _json.make_scanner(_Reading(int, float, _constant))
+_SCAN_LINE = _json.make_scanner(_Reading(_int, _float, _constant))
+_WHITE = " \t\n\r"  # what json skips around a value
+
+
+def _decode(scan: object, text: str) -> object:
+    """JSONDecoder.decode, for text that decodes cleanly; _NotSure for anything else."""
+    start = len(text) - len(text.lstrip(_WHITE))
+    try:
+        value, end = scan(text, start)  # type: ignore[operator]
+    except StopIteration as exc:
+        raise _NotSure from exc
+    if text[end:].strip(_WHITE):
+        raise _NotSure
+    return value
 
 
 def _loads(raw: bytes) -> object:
     """The line as the careful gate reads it, for plain JSON only: a surrogate escape, NaN, a
     number past 64 bits or a double, bytes that are not UTF-8 are not for here."""
-    if b"\\u" in raw and re.search(rb"\\u[dD][89a-fA-F]", raw):
-        raise _NotSure
+    at = raw.find(b"\\u")
+    while at >= 0:
+        if raw[at + 2 : at + 3] in (b"d", b"D") and raw[at + 3 : at + 4] in b"89abcdefABCDEF":
+            raise _NotSure  # a surrogate: json reads a lone one, orjson refuses it
+        at = raw.find(b"\\u", at + 2)
     try:
-        return _DECODER.decode(raw.decode("utf-8"))
+        return _decode(_SCAN_LINE, raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise _NotSure from exc
 
@@ -218,8 +255,8 @@ class _Schemas(dict):  # type: ignore[type-arg]
             raise KeyError(name)
         try:
             with open(os.path.join(_asset_dir("schemas"), name), "rb") as file:
-                schema = json.loads(file.read())
-        except OSError as exc:
+                schema = _decode(_SCAN_PLAIN, file.read().decode("utf-8"))
+        except (OSError, ValueError, _NotSure) as exc:
             raise KeyError(name) from exc
         self[name] = schema
         return schema

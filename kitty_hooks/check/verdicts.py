@@ -14,8 +14,7 @@ lines and corrupted copies of them (Hypothesis).
 
 from __future__ import annotations
 
-import json
-import re
+from kitty_hooks.check import patterns
 
 TYPE_CHECKING = False  # not typing's: its import costs the quick gate more than it checks
 if TYPE_CHECKING:
@@ -119,14 +118,28 @@ class Compiler:
 
     def _pattern(self, argument: Any, schema: Any, file: str) -> Check:
         translated = ecma_pattern(argument)  # Unsupported now, not at the first event
-        compiled: list[Any] = []  # compiled when first asked: many are never met on a commit
+        try:
+            matcher = patterns.compile_pattern(argument)
+        except patterns.Unsupported:
+            matcher = None  # re, through the translation
+        compiled: list[Any] = []  # re's, compiled when first needed
+
+        def search_with_re(value: str) -> bool:
+            if not compiled:
+                import re
+
+                compiled.append(re.compile(translated).search)
+            return compiled[0](value) is not None
 
         def check(value: Any) -> bool:
             if not isinstance(value, str):
                 return True
-            if not compiled:
-                compiled.append(re.compile(translated).search)
-            return compiled[0](value) is not None
+            if matcher is not None:
+                try:
+                    return matcher(value)
+                except patterns.TooHard:
+                    pass
+            return search_with_re(value)
 
         return check
 
@@ -320,11 +333,22 @@ def _constant(name: str) -> Any:
     raise UnsureOfJson(name)  # NaN, Infinity: orjson refuses them
 
 
-_DECODER = json.JSONDecoder(
-    parse_int=_int_within_64_bits, parse_float=_finite_float, parse_constant=_constant
-)
-# A \u escape of a surrogate: json reads a lone one, orjson refuses it.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_DECODER: list[Any] = []  # made when first needed: json is not imported with this module
+
+
+def _decoder() -> Any:
+    if not _DECODER:
+        import json
+        import re
+
+        _DECODER.append(
+            json.JSONDecoder(
+                parse_int=_int_within_64_bits, parse_float=_finite_float, parse_constant=_constant
+            )
+        )
+        # A \u escape of a surrogate: json reads a lone one, orjson refuses it.
+        _DECODER.append(re.compile(rb"\\u[dD][89a-fA-F]"))
+    return _DECODER
 
 
 def loads(raw: bytes) -> Any:
@@ -332,10 +356,11 @@ def loads(raw: bytes) -> Any:
     of plain JSON. A line it might read otherwise (any JSON error, a surrogate escape, NaN, a
     number past 64 bits or a double, nesting deep enough to reach Python's recursion limit)
     goes to orjson itself, imported then, so the verdict is orjson's on every line."""
+    decoder, surrogate_escape = _decoder()
     try:
-        if _SURROGATE_ESCAPE.search(raw) is not None:
+        if surrogate_escape.search(raw) is not None:
             raise UnsureOfJson("a surrogate escape")
-        return _DECODER.decode(raw.decode("utf-8"))
+        return decoder.decode(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, UnsureOfJson
         import orjson
 

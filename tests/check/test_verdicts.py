@@ -226,3 +226,81 @@ def test_plain_frontmatter_reads_as_pyyaml_reads_it(lines: list[str]) -> None:
     except FrontmatterError as exc:
         pytest.fail(f"read plainly as {plain}, but PyYAML refuses it: {exc}")
     assert plain == expected
+
+
+# --- the schemas' patterns without re -----------------------------------------------------
+
+
+def _schema_patterns() -> list[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "pattern" and isinstance(value, str):
+                    found.add(value)
+                elif key not in ("properties", "$defs") or isinstance(value, dict):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(validation.load_schemas())
+    return sorted(found)
+
+
+PATTERNS = _schema_patterns()
+PATTERN_TEXT = st.text(
+    alphabet=st.sampled_from("0179aAfFzZ-_.:+TZIOU{}urnid \t\n\x1c\u3000\u00e9\u0660")
+    | st.characters(),
+    max_size=70,
+)
+
+
+@st.composite
+def near_matches(draw: Any) -> str:
+    """Values the schemas accept, then cut, doubled or with a character changed."""
+    text = draw(
+        st.sampled_from(
+            [
+                "01JD3Q9Z6C8W4S0Y2X5V7T1R3N", "550e8400-e29b-41d4-a716-446655440000",
+                "550e8400e29b41d4a716446655440000", "urn:uuid:{550e8400-e29b-41d4-a716-446655440000}",
+                "2026-11-20T10:00:00.123+05:30", "2026-11-20T23:59:59Z", "1.0.0", "WP01",
+                "WP12a.b-c", "039-cli", "WPStatusChanged", "abc1234", "direct_repo", "x",
+            ]
+        )
+    )  # fmt: skip
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(PATTERN_TEXT) + text[at + draw(st.integers(0, 2)) :]
+    return text
+
+
+@given(text=near_matches() | PATTERN_TEXT)
+def test_every_schema_pattern_matches_without_re_as_with_re_and_jsonschema_rs(text: str) -> None:
+    import re
+
+    import jsonschema_rs
+
+    from kitty_hooks.check import patterns
+
+    for pattern in PATTERNS:
+        expected = jsonschema_rs.is_valid({"pattern": pattern}, text)
+        assert (re.search(verdicts.ecma_pattern(pattern), text) is not None) is expected
+        assert patterns.compile_pattern(pattern)(text) is expected, (pattern, text)
+
+
+def test_every_schema_pattern_is_matched_without_re() -> None:
+    from kitty_hooks.check import patterns
+
+    assert len(PATTERNS) >= 10
+    for pattern in PATTERNS:
+        patterns.compile_pattern(pattern)
+
+
+@pytest.mark.parametrize("pattern", ["a.b", "\\d", "(?:x)", "a*?", "[\\s]", "a{x}", "[]a]", "(a"])
+def test_a_construct_the_matcher_does_not_take_is_handed_to_re(pattern: str) -> None:
+    from kitty_hooks.check import patterns
+
+    with pytest.raises(patterns.Unsupported):
+        patterns.compile_pattern(pattern)
