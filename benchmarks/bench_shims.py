@@ -12,6 +12,9 @@ What git waits for, timed as whole processes, interleaved in rotating order, med
 | pre-commit, nothing it checks staged | README.md staged |
 | pre-push, nothing queued | no queue marker, no spool |
 | pre-push, events queued | 3 events in the queue: the shim starts the background flush and returns |
+| pre-commit, one log line appended | a 200-line status.events.jsonl at HEAD, one valid line appended and staged |
+| pre-commit, fifty log lines appended | the same log, fifty valid lines appended and staged |
+| pre-commit, one WP file changed | a WP file's `lane:` changed and staged |
 | post-commit, one WP moved (frontmatter) | a new commit edits one WP's `lane:` |
 | post-commit, one WP moved (2.x log line) | a new commit appends a status.events.jsonl line and edits the WP |
 | background capture of one commit | a new commit (as the frontmatter row) recorded in the journal |
@@ -61,6 +64,9 @@ GOALS = {  # ratio to python -c pass (issue 10)
     "pre-commit, nothing it checks staged": 0.5,
     "pre-push, nothing queued": 0.5,
     "pre-push, events queued": 1.5,
+    "pre-commit, one log line appended": 3.0,  # issue 21
+    "pre-commit, fifty log lines appended": 3.0,
+    "pre-commit, one WP file changed": 3.0,
     "post-commit, one WP moved (frontmatter)": 3.0,
     "post-commit, one WP moved (2.x log line)": 3.0,
 }
@@ -201,6 +207,41 @@ def main(argv: list[str] | None = None) -> int:
         idle.commit("unrelated")  # HEAD touches no kitty-specs file
         (idle.repo / "README.md").write_text("staged\n")
         idle.git("add", "README.md")  # staged, and nothing the gate checks
+        # The gate on a move in the making: staged once, checked every round (a pre-commit hook
+        # that passes commits nothing).
+        gate_log = Scenario(scratch, "gate-log")
+        history = "".join(log_line(n, "planned", "for_review") for n in range(200))
+        (gate_log.repo / FEATURE / "status.events.jsonl").write_text(history)
+        gate_log.commit("a log of 200 moves")
+        (gate_log.repo / FEATURE / "status.events.jsonl").write_text(
+            history + log_line(200, "for_review", "planned")
+        )
+        gate_log.git("add", "-A")
+        gate_fifty = Scenario(scratch, "gate-fifty")
+        (gate_fifty.repo / FEATURE / "status.events.jsonl").write_text(history)
+        gate_fifty.commit("a log of 200 moves")
+        (gate_fifty.repo / FEATURE / "status.events.jsonl").write_text(
+            history + "".join(log_line(n, "for_review", "planned") for n in range(200, 250))
+        )
+        gate_fifty.git("add", "-A")
+        gate_wp = Scenario(scratch, "gate-wp")
+        (gate_wp.repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file("for_review"))
+        gate_wp.git("add", "-A")
+        for scenario, path, bad in (
+            (gate_log, "status.events.jsonl", history + '{"event_id": "x", "to_lane": "x"}\n'),
+            (gate_wp, "tasks/WP01-bench.md", wp_file("cancelled")),
+        ):  # the gate rows time a real check: a bad line or lane is blocked
+            good = (scenario.repo / FEATURE / path).read_text()
+            (scenario.repo / FEATURE / path).write_text(bad)
+            scenario.git("add", "-A")
+            hook = scenario.repo / ".git" / "hooks" / "pre-commit"
+            done = subprocess.run(
+                [str(hook)], cwd=scenario.repo, env=scenario.env, capture_output=True
+            )
+            if done.returncode != 1:
+                sys.exit(f"the gate let a bad {path} through: {done.stderr.decode()}")
+            (scenario.repo / FEATURE / path).write_text(good)
+            scenario.git("add", "-A")
         queued = Scenario(scratch, "queued")
         with EventQueue(queued.state / "queue.db") as queue:
             queue.enqueue(make_envelopes(3, seed=2026))
@@ -249,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
             ("pre-commit, nothing it checks staged", idle, "pre-commit", ""),
             ("pre-push, nothing queued", idle, "pre-push", refs),
             ("pre-push, events queued", queued, "pre-push", refs),
+            ("pre-commit, one log line appended", gate_log, "pre-commit", ""),
+            ("pre-commit, fifty log lines appended", gate_fifty, "pre-commit", ""),
+            ("pre-commit, one WP file changed", gate_wp, "pre-commit", ""),
         ):
             args = ["origin", remote] if hook == "pre-push" else []
             rows.append(

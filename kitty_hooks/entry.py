@@ -11,6 +11,13 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args == ["hook", "pre-commit"]:
+        # A move commit's gate, found clean before anything heavy is imported (check/quick.py);
+        # anything it is not sure of goes on to the careful gate below.
+        from kitty_hooks.check.quick import commit_is_clean
+
+        if commit_is_clean():
+            return 0
     if len(args) >= 2 and args[0] == "hook":
         from kitty_hooks.githooks.run import HOOKS, run_hook
 

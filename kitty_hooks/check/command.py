@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from kitty_hooks.check.diagnose import diagnose_paths, discover
 from kitty_hooks.check.envelopes import check_envelopes
-from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
+from kitty_hooks.check.gate import blocked_hint, run_gate
 from kitty_hooks.check.reporters import REPORTERS
 from kitty_hooks.check.results import DiagnoseReport, Problem
 from kitty_hooks.errors import FatalError
@@ -54,7 +54,7 @@ def execute(
     blocked = staged and output_format == "text" and report.exit_code != 0
     messages.append((output, blocked))
     if blocked:
-        messages.append((BLOCKED_HINT, True))
+        messages.append((blocked_hint(report), True))
     return DiagnoseOutput(messages, report.exit_code)
 
 

@@ -21,10 +21,21 @@ from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.model.layout import legacy_lane_of
 from kitty_hooks.model.logline import event_id_of
 
-BLOCKED_HINT = (
-    "kitty-hooks: commit blocked: fix the event lines above and stage them again "
-    "(KITTY_HOOKS=0 or git commit --no-verify skips the check)"
-)
+_SKIP = "(KITTY_HOOKS=0 or git commit --no-verify skips the check)"
+
+
+def blocked_hint(report: DiagnoseReport) -> str:
+    """The last line of a blocked commit: what to do about what was found, in words that fit
+    (a deleted line of HEAD is no event line to fix)."""
+    todo = []
+    if report.error_count > report.append_only_problems:
+        todo.append("fix what the lines above name")
+    if report.append_only_problems:
+        todo.append(
+            "put back the lines of HEAD a status log lost (it is append-only; the log as it is "
+            "at another commit, a branch or the merge base, is fine too)"
+        )
+    return f"kitty-hooks: commit blocked: {' and '.join(todo) or 'see above'}, then stage again {_SKIP}"
 
 
 def run_gate(cwd: Path, paths: list[Path] | None = None) -> DiagnoseReport:
@@ -34,10 +45,18 @@ def run_gate(cwd: Path, paths: list[Path] | None = None) -> DiagnoseReport:
     `pre-commit run --from-ref A --to-ref B` (CI, a pre-push stage) the change checked is
     A...B instead of the index.
     """
-    root = git_repo.repo_root(cwd)
-    relative = [_relative_to(root, cwd, path) for path in paths] if paths else None
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    if not paths and not (from_ref and to_ref):
+        # Every staged event file: git names them from the top wherever it runs, so the top
+        # need not be asked for (a git call on every gated commit) unless git fails.
+        try:
+            return diagnose_staged(cwd)
+        except FatalError:
+            git_repo.repo_root(cwd)  # outside a work tree: says so
+            raise
+    root = git_repo.repo_root(cwd)
+    relative = [_relative_to(root, cwd, path) for path in paths] if paths else None
     if from_ref and to_ref:
         base = git_repo.merge_base(root, from_ref, to_ref)
         return diagnose_staged(root, relative, base=base, target=to_ref)
@@ -72,6 +91,7 @@ def diagnose_staged(
         candidates = [(p, classify(PurePosixPath(p), explicit=True)) for p in paths]
     checked = [(path, kind) for path, kind in candidates if kind is not None]
     logs = [path for path, kind in checked if kind is FileKind.LOG]
+    known = _KnownContents(root, base, target)
     blobs = git_blobs.read_blobs(
         root, [f"{target}:{p}" for p, _ in checked] + [f"{base}:{p}" for p in logs]
     )
@@ -91,7 +111,7 @@ def diagnose_staged(
             # CI) or `--files`. The file is checked whole; otherwise it would pass unseen.
             check_content(kind, path, data, report)
         elif kind is FileKind.LOG:
-            _check_appended(path, before_change[path], data, report)
+            _check_appended(path, before_change[path], data, report, known)
         else:
             check_content(kind, path, data, report, legacy_lane=legacy_lane_of(PurePosixPath(path)))
     return report
@@ -104,7 +124,13 @@ def _read_work_tree(path: Path) -> bytes | None:
         return None
 
 
-def _check_appended(path: str, before: bytes | None, after: bytes, report: DiagnoseReport) -> None:
+def _check_appended(
+    path: str,
+    before: bytes | None,
+    after: bytes,
+    report: DiagnoseReport,
+    known: _KnownContents | None,
+) -> None:
     if before is None:
         check_content(FileKind.LOG, path, after, report)
         return
@@ -116,7 +142,7 @@ def _check_appended(path: str, before: bytes | None, after: bytes, report: Diagn
         first_line = before.count(b"\n") + 2
         appended = after[len(before) + 1 :]
     else:
-        _report_rewrite(path, before, after, report)
+        _check_rewrite(path, before, after, report, known)
         return
     if appended:
         check_content(FileKind.LOG, path, appended, report, first_line=first_line)
@@ -124,7 +150,9 @@ def _check_appended(path: str, before: bytes | None, after: bytes, report: Diagn
         _check_reused_ids(path, _HeadEvents(before, numbered), numbered, report)
 
 
-def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseReport) -> None:
+def _check_rewrite(
+    path: str, before: bytes, after: bytes, report: DiagnoseReport, known: _KnownContents | None
+) -> None:
     """A log that is not HEAD's plus lines at the end: valid when no event of HEAD is lost or
     changed.
 
@@ -140,12 +168,6 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
     old_lines = _lines(before)
     new_lines = _lines(after)
     old_set, new_set = set(old_lines), set(new_lines)
-    numbered_new = [(n, line) for n, line in enumerate(new_lines, start=1) if line not in old_set]
-    head = _HeadEvents(before, numbered_new)
-    report.files.append(path)
-    for number, line in numbered_new:
-        check_content(FileKind.LOG, path, line + b"\n", report, first_line=number)
-    _check_reused_ids(path, head, numbered_new, report)
     present = {event_id for line in new_lines if (event_id := event_id_of(line)) is not None}
     gone = []
     for number, line in enumerate(old_lines, start=1):
@@ -156,10 +178,30 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
             continue  # no event: spec-kitty's own merge drops such lines
         event_id = event.get("event_id")
         if isinstance(event_id, str) and event_id in present:
-            continue  # kept elsewhere, re-written (checked above) or a later duplicate dropped
+            continue  # kept elsewhere, re-written (checked below) or a later duplicate dropped
         gone.append(number)
-    for number in gone[:_REWRITES_SHOWN]:
+    if gone and known is not None:
+        restored = known.restored_prefix(path, after)
+        if restored is not None and _only_new_events_follow(before, after, restored):
+            # A restore, not a rewrite: the log as it is at another commit, perhaps with new
+            # lines after it, checked as what they are, an append to that content.
+            _check_appended(path, after[:restored], after, report, None)
+            return
+    numbered_new = [(n, line) for n, line in enumerate(new_lines, start=1) if line not in old_set]
+    head = _HeadEvents(before, numbered_new)
+    report.files.append(path)
+    for number, line in numbered_new:
+        check_content(FileKind.LOG, path, line + b"\n", report, first_line=number)
+    _check_reused_ids(path, head, numbered_new, report)
+    for position, number in enumerate(gone):
         changed = number <= len(new_lines) and new_lines[number - 1] not in old_set
+        if changed:
+            report.head_lines_changed += 1
+        else:
+            report.head_lines_deleted += 1
+        if position >= _REWRITES_SHOWN:
+            continue
+        report.append_only_problems += 1
         report.add(
             Problem(
                 path,
@@ -172,6 +214,7 @@ def _report_rewrite(path: str, before: bytes, after: bytes, report: DiagnoseRepo
             )
         )
     if len(gone) > _REWRITES_SHOWN:
+        report.append_only_problems += 1
         report.add(
             Problem(
                 path,
@@ -205,6 +248,8 @@ def _check_reused_ids(
             if head_number == number
             else f"re-uses the event id of line {head_number} of HEAD with other content"
         )
+        report.head_lines_changed += 1
+        report.append_only_problems += 1
         report.add(
             Problem(
                 path,
@@ -237,6 +282,61 @@ class _HeadEvents:
 
     def first(self, event_id: str) -> tuple[int, bytes] | None:
         return self._first.get(event_id)
+
+
+class _KnownContents:
+    """What a log is at the other commits of the repository: asked only when a change drops
+    lines of HEAD, so an append never pays for it.
+
+    The commits are those reachable from a branch, a remote-tracking branch, a tag or HEAD
+    (their ancestors and merge bases included), less the commits being checked: under
+    `pre-commit run --from-ref A --to-ref B` the range's own commits would vouch for
+    themselves.
+    """
+
+    def __init__(self, root: Path, base: str, target: str) -> None:
+        self._root = root
+        refs = ["--branches", "--remotes", "--tags", "HEAD"]
+        self._walks = [[*refs, "--not", target], [base]] if target else [refs]
+
+    def restored_prefix(self, path: str, after: bytes) -> int | None:
+        """The length of the longest start of `after` (all of it, or whole lines) that is a
+        content the path has at one of those commits; None when there is none. An empty
+        content followed by lines is no restore: it would vouch for any log at all."""
+        from kitty_hooks.gitrepo import history as git_history  # only when lines are lost
+
+        try:
+            versions = git_history.path_versions(self._root, path, self._walks)
+        except FatalError:
+            return None  # git refusing a ref (a tag of a tree): judged as a rewrite
+        if not versions:
+            return None
+        import hashlib  # only here, off the path of an append
+
+        # git names a blob by the hash of a header and its bytes: sha1, or sha256 (64 digits).
+        new_hash = hashlib.sha1 if len(next(iter(versions))) == 40 else hashlib.sha256
+        ids = set(versions)
+        view = memoryview(after)
+        for size in sorted({s for s in versions.values() if 0 < s <= len(after)}, reverse=True):
+            if size < len(after) and after[size - 1] != 0x0A:
+                continue
+            digest = new_hash(b"blob %d\0" % size)
+            digest.update(view[:size])
+            if digest.hexdigest() in ids:
+                return size
+        return None
+
+
+def _only_new_events_follow(before: bytes, after: bytes, restored: int) -> bool:
+    """Whether the lines after a restored content are new events: none carries an event id that
+    HEAD has and the restored content has not. Otherwise lines of HEAD were kept and others
+    dropped (an edit, or a deletion in HEAD's own lines): a rewrite."""
+    follow = {i for line in _lines(after[restored:]) if (i := event_id_of(line)) is not None}
+    if not follow:
+        return True
+    in_head = {i for line in _lines(before) if (i := event_id_of(line)) in follow}
+    restored_ids = {i for line in _lines(after[:restored]) if (i := event_id_of(line)) in in_head}
+    return in_head <= restored_ids
 
 
 _REWRITES_SHOWN = 10

@@ -17,10 +17,20 @@ def summary_line(report: DiagnoseReport) -> str:
     if report.error_count == 0:
         text += ": all valid"
     else:
-        text += f": {invalid:,} invalid event{'s' if invalid != 1 else ''}, {report.error_count:,} problem{'s' if report.error_count != 1 else ''}"
+        found = [_count(invalid, "invalid event")] if invalid else []
+        if report.head_lines_deleted:
+            found.append(_count(report.head_lines_deleted, "line") + " of HEAD deleted")
+        if report.head_lines_changed:
+            found.append(_count(report.head_lines_changed, "line") + " of HEAD changed")
+        found.append(_count(report.error_count, "problem"))
+        text += ": " + ", ".join(found)
     if warnings:
         text += f" ({warnings:,} warning{'s' if warnings != 1 else ''})"
     return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'s' if number != 1 else ''}"
 
 
 def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:

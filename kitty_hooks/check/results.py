@@ -56,6 +56,10 @@ class DiagnoseReport:
         self.keep_valid = keep_valid
         self.event_count = 0
         self.invalid_count = 0
+        # The gate's append-only check: lines of HEAD a log lost, and the problems saying so.
+        self.head_lines_deleted = 0
+        self.head_lines_changed = 0
+        self.append_only_problems = 0
 
     def add_result(self, result: DiagnoseResult) -> None:
         self.event_count += 1

@@ -28,7 +28,12 @@ from kitty_hooks.model.logline import (
 )
 
 
-def check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: int) -> None:
+def check_log(
+    label: str, data: bytes, report: DiagnoseReport, *, first_line: int, light: bool | None = None
+) -> None:
+    """Check a log's lines (or the lines appended at first_line). light: judge them in plain
+    Python (check.verdicts) or with orjson and jsonschema-rs; None lets the count decide. The
+    report is the same either way."""
     if first_line == 1 and data.startswith(BOM):
         report.add(Problem(label, 1, (BOM_MESSAGE,)))
         data = data[len(BOM) :]
@@ -38,10 +43,17 @@ def check_log(label: str, data: bytes, report: DiagnoseReport, *, first_line: in
     pieces = data.split(b"\n")
     if pieces[-1] == b"":
         pieces.pop()
-    import orjson  # ~20 ms to import: worth it for a log, not for a hook's few lines
+    # A commit's few lines are read and judged without orjson and jsonschema-rs (each costs a
+    # hook more to import than Python takes to start); a log's many with both.
+    if light is None:
+        light = validation.judge_lightly(len(pieces))
+    if light:
+        from kitty_hooks.check.verdicts import loads
+    else:
+        import orjson
 
-    loads = orjson.loads
-    validators = _Validators()
+        loads = orjson.loads
+    validators = _Validators(light=light)
     is_valid = validators[LineKind.TRANSITION].is_valid
     keep = report.keep_valid
     valid_lines = 0  # counted here, added to the report once
@@ -90,13 +102,18 @@ _LOG_SCHEMA_OF = {
 
 
 class _Validators(dict):  # type: ignore[type-arg]
-    """The compiled validator of each kind of line, compiled when a line of that kind comes
-    (~10 ms each): a 2.x log never needs the envelope or record ones. None for no schema."""
+    """The validator of each kind of line, made when a line of that kind comes (~10 ms each
+    compiled): a 2.x log never needs the envelope or record ones. None for no schema."""
+
+    def __init__(self, *, light: bool) -> None:
+        super().__init__()
+        self.light = light
 
     def __missing__(self, kind: LineKind) -> Any:
         schema = _LOG_SCHEMA_OF.get(kind)
-        self[kind] = compiled = validation.validator(schema) if schema else None
-        return compiled
+        found = validation.validator_for(schema, light=self.light) if schema else None
+        self[kind] = found
+        return found
 
 
 def _check_log_line(
@@ -127,7 +144,7 @@ def _check_log_line(
             )
         )
         report.add_result(DiagnoseResult(label, line, event_id, name, True))
-    elif validator.is_valid(event):
+    elif validation.judged_valid(validator, event):
         report.add_result(DiagnoseResult(label, line, event_id, name, True))
     else:
         violations = validation.explain(_LOG_SCHEMA_OF[kind], event)

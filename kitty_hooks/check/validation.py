@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -83,8 +84,78 @@ def validator(schema_name: str) -> Any:
     return jsonschema_rs.validator_for(schemas[schema_name], registry=registry)
 
 
+# The most events a process judges with check.verdicts (plain Python, ~40 us an event) before
+# it loads jsonschema-rs (~25 ms to import, then ~1 us an event): a commit's few lines never
+# load it, a whole repository's diagnose does at once.
+LIGHT_EVENTS = 200
+_light_left = [LIGHT_EVENTS]
+
+
+def judge_lightly(count: int) -> bool:
+    """Whether `count` more events are judged in plain Python (check.verdicts), which then
+    counts them; no once jsonschema-rs is loaded anyway (an event failed and was explained)."""
+    if "jsonschema_rs" in sys.modules or count > _light_left[0]:
+        return False
+    _light_left[0] -= count
+    return True
+
+
+class _LightValidator:
+    """is_valid from check.verdicts: the same verdicts as the compiled validator's is_valid."""
+
+    def __init__(self, check: Any) -> None:
+        self.is_valid = check
+
+
+@cache
+def _light_validator(schema_name: str) -> _LightValidator | None:
+    from kitty_hooks.check import verdicts
+
+    try:
+        return _LightValidator(_verdict_compiler().check_of(schema_name))
+    except verdicts.Unsupported:
+        return None  # a keyword it does not judge: jsonschema-rs judges
+
+
+@cache
+def _verdict_compiler() -> Any:
+    from kitty_hooks.check import verdicts
+
+    return verdicts.Compiler(load_schemas())
+
+
+def validator_for(schema_name: str, *, light: bool) -> Any:
+    """Something with is_valid(instance): check.verdicts' when light (and it judges that
+    schema), else the compiled validator. Failures are explained by explain() either way."""
+    if light:
+        found = _light_validator(schema_name)
+        if found is not None:
+            return found
+    return validator(schema_name)
+
+
 def is_valid(schema_name: str, instance: Any) -> bool:
-    return bool(validator(schema_name).is_valid(instance))
+    return judged_valid(validator(schema_name), instance)
+
+
+def judged_valid(judge: Any, instance: Any) -> bool:
+    """judge.is_valid(instance), for an instance that may hold a lone surrogate: json reads
+    "\\ud800" into a str that jsonschema-rs cannot take (it raised UnicodeEncodeError). Judged
+    as U+FFFD, as capture queues it: the same verdict for every keyword the schemas use."""
+    try:
+        return bool(judge.is_valid(instance))
+    except UnicodeEncodeError:
+        return bool(judge.is_valid(without_lone_surrogates(instance)))
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def explain(schema_name: str, instance: Any) -> list[SchemaViolation]:
@@ -94,7 +165,11 @@ def explain(schema_name: str, instance: Any) -> list[SchemaViolation]:
     both minLength and pattern) are said once.
     """
     violations: list[SchemaViolation] = []
-    for error in validator(schema_name).iter_errors(instance):
+    try:
+        errors = list(validator(schema_name).iter_errors(instance))
+    except UnicodeEncodeError:  # a lone surrogate: see judged_valid
+        errors = list(validator(schema_name).iter_errors(without_lone_surrogates(instance)))
+    for error in errors:
         violation = _describe(schema_name, _deepest_useful(schema_name, error))
         if violation not in violations:
             violations.append(violation)

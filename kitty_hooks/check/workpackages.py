@@ -6,7 +6,11 @@ from __future__ import annotations
 from kitty_hooks.check.eventfiles import decode_whole
 from kitty_hooks.check.results import DiagnoseReport, Problem, Severity
 from kitty_hooks.check.validation import render_value
-from kitty_hooks.model.frontmatter import FrontmatterError, parse_frontmatter
+from kitty_hooks.model.frontmatter import (
+    FrontmatterError,
+    parse_frontmatter,
+    parse_plain_frontmatter,
+)
 from kitty_hooks.model.lanes import (
     ACCEPTED_LANE_NAMES,
     canonical_lane,
@@ -23,7 +27,8 @@ def check_wp_file(
     if text is None:
         return
     try:
-        frontmatter = parse_frontmatter(text)
+        # Plain lines are read as they are; PyYAML reads the rest (the same result).
+        frontmatter = parse_plain_frontmatter(text) or parse_frontmatter(text)
     except FrontmatterError as exc:
         # In a 1.x lane folder the folder is the lane (capture reads it so): a file there
         # with no frontmatter, or broken frontmatter, still says where its WP is.

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _pre_commit(args: list[str]) -> int:
-    from kitty_hooks.check.gate import BLOCKED_HINT, run_gate
+    from kitty_hooks.check.gate import blocked_hint, run_gate
     from kitty_hooks.check.reporters import render_text
 
     del args
@@ -28,7 +28,7 @@ def _pre_commit(args: list[str]) -> int:
     if report.problems:
         print(render_text(report), file=sys.stderr)
     if report.exit_code != 0:
-        print(BLOCKED_HINT, file=sys.stderr)
+        print(blocked_hint(report), file=sys.stderr)
     return report.exit_code
 
 

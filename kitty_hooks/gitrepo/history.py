@@ -229,3 +229,41 @@ def unreachable_commits(cwd: Path, shas: list[str]) -> set[str]:
         walked = set(out.decode("ascii", "replace").split())
         gone.update(sha for sha in present if sha in walked)
     return gone
+
+
+def path_versions(cwd: Path, path: str, walks: list[list[str]]) -> dict[str, int]:
+    """Every content (blob id -> size) `path` has at a commit of the given walks (each a list
+    of `git log` revision arguments: tips, `--branches`, `--not X`), in one git call a walk
+    and one for the sizes.
+
+    A version is read from each change of the path: what it was before and after, so a
+    commit that leaves the path alone still finds the content its parent had. -c adds merges
+    whose result is neither side's (a resolved conflict); --full-history keeps the side
+    branches default simplification hides.
+    """
+    ids: set[str] = set()
+    for walk in walks:
+        out = run_git(
+            cwd, "log", "--format=", "--raw", "-c", "--no-abbrev", "--no-renames",
+            "--full-history", *walk, "--", path,
+        )  # fmt: skip
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            if line.startswith(":"):
+                fields = line.split("\t", 1)[0].split()
+                ids.update(f for f in fields if len(f) >= 40 and f.strip("0") and _is_hex(f))
+    if not ids:
+        return {}
+    wanted = sorted(ids)
+    found = run_git(
+        cwd, "cat-file", "--batch-check", stdin="".join(f"{i}\n" for i in wanted).encode()
+    )
+    sizes = {}
+    for line in found.decode("utf-8", "replace").splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[1] == "blob":
+            sizes[fields[0]] = int(fields[2])
+    return sizes
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)

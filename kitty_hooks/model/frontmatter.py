@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-_LANE_KEY = re.compile(r"^lane\s*:")
+from kitty_hooks.model.frontmatter_lines import (
+    NOT_STRINGS as _NOT_STRINGS,
+)
+from kitty_hooks.model.frontmatter_lines import (
+    frontmatter_body,
+    lane_line_of,
+    plain_fields,
+)
+
 # A top-level `key: value` line whose value YAML reads as the same plain string: a word (no
 # YAML bool, null or number), or a quoted string with nothing to escape, then maybe a comment.
 _SIMPLE_LINE = re.compile(
@@ -13,8 +21,6 @@ _SIMPLE_LINE = re.compile(
     r"""(?:"(?P<double>[^"\\]*)"|'(?P<single>[^']*)'|(?P<plain>[A-Za-z_][A-Za-z0-9_./-]*))"""
     r"""[ \t]*(?:#.*)?$"""
 )
-# What YAML 1.1 (PyYAML) reads as a bool or null rather than a string.
-_NOT_STRINGS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 
 
 class FrontmatterError(ValueError):
@@ -33,17 +39,10 @@ class Frontmatter(NamedTuple):
 
 def split_frontmatter(text: str) -> tuple[list[str], int]:
     """The frontmatter lines (without the --- fences) and the file line the first one is on."""
-    lines = text.splitlines()
-    if not lines or lines[0].rstrip() != "---":
-        raise FrontmatterError(
-            "no YAML frontmatter (expected the file to start with a '---' line)", line=1
-        )
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() in ("---", "..."):
-            return lines[1:index], 2
-    raise FrontmatterError(
-        "frontmatter is not closed (expected a '---' line after the fields)", line=1
-    )
+    found = frontmatter_body(text)
+    if isinstance(found, str):
+        raise FrontmatterError(found, line=1)
+    return found
 
 
 def parse_frontmatter(text: str) -> Frontmatter:
@@ -72,8 +71,19 @@ def parse_frontmatter(text: str) -> Frontmatter:
             f"frontmatter is a YAML {type(fields).__name__}, expected a mapping of fields",
             line=first_line,
         )
-    lane_line = next((first_line + i for i, line in enumerate(body) if _LANE_KEY.match(line)), None)
-    return Frontmatter(fields=fields, lane_line=lane_line)
+    return Frontmatter(fields=fields, lane_line=lane_line_of(body, first_line))
+
+
+def parse_plain_frontmatter(text: str) -> Frontmatter | None:
+    """parse_frontmatter for frontmatter of plain lines only (2.x WP files: `lane: done`,
+    `title: '...'`, `dependencies: []`), without PyYAML's import (~10 ms of a gated commit).
+    The same Frontmatter as parse_frontmatter; None for anything else, which it then reads.
+    FrontmatterError as parse_frontmatter for a missing or unclosed frontmatter."""
+    body, first_line = split_frontmatter(text)
+    fields = plain_fields(body)
+    if fields is None:
+        return None
+    return Frontmatter(fields=fields, lane_line=lane_line_of(body, first_line))
 
 
 def read_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-from pathlib import PurePosixPath
+TYPE_CHECKING = False  # not typing's: the quick gate (check/quick.py) cannot afford its import
+if TYPE_CHECKING:
+    from pathlib import PurePosixPath
 
 SPECS_DIR = "kitty-specs"
 LOG_FILE_NAME = "status.events.jsonl"
 PROJECT_CONFIG = ".kittify/config.yaml"
 # Spec-kitty 1.x kept WP files in one folder per lane.
 LEGACY_LANE_FOLDERS = ("planned", "doing", "for_review", "done")
-
-_WP_ID = re.compile(r"^(WP\d+)")
 
 
 def is_wp_file(path: PurePosixPath) -> bool:
@@ -47,8 +45,13 @@ def is_status_log(path: PurePosixPath) -> bool:
 
 
 def wp_id_from_name(path: PurePosixPath) -> str | None:
-    match = _WP_ID.match(path.name)
-    return match.group(1) if match else None
+    """WP01 of WP01-fix-the-thing.md: WP and the digits after it (none: None); a digit as re's
+    \\d takes it (any Unicode decimal), as this read before it did without re."""
+    name = path.name
+    end = 2
+    while end < len(name) and name[end].isdecimal():
+        end += 1
+    return name[:end] if name.startswith("WP") and end > 2 else None
 
 
 def may_hold_lane_changes(path: PurePosixPath) -> bool:
@@ -56,14 +59,31 @@ def may_hold_lane_changes(path: PurePosixPath) -> bool:
     return feature_of(path) is not None and (is_status_log(path) or is_wp_file(path))
 
 
-@lru_cache(maxsize=1 << 14)
+# Caches of what git names: plain dicts emptied when full (functools' lru_cache would cost the
+# quick gate functools' import; a scan meets a few thousand paths, far fewer than this).
+_CACHED_PATHS = 1 << 14
+_repo_paths: dict[str, PurePosixPath] = {}
+_may_hold: dict[str, bool] = {}
+
+
 def repo_path(path: str) -> PurePosixPath:
     """A path as git names it, parsed once: a scan meets the same few thousand paths in
     thousands of commits, and parsing one costs more than every question then asked of it."""
-    return PurePosixPath(path)
+    found = _repo_paths.get(path)
+    if found is None:
+        from pathlib import PurePosixPath  # not at import: the quick gate asks with plain parts
+
+        if len(_repo_paths) >= _CACHED_PATHS:
+            _repo_paths.clear()
+        found = _repo_paths[path] = PurePosixPath(path)
+    return found
 
 
-@lru_cache(maxsize=1 << 14)
 def may_hold_lane_changes_at(path: str) -> bool:
     """may_hold_lane_changes for a path as git names it (cached, as repo_path)."""
-    return may_hold_lane_changes(repo_path(path))
+    found = _may_hold.get(path)
+    if found is None:
+        if len(_may_hold) >= _CACHED_PATHS:
+            _may_hold.clear()
+        found = _may_hold[path] = may_hold_lane_changes(repo_path(path))
+    return found

@@ -275,3 +275,47 @@ def test_a_1x_lane_folder_file_without_frontmatter_is_only_a_warning(repo: Repo)
     code, output = _diagnose(repo, "kitty-specs")
     assert code == 0, output
     assert "WP01-x.md:1: warning: no YAML frontmatter" in output
+
+
+@pytest.mark.parametrize(
+    "event_id", ["550e8400-e29b-41d4-a716-446655440000", "550e8400e29b41d4a716446655440000"]
+)
+def test_an_event_json_file_may_carry_a_uuid_event_id(repo: Repo, event_id: str) -> None:
+    """spec-kitty-events 2.2+ reads UUID ids, hyphenated or bare: read liberally."""
+    envelope = json.loads(
+        (EXAMPLES / "pass/envelope-single/staged" / FEATURE / "one.event.json").read_text()
+    )
+    repo.write("one.event.json", json.dumps(dict(envelope, event_id=event_id), indent=2))
+    code, output = _diagnose(repo, "one.event.json")
+    assert code == 0, output
+    assert "1 event" in output
+
+
+def test_an_event_json_file_with_an_id_neither_ulid_nor_uuid_names_both(repo: Repo) -> None:
+    envelope = json.loads(
+        (EXAMPLES / "pass/envelope-single/staged" / FEATURE / "one.event.json").read_text()
+    )
+    repo.write(
+        "one.event.json", json.dumps(dict(envelope, event_id="550e8400-e29b-41d4"), indent=2)
+    )
+    code, output = _diagnose(repo, "one.event.json")
+    assert code == 1
+    assert (
+        '$.event_id: wrong format (got "550e8400-e29b-41d4", expected an event id: a ULID '
+        "(26 Crockford base32 characters) or a UUID (36 characters with hyphens, or 32 hex digits))"
+    ) in output
+
+
+def test_a_lone_surrogate_in_a_line_is_judged_not_an_internal_error(repo: Repo) -> None:
+    """json reads "\\ud800" into a str jsonschema-rs cannot take; it is judged as U+FFFD."""
+    event = json.loads(VALID_LINE)
+    valid = json.dumps({**event, "actor": "cl\ud800aude"})
+    invalid = json.dumps({**event, "actor": "cl\ud800aude", "to_lane": "x\ud800"})
+    repo.write("status.events.jsonl", valid + "\n" + invalid + "\n")
+    for report_format in ("text", "json"):
+        code, output = _diagnose(repo, "--format", report_format, "status.events.jsonl")
+        assert code == 1, output
+        assert "internal error" not in output
+    code, output = _diagnose(repo, "status.events.jsonl")
+    assert "status.events.jsonl:2: event" in output and "$.to_lane: unknown value" in output
+    assert "status.events.jsonl:1" not in output

@@ -290,3 +290,136 @@ def test_spec_kitty_s_envelope_migration_goes_through(gated: Repo) -> None:
     code, output, _ = _commit(gated)
     assert code == 1
     assert "line 3 was modified" in output
+
+
+# --- A restore is not a rewrite (issue 18) --------------------------------------------------
+
+
+def _new_wp_lines(first: int, count: int) -> str:
+    """Valid lines, each creating its own WP under its own event id."""
+    import json
+
+    lines = []
+    for number in range(first, first + count):
+        event = {**_event(LINES[0]), "wp_id": f"WP{number:02d}"}
+        event["event_id"] = f"01JD3Q9Z6C8W4S0Y2X5V7T{number:04d}"
+        lines.append(json.dumps(event) + "\n")
+    return "".join(lines)
+
+
+@pytest.fixture
+def on_a_lane(gated: Repo) -> Repo:
+    """spec-kitty's layout: a feature branch, a lane branch from it, the log grown apart on both
+    (the lane's lines 3..10 are not on the feature branch). The lane branch is checked out."""
+    gated.git("checkout", "-q", "-b", "feature")
+    gated.write(LOG, "".join(LINES[:2]) + _new_wp_lines(20, 2))
+    gated.commit_all("feature moves")
+    gated.git("checkout", "-q", "-b", "lane", "HEAD~1")
+    gated.write(LOG, "".join(LINES[:2]) + _new_wp_lines(40, 8))
+    gated.commit_all("lane moves")
+    return gated
+
+
+def test_restoring_the_log_of_the_feature_branch_on_a_lane_goes_through(on_a_lane: Repo) -> None:
+    """What spec-kitty tells the user on a lane branch, then a commit."""
+    on_a_lane.git("restore", "--source", "feature", "--staged", "--worktree", "--", "kitty-specs/")
+    code, output, head = _commit(on_a_lane)
+    assert code == 0, output
+    assert output == ""
+    assert on_a_lane.git("rev-parse", "HEAD~1").stdout.strip() == head
+
+
+def test_restoring_the_log_of_the_merge_base_goes_through(on_a_lane: Repo) -> None:
+    base = on_a_lane.git("merge-base", "lane", "feature").stdout.strip()
+    on_a_lane.git("restore", "--source", base, "--staged", "--worktree", "--", "kitty-specs/")
+    code, output, _ = _commit(on_a_lane)
+    assert code == 0, output
+
+
+def test_a_restored_log_with_new_moves_after_it_goes_through_and_they_are_checked(
+    on_a_lane: Repo,
+) -> None:
+    on_a_lane.git("restore", "--source", "feature", "--staged", "--worktree", "--", "kitty-specs/")
+    restored = (on_a_lane.path / LOG).read_text()
+    on_a_lane.write(LOG, restored + BAD_LINE.replace("R11", "R99"))
+    on_a_lane.git("add", LOG)
+    code, output, _ = _commit(on_a_lane)
+    assert code == 1
+    assert (
+        f'{LOG}:5: event 01JD3Q9Z6C8W4S0Y2X5V7T1R99: $.to_lane: unknown value (got "shipped"'
+        in (output)
+    )
+    assert "append-only" not in output  # the restore itself is fine
+    on_a_lane.write(LOG, restored + _new_wp_lines(60, 1))
+    on_a_lane.git("add", LOG)
+    code, output, _ = _commit(on_a_lane)
+    assert code == 0, output
+
+
+def test_an_edited_line_in_a_restored_log_still_blocks(on_a_lane: Repo) -> None:
+    on_a_lane.git("restore", "--source", "feature", "--staged", "--worktree", "--", "kitty-specs/")
+    restored = (on_a_lane.path / LOG).read_text().splitlines(keepends=True)
+    restored[1] = restored[1].replace('"actor": "ada"', '"actor": "mallory"')
+    on_a_lane.write(LOG, "".join(restored))
+    on_a_lane.git("add", LOG)
+    code, output, _ = _commit(on_a_lane)
+    assert code == 1
+    assert f"{LOG}:2: status.events.jsonl is append-only: line 2 was modified" in output
+
+
+def test_a_line_deleted_from_the_lane_s_own_lines_still_blocks(on_a_lane: Repo) -> None:
+    """The log at the merge base, then HEAD's lines but one: HEAD's events kept, one dropped.
+    Not a content the log has anywhere, nor one followed by new events only."""
+    lines = (on_a_lane.path / LOG).read_text().splitlines(keepends=True)
+    on_a_lane.write(LOG, "".join(lines[:5] + lines[6:]))
+    on_a_lane.git("add", LOG)
+    code, output, _ = _commit(on_a_lane)
+    assert code == 1
+    assert f"{LOG}:6: status.events.jsonl is append-only: line 6 was deleted" in output
+
+
+def test_a_blocked_deletion_is_counted_as_deleted_lines_not_invalid_events(on_a_lane: Repo) -> None:
+    lines = (on_a_lane.path / LOG).read_text().splitlines(keepends=True)
+    on_a_lane.write(LOG, "".join(lines[:2] + lines[3:6] + [lines[6].replace("ada", "eve")]))
+    on_a_lane.git("add", LOG)
+    code, output, _ = _commit(on_a_lane)
+    assert code == 1
+    summary, hint = output.strip().splitlines()[-2:]
+    assert summary == (
+        "checked 1 file, 1 event: 4 lines of HEAD deleted, 1 line of HEAD changed, 5 problems"
+    )
+    assert "invalid event" not in output
+    assert "fix" not in hint
+    assert hint.startswith(
+        "kitty-hooks: commit blocked: put back the lines of HEAD a status log lost"
+    )
+
+
+def test_a_blocked_commit_with_bad_lines_and_lost_ones_names_both(gated: Repo) -> None:
+    gated.write(LOG, BAD_LINE)
+    gated.git("add", LOG)
+    code, output, _ = _commit(gated)
+    assert code == 1
+    summary, hint = output.strip().splitlines()[-2:]
+    assert summary == (
+        "checked 1 file, 1 event: 1 invalid event, 2 lines of HEAD changed, 3 problems"
+    )
+    assert hint.startswith(
+        "kitty-hooks: commit blocked: fix what the lines above name and put back the lines of HEAD"
+    )
+
+
+def test_a_range_under_the_framework_does_not_vouch_for_itself(on_a_lane: Repo) -> None:
+    """`pre-commit run --from-ref A --to-ref B`: the range's own commits have the content
+    checked; only the others may vouch for it."""
+    from kitty_hooks.check.gate import diagnose_staged
+
+    lines = (on_a_lane.path / LOG).read_text().splitlines(keepends=True)
+    on_a_lane.write(LOG, "".join(lines[:5] + lines[6:]))
+    on_a_lane.git("commit", "-q", "--no-verify", "-am", "drop a line")
+    report = diagnose_staged(on_a_lane.path, base="HEAD~1", target="HEAD")
+    assert report.head_lines_deleted == 1
+    on_a_lane.git("restore", "--source", "feature", "--staged", "--worktree", "--", "kitty-specs/")
+    on_a_lane.git("commit", "-q", "--no-verify", "-m", "restore")
+    report = diagnose_staged(on_a_lane.path, base="HEAD~2", target="HEAD")
+    assert report.problems == []

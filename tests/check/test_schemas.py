@@ -220,6 +220,13 @@ ENVELOPE_CASES_VALID = [
     ("bare hex UUID", {"project_uuid": "63c8d6214b6448e286fc56c667068f2f"}),
     ("tier 4", {"data_tier": 4}),
     ("causation ulid", {"causation_id": ULID}),
+    # spec-kitty-events 2.2+ reads UUID event ids, hyphenated or bare (its conformance fixtures
+    # event_uuid_hyphenated.json and event_uuid_bare.json), for causation and correlation too.
+    ("hyphenated UUID event id", {"event_id": "550e8400-e29b-41d4-a716-446655440000"}),
+    ("bare hex UUID event id", {"event_id": "550E8400E29B41D4A716446655440000"}),
+    ("lowercase ULID event id", {"event_id": ULID.lower()}),
+    ("UUID causation", {"causation_id": "550e8400-e29b-41d4-a716-446655440000"}),
+    ("UUID correlation", {"correlation_id": "550e8400e29b41d4a716446655440000"}),
     ("null slug", {"project_slug": None}),
     ("forced sync move", {"payload.force": True, "payload.reason": "why"}),
     ("canceled shows as done, no evidence needed", {"payload.to_lane": "done"}),
@@ -243,6 +250,13 @@ ENVELOPE_CASES_INVALID = [
     ("bool clock", {"lamport_clock": True}, "$.lamport_clock"),
     ("bad uuid", {"project_uuid": "63c8d621-4b64-48e2-86fc"}, "$.project_uuid"),
     ("bad correlation", {"correlation_id": "x"}, "$.correlation_id"),
+    ("UUID one hex digit short", {"event_id": "550e8400e29b41d4a71644665544000"}, "$.event_id"),
+    (
+        "UUID with hyphens misplaced",
+        {"event_id": "550e8400e-29b-41d4-a716-446655440000"},
+        "$.event_id",
+    ),
+    ("braced UUID event id", {"event_id": "{550e8400-e29b-41d4-a716-446655440000}"}, "$.event_id"),
     ("bad causation", {"causation_id": "not-a-ulid-at-all-nope-xyz"}, "$.causation_id"),
     ("missing node", {"node_id": DELETE}, "$.node_id"),
     ("canonical lane in sync payload", {"payload.to_lane": "in_progress"}, "$.payload.to_lane"),

@@ -182,6 +182,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.model.logline",
         "kitty_hooks.model.reducer",
         "kitty_hooks.model.frontmatter",
+        "kitty_hooks.model.frontmatter_lines",
         "kitty_hooks.capture.identity",
         "kitty_hooks.check",
         "kitty_hooks.check.validation",
@@ -270,3 +271,160 @@ def test_the_background_capture_of_a_recorded_commit_stays_within_the_import_bud
     assert sorted(imported & NOT_ON_THE_HOOK_PATH) == []
     allowed = OUR_HOOK_PATH | {"kitty_hooks.capture.journal"}
     assert sorted(m for m in imported if m.startswith("kitty_hooks") and m not in allowed) == []
+
+
+# What the gate may load on a commit that appends a few log lines or changes a plain WP file:
+# no jsonschema-rs, no orjson (each costs more to import than Python takes to start; issue 21),
+# no PyYAML for frontmatter of plain `key: value` lines.
+OUR_GATE_PATH = frozenset(
+    {
+        "kitty_hooks",
+        "kitty_hooks.entry",
+        "kitty_hooks.githooks",
+        "kitty_hooks.githooks.run",
+        "kitty_hooks.errors",
+        "kitty_hooks.locations",
+        "kitty_hooks.files",
+        "kitty_hooks.assets",
+        "kitty_hooks.gitrepo",
+        "kitty_hooks.gitrepo.command",
+        "kitty_hooks.gitrepo.repo",
+        "kitty_hooks.gitrepo.blobs",
+        "kitty_hooks.model",
+        "kitty_hooks.model.layout",
+        "kitty_hooks.model.lanes",
+        "kitty_hooks.model.logline",
+        "kitty_hooks.model.frontmatter",
+        "kitty_hooks.model.frontmatter_lines",
+        "kitty_hooks.gitrepo.spawn",
+        "kitty_hooks.check",
+        "kitty_hooks.check.quick",
+        "kitty_hooks.check.patterns",
+        "kitty_hooks.check.gate",
+        "kitty_hooks.check.diagnose",
+        "kitty_hooks.check.results",
+        "kitty_hooks.check.eventfiles",
+        "kitty_hooks.check.statuslog",
+        "kitty_hooks.check.envelopes",
+        "kitty_hooks.check.workpackages",
+        "kitty_hooks.check.reporters",
+        "kitty_hooks.check.validation",
+        "kitty_hooks.check.verdicts",
+    }
+)
+
+
+def _gate_imports(repo_path: Path) -> tuple[int, set[str]]:
+    from kitty_hooks.assets import shim_template, shim_template_id
+    from tests.gitutil import KITTY_HOOKS, PROJECT_ROOT
+
+    # As the installed shim starts it (-c, not -m: runpy's own imports are no hook's).
+    shim_call = (
+        "import sys; sys.path[:] = [p for p in sys.path if p]; "
+        "from kitty_hooks.entry import main; sys.exit(main())"
+    )
+    done = subprocess.run(
+        [KITTY_HOOKS[0], "-X", "importtime", "-c", shim_call, "hook", "pre-commit"],
+        cwd=repo_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "KITTY_HOOKS_SHIM": shim_template_id(shim_template("pre-commit")),
+            "PYTHONPATH": str(PROJECT_ROOT),
+        },
+    )
+    rows = done.stderr.splitlines()
+    return done.returncode, {row.rsplit("|", 1)[-1].strip() for row in rows if "|" in row}
+
+
+@pytest.mark.parametrize(
+    "change", ["one log line", "fifty log lines", "a 3.x log line", "a WP file's lane"]
+)
+def test_the_gate_on_a_move_commit_stays_within_the_import_budget(
+    tmp_path: Path, change: str
+) -> None:
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    wp = "kitty-specs/039-x/tasks/WP01-x.md"
+    lines = [_log_line(f"01JD3Q9Z6C8W4S0Y2X5V7T{n:04d}", "planned", "claimed") for n in range(51)]
+    repo.write(log, lines[0])
+    repo.write(
+        wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: planned\ndependencies: []\n---\n"
+    )
+    repo.commit_all("plan WP01")
+    if change == "one log line":
+        repo.write(log, "".join(lines[:2]))
+    elif change == "fifty log lines":
+        repo.write(log, "".join(lines))
+    elif change == "a 3.x log line":
+        repo.write(log, lines[0] + lines[1].replace('"feature_slug"', '"mission_slug"'))
+    else:
+        repo.write(wp, "---\nwork_package_id: WP01\ntitle: 'a: b'\nlane: \"claimed\"\n---\n")
+    repo.git("add", "-A")
+    code, imported = _gate_imports(repo.path)
+    assert code == 0
+    assert "kitty_hooks.check.quick" in imported  # it did look
+    assert "kitty_hooks.check.gate" not in imported  # and found it clean: no careful gate
+    # What the careful gate needs and a move commit does not (issue 21: each costs a hook
+    # ~0.3-0.6x a bare `python -c pass` to import). A WP file's frontmatter is read with re.
+    heavy = {"pathlib", "subprocess", "typing", "json"}
+    if change != "a WP file's lane":
+        heavy |= {"re", "enum", "functools"}  # re brings the other two
+    assert sorted(imported & (NOT_ON_THE_HOOK_PATH | heavy)) == []
+    assert (
+        sorted(m for m in imported if m.startswith("kitty_hooks") and m not in OUR_GATE_PATH) == []
+    )
+
+
+def test_a_commit_the_gate_blocks_may_load_the_compiled_validator_to_say_why(
+    tmp_path: Path,
+) -> None:
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    log = "kitty-specs/039-x/status.events.jsonl"
+    repo.write(log, _log_line("01JD3Q9Z6C8W4S0Y2X5V7T0001", None, "planned"))
+    repo.commit_all("plan WP01")
+    repo.write(
+        log,
+        _log_line("01JD3Q9Z6C8W4S0Y2X5V7T0001", None, "planned")
+        + _log_line("x", "planned", "shipped"),
+    )
+    repo.git("add", "-A")
+    code, imported = _gate_imports(repo.path)
+    assert code == 1
+    assert "jsonschema_rs" in imported
+
+
+@pytest.mark.parametrize("change", ["a new log", "a 3.x WP file with lists"])
+def test_the_careful_gate_on_a_few_events_loads_no_compiled_validator(
+    tmp_path: Path, change: str
+) -> None:
+    """What the quick look leaves to the careful gate, valid and few: still no jsonschema-rs or
+    orjson (PyYAML only for the frontmatter that needs it)."""
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "repo")
+    repo.write("README.md", "x\n")
+    repo.commit_all("start")
+    if change == "a new log":
+        repo.write(
+            "kitty-specs/039-x/status.events.jsonl",
+            _log_line("01JD3Q9Z6C8W4S0Y2X5V7T0001", None, "planned"),
+        )
+    else:
+        repo.write(
+            "kitty-specs/039-x/tasks/WP01-x.md", "---\nlane: planned\nsubtasks:\n- T001\n---\n"
+        )
+    repo.git("add", "-A")
+    code, imported = _gate_imports(repo.path)
+    assert code == 0
+    assert "kitty_hooks.check.gate" in imported
+    allowed = {"yaml"} if change != "a new log" else set()
+    assert sorted(imported & NOT_ON_THE_HOOK_PATH - allowed) == []
+    assert (
+        sorted(m for m in imported if m.startswith("kitty_hooks") and m not in OUR_GATE_PATH) == []
+    )

@@ -60,6 +60,13 @@ def test_envelope_has_all_thirteen_fields_and_validates() -> None:
     assert validation.is_valid(validation.ENVELOPE_SCHEMA, envelope)
 
 
+def test_what_we_emit_carries_an_upper_case_ulid_though_we_read_uuids_too() -> None:
+    """The envelope schema reads UUID ids (spec-kitty-events 2.2+ does); we emit ULIDs only
+    (a log line's UUID becomes a derived ULID: tests/capture)."""
+    for change in (_change(), _change(from_lane="claimed", to_lane="for_review")):
+        assert validation.common_pattern("ulid").match(_envelope(change)["event_id"])
+
+
 def test_payload_carries_sync_lanes() -> None:
     payload = _envelope(_change(from_lane="claimed", to_lane="for_review", review_ref="abc1234"))[
         "payload"
