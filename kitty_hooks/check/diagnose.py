@@ -102,6 +102,8 @@ def _check_file_on_disk(
                 report,
                 legacy_lane=legacy_lane_of(PurePosixPath(path.as_posix())),
             )
+            if kind is FileKind.LOG:
+                check_slugs_against_folder(label, data, report)
             return
     report.unreadable.append(label)
     report.add(Problem(label, None, (message,)))
@@ -126,6 +128,43 @@ def check_content(
         check_envelope_file(label, data, report)
     else:
         check_wp_file(label, data, report, legacy_lane=legacy_lane)
+
+
+def check_slugs_against_folder(label: str, data: bytes, report: DiagnoseReport) -> None:
+    """A warning, never a block, where a log's lines name another feature than its folder:
+    spec-kitty's reducer trusts the folder, and so does capture (3.x may write the mission's
+    short id, `01KTRC04`, in `tooling-stability-guard-coherence-01KTRC04`)."""
+    import re  # here, not on the gate's path, which checks no whole log
+
+    parts = PurePosixPath(label).parts
+    if len(parts) < 3 or parts[-3] != SPECS_DIR:
+        return  # not kitty-specs/<feature>/<log>: no folder names the feature
+    folder = parts[-2]
+    own = folder.encode("utf-8", "surrogateescape")
+    # 2.x's feature_slug, 3.x's mission_slug, as spec-kitty writes them (plainly).
+    field = re.compile(rb'"(?:mission|feature)_slug"\s*:\s*"([^"\\]*)"')
+    others = set(field.findall(data)) - {own}
+    if not others:
+        return
+    first = next(m for m in field.finditer(data) if m.group(1) != own)
+    line = data.count(b"\n", 0, first.start()) + 1
+    shown = first.group(1).decode("utf-8", "replace")
+    more = (
+        f" (and {len(others) - 1} other name{'s' if len(others) > 2 else ''})"
+        if len(others) > 1
+        else ""
+    )
+    report.add(
+        Problem(
+            label,
+            line,
+            (
+                f"lines name the feature {shown!r}{more}, but the folder is {folder!r}: "
+                "spec-kitty and kitty-hooks take the folder (rename one if they should agree)",
+            ),
+            severity="warning",
+        )
+    )
 
 
 def _check_feature_folder(label: str, report: DiagnoseReport) -> None:

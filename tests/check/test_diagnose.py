@@ -319,3 +319,30 @@ def test_a_lone_surrogate_in_a_line_is_judged_not_an_internal_error(repo: Repo) 
     code, output = _diagnose(repo, "status.events.jsonl")
     assert "status.events.jsonl:2: event" in output and "$.to_lane: unknown value" in output
     assert "status.events.jsonl:1" not in output
+
+
+def test_a_log_whose_lines_name_another_feature_than_its_folder_is_a_warning_not_a_block(
+    tmp_path: Path,
+) -> None:
+    import json as _json
+
+    from kitty_hooks.check.diagnose import diagnose_paths
+
+    folder = tmp_path / "kitty-specs" / "tooling-stability-guard-coherence-01KTRC04"
+    folder.mkdir(parents=True)
+    line = {
+        "actor": "claude", "at": "2026-11-20T10:00:00+00:00", "event_id": "01JD3Q9Z6C8W4S0Y2X5V7T1R51",
+        "evidence": None, "execution_mode": "worktree", "force": False, "from_lane": "planned",
+        "mission_slug": "tooling-stability-guard-coherence-01KTRC04", "reason": None,
+        "review_ref": None, "to_lane": "claimed", "wp_id": "WP01",
+    }  # fmt: skip
+    short = {**line, "event_id": "01JD3Q9Z6C8W4S0Y2X5V7T1R52", "mission_slug": "01KTRC04"}
+    log = folder / "status.events.jsonl"
+    log.write_text(_json.dumps(line) + "\n" + _json.dumps(short) + "\n")
+    report = diagnose_paths([log])
+    warnings = [p for p in report.problems if p.severity == "warning"]
+    assert [(p.line, p.messages[0].split(",")[0]) for p in warnings] == [
+        (2, "lines name the feature '01KTRC04'")
+    ]
+    assert "the folder is 'tooling-stability-guard-coherence-01KTRC04'" in warnings[0].messages[0]
+    assert not [p for p in report.problems if p.severity == "error"]
