@@ -79,6 +79,8 @@ def flush(
             FlushOutcome.BUSY,
             message=f"another flush is running (lock {lock_path}); try again when it ends",
         )
+    if spool.has_spooled():  # one directory read; a look inside only when something is there
+        summary.still_spooled = spool.spooled_count()[0]
     exposed = credentials.exposure_warning()
     summary.warning = "; ".join(w for w in (summary.warning, exposed) if w) or None
     summary.started_at = started.isoformat(timespec="seconds")
