@@ -21,7 +21,14 @@ from pathlib import Path
 
 from kitty_hooks import contract
 from kitty_hooks.deliver import credentials, refresh
-from kitty_hooks.deliver.backoff import FlushRecord, FlushState, read_state, write_state
+from kitty_hooks.deliver.backoff import (
+    BACKOFF_CAP,
+    RETRY_AFTER_MAX,
+    FlushRecord,
+    FlushState,
+    read_state,
+    write_state,
+)
 from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
@@ -32,9 +39,6 @@ from kitty_hooks.queue.store import EventQueue
 
 LOCK_FILE = "flush.lock"
 BACKOFF_BASE = 5.0
-BACKOFF_CAP = 15 * 60.0
-RETRY_AFTER_MAX = 24 * 3600.0
-"""The longest Retry-After the next automatic flush honours (the server knows its own load)."""
 
 
 def _now() -> datetime:
@@ -100,6 +104,11 @@ def _flush_locked(
     sleep: Callable[[float], None],
 ) -> FlushSummary:
     state = read_state()
+    if state.distrusted is not None:
+        log_line(
+            f"flush: ignored a backoff until {state.distrusted.isoformat(timespec='seconds')}: "
+            "further ahead than it was set for (the clock went back?)"
+        )
     if respect_backoff and state.next_attempt_after and state.next_attempt_after > _now():
         when = state.next_attempt_after.isoformat(timespec="seconds")
         return FlushSummary(
@@ -215,6 +224,7 @@ def _record(
             last=last,
             consecutive_failures=failures,
             next_attempt_after=_now() + timedelta(seconds=delay),
+            backoff_seconds=delay,
         )
     try:
         write_state(new)
