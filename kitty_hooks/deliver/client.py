@@ -53,6 +53,11 @@ class RetryLater(SendError):
         self.retry_after = retry_after
 
 
+class NoAnswer(RetryLater):
+    """No answer at all (a timeout, a refused or dropped connection): the request may have
+    reached the server and been acted on."""
+
+
 class BatchRefused(SendError):
     """400: the server refused the batch; `rejected` names the events it blamed, if any."""
 
@@ -153,7 +158,7 @@ class Client:
                 timeout=self.timeout,
             )
         except self._requests.RequestException as exc:
-            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+            raise NoAnswer(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
 
     def _post(self, path: str, **kwargs: Any) -> Any:
         try:
@@ -162,7 +167,7 @@ class Client:
                 self.server_url + path, timeout=self.timeout, allow_redirects=False, **kwargs
             )
         except self._requests.RequestException as exc:
-            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+            raise NoAnswer(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
 
 
 def _network_reason(exc: Exception) -> str:

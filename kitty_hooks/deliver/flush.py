@@ -29,7 +29,7 @@ from kitty_hooks.deliver.backoff import (
     read_state,
     write_state,
 )
-from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
+from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, NoAnswer, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line, state_dir
@@ -185,17 +185,29 @@ def _noting_recovery(summary: FlushSummary, queue: EventQueue) -> FlushSummary:
     return summary
 
 
+REFRESH_RETRIES = 1
+"""A refresh that got no answer is sent again at once, this many times: the server may have
+rotated the refresh token and lost its answer, and takes the old one again for a while
+(docs/contract.md: the refresh grace)."""
+
+
 def refresh_call(server_url: str) -> Callable[[str, str], refresh.RefreshResponse]:
     def call(url: str, refresh_token: str) -> refresh.RefreshResponse:
         with Client(url or server_url) as client:
-            try:
-                answer = client.refresh(refresh_token)
-            except AuthRejected as exc:
-                raise refresh.SessionExpired(
-                    "session expired: run `spec-kitty auth login` (queued events are kept)"
-                ) from exc
-            except RetryLater as exc:
-                raise refresh.RefreshFailed(str(exc)) from exc
+            for attempt in range(REFRESH_RETRIES + 1):
+                try:
+                    answer = client.refresh(refresh_token)
+                    break
+                except AuthRejected as exc:
+                    raise refresh.SessionExpired(
+                        "session expired: run `spec-kitty auth login` (queued events are kept)"
+                    ) from exc
+                except NoAnswer as exc:
+                    if attempt == REFRESH_RETRIES:
+                        raise refresh.RefreshFailed(str(exc)) from exc
+                    log_line(f"flush: the token refresh got no answer ({exc}); sending it again")
+                except RetryLater as exc:
+                    raise refresh.RefreshFailed(str(exc)) from exc
         return refresh.parse_refresh_response(answer, refresh_token)
 
     return call

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     jti TEXT PRIMARY KEY,
     username TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
-    used_at TEXT
+    used_at TEXT,
+    replaced_by TEXT
 );
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -64,6 +65,9 @@ class EventStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(refresh_tokens)")}
+            if "replaced_by" not in columns:  # a file from before the refresh grace
+                self._conn.execute("ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT")
         except sqlite3.Error as exc:
             raise FatalError(f"{self.path}: cannot open the server database ({exc})") from exc
 
@@ -152,21 +156,66 @@ class EventStore:
                 (jti, username, expires_at),
             )
 
-    def use_refresh(self, jti: str) -> bool:
-        """Mark a refresh token used; False when it is unknown or was used already.
+    def rotate_refresh(
+        self,
+        jti: str,
+        successor: str,
+        username: str,
+        expires_at: int,
+        *,
+        now: float,
+        grace_seconds: float,
+    ) -> bool:
+        """Exchange refresh token jti for successor (recorded here, expiring at expires_at), in
+        one transaction; False when jti may not be exchanged.
 
-        One UPDATE decides, so of two concurrent refreshes with the same token exactly one wins.
+        A token is exchanged once; again only within grace_seconds of that first exchange and
+        only while the successor it was exchanged for has never been used: then the answer was
+        lost on its way, and that successor is revoked for the new one. Of two exchanges at once
+        exactly one wins (the other finds the token used and its successor not yet recorded).
         """
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE refresh_tokens SET used_at = ? WHERE jti = ? AND used_at IS NULL",
-                (now, jti),
+            row = conn.execute(
+                "SELECT used_at, replaced_by FROM refresh_tokens WHERE jti = ?", (jti,)
+            ).fetchone()
+            if row is None:
+                return False
+            used_at, replaced_by = row
+            if used_at is not None:
+                if replaced_by is None or now - _epoch(used_at) > grace_seconds:
+                    return False
+                lost = conn.execute(
+                    "UPDATE refresh_tokens SET used_at = ? WHERE jti = ? AND used_at IS NULL",
+                    (_stamp(now), replaced_by),
+                )
+                if lost.rowcount != 1:  # the successor was used: whoever has it, it is not us
+                    return False
+            else:
+                conn.execute(
+                    "UPDATE refresh_tokens SET used_at = ? WHERE jti = ?", (_stamp(now), jti)
+                )
+            conn.execute(
+                "INSERT INTO refresh_tokens (jti, username, expires_at) VALUES (?, ?, ?)",
+                (successor, username, expires_at),
             )
-            return cursor.rowcount == 1
+            conn.execute(
+                "UPDATE refresh_tokens SET replaced_by = ? WHERE jti = ?", (successor, jti)
+            )
+            return True
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._lock, self._conn)
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _epoch(stamp: str) -> float:
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0  # unreadable: long ago
 
 
 class _Transaction:

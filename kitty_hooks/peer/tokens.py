@@ -6,8 +6,8 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Mapping
-from typing import Any, TypedDict
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, overload
 
 import jwt
 
@@ -16,6 +16,9 @@ from kitty_hooks.peer.store import EventStore
 
 DEFAULT_ACCESS_LIFETIME = 15 * 60
 DEFAULT_REFRESH_LIFETIME = 7 * 24 * 3600
+REFRESH_GRACE = 15 * 60
+"""How long a refresh token, once exchanged, may be exchanged again while its successor has
+never been used: the answer to the first exchange was lost (docs/contract.md)."""
 
 _JWT_ALGORITHM = "HS256"
 
@@ -28,7 +31,8 @@ class TokenPair(TypedDict):
 
 
 class TokenIssuer:
-    """JWTs (HS256) with sub, type (access/refresh), jti, iat and exp; refresh tokens rotate."""
+    """JWTs (HS256) with sub, type (access/refresh), jti, iat and exp; refresh tokens rotate,
+    with a grace for an answer lost on its way (refresh_grace seconds, see refresh())."""
 
     def __init__(
         self,
@@ -38,12 +42,14 @@ class TokenIssuer:
         secret: str,
         access_lifetime: int,
         refresh_lifetime: int,
+        refresh_grace: float = REFRESH_GRACE,
     ) -> None:
         self._store = store
         self._users = dict(users)
         self._secret = secret
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
+        self.refresh_grace = refresh_grace
 
     def login(self, username: str, password: str) -> TokenPair:
         expected = self._users.get(username)
@@ -54,23 +60,49 @@ class TokenIssuer:
         return self._issue(username)
 
     def refresh(self, token: str) -> TokenPair:
+        """A new pair for a refresh token, which is then spent. Spent, it is taken again within
+        refresh_grace of its first use as long as the token it was exchanged for was never used
+        (the client never got the answer): that one is revoked and a new pair issued."""
         claims = self._decode(token, "refresh")
-        if not self._store.use_refresh(claims["jti"]):
+        username = claims["sub"]
+
+        def rotate(successor: str, expires_at: int, now: float) -> bool:
+            return self._store.rotate_refresh(
+                claims["jti"], successor, username, expires_at,
+                now=now, grace_seconds=self.refresh_grace,
+            )  # fmt: skip
+
+        pair = self._issue(username, record=rotate)
+        if pair is None:
             raise Refused(401, "refresh token already used or revoked: log in again")
-        return self._issue(claims["sub"])
+        return pair
 
     def access_subject(self, token: str) -> str:
         """The username an access token was issued to, or Refused(401)."""
         return str(self._decode(token, "access")["sub"])
 
-    def _issue(self, username: str) -> TokenPair:
+    @overload
+    def _issue(self, username: str) -> TokenPair: ...
+
+    @overload
+    def _issue(
+        self, username: str, *, record: Callable[[str, int, float], bool]
+    ) -> TokenPair | None: ...
+
+    def _issue(
+        self, username: str, *, record: Callable[[str, int, float], bool] | None = None
+    ) -> TokenPair | None:
+        """A new pair; record(jti, exp, now) keeps its refresh token (None when it says no)."""
         # exp is whole seconds (PyJWT truncates it), rounded up so a token lives at least its
         # lifetime: a 1-second token issued at x.9 must not be dead 0.1 s later.
         now = time.time()
         access_exp = math.ceil(now) + self.access_lifetime
         refresh_exp = math.ceil(now) + self.refresh_lifetime
         refresh_jti = secrets.token_hex(16)
-        self._store.record_refresh(refresh_jti, username, refresh_exp)
+        if record is None:
+            self._store.record_refresh(refresh_jti, username, refresh_exp)
+        elif not record(refresh_jti, refresh_exp, now):
+            return None
         return TokenPair(
             access=self._encode(username, "access", secrets.token_hex(16), now, access_exp),
             refresh=self._encode(username, "refresh", refresh_jti, now, refresh_exp),
