@@ -194,22 +194,28 @@ def follow_rewrite(
     old = git_history.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
     new = git_history.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
     result = CaptureResult(commits=len(new))
+    old_found = CaptureResult()
     old_ids = {
         e["event_id"]
-        for chunk in _envelope_chunks(cwd, old, CaptureResult(), execution_mode=None)
+        for chunk in _envelope_chunks(cwd, old, old_found, execution_mode=None)
         for e in chunk
     }
     new_envelopes = [
         e for chunk in _envelope_chunks(cwd, new, result, execution_mode=None) for e in chunk
     ]
     stale = old_ids - {e["event_id"] for e in new_envelopes}
+    # A move the rewrite took back from this branch, but whose old commit another ref still
+    # holds (`git branch review` before the amend), still happened: it stays queued, and names
+    # that old commit.
+    spared = _still_held(cwd, {event_id: old_found.commit_of[event_id] for event_id in stale})
+    stale -= spared
     # The moves only the new commits make first: _enqueue spools them when the queue is busy,
     # so they are never lost to a failure of the tidying below.
     if new_envelopes:
         _enqueue(new_envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
     try:
         with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
-            replace_queued_commit_refs(queue, rewritten)
+            replace_queued_commit_refs(queue, rewritten, keep=spared)
             result.discarded = queue.discard_unsent(sorted(stale))
     except QueueError as exc:
         # Queued events then keep naming the old commits (and a rewritten-away move stays): the
@@ -218,18 +224,28 @@ def follow_rewrite(
     return result
 
 
-def replace_queued_commit_refs(queue: EventQueue, rewritten: Mapping[str, str]) -> int:
-    """Point pending and failed events at the commits an amend or rebase made of theirs
-    (model.events.replace_commit_refs says which references). Returns how many entries
-    changed."""
+def replace_queued_commit_refs(
+    queue: EventQueue, rewritten: Mapping[str, str], *, keep: frozenset[str] = frozenset()
+) -> int:
+    """Point pending and failed events (but those in keep) at the commits an amend or rebase
+    made of theirs (model.events.replace_commit_refs says which references). Returns how many
+    entries changed."""
     from kitty_hooks.model.events import commit_rewrites, replace_commit_refs
 
     rewrites = commit_rewrites(rewritten)
     if not rewrites:
         return 0
     return queue.follow_commit_rewrites(
-        rewrites, lambda envelope: replace_commit_refs(envelope, rewrites)
+        rewrites, lambda envelope: replace_commit_refs(envelope, rewrites), keep=keep
     )
+
+
+def _still_held(cwd: Path, commit_of: Mapping[str, str]) -> frozenset[str]:
+    """Those event ids whose commit (event id -> sha) some ref still reaches."""
+    if not commit_of:
+        return frozenset()
+    gone = git_history.unreachable_commits(cwd, sorted(set(commit_of.values())))
+    return frozenset(event_id for event_id, sha in commit_of.items() if sha not in gone)
 
 
 def _envelope_chunks(
