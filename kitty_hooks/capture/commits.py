@@ -195,19 +195,24 @@ def follow_rewrite(
     new = git_history.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
     result = CaptureResult(commits=len(new))
     old_found = CaptureResult()
-    old_ids = {
-        e["event_id"]
+    slug_of = {
+        e["event_id"]: e["payload"].get("feature_slug")
         for chunk in _envelope_chunks(cwd, old, old_found, execution_mode=None)
         for e in chunk
     }
+    old_ids = set(slug_of)
     new_envelopes = [
         e for chunk in _envelope_chunks(cwd, new, result, execution_mode=None) for e in chunk
     ]
     stale = old_ids - {e["event_id"] for e in new_envelopes}
-    # A move the rewrite took back from this branch, but whose old commit another ref still
-    # holds (`git branch review` before the amend), still happened: it stays queued, and names
-    # that old commit.
+    # A move the rewrite took back from this branch, but that another ref still holds, still
+    # happened: it stays queued. Its old commit held (`git branch review` before the amend):
+    # one cheap look; else the same move in any commit a ref reaches (an earlier copy of the
+    # commit kept by a branch before an earlier rewrite).
     spared = _still_held(cwd, {event_id: old_found.commit_of[event_id] for event_id in stale})
+    if stale - spared:
+        rest = stale - spared
+        spared |= frozenset(moves_on_refs(cwd, rest, {slug_of[e] for e in rest}))
     stale -= spared
     # The moves only the new commits make first: _enqueue spools them when the queue is busy,
     # so they are never lost to a failure of the tidying below.
@@ -238,6 +243,32 @@ def replace_queued_commit_refs(
     return queue.follow_commit_rewrites(
         rewrites, lambda envelope: replace_commit_refs(envelope, rewrites), keep=keep
     )
+
+
+def moves_on_refs(
+    cwd: Path, event_ids: Iterable[str], feature_slugs: Iterable[object]
+) -> dict[str, str]:
+    """Event id -> a commit some ref reaches that makes that very move, for those of event_ids
+    that any does.
+
+    One `git log --all` over the features named (every commit any ref reaches, however it is
+    dated; all of kitty-specs/ when a slug is not a plain folder name), captured as a scan
+    would, without queueing anything."""
+    wanted = set(event_ids)
+    slugs = set(feature_slugs)
+    if slugs and all(
+        isinstance(slug, str) and slug and "/" not in slug and not slug.startswith(".")
+        for slug in slugs
+    ):
+        paths = tuple(sorted(f"{SPECS_DIR}/{slug}" for slug in slugs))
+    else:
+        paths = _PATHS
+    with git_history.start_commits(cwd, "--all", paths=paths) as log:
+        commits = list(git_history.stream_commits(log))
+    found = CaptureResult(commits=len(commits))
+    for _ in _envelope_chunks(cwd, commits, found, execution_mode="direct_repo"):
+        pass
+    return {event_id: sha for event_id, sha in found.commit_of.items() if event_id in wanted}
 
 
 def _still_held(cwd: Path, commit_of: Mapping[str, str]) -> frozenset[str]:

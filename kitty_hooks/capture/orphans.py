@@ -88,34 +88,18 @@ def _judge(
 
 
 def moves_held(cwd: Path, entries: Sequence[QueueEntry]) -> dict[str, str]:
-    """Event id -> a commit that some ref reaches and that makes that very move, for those of
-    entries that any does.
+    """Event id -> a commit some ref reaches that makes that very move, for those of entries
+    that any does (capture.commits.moves_on_refs)."""
+    from kitty_hooks.capture.commits import moves_on_refs
 
-    One `git log --all` over the features the entries move (so every commit any ref reaches,
-    however it is dated), captured as a scan would capture it, without queueing anything."""
-    from kitty_hooks.capture.commits import CaptureResult
-    from kitty_hooks.capture.commits import _envelope_chunks as envelope_chunks
-    from kitty_hooks.model.layout import SPECS_DIR
-
-    wanted = {e.event_id for e in entries}
-    slugs = {
-        payload.get("feature_slug")
-        for payload in (e.envelope.get("payload") for e in entries)
-        if isinstance(payload, dict)
-    }
-    if all(
-        isinstance(slug, str) and slug and "/" not in slug and not slug.startswith(".")
-        for slug in slugs
-    ):
-        paths = tuple(sorted(f"{SPECS_DIR}/{slug}" for slug in slugs))
-    else:
-        paths = (SPECS_DIR,)
-    with git_history.start_commits(cwd, "--all", paths=paths) as log:
-        commits = list(git_history.stream_commits(log))
-    found = CaptureResult(commits=len(commits))
-    for _ in envelope_chunks(cwd, commits, found, execution_mode="direct_repo"):
-        pass
-    return {event_id: sha for event_id, sha in found.commit_of.items() if event_id in wanted}
+    return moves_on_refs(
+        cwd,
+        (e.event_id for e in entries),
+        (
+            payload.get("feature_slug") if isinstance(payload, dict) else None
+            for payload in (e.envelope.get("payload") for e in entries)
+        ),
+    )
 
 
 def _repoint(moves: dict[str, tuple[str, str]], queue_path: Path | None) -> None:

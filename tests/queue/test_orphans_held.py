@@ -142,6 +142,22 @@ def test_an_amend_spares_the_move_a_branch_still_holds(hooked: Repo) -> None:
     assert drop_orphaned(hooked) == "dropped 0 events"
 
 
+def test_an_amend_spares_a_move_a_branch_holds_in_an_earlier_copy_of_the_commit(
+    hooked: Repo,
+) -> None:
+    commit_lane(hooked, "planned")
+    commit_lane(hooked, "for_review")
+    hooked.git("branch", "review")
+    hooked.git("commit", "-q", "--amend", "-m", "WP01 for_review, reworded")  # the same move
+    hooked.write(f"{F}/tasks/WP01-x.md", wp("done"))
+    hooked.git("add", "-A")
+    hooked.git("commit", "-q", "--amend", "-m", "WP01 done")  # `review` holds the first copy
+    assert lanes(queued_entries()) == [
+        (None, "planned"), ("planned", "for_review"), ("planned", "done")
+    ]  # fmt: skip
+    assert not any(e["orphaned"] for e in listing(hooked).values())
+
+
 def test_an_amend_spares_a_move_only_a_pushed_branch_holds(
     hooked: Repo, tmp_path: Path, hermetic_env: Path
 ) -> None:
