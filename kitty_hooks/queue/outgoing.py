@@ -91,31 +91,26 @@ def remove_runs(
     return removed
 
 
-def mark_sending(tx: sqlite3.Connection, entry_ids: Sequence[int]) -> set[int] | None:
-    """Stamp last_attempt_at on these entries, about to be sent; returns the ids of those no
-    longer in the queue (None when all still are: one UPDATE per 500 ids, nothing else).
-
-    In one transaction with the stamp: an entry discarded before it (an amend rewrote the move
-    away after the page was read) is not sent; one discarded after it is spared, as
-    maintenance.discard_unsent spares every attempted entry (it may be on the server)."""
-    now = utc_now()
-    stamped = 0
+def missing(db: sqlite3.Connection, entry_ids: Sequence[int]) -> set[int]:
+    """Those of entry_ids no longer in the queue: one count by primary key per 500 ids, and
+    a look at which only when some are gone."""
+    present = 0
     for start in range(0, len(entry_ids), CHUNK):
         chunk = entry_ids[start : start + CHUNK]
         marks = ", ".join("?" * len(chunk))
-        stamped += tx.execute(
-            f"UPDATE entries SET last_attempt_at = ? WHERE id IN ({marks})", (now, *chunk)
-        ).rowcount
-    if stamped == len(entry_ids):
-        return None
-    present: set[int] = set()
+        present += db.execute(
+            f"SELECT count(*) FROM entries WHERE id IN ({marks})", chunk
+        ).fetchone()[0]
+    if present == len(entry_ids):
+        return set()
+    found: set[int] = set()
     for start in range(0, len(entry_ids), CHUNK):
         chunk = entry_ids[start : start + CHUNK]
         marks = ", ".join("?" * len(chunk))
-        present.update(
-            row[0] for row in tx.execute(f"SELECT id FROM entries WHERE id IN ({marks})", chunk)
+        found.update(
+            row[0] for row in db.execute(f"SELECT id FROM entries WHERE id IN ({marks})", chunk)
         )
-    return set(entry_ids) - present
+    return set(entry_ids) - found
 
 
 def mark_attempted(tx: sqlite3.Connection, event_ids: Sequence[str]) -> int:

@@ -168,13 +168,10 @@ class EventQueue(QueueDatabase):
             lambda: self._in_transaction(_known_events().update_known),
         )
 
-    def mark_sending(self, entry_ids: Sequence[int]) -> set[int] | None:
-        """Stamp entries about to be sent as attempted, in one transaction; the ids of those
-        gone from the queue since they were read (None: none is). See outgoing.mark_sending."""
+    def missing(self, entry_ids: Sequence[int]) -> set[int]:
+        """Those of these entries (by id) no longer in the queue (see outgoing.missing)."""
         ids = list(entry_ids)
-        return self._write(
-            "record a send attempt in the queue", lambda tx: _outgoing().mark_sending(tx, ids)
-        )
+        return self._read("read the queue", lambda db: _outgoing().missing(db, ids))
 
     def mark_attempted(self, event_ids: Sequence[str]) -> int:
         """Stamp last_attempt_at (a network failure is not the event's fault: nothing else)."""

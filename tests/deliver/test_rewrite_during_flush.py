@@ -11,7 +11,6 @@ import pytest
 from kitty_hooks.deliver import batches
 from kitty_hooks.deliver.flush import FlushSummary, flush
 from kitty_hooks.githooks.install import install_hooks
-from kitty_hooks.queue.store import EventQueue
 from tests.deliver.test_flush import _flush_in_thread, logged_in, server  # noqa: F401 (fixtures)
 from tests.gitutil import Repo, captured
 from tests.ingest import BATCH_PATH, Fault, IngestServer
@@ -96,11 +95,12 @@ def test_an_amend_during_a_flush_keeps_the_move_it_took_back_off_the_server(
     assert queued_entries() == []
 
 
-def test_an_entry_stamped_before_the_amend_is_spared_and_sent_once(
+def test_an_amend_while_the_move_is_on_the_wire_leaves_it_on_the_server_once(
     logged_in: IngestServer,  # noqa: F811
     hooked: Repo,
 ) -> None:
-    """Once its batch is on the way, the move is the server's: the amend spares it."""
+    """Once its request is on its way, the move is the server's: the amend cannot take it back,
+    and nothing of it is left to send again."""
     captured()
     hooked.write(f"{F}/tasks/WP01-x.md", wp("for_review"))
     hooked.git("add", "-A")
@@ -111,12 +111,8 @@ def test_an_entry_stamped_before_the_amend_is_spared_and_sent_once(
     thread, outcome = _flush_in_thread()
     try:
         deadline = time.monotonic() + 10
-        while True:  # the batch is stamped as attempted just before it goes
-            stamped = [e for e in queued_entries() if e.last_attempt_at]
-            if len(stamped) == 2 or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        assert len(stamped) == 2
+        while logged_in.faults.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the held request has reached the server
         hooked.write(f"{F}/tasks/WP01-x.md", wp("done"))
         hooked.git("add", "-A")
         hooked.git("commit", "-q", "--amend", "-m", "straight to done")
@@ -125,8 +121,11 @@ def test_an_entry_stamped_before_the_amend_is_spared_and_sent_once(
         release.set()
         thread.join(60)
     assert isinstance(outcome.get("summary"), FlushSummary), outcome
-    assert len(logged_in.requests(BATCH_PATH)) >= 1
+    assert len(logged_in.requests(BATCH_PATH)) == 1
+    flush(timeout=(2.0, 30.0))
     ids = logged_in.event_ids()
     assert len(ids) == len(set(ids))
-    with EventQueue() as queue:
-        assert all(e.status == "pending" for e in queue.list_entries())
+    assert lanes_on(logged_in) == [
+        ("WP01", None, "planned"), ("WP01", "planned", "for_review"), ("WP01", "planned", "done")
+    ]  # fmt: skip
+    assert queued_entries() == []
