@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     username TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at TEXT,
-    replaced_by TEXT
+    exchanged_for TEXT
 );
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -66,8 +66,8 @@ class EventStore:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(refresh_tokens)")}
-            if "replaced_by" not in columns:  # a file from before the refresh grace
-                self._conn.execute("ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT")
+            if "exchanged_for" not in columns:  # a file from before the refresh grace
+                self._conn.execute("ALTER TABLE refresh_tokens ADD COLUMN exchanged_for TEXT")
         except sqlite3.Error as exc:
             raise FatalError(f"{self.path}: cannot open the server database ({exc})") from exc
 
@@ -156,52 +156,50 @@ class EventStore:
                 (jti, username, expires_at),
             )
 
-    def rotate_refresh(
+    def exchange_refresh(
         self,
         jti: str,
-        successor: str,
         username: str,
-        expires_at: int,
+        plan: Mapping[str, Any],
         *,
         now: float,
         grace_seconds: float,
-    ) -> bool:
-        """Exchange refresh token jti for successor (recorded here, expiring at expires_at), in
-        one transaction; False when jti may not be exchanged.
+    ) -> dict[str, Any] | None:
+        """Exchange refresh token jti for the pair plan describes (its claims: the successor's
+        "refresh_jti" and "refresh_exp" among them), in one transaction; returns the plan the
+        pair is to be made from, None when jti may not be exchanged.
 
-        A token is exchanged once; again only within grace_seconds of that first exchange and
-        only while the successor it was exchanged for has never been used: then the answer was
-        lost on its way, and that successor is revoked for the new one. Of two exchanges at once
-        exactly one wins (the other finds the token used and its successor not yet recorded).
+        A token is exchanged once. Asked again within grace_seconds of that, while the
+        successor it was exchanged for has never been used, the answer is the same pair again
+        (the first answer was lost on its way, or two clients sharing the file asked at once):
+        the plan stored then. Past that, or once the successor was used, it is refused.
         """
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT used_at, replaced_by FROM refresh_tokens WHERE jti = ?", (jti,)
+                "SELECT used_at, exchanged_for FROM refresh_tokens WHERE jti = ?", (jti,)
             ).fetchone()
             if row is None:
-                return False
-            used_at, replaced_by = row
+                return None
+            used_at, exchanged_for = row
             if used_at is not None:
-                if replaced_by is None or now - _epoch(used_at) > grace_seconds:
-                    return False
-                lost = conn.execute(
-                    "UPDATE refresh_tokens SET used_at = ? WHERE jti = ? AND used_at IS NULL",
-                    (_stamp(now), replaced_by),
-                )
-                if lost.rowcount != 1:  # the successor was used: whoever has it, it is not us
-                    return False
-            else:
-                conn.execute(
-                    "UPDATE refresh_tokens SET used_at = ? WHERE jti = ?", (_stamp(now), jti)
-                )
+                if exchanged_for is None or now - _epoch(used_at) > grace_seconds:
+                    return None
+                first: dict[str, Any] = json.loads(exchanged_for)
+                successor = conn.execute(
+                    "SELECT used_at FROM refresh_tokens WHERE jti = ?", (first["refresh_jti"],)
+                ).fetchone()
+                if successor is None or successor[0] is not None:
+                    return None  # whoever holds the successor has used it: not a lost answer
+                return first
+            conn.execute(
+                "UPDATE refresh_tokens SET used_at = ?, exchanged_for = ? WHERE jti = ?",
+                (_stamp(now), json.dumps(dict(plan)), jti),
+            )
             conn.execute(
                 "INSERT INTO refresh_tokens (jti, username, expires_at) VALUES (?, ?, ?)",
-                (successor, username, expires_at),
+                (plan["refresh_jti"], username, plan["refresh_exp"]),
             )
-            conn.execute(
-                "UPDATE refresh_tokens SET replaced_by = ? WHERE jti = ?", (successor, jti)
-            )
-            return True
+            return dict(plan)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._lock, self._conn)

@@ -6,8 +6,8 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypedDict, overload
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import jwt
 
@@ -17,8 +17,8 @@ from kitty_hooks.peer.store import EventStore
 DEFAULT_ACCESS_LIFETIME = 15 * 60
 DEFAULT_REFRESH_LIFETIME = 7 * 24 * 3600
 REFRESH_GRACE = 15 * 60
-"""How long a refresh token, once exchanged, may be exchanged again while its successor has
-never been used: the answer to the first exchange was lost (docs/contract.md)."""
+"""How long a refresh token, once exchanged, is answered again with the same pair while that
+pair's refresh token has never been used: the first answer was lost (docs/contract.md)."""
 
 _JWT_ALGORITHM = "HS256"
 
@@ -60,54 +60,53 @@ class TokenIssuer:
         return self._issue(username)
 
     def refresh(self, token: str) -> TokenPair:
-        """A new pair for a refresh token, which is then spent. Spent, it is taken again within
-        refresh_grace of its first use as long as the token it was exchanged for was never used
-        (the client never got the answer): that one is revoked and a new pair issued."""
+        """A new pair for a refresh token, which is then spent. Spent, it is answered again with
+        that same pair within refresh_grace, as long as the pair's refresh token was never used
+        (the answer was lost on its way); else refused."""
         claims = self._decode(token, "refresh")
-        username = claims["sub"]
-
-        def rotate(successor: str, expires_at: int, now: float) -> bool:
-            return self._store.rotate_refresh(
-                claims["jti"], successor, username, expires_at,
-                now=now, grace_seconds=self.refresh_grace,
-            )  # fmt: skip
-
-        pair = self._issue(username, record=rotate)
-        if pair is None:
+        username = str(claims["sub"])
+        now = time.time()
+        plan = self._store.exchange_refresh(
+            claims["jti"], username, self._plan(now), now=now, grace_seconds=self.refresh_grace
+        )
+        if plan is None:
             raise Refused(401, "refresh token already used or revoked: log in again")
-        return pair
+        return self._pair(username, plan)
 
     def access_subject(self, token: str) -> str:
         """The username an access token was issued to, or Refused(401)."""
         return str(self._decode(token, "access")["sub"])
 
-    @overload
-    def _issue(self, username: str) -> TokenPair: ...
+    def _issue(self, username: str) -> TokenPair:
+        plan = self._plan(time.time())
+        self._store.record_refresh(plan["refresh_jti"], username, plan["refresh_exp"])
+        return self._pair(username, plan)
 
-    @overload
-    def _issue(
-        self, username: str, *, record: Callable[[str, int, float], bool]
-    ) -> TokenPair | None: ...
-
-    def _issue(
-        self, username: str, *, record: Callable[[str, int, float], bool] | None = None
-    ) -> TokenPair | None:
-        """A new pair; record(jti, exp, now) keeps its refresh token (None when it says no)."""
+    def _plan(self, now: float) -> dict[str, Any]:
+        """The claims of a new pair: ids, issue time, expiries."""
         # exp is whole seconds (PyJWT truncates it), rounded up so a token lives at least its
         # lifetime: a 1-second token issued at x.9 must not be dead 0.1 s later.
-        now = time.time()
-        access_exp = math.ceil(now) + self.access_lifetime
-        refresh_exp = math.ceil(now) + self.refresh_lifetime
-        refresh_jti = secrets.token_hex(16)
-        if record is None:
-            self._store.record_refresh(refresh_jti, username, refresh_exp)
-        elif not record(refresh_jti, refresh_exp, now):
-            return None
+        return {
+            "iat": int(now),
+            "access_jti": secrets.token_hex(16),
+            "access_exp": math.ceil(now) + self.access_lifetime,
+            "refresh_jti": secrets.token_hex(16),
+            "refresh_exp": math.ceil(now) + self.refresh_lifetime,
+        }
+
+    def _pair(self, username: str, plan: Mapping[str, Any]) -> TokenPair:
+        """The pair a plan describes: the same plan, the same tokens (HS256 is deterministic),
+        with the lifetimes they have left."""
+        now = math.ceil(time.time())
         return TokenPair(
-            access=self._encode(username, "access", secrets.token_hex(16), now, access_exp),
-            refresh=self._encode(username, "refresh", refresh_jti, now, refresh_exp),
-            access_lifetime=self.access_lifetime,
-            refresh_lifetime=self.refresh_lifetime,
+            access=self._encode(
+                username, "access", plan["access_jti"], plan["iat"], plan["access_exp"]
+            ),
+            refresh=self._encode(
+                username, "refresh", plan["refresh_jti"], plan["iat"], plan["refresh_exp"]
+            ),
+            access_lifetime=max(1, min(self.access_lifetime, plan["access_exp"] - now)),
+            refresh_lifetime=max(1, min(self.refresh_lifetime, plan["refresh_exp"] - now)),
         )
 
     def _encode(self, username: str, kind: str, jti: str, now: float, exp: int) -> str:
