@@ -78,11 +78,25 @@ class History:
         self.held_once: set[str] = set()  # moves some ref reached after some step
         self.aborted_picks: set[str] = set()  # captured from an aborted rebase's picks
         self.steps: list[str] = []
+        self.queued: set[str] = set()
+        self.story: dict[str, list[str]] = {}
 
     def observe(self) -> None:
-        """After a step: the background capture is done, and what history holds is noted."""
+        """After a step: the background capture is done, and what history holds is noted; so
+        is when each move entered the queue and when it left it (for a failure's message)."""
         captured()
         self.held_once |= reachable_moves(self.repo.path)
+        queued = {e.event_id for e in queued_entries()}
+        step = f"{len(self.steps)}:{self.steps[-1] if self.steps else ''}"
+        for event_id in queued - self.queued:
+            self.story.setdefault(event_id, []).append(f"queued after {step}")
+        for event_id in self.queued - queued:
+            self.story.setdefault(event_id, []).append(f"left the queue at {step}")
+        self.queued = queued
+
+    def tell(self, event_ids: set[str]) -> str:
+        """What became of these moves, step by step."""
+        return "; ".join(f"{e}: {self.story.get(e, ['never queued'])}" for e in sorted(event_ids))
 
     def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.repo.git(*args, check=check)
@@ -242,7 +256,9 @@ def test_every_move_history_holds_reaches_the_server_once_and_nothing_it_took_ba
     on_server = [e["event_id"] for e in stored]
     assert len(on_server) == len(set(on_server)), where
     missing = held - set(on_server)
-    assert not missing, f"moves history holds never reached the server: {sorted(missing)}; {where}"
+    assert not missing, (
+        f"moves history holds never reached the server: {history.tell(missing)}; {where}"
+    )
     taken_back = set(on_server) - history.held_once - history.aborted_picks
     assert not taken_back, (
         f"on the server, though taken back before captured: {sorted(taken_back)}; {where}"

@@ -212,11 +212,9 @@ def follow_rewrite(
     spared = _still_held(cwd, {event_id: old_found.commit_of[event_id] for event_id in stale})
     if stale - spared:
         rest = stale - spared
-        # Not in HEAD's history: the new commits' moves are known, and an older commit there
-        # holds no move the rewritten one made (it would not have been a move then).
-        spared |= frozenset(
-            moves_on_refs(cwd, rest, {slug_of[e] for e in rest}, excluding=("HEAD",))
-        )
+        # HEAD's history too: the same move made twice within one second is one event (its
+        # id is derived from the change and its time), and an earlier commit may hold it.
+        spared |= frozenset(moves_on_refs(cwd, rest, {slug_of[e] for e in rest}))
     stale -= spared
     # The moves only the new commits make first: _enqueue spools them when the queue is busy,
     # so they are never lost to a failure of the tidying below.
@@ -253,16 +251,13 @@ def moves_on_refs(
     cwd: Path,
     event_ids: Iterable[str],
     feature_slugs: Iterable[object],
-    *,
-    excluding: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """Event id -> a commit some ref reaches that makes that very move, for those of event_ids
     that any does.
 
     One `git log --all` over the features named (every commit any ref reaches, however it is
     dated; all of kitty-specs/ when a slug is not a plain folder name), captured as a scan
-    would, without queueing anything. excluding: history not to look in (post-rewrite knows
-    what HEAD holds already)."""
+    would, without queueing anything."""
     wanted = set(event_ids)
     slugs = set(feature_slugs)
     if slugs and all(
@@ -272,7 +267,7 @@ def moves_on_refs(
         paths = tuple(sorted(f"{SPECS_DIR}/{slug}" for slug in slugs))
     else:
         paths = _PATHS
-    with git_history.start_commits(cwd, "--all", paths=paths, excluding=excluding) as log:
+    with git_history.start_commits(cwd, "--all", paths=paths) as log:
         commits = list(git_history.stream_commits(log))
     found = CaptureResult(commits=len(commits))
     for _ in _envelope_chunks(cwd, commits, found, execution_mode="direct_repo"):

@@ -59,20 +59,17 @@ def read_commit(cwd: Path, rev: str, *, paths: tuple[str, ...]) -> CommitRecord:
     return records[0]
 
 
-def start_commits(
-    cwd: Path, revision_range: str, *, paths: tuple[str, ...], excluding: tuple[str, ...] = ()
-) -> GitStream:
+def start_commits(cwd: Path, revision_range: str, *, paths: tuple[str, ...]) -> GitStream:
     """Start reading every commit of a range (oldest first) that changes `paths`, with those
     changes; stream_commits(stream) parses them as git writes them. The caller can work
     meanwhile: git walks the whole range before its first commit.
 
     One git call for the whole range. --full-history keeps commits on merged side branches
-    that default history simplification would hide. excluding: revisions whose history is left
-    out (git may still list some of it when commit dates are skewed: never fewer commits).
+    that default history simplification would hide.
     """
     return GitStream(
         cwd, "log", "--reverse", "--full-history", "--no-renames", "-z", "--raw", "--no-abbrev",
-        _FORMAT, revision_range, *(f"^{rev}" for rev in excluding), "--", *paths,
+        _FORMAT, revision_range, "--", *paths,
     )  # fmt: skip
 
 

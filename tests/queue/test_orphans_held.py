@@ -158,6 +158,26 @@ def test_an_amend_spares_a_move_a_branch_holds_in_an_earlier_copy_of_the_commit(
     assert not any(e["orphaned"] for e in listing(hooked).values())
 
 
+def test_an_amend_spares_the_same_move_an_earlier_commit_of_the_branch_made(
+    hooked: Repo,
+) -> None:
+    """planned -> doing twice within one author second is one event (its id is derived from
+    the change and its time): taking back the second copy by an amend keeps the first."""
+    same_second = {"GIT_AUTHOR_DATE": "2026-11-20T10:00:00+00:00"}
+    commit_lane(hooked, "planned")
+    commit_lane(hooked, "doing", env=same_second)
+    commit_lane(hooked, "planned", env=same_second)
+    commit_lane(hooked, "doing", env=same_second)  # the first doing again: a duplicate
+    assert len(queued_entries()) == 3
+    hooked.write(f"{F}/tasks/WP01-x.md", wp("for_review"))
+    hooked.git("add", "-A")
+    hooked.git("commit", "-q", "--amend", "-m", "WP01 for_review")
+    assert lanes(queued_entries()) == [
+        (None, "planned"), ("planned", "doing"), ("doing", "planned"), ("planned", "for_review")
+    ]  # fmt: skip
+    assert not any(e["orphaned"] for e in listing(hooked).values())
+
+
 def test_an_amend_spares_a_move_only_a_pushed_branch_holds(
     hooked: Repo, tmp_path: Path, hermetic_env: Path
 ) -> None:
