@@ -269,11 +269,13 @@ def follow_rewrite(
     old = git_history.read_commits(cwd, list(dict.fromkeys(rewritten)), paths=_PATHS)
     new = git_history.read_commits(cwd, list(dict.fromkeys(rewritten.values())), paths=_PATHS)
     result = CaptureResult(commits=len(new))
-    old_ids = {
-        e["event_id"]
-        for chunk in _envelope_chunks(cwd, old, CaptureResult(), execution_mode=None)
+    old_found = CaptureResult()
+    slug_of = {
+        e["event_id"]: e["payload"].get("feature_slug")
+        for chunk in _envelope_chunks(cwd, old, old_found, execution_mode=None)
         for e in chunk
     }
+    old_ids = set(slug_of)
     new_envelopes = [
         e for chunk in _envelope_chunks(cwd, new, result, execution_mode=None) for e in chunk
     ]
@@ -282,13 +284,24 @@ def follow_rewrite(
         new_envelopes = [
             e for e in new_envelopes if result.commit_of.get(e["event_id"]) not in superseded
         ]
+    # A move the rewrite took back from this branch, but that another ref still holds, still
+    # happened: it stays queued. Its old commit held (`git branch review` before the amend):
+    # one cheap look; else the same move in any commit a ref reaches (an earlier copy of the
+    # commit kept by a branch before an earlier rewrite).
+    spared = _still_held(cwd, {event_id: old_found.commit_of[event_id] for event_id in stale})
+    if stale - spared:
+        rest = stale - spared
+        # HEAD's history too: the same move made twice within one second is one event (its
+        # id is derived from the change and its time), and an earlier commit may hold it.
+        spared |= frozenset(moves_on_refs(cwd, rest, {slug_of[e] for e in rest}))
+    stale -= spared
     # The moves only the new commits make first: _enqueue spools them when the queue is busy,
     # so they are never lost to a failure of the tidying below.
     if new_envelopes:
         _enqueue(new_envelopes, queue_path, result, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS)
     try:
         with EventQueue(queue_path, busy_timeout_ms=HOOK_BUSY_TIMEOUT_MS) as queue:
-            replace_queued_commit_refs(queue, rewritten)
+            replace_queued_commit_refs(queue, rewritten, keep=spared)
             result.discarded = queue.discard_unsent(sorted(stale))
     except QueueError as exc:
         # Queued events then keep naming the old commits (and a rewritten-away move stays): the
@@ -297,18 +310,56 @@ def follow_rewrite(
     return result
 
 
-def replace_queued_commit_refs(queue: EventQueue, rewritten: Mapping[str, str]) -> int:
-    """Point pending and failed events at the commits an amend or rebase made of theirs
-    (model.events.replace_commit_refs says which references). Returns how many entries
-    changed."""
+def replace_queued_commit_refs(
+    queue: EventQueue, rewritten: Mapping[str, str], *, keep: frozenset[str] = frozenset()
+) -> int:
+    """Point pending and failed events (but those in keep) at the commits an amend or rebase
+    made of theirs (model.events.replace_commit_refs says which references). Returns how many
+    entries changed."""
     from kitty_hooks.model.events import commit_rewrites, replace_commit_refs
 
     rewrites = commit_rewrites(rewritten)
     if not rewrites:
         return 0
     return queue.follow_commit_rewrites(
-        rewrites, lambda envelope: replace_commit_refs(envelope, rewrites)
+        rewrites, lambda envelope: replace_commit_refs(envelope, rewrites), keep=keep
     )
+
+
+def moves_on_refs(
+    cwd: Path,
+    event_ids: Iterable[str],
+    feature_slugs: Iterable[object],
+) -> dict[str, str]:
+    """Event id -> a commit some ref reaches that makes that very move, for those of event_ids
+    that any does.
+
+    One `git log --all` over the features named (every commit any ref reaches, however it is
+    dated; all of kitty-specs/ when a slug is not a plain folder name), captured as a scan
+    would, without queueing anything."""
+    wanted = set(event_ids)
+    slugs = set(feature_slugs)
+    if slugs and all(
+        isinstance(slug, str) and slug and "/" not in slug and not slug.startswith(".")
+        for slug in slugs
+    ):
+        paths = tuple(sorted(f"{SPECS_DIR}/{slug}" for slug in slugs))
+    else:
+        paths = _PATHS
+    with git_history.start_commits(cwd, "--all", paths=paths) as log:
+        commits = list(git_history.stream_commits(log))
+    found = CaptureResult(commits=len(commits))
+    for _ in _envelope_chunks(cwd, commits, found, execution_mode="direct_repo"):
+        pass
+    return {event_id: sha for event_id, sha in found.commit_of.items() if event_id in wanted}
+
+
+def _still_held(cwd: Path, commit_of: Mapping[str, str]) -> frozenset[str]:
+    """Those event ids whose commit (event id -> sha) some ref still reaches."""
+    if not commit_of:
+        return frozenset()
+    gone = git_history.unreachable_commits(cwd, sorted(set(commit_of.values())))
+    return frozenset(event_id for event_id, sha in commit_of.items() if sha not in gone)
 
 
 def _envelope_chunks(

@@ -208,6 +208,13 @@ def flush_checks(checks: list[Check]) -> None:
         else:
             status = CheckStatus.WARN
         add("last", status, text)
+    if state.distrusted is not None:
+        add(
+            "backoff",
+            CheckStatus.WARN,
+            f"a backoff until {state.distrusted.isoformat(timespec='seconds')} is further ahead "
+            "than any kitty-hooks sets (the clock went back?): ignored, the next push flushes",
+        )
     after = state.next_attempt_after
     if after is not None and after > datetime.now(timezone.utc):
         add(

@@ -67,6 +67,7 @@ def sync_document(summary: FlushSummary) -> dict[str, Any]:
         "dead_lettered": summary.dead_lettered,
         "left_pending": summary.left_pending,
         "unknown_fate": summary.unknown_fate,
+        "still_spooled": summary.still_spooled,
         "why_left_pending": why_still_queued(summary),
         "categories": summary.categories,
         "retry_after": summary.retry_after,
@@ -122,7 +123,23 @@ def sync_notes(summary: FlushSummary) -> list[str]:
         notes.append(paint(f"{still} still queued: {why}", Tone.WARN))
     elif summary.message:
         notes.append(summary.message)
+    spooled = spooled_note(summary.still_spooled)
+    if spooled:
+        notes.append(paint(spooled, Tone.WARN))
     return notes
+
+
+def spooled_note(count: int) -> str | None:
+    """What a sync says of lane changes it found still in the spool (not queued, not sent)."""
+    if not count:
+        return None
+    from kitty_hooks.queue.spool import spool_dir
+
+    return (
+        f"{plural(count, 'lane change')} still in the spool ({spool_dir()}), not sent: a running "
+        "hook or flush holds them, or the queue would not take them; the next push or "
+        "`kitty-hooks sync` takes them in"
+    )
 
 
 # --- scan --------------------------------------------------------------------------------------

@@ -63,6 +63,11 @@ class ProtocolMismatch(SendError):
     the same answer until kitty-hooks (or the server) changes: not a busy server, no retry soon."""
 
 
+class NoAnswer(RetryLater):
+    """No answer at all (a timeout, a refused or dropped connection): the request may have
+    reached the server and been acted on."""
+
+
 class BatchRefused(SendError):
     """400: the server refused the batch; `rejected` names the events it blamed, if any."""
 
@@ -171,7 +176,7 @@ class Client:
                 timeout=self.timeout,
             )
         except self._requests.RequestException as exc:
-            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+            raise NoAnswer(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
 
     def _post(self, path: str, **kwargs: Any) -> Any:
         try:
@@ -180,7 +185,7 @@ class Client:
                 self.server_url + path, timeout=self.timeout, allow_redirects=False, **kwargs
             )
         except self._requests.RequestException as exc:
-            raise RetryLater(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
+            raise NoAnswer(f"cannot reach {self.server_url}: {_network_reason(exc)}") from None
 
 
 def _network_reason(exc: Exception) -> str:

@@ -23,13 +23,15 @@ from pathlib import Path
 from kitty_hooks import contract
 from kitty_hooks.deliver import credentials, refresh
 from kitty_hooks.deliver.backoff import (
+    BACKOFF_CAP,
     PROTOCOL_MISMATCH_BACKOFF,
+    RETRY_AFTER_MAX,
     FlushRecord,
     FlushState,
     read_state,
     write_state,
 )
-from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, RetryLater
+from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, NoAnswer, RetryLater
 from kitty_hooks.deliver.sender import Sender
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_exception, log_line, state_dir
@@ -39,9 +41,6 @@ from kitty_hooks.queue.store import EventQueue
 
 LOCK_FILE = "flush.lock"
 BACKOFF_BASE = 5.0
-BACKOFF_CAP = 15 * 60.0
-RETRY_AFTER_MAX = 24 * 3600.0
-"""The longest Retry-After the next automatic flush honours (the server knows its own load)."""
 
 
 def _now() -> datetime:
@@ -86,6 +85,8 @@ def flush(
             FlushOutcome.BUSY,
             message=f"another flush is running (lock {lock_path}); try again when it ends",
         )
+    if spool.has_spooled():  # one directory read; a look inside only when something is there
+        summary.still_spooled = spool.spooled_count()[0]
     exposed = credentials.exposure_warning()
     summary.warning = "; ".join(w for w in (summary.warning, exposed) if w) or None
     summary.started_at = started.isoformat(timespec="seconds")
@@ -105,6 +106,11 @@ def _flush_locked(
     sleep: Callable[[float], None],
 ) -> FlushSummary:
     state = read_state()
+    if state.distrusted is not None:
+        log_line(
+            f"flush: ignored a backoff until {state.distrusted.isoformat(timespec='seconds')}: "
+            "further ahead than it was set for (the clock went back?)"
+        )
     if respect_backoff and state.next_attempt_after and state.next_attempt_after > _now():
         when = state.next_attempt_after.isoformat(timespec="seconds")
         return FlushSummary(
@@ -192,17 +198,29 @@ def _noting_recovery(summary: FlushSummary, queue: EventQueue) -> FlushSummary:
     return summary
 
 
+REFRESH_RETRIES = 1
+"""A refresh that got no answer is sent again at once, this many times: the server may have
+rotated the refresh token and lost its answer, and takes the old one again for a while
+(docs/contract.md: the refresh grace)."""
+
+
 def refresh_call(server_url: str) -> Callable[[str, str], refresh.RefreshResponse]:
     def call(url: str, refresh_token: str) -> refresh.RefreshResponse:
         with Client(url or server_url) as client:
-            try:
-                answer = client.refresh(refresh_token)
-            except AuthRejected as exc:
-                raise refresh.SessionExpired(
-                    f"session expired: {credentials.LOGIN_HINT} (queued events are kept)"
-                ) from exc
-            except RetryLater as exc:
-                raise refresh.RefreshFailed(str(exc)) from exc
+            for attempt in range(REFRESH_RETRIES + 1):
+                try:
+                    answer = client.refresh(refresh_token)
+                    break
+                except AuthRejected as exc:
+                    raise refresh.SessionExpired(
+                        f"session expired: {credentials.LOGIN_HINT} (queued events are kept)"
+                    ) from exc
+                except NoAnswer as exc:
+                    if attempt == REFRESH_RETRIES:
+                        raise refresh.RefreshFailed(str(exc)) from exc
+                    log_line(f"flush: the token refresh got no answer ({exc}); sending it again")
+                except RetryLater as exc:
+                    raise refresh.RefreshFailed(str(exc)) from exc
         return refresh.parse_refresh_response(answer, refresh_token)
 
     return call
@@ -233,6 +251,7 @@ def _record(
             last=last,
             consecutive_failures=failures,
             next_attempt_after=_now() + timedelta(seconds=delay),
+            backoff_seconds=delay,
         )
     try:
         write_state(new)

@@ -24,7 +24,7 @@ from kitty_hooks.deliver.client import (
     ProtocolMismatch,
     RetryLater,
 )
-from kitty_hooks.deliver.pipeline import ReadAhead, Settler
+from kitty_hooks.deliver.pipeline import ReadAhead, Settler, still_queued
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line
 from kitty_hooks.queue.entries import OutgoingPage, Status, Verdict
@@ -102,6 +102,10 @@ class Sender:
         settler: Settler,
     ) -> bool:
         """Send one batch and hand its answer to the settler; False when the flush must stop."""
+        confirmed = still_queued(self.queue, page, encoded, max_bytes=self.batch_bytes)
+        if confirmed is None:
+            return True  # every event of it was discarded after it was read
+        encoded = confirmed
         stop = functools.partial(self._stop, settler, encoded=encoded)
         refreshed = False
         busy = 0

@@ -42,6 +42,9 @@ class FlushSummary:
     """Worth a line even when all went well: the credentials file is open to other users."""
     unknown_fate: int = 0
     """Sent, but missing from the server's answer: kept pending."""
+    still_spooled: int = 0
+    """Lane changes left in the spool after the flush (a live process holds them, or the queue
+    would not take them): not in the queue, so not sent either."""
 
     @property
     def ok(self) -> bool:
@@ -52,10 +55,10 @@ class FlushSummary:
     @property
     def exit_code(self) -> int:
         """`kitty-hooks sync`: 2 when the credentials cannot be used (an environment error),
-        1 when anything failed or stays queued, else 0."""
+        1 when anything failed or stays queued or spooled, else 0."""
         if self.outcome == FlushOutcome.NO_CREDENTIALS:
             return 2
-        return 0 if self.ok and self.left_pending == 0 else 1
+        return 0 if self.ok and self.left_pending == 0 and self.still_spooled == 0 else 1
 
     def line(self) -> str:
         text = f"Synced: {self.synced}, Duplicates: {self.duplicates}, Failed: {self.failed}"

@@ -22,21 +22,33 @@ UNKNOWN_PUSH_GRACE_SECONDS = 5.0
 WORKER_LOCK_SECONDS = 30.0
 
 
+# deliver.backoff's BACKOFF_CAP, RETRY_AFTER_MAX and SLACK_SECONDS (tests pin that they agree).
+_OUR_LONGEST_BACKOFF = 15 * 60.0
+_LONGEST_BACKOFF = 24 * 3600.0
+_SLACK = 2.0
+
+
 def _backing_off() -> bool:
     """Whether an earlier failure asked automatic flushes to wait: then start no worker.
 
-    Reads one number from flush-state.json with json alone; importing deliver.backoff (dataclasses,
-    datetime) would cost every push ~12 ms.
+    Reads two numbers from flush-state.json with json alone; importing deliver.backoff
+    (dataclasses, datetime) would cost every push ~12 ms. A backoff further ahead than it was
+    set for (the clock went back) is no reason to wait (see deliver.backoff).
     """
     import json
 
     try:
-        after = json.loads(flush_state_path().read_text(encoding="utf-8"))[
-            "next_attempt_after_epoch"
-        ]
-        return isinstance(after, (int, float)) and after > time.time()
-    except (OSError, ValueError, KeyError, TypeError):
+        document = json.loads(flush_state_path().read_text(encoding="utf-8"))
+        after = document["next_attempt_after_epoch"]
+        length = document.get("backoff_seconds")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+    if not isinstance(after, (int, float)) or isinstance(after, bool):
+        return False
+    if not isinstance(length, (int, float)) or isinstance(length, bool) or length < 0:
+        length = _OUR_LONGEST_BACKOFF
+    ahead = after - time.time()
+    return 0 < ahead <= min(length, _LONGEST_BACKOFF) + _SLACK
 
 
 def start_after_push() -> int | None:

@@ -199,8 +199,12 @@ def unreachable_commits(cwd: Path, shas: list[str]) -> set[str]:
     any worktree), or that git no longer has at all: what `git reset --hard` or a branch
     deleted leaves behind. The reflog does not count: it only keeps them for a while.
 
-    Two git calls whatever the number: cat-file sorts out the missing ones (rev-list would
-    fail on them), then `rev-list <shas> --not --all` walks only the history no ref reaches.
+    Asked as `git branch --contains` answers it, whatever the commit dates. `rev-list <shas>
+    --not --all` alone is not enough: it stops walking by commit date, so a commit dated ahead
+    of the commits a branch added on top of it reads as unreachable. Its mistakes go one way
+    only (what it leaves out, a ref reaches), so it gives the candidates, cheaply, in one call;
+    each candidate is then asked of the refs with `for-each-ref --contains`, and of any
+    detached worktree HEAD with `merge-base --is-ancestor`, which walk by generation, not date.
     """
     wanted = sorted({sha for sha in shas if sha and "\n" not in sha})
     if not wanted:
@@ -216,18 +220,18 @@ def unreachable_commits(cwd: Path, shas: list[str]) -> set[str]:
             present.append(sha)
         else:
             gone.add(sha)
-    if present:
-        # --stdin reads the commits to start from; the --not after it negates --all only.
-        out = run_git(
-            cwd,
-            "rev-list",
-            "--stdin",
-            "--not",
-            "--all",
-            stdin="".join(f"{s}\n" for s in present).encode(),
-        )
-        walked = set(out.decode("ascii", "replace").split())
-        gone.update(sha for sha in present if sha in walked)
+    if not present:
+        return gone
+    # --stdin reads the commits to start from; the --not after it negates --all only.
+    out = run_git(
+        cwd, "rev-list", "--stdin", "--not", "--all",
+        stdin="".join(f"{s}\n" for s in present).encode(),
+    )  # fmt: skip
+    walked = set(out.decode("ascii", "replace").split())
+    candidates = [sha for sha in present if sha in walked]
+    if candidates:
+        heads = _detached_heads(cwd)
+        gone.update(sha for sha in candidates if not _held(cwd, sha, heads))
     return gone
 
 
@@ -267,3 +271,28 @@ def path_versions(cwd: Path, path: str, walks: list[list[str]]) -> dict[str, int
 
 def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
+
+
+def _held(cwd: Path, sha: str, detached_heads: list[str]) -> bool:
+    """Whether a ref, or a detached worktree HEAD, reaches commit sha."""
+    out = run_git(cwd, "for-each-ref", "--count=1", "--format=%(refname)", "--contains", sha)
+    if out.strip():
+        return True
+    for head in detached_heads:
+        try:  # sha is an ancestor of head when it is their merge base
+            if run_git(cwd, "merge-base", sha, head).decode("ascii", "replace").strip() == sha:
+                return True
+        except FatalError:  # no common ancestor at all
+            continue
+    return False
+
+
+def _detached_heads(cwd: Path) -> list[str]:
+    """The HEADs of the worktrees (the main one too) that name a commit, not a branch."""
+    out = run_git(cwd, "worktree", "list", "--porcelain").decode("utf-8", "replace")
+    heads = []
+    for block in out.split("\n\n"):
+        lines = block.splitlines()
+        if "detached" in lines:
+            heads += [line.split()[1] for line in lines if line.startswith("HEAD ")]
+    return heads

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     jti TEXT PRIMARY KEY,
     username TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
-    used_at TEXT
+    used_at TEXT,
+    exchanged_for TEXT
 );
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -64,6 +65,9 @@ class EventStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(refresh_tokens)")}
+            if "exchanged_for" not in columns:  # a file from before the refresh grace
+                self._conn.execute("ALTER TABLE refresh_tokens ADD COLUMN exchanged_for TEXT")
         except sqlite3.Error as exc:
             raise FatalError(f"{self.path}: cannot open the server database ({exc})") from exc
 
@@ -152,21 +156,64 @@ class EventStore:
                 (jti, username, expires_at),
             )
 
-    def use_refresh(self, jti: str) -> bool:
-        """Mark a refresh token used; False when it is unknown or was used already.
+    def exchange_refresh(
+        self,
+        jti: str,
+        username: str,
+        plan: Mapping[str, Any],
+        *,
+        now: float,
+        grace_seconds: float,
+    ) -> dict[str, Any] | None:
+        """Exchange refresh token jti for the pair plan describes (its claims: the successor's
+        "refresh_jti" and "refresh_exp" among them), in one transaction; returns the plan the
+        pair is to be made from, None when jti may not be exchanged.
 
-        One UPDATE decides, so of two concurrent refreshes with the same token exactly one wins.
+        A token is exchanged once. Asked again within grace_seconds of that, while the
+        successor it was exchanged for has never been used, the answer is the same pair again
+        (the first answer was lost on its way, or two clients sharing the file asked at once):
+        the plan stored then. Past that, or once the successor was used, it is refused.
         """
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE refresh_tokens SET used_at = ? WHERE jti = ? AND used_at IS NULL",
-                (now, jti),
+            row = conn.execute(
+                "SELECT used_at, exchanged_for FROM refresh_tokens WHERE jti = ?", (jti,)
+            ).fetchone()
+            if row is None:
+                return None
+            used_at, exchanged_for = row
+            if used_at is not None:
+                if exchanged_for is None or now - _epoch(used_at) > grace_seconds:
+                    return None
+                first: dict[str, Any] = json.loads(exchanged_for)
+                successor = conn.execute(
+                    "SELECT used_at FROM refresh_tokens WHERE jti = ?", (first["refresh_jti"],)
+                ).fetchone()
+                if successor is None or successor[0] is not None:
+                    return None  # whoever holds the successor has used it: not a lost answer
+                return first
+            conn.execute(
+                "UPDATE refresh_tokens SET used_at = ?, exchanged_for = ? WHERE jti = ?",
+                (_stamp(now), json.dumps(dict(plan)), jti),
             )
-            return cursor.rowcount == 1
+            conn.execute(
+                "INSERT INTO refresh_tokens (jti, username, expires_at) VALUES (?, ?, ?)",
+                (plan["refresh_jti"], username, plan["refresh_exp"]),
+            )
+            return dict(plan)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._lock, self._conn)
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _epoch(stamp: str) -> float:
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0  # unreadable: long ago
 
 
 class _Transaction:

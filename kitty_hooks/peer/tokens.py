@@ -16,6 +16,9 @@ from kitty_hooks.peer.store import EventStore
 
 DEFAULT_ACCESS_LIFETIME = 15 * 60
 DEFAULT_REFRESH_LIFETIME = 7 * 24 * 3600
+REFRESH_GRACE = 15 * 60
+"""How long a refresh token, once exchanged, is answered again with the same pair while that
+pair's refresh token has never been used: the first answer was lost (docs/contract.md)."""
 
 _JWT_ALGORITHM = "HS256"
 
@@ -28,7 +31,8 @@ class TokenPair(TypedDict):
 
 
 class TokenIssuer:
-    """JWTs (HS256) with sub, type (access/refresh), jti, iat and exp; refresh tokens rotate."""
+    """JWTs (HS256) with sub, type (access/refresh), jti, iat and exp; refresh tokens rotate,
+    with a grace for an answer lost on its way (refresh_grace seconds, see refresh())."""
 
     def __init__(
         self,
@@ -38,12 +42,14 @@ class TokenIssuer:
         secret: str,
         access_lifetime: int,
         refresh_lifetime: int,
+        refresh_grace: float = REFRESH_GRACE,
     ) -> None:
         self._store = store
         self._users = dict(users)
         self._secret = secret
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
+        self.refresh_grace = refresh_grace
 
     def login(self, username: str, password: str) -> TokenPair:
         expected = self._users.get(username)
@@ -54,28 +60,53 @@ class TokenIssuer:
         return self._issue(username)
 
     def refresh(self, token: str) -> TokenPair:
+        """A new pair for a refresh token, which is then spent. Spent, it is answered again with
+        that same pair within refresh_grace, as long as the pair's refresh token was never used
+        (the answer was lost on its way); else refused."""
         claims = self._decode(token, "refresh")
-        if not self._store.use_refresh(claims["jti"]):
+        username = str(claims["sub"])
+        now = time.time()
+        plan = self._store.exchange_refresh(
+            claims["jti"], username, self._plan(now), now=now, grace_seconds=self.refresh_grace
+        )
+        if plan is None:
             raise Refused(401, "refresh token already used or revoked: log in again")
-        return self._issue(claims["sub"])
+        return self._pair(username, plan)
 
     def access_subject(self, token: str) -> str:
         """The username an access token was issued to, or Refused(401)."""
         return str(self._decode(token, "access")["sub"])
 
     def _issue(self, username: str) -> TokenPair:
+        plan = self._plan(time.time())
+        self._store.record_refresh(plan["refresh_jti"], username, plan["refresh_exp"])
+        return self._pair(username, plan)
+
+    def _plan(self, now: float) -> dict[str, Any]:
+        """The claims of a new pair: ids, issue time, expiries."""
         # exp is whole seconds (PyJWT truncates it), rounded up so a token lives at least its
         # lifetime: a 1-second token issued at x.9 must not be dead 0.1 s later.
-        now = time.time()
-        access_exp = math.ceil(now) + self.access_lifetime
-        refresh_exp = math.ceil(now) + self.refresh_lifetime
-        refresh_jti = secrets.token_hex(16)
-        self._store.record_refresh(refresh_jti, username, refresh_exp)
+        return {
+            "iat": int(now),
+            "access_jti": secrets.token_hex(16),
+            "access_exp": math.ceil(now) + self.access_lifetime,
+            "refresh_jti": secrets.token_hex(16),
+            "refresh_exp": math.ceil(now) + self.refresh_lifetime,
+        }
+
+    def _pair(self, username: str, plan: Mapping[str, Any]) -> TokenPair:
+        """The pair a plan describes: the same plan, the same tokens (HS256 is deterministic),
+        with the lifetimes they have left."""
+        now = math.ceil(time.time())
         return TokenPair(
-            access=self._encode(username, "access", secrets.token_hex(16), now, access_exp),
-            refresh=self._encode(username, "refresh", refresh_jti, now, refresh_exp),
-            access_lifetime=self.access_lifetime,
-            refresh_lifetime=self.refresh_lifetime,
+            access=self._encode(
+                username, "access", plan["access_jti"], plan["iat"], plan["access_exp"]
+            ),
+            refresh=self._encode(
+                username, "refresh", plan["refresh_jti"], plan["iat"], plan["refresh_exp"]
+            ),
+            access_lifetime=max(1, min(self.access_lifetime, plan["access_exp"] - now)),
+            refresh_lifetime=max(1, min(self.refresh_lifetime, plan["refresh_exp"] - now)),
         )
 
     def _encode(self, username: str, kind: str, jti: str, now: float, exp: int) -> str:

@@ -107,24 +107,60 @@ def forget_lanes(tx: sqlite3.Connection, where: str, params: Sequence[Any]) -> N
     )
 
 
+def repoint(
+    tx: sqlite3.Connection,
+    commits: Mapping[str, str],
+    transform: Callable[[str, dict[str, Any]], dict[str, Any] | None],
+) -> int:
+    """See EventQueue.repoint."""
+    changed = 0
+    for event_id, sha in commits.items():
+        row = tx.execute(
+            "SELECT id, data, status FROM entries WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        if row is None:
+            continue
+        tx.execute("UPDATE entries SET commit_sha = ? WHERE id = ?", (sha, row[0]))
+        changed += 1
+        if row[2] in (Status.PENDING.value, Status.FAILED.value):
+            rewritten = transform(event_id, json.loads(row[1]))
+            if rewritten is not None:
+                tx.execute(
+                    "UPDATE entries SET data = ? WHERE id = ?", (compact_json(rewritten), row[0])
+                )
+    return changed
+
+
 def follow_commit_rewrites(
     tx: sqlite3.Connection,
     rewrites: Mapping[str, str],
     transform: Callable[[dict[str, Any]], dict[str, Any] | None],
+    keep: frozenset[str] = frozenset(),
 ) -> int:
     """See EventQueue.follow_commit_rewrites."""
     changed = 0
     # The event now lives in the new commit: the old one is unreachable after the amend,
-    # and its events must not read as orphaned.
-    tx.executemany(
-        "UPDATE entries SET commit_sha = ? WHERE commit_sha = ?",
-        [(new, old) for old, new in rewrites.items()],
-    )
+    # and its events must not read as orphaned. Not those in keep: their move is not in the
+    # new commit, and another ref still holds the old one.
+    for old, new in rewrites.items():
+        if not keep:
+            tx.execute("UPDATE entries SET commit_sha = ? WHERE commit_sha = ?", (new, old))
+            continue
+        moved = [
+            (new, row_id)
+            for row_id, event_id in tx.execute(
+                "SELECT id, event_id FROM entries WHERE commit_sha = ?", (old,)
+            )
+            if event_id not in keep
+        ]
+        tx.executemany("UPDATE entries SET commit_sha = ? WHERE id = ?", moved)
     rows = tx.execute(
-        "SELECT id, data FROM entries WHERE status IN (?, ?)",
+        "SELECT id, data, event_id FROM entries WHERE status IN (?, ?)",
         (Status.PENDING.value, Status.FAILED.value),
     ).fetchall()
-    for row_id, data in rows:
+    for row_id, data, event_id in rows:
+        if event_id in keep:
+            continue
         rewritten = transform(json.loads(data))
         if rewritten is not None:
             tx.execute(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from kitty_hooks.queue.chunks import id_chunks, update_in_chunks
+from kitty_hooks.queue.chunks import CHUNK, id_chunks, update_in_chunks
 from kitty_hooks.queue.entries import OutgoingPage, Status, Verdict
 from kitty_hooks.queue.known_events import depart, update_known
 from kitty_hooks.queue.schema import DELETING, utc_now
@@ -89,6 +89,28 @@ def remove_runs(
     if update:
         update_known(tx)
     return removed
+
+
+def missing(db: sqlite3.Connection, entry_ids: Sequence[int]) -> set[int]:
+    """Those of entry_ids no longer in the queue: one count by primary key per 500 ids, and
+    a look at which only when some are gone."""
+    present = 0
+    for start in range(0, len(entry_ids), CHUNK):
+        chunk = entry_ids[start : start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        present += db.execute(
+            f"SELECT count(*) FROM entries WHERE id IN ({marks})", chunk
+        ).fetchone()[0]
+    if present == len(entry_ids):
+        return set()
+    found: set[int] = set()
+    for start in range(0, len(entry_ids), CHUNK):
+        chunk = entry_ids[start : start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            row[0] for row in db.execute(f"SELECT id FROM entries WHERE id IN ({marks})", chunk)
+        )
+    return set(entry_ids) - found
 
 
 def mark_attempted(tx: sqlite3.Connection, event_ids: Sequence[str]) -> int:

@@ -109,7 +109,8 @@ def drain(queue: Any) -> int:
     return taken
 
 
-# A claimed file whose drainer died (killed mid-drain) is taken up again after this long.
+# A claimed file whose claimer cannot be told dead (its pid now another process's, or no way to
+# look) is taken up again after this long; one whose claimer is gone, at once.
 _STALE_CLAIM_SECONDS = 300
 
 
@@ -118,11 +119,83 @@ def _spooled_files(directory: Path) -> list[Path]:
     now = time.time()
     for claimed in directory.glob("*.claimed-*"):
         with suppress(OSError):
-            if now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS:
+            if _claim_abandoned(claimed, now):
                 name = claimed.with_name(claimed.name.split(".claimed-")[0] + ".json")
                 os.rename(claimed, name)
                 files.append(name)
     return sorted(set(files))
+
+
+def _claim_abandoned(claimed: Path, now: float) -> bool:
+    """Whether the process that claimed this file is gone (killed mid-drain): its pid is in the
+    name, and the claim's time in the file's (drain stamps it). A pid that is alive but started
+    after the claim is another process that got the number since."""
+    claimed_at = claimed.stat().st_mtime
+    if now - claimed_at > _STALE_CLAIM_SECONDS:
+        return True
+    pid_text = claimed.name.rsplit(".claimed-", 1)[1]
+    if not pid_text.isdigit() or int(pid_text) <= 0:
+        return True  # no claimer could have written that name
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # ours: this process puts it back or finishes it itself
+    started = _process_started(pid)
+    if started is None:
+        return True  # no such process
+    return started > claimed_at + 1.0  # the number was reused after the claim
+
+
+def _process_started(pid: int) -> float | None:
+    """When process pid started (epoch seconds, to about a second); None when it does not
+    exist; 0.0 when it exists but when it started cannot be told (then it counts as the
+    claimer)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except (PermissionError, OverflowError):
+        pass  # another user's: alive all the same
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return None  # killed, not yet reaped by its parent
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except FileNotFoundError:
+        return None if _boot_time() else 0.0  # died just now (or no /proc: cannot tell)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _boot_time() -> float:
+    """When this machine booted (epoch seconds), from /proc/stat; 0.0 when it cannot be told."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def spooled_count() -> tuple[int, int]:
+    """(envelopes, files) still in the spool, claimed ones included; an unreadable file counts
+    as a file of none."""
+    envelopes = files = 0
+    try:
+        with os.scandir(spool_dir()) as entries:
+            names = [
+                e.path for e in entries
+                if (e.name.endswith(".json") or ".claimed-" in e.name)
+                and not e.name.startswith(".") and e.is_file(follow_symlinks=False)
+            ]  # fmt: skip
+    except OSError:
+        return 0, 0
+    for name in names:
+        files += 1
+        with suppress(OSError, ValueError):
+            envelopes += len(_read_spooled(Path(name))[0])
+    return envelopes, files
 
 
 def _read_spooled(path: Path) -> tuple[list[dict[str, Any]], dict[str, str], str | None]:

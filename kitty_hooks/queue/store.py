@@ -63,14 +63,30 @@ class EventQueue(QueueDatabase):
         self,
         rewrites: Mapping[str, str],
         transform: Callable[[dict[str, Any]], dict[str, Any] | None],
+        *,
+        keep: frozenset[str] = frozenset(),
     ) -> int:
         """After an amend or rebase, in one transaction: entries found in an old commit of
         rewrites (old sha -> new sha) now name the new one, and transform runs over the
         envelope of every pending and failed entry; what it returns is stored instead (None:
-        unchanged). Returns how many envelopes changed."""
+        unchanged). Events in keep are left as they are (their move stays in an old commit
+        another ref holds). Returns how many envelopes changed."""
         return self._write(
             "rewrite commit refs in the queue",
-            lambda tx: _maintenance().follow_commit_rewrites(tx, rewrites, transform),
+            lambda tx: _maintenance().follow_commit_rewrites(tx, rewrites, transform, keep),
+        )
+
+    def repoint(
+        self,
+        commits: Mapping[str, str],
+        transform: Callable[[str, dict[str, Any]], dict[str, Any] | None],
+    ) -> int:
+        """Events (event id -> commit) now found in another commit than the one they name: in
+        one transaction, each names it, and transform(event_id, envelope) runs over the
+        envelope of those pending or failed (None: unchanged). Returns the entries changed."""
+        return self._write(
+            "point queued events at their commits",
+            lambda tx: _maintenance().repoint(tx, commits, transform),
         )
 
     # --- reading -----------------------------------------------------------------------------
@@ -178,6 +194,11 @@ class EventQueue(QueueDatabase):
             "update the known events",
             lambda: self._in_transaction(_known_events().update_known),
         )
+
+    def missing(self, entry_ids: Sequence[int]) -> set[int]:
+        """Those of these entries (by id) no longer in the queue (see outgoing.missing)."""
+        ids = list(entry_ids)
+        return self._read("read the queue", lambda db: _outgoing().missing(db, ids))
 
     def mark_attempted(self, event_ids: Sequence[str]) -> int:
         """Stamp last_attempt_at (a network failure is not the event's fault: nothing else)."""

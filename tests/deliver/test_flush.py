@@ -141,6 +141,70 @@ def test_backoff_grows_and_is_capped() -> None:
     assert after <= datetime.now(timezone.utc) + timedelta(seconds=flushing.BACKOFF_CAP + 1)
 
 
+def _fail_once_with_the_clock_a_month_ahead(monkeypatch: pytest.MonkeyPatch, **summary) -> None:
+    """A flush fails while the wall clock reads a month ahead; then the clock is put right."""
+    ahead = datetime.now(timezone.utc) + timedelta(days=30)
+    with monkeypatch.context() as clock:
+        clock.setattr(flushing, "_now", lambda: ahead)
+        flushing._record(
+            flushing.FlushState(), flushing.FlushSummary("retry-later", **summary), success=False
+        )
+
+
+def test_a_backoff_set_before_the_clock_went_back_is_not_trusted(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_once_with_the_clock_a_month_ahead(monkeypatch)
+    state = read_state()
+    assert state.next_attempt_after is None and state.distrusted is not None
+    ids = queue_events(3)
+    summary = flush(timeout=FAST, respect_backoff=True)  # the worker's flush after a push
+    assert summary.outcome == "done"
+    assert logged_in.event_ids() == ids
+
+
+def test_a_retry_after_past_a_day_is_not_trusted_and_a_day_is(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushing._record(
+        flushing.FlushState(),
+        flushing.FlushSummary("retry-later", retry_after=23 * 3600.0),
+        success=False,
+    )
+    assert flush(timeout=FAST, respect_backoff=True).outcome == "backing-off"
+    _fail_once_with_the_clock_a_month_ahead(monkeypatch, retry_after=23 * 3600.0)
+    assert read_state().next_attempt_after is None
+
+
+def test_the_worker_does_not_wait_for_a_backoff_the_clock_made_a_month_long(
+    logged_in: IngestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_once_with_the_clock_a_month_ahead(monkeypatch)
+    ids = queue_events(2)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a push that is over: the worker flushes at once
+    done = subprocess.run(
+        [sys.executable, "-m", "kitty_hooks.deliver.worker", str(gone.pid)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert logged_in.event_ids() == ids
+    from kitty_hooks.locations import log_path
+
+    assert "ignored a backoff until" in log_path().read_text()
+
+
+def test_the_worker_and_the_shim_hold_the_backoff_limits_of_the_flush() -> None:
+    from kitty_hooks.deliver import backoff, worker
+
+    assert worker._OUR_LONGEST_BACKOFF == backoff.BACKOFF_CAP
+    assert worker._LONGEST_BACKOFF == backoff.RETRY_AFTER_MAX
+    assert worker._SLACK == backoff.SLACK_SECONDS
+    shim = (Path(__file__).parents[2] / "hooks" / "pre-push").read_text()
+    assert f"longest={int(backoff.BACKOFF_CAP)}" in shim
+    assert f"-le {int(backoff.RETRY_AFTER_MAX)} ] || longest={int(backoff.RETRY_AFTER_MAX)}" in shim
+
+
 def test_server_killed_mid_batch_leaves_every_event_on_the_server_once(
     logged_in: IngestServer,
 ) -> None:

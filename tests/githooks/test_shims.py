@@ -409,15 +409,48 @@ def test_pre_push_with_a_spooled_change_and_no_marker_starts_the_worker(
     assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
+def _backoff_state(ahead: float, length: int | None) -> None:
+    """flush-state.json as deliver.backoff writes it: a backoff `ahead` seconds from now, set
+    for `length` seconds (None: the file of an older kitty-hooks, without the length)."""
+    lines = [f'  "next_attempt_after_epoch": {time.time() + ahead}']
+    if length is not None:
+        lines.append(f'  "backoff_seconds": {length}')
+    flush_state_path().write_text("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+@pytest.mark.parametrize(
+    ("ahead", "length"),
+    [(600, 900), (800, None), (3 * 3600, 4 * 3600), (23 * 3600, 24 * 3600)],
+)
 def test_pre_push_while_backing_off_starts_nothing_not_even_python(
-    hooked: Repo, recorder: Recorder
+    hooked: Repo, recorder: Recorder, ahead: float, length: int | None
 ) -> None:
     with EventQueue() as queue:
         queue.enqueue(envelopes(1))
-    flush_state_path().write_text('{\n  "next_attempt_after_epoch": 4102444800.25\n}\n')
+    _backoff_state(ahead, length)
     push(hooked)
     time.sleep(0.2)  # what the shim would have started has started by now
     assert recorder.calls() == []
+
+
+@pytest.mark.parametrize(
+    ("ahead", "length"),
+    [
+        (30 * 86400, 900),  # 15 minutes set, then the clock went back a month
+        (30 * 86400, None),  # the same in an older kitty-hooks' file
+        (2 * 3600, 900),
+        (25 * 3600, 99999999),  # longer than any Retry-After we honour
+        (3 * 86400, 3 * 86400),
+    ],
+)
+def test_pre_push_does_not_trust_a_backoff_further_ahead_than_it_was_set_for(
+    hooked: Repo, recorder: Recorder, ahead: float, length: int | None
+) -> None:
+    with EventQueue() as queue:
+        queue.enqueue(envelopes(1))
+    _backoff_state(ahead, length)
+    push(hooked)
+    assert recorder.calls(wait_for=1)[0].startswith("-m kitty_hooks.deliver.worker ")
 
 
 def test_pre_push_after_the_backoff_starts_the_worker(hooked: Repo, recorder: Recorder) -> None:

@@ -135,3 +135,47 @@ def test_stream_blobs_closed_early_stops_git(repo: Repo) -> None:
 def test_stream_blobs_outside_a_repository_says_so(tmp_path: Path) -> None:
     with pytest.raises(FatalError, match="git cat-file failed"):
         list(git_blobs.stream_blobs(tmp_path, ["HEAD:a.txt"]))
+
+
+def _commit_dated(repo: Repo, message: str, date: str | None = None) -> str:
+    import os
+    import subprocess
+
+    env = {**os.environ, **({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {})}
+    subprocess.run(
+        ["git", "commit", "-q", "--allow-empty", "-m", message],
+        cwd=repo.path, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return repo.git("rev-parse", "HEAD").stdout.strip()
+
+
+def test_a_commit_dated_ahead_of_the_branch_built_on_it_is_reachable(repo: Repo) -> None:
+    """As `git branch --contains` says, whatever the dates: `rev-list --not --all` gives up
+    walking a branch after a few commits older than the one asked for."""
+    _commit_dated(repo, "root")
+    ahead = _commit_dated(repo, "a month ahead", "2030-01-01T00:00:00+00:00")
+    repo.git("checkout", "-q", "-b", "feat")
+    for index in range(10):
+        _commit_dated(repo, f"ordinary {index}")
+    repo.git("checkout", "-q", "main")
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    assert "feat" in repo.git("branch", "--contains", ahead).stdout
+    assert git_history.unreachable_commits(repo.path, [ahead]) == set()
+    repo.git("branch", "-q", "-D", "feat")
+    assert git_history.unreachable_commits(repo.path, [ahead]) == {ahead}
+
+
+def test_a_commit_only_a_detached_worktree_head_holds_is_reachable(
+    repo: Repo, tmp_path: Path
+) -> None:
+    _commit_dated(repo, "root")
+    held = _commit_dated(repo, "a month ahead", "2030-01-01T00:00:00+00:00")
+    repo.git("worktree", "add", "-q", "--detach", str(tmp_path / "wt"), held)
+    worktree = Repo.__new__(Repo)
+    worktree.path = tmp_path / "wt"
+    for index in range(10):  # the detached HEAD moves on: no ref but it holds the commit
+        _commit_dated(worktree, f"ordinary {index}")
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    assert git_history.unreachable_commits(repo.path, [held]) == set()
+    repo.git("worktree", "remove", "--force", str(tmp_path / "wt"))
+    assert git_history.unreachable_commits(repo.path, [held]) == {held}
