@@ -12,6 +12,7 @@ in a scan.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from kitty_hooks.capture.commit_context import (
@@ -362,6 +363,7 @@ def settle_event_id(commit: CommitRecord, change: LaneChange) -> str:
     )
 
 
+@lru_cache(maxsize=1 << 12)
 def _sendable_event_id(event_id: str, at: str) -> str:
     """The log line's own id when it is a ULID we may send as it is, else one derived from it.
 

@@ -148,6 +148,12 @@ def move_timestamp(at: str, fallback: str) -> str:
     """An envelope's timestamp: when the move happened (a log line's `at`; for a frontmatter or
     folder move, the commit's time: fallback), in UTC to the millisecond. A time that does not
     read as ISO 8601 takes the fallback; a fallback that does not either, now."""
+    if len(at) >= 29 and at[19] == "." and at.endswith("+00:00") and at[20:-6].isdigit():
+        # What spec-kitty writes (UTC, microseconds): cut to milliseconds, once checked to be
+        # a time (a scan stamps tens of thousands).
+        stamp = at[:23] + "+00:00"
+        if _is_time(stamp):
+            return stamp
     for value in (at, fallback):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -160,6 +166,14 @@ def move_timestamp(at: str, fallback: str) -> str:
         except (ValueError, OverflowError):
             continue
     return utc_now_iso()
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def utc_now_iso() -> str:

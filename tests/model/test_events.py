@@ -144,3 +144,19 @@ def test_derived_ulid_is_a_real_ulid_with_the_given_time() -> None:
 
 def test_new_ulid_comes_from_python_ulid() -> None:
     assert str(ULID.from_str(new_ulid())) != new_ulid()
+
+
+def test_a_moves_timestamp_is_its_own_time_in_utc_to_the_millisecond() -> None:
+    from kitty_hooks.model.events import move_timestamp
+
+    commit_time = "2026-01-01T12:00:00+01:00"
+    assert move_timestamp("2026-11-29T18:48:26.534040+00:00", commit_time) == (
+        "2026-11-29T18:48:26.534+00:00"
+    )
+    assert move_timestamp("2026-11-29T18:48:26Z", commit_time) == "2026-11-29T18:48:26.000+00:00"
+    assert move_timestamp("2026-11-29T20:48:26.5+02:00", commit_time) == (
+        "2026-11-29T18:48:26.500+00:00"
+    )
+    # Not a time (the 30th of February, words): the commit's time, in UTC.
+    for bad in ("2026-02-30T18:48:26.534040+00:00", "yesterday", ""):
+        assert move_timestamp(bad, commit_time) == "2026-01-01T11:00:00.000+00:00"
