@@ -32,22 +32,9 @@ PROJECT = UPSTREAM / "3.2.7" / "project"
 MISSION = "demo-widget-01M8MA65"
 LOG_PROJECT = PROJECT / "kitty-specs" / MISSION / "status.events.jsonl"
 
-# Restated here, apart from kitty_hooks/model/lanes.py, so that a wrong table there shows: the seed's
-# 7 lanes keep the seed's table, the lanes spec-kitty added follow spec-kitty-events V1.
-SYNC = {
-    "planned": "planned",
-    "claimed": "doing",
-    "in_progress": "doing",
-    "doing": "doing",
-    "for_review": "for_review",
-    "in_review": "for_review",
-    "approved": "done",
-    "done": "done",
-    "blocked": "doing",
-    "canceled": "done",
-    "genesis": None,
-    None: None,
-}
+# tests/board.py restates the sync table apart from kitty_hooks/model/lanes.py, so that a wrong
+# table there shows; a from-lane may also be genesis or null (a new WP).
+SYNC = {**board.SYNC, "genesis": None, None: None}
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
