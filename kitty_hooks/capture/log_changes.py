@@ -69,7 +69,7 @@ class LogMemory:
     def __init__(self) -> None:
         self._known: dict[str, _LogIndex] = {}
         self.latest: dict[str, _LogIndex] = {}
-        self.wp_lanes: dict[tuple[str, str], str] = {}
+        self.wp_lanes: dict[tuple[str, str], str | None] = {}
 
 
 class _LogIndex:

@@ -38,10 +38,10 @@ def frontmatter_lane_changes(
     context: CommitContext,
     skipped: list[Skipped],
     *,
-    lanes_seen: dict[tuple[str, str], str] | None = None,
+    lanes_seen: dict[tuple[str, str], str | None] | None = None,
 ) -> list[LaneChange]:
     """The moves of WP files' lanes; lanes_seen (a scan's memory) gets the lane each WP file
-    gives after the commit."""
+    gives after the commit (None: it gives none, as 3.x's do)."""
     # Pair the old and new sides by (feature, WP id), not by path: a move between 1.x lane
     # folders is a delete and an add, and so is a rename.
     before: dict[tuple[str, str], _WorkPackageState] = {}
@@ -64,6 +64,8 @@ def frontmatter_lane_changes(
             state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
             if state is not None:
                 after[(feature, _wp_id(facts, state))] = (change.path, state)
+            elif lanes_seen is not None:
+                lanes_seen[(feature, facts.named_wp_id or facts.stem)] = None
     if lanes_seen is not None:
         for key, (_, state) in after.items():
             lanes_seen[key] = state.lane
