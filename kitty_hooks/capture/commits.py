@@ -163,7 +163,7 @@ def capture_commits(
     capture_commit reads it: the commits are taken in runs that share its version."""
     commits = git_history.read_commits(cwd, list(dict.fromkeys(revs)), paths=_PATHS)
     result = CaptureResult(commits=len(commits))
-    moving = [c for c in commits if _may_move(c) or _may_settle(c)]
+    moving = [c for c in commits if _may_capture(c)]
     configs = git_blobs.read_blobs(cwd, [f"{c.sha}:{PROJECT_CONFIG}" for c in moving])
     envelopes: list[Envelope] = []
     produced: dict[tuple[str, str], str] = {}  # what the runs before a merge built
@@ -381,13 +381,13 @@ def _envelope_chunks(
     The project identity comes from the config at config_rev; the branch from head_ref when
     given, else from what is checked out now."""
     # Most commits touch no WP file: decide that before importing detection (hook start-up).
-    moving = [c for c in commits if _may_move(c) or _may_settle(c)]
+    moving = [c for c in commits if _may_capture(c)]
     if progress is not None:
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return
     from kitty_hooks.capture.commit_context import CommitContext, Skipped
-    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes, logged_features
+    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes
     from kitty_hooks.capture.identity import project_identity, repo_name
     from kitty_hooks.capture.log_changes import LogMemory
 
@@ -416,8 +416,9 @@ def _envelope_chunks(
 
             needed.append(merge_blobs(commit))
             continue
-        needed.append(blobs_needed(commit, logs_known=logs_read if len(moving) > 1 else ()))
-        logs_read.update(logged_features(commit))
+        blobs, logged = blobs_needed(commit, logs_known=logs_read if len(moving) > 1 else ())
+        needed.append(blobs)
+        logs_read.update(logged)
     last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
     specs = [f"{config_rev}:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
     held: dict[str, bytes | None] = {}
@@ -533,12 +534,9 @@ def _remember_lanes(board: dict[tuple[str, str], str], built: list[Envelope]) ->
         board[(payload["feature_slug"], payload["wp_id"])] = payload["to_lane"]
 
 
-def _may_settle(commit: git_history.CommitRecord) -> bool:
-    return commit.is_merge and any(may_hold_lane_changes_at(c.path) for c in commit.changes)
-
-
-def _may_move(commit: git_history.CommitRecord) -> bool:
-    return not commit.is_merge and any(may_hold_lane_changes_at(c.path) for c in commit.changes)
+def _may_capture(commit: git_history.CommitRecord) -> bool:
+    """A commit (a merge too: it may settle) that changes a log or a WP file."""
+    return any(may_hold_lane_changes_at(c.path) for c in commit.changes)
 
 
 def _envelopes(

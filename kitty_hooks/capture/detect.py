@@ -57,18 +57,9 @@ def log_spec(commit: CommitRecord, feature: str) -> str:
     return f"{commit.sha}:{log_path_of(feature)}"
 
 
-def unlogged_features(commit: CommitRecord) -> list[str]:
-    """Features whose WP files the commit changes without touching their log: their log as the
-    commit left it says whether those WPs' lanes are moves or views."""
-    return _features(relevant_changes(commit))[1]
-
-
-def logged_features(commit: CommitRecord) -> list[str]:
-    return _features(relevant_changes(commit))[0]
-
-
 def _features(changes: list[FileChange]) -> tuple[list[str], list[str]]:
-    """The features whose log the changes touch, and those whose WP files only."""
+    """The features whose log the changes touch, and those whose WP files only (their log as
+    the commit left it says whether those WPs' lanes are moves or views)."""
     logs: dict[str, None] = {}
     wp_files: dict[str, None] = {}
     for change in changes:
@@ -80,18 +71,21 @@ def _features(changes: list[FileChange]) -> tuple[list[str], list[str]]:
     return list(logs), [f for f in wp_files if f not in logs]
 
 
-def blobs_needed(commit: CommitRecord, *, logs_known: Iterable[str] = ()) -> list[str]:
-    """Object ids (and rev:path specs) detect_lane_changes will read for this commit.
+def blobs_needed(
+    commit: CommitRecord, *, logs_known: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Object ids (and rev:path specs) detect_lane_changes will read for this commit, and the
+    features whose log it changes.
 
     logs_known: features whose log a scan has already read (its newest version stands in for
     the log at this commit)."""
     changes = relevant_changes(commit)
     needed = [blob for change in changes for blob in (change.old_blob, change.new_blob) if blob]
-    unlogged = _features(changes)[1]
+    logged, unlogged = _features(changes)
     if unlogged:
         known = logs_known if isinstance(logs_known, (set, frozenset)) else set(logs_known)
         needed += [log_spec(commit, f) for f in unlogged if f not in known]
-    return needed
+    return needed, logged
 
 
 def detect_lane_changes(
@@ -144,7 +138,7 @@ def detect_lane_changes(
         for c in changes
         if path_facts(c.path).is_log
     }
-    for feature in unlogged_features(commit):
+    for feature in _features(changes)[1]:
         spec = log_spec(commit, feature)
         if spec in blobs:
             logs_after[feature] = blobs[spec] or b""
@@ -171,14 +165,14 @@ def _lane_before(
 ) -> str | None:
     """Where a WP whose log had no transition stood before the commit: the lane its WP file
     gave (spec-kitty 2.1.3 bootstraps the log from it). None: the WP is new."""
+    if memory is not None and (feature, wp_id) in memory.wp_lanes:
+        return memory.wp_lanes[(feature, wp_id)]  # a scan saw the file as the parent left it
     for change in changes:
         facts = path_facts(change.path)
         if facts.is_wp and facts.feature == feature and facts.named_wp_id == wp_id:
             if change.old_blob is None:
                 return None  # the file is new in this commit: so is the WP
             return wp_lane(change.path, blobs.get(change.old_blob))
-    if memory is not None and (feature, wp_id) in memory.wp_lanes:
-        return memory.wp_lanes[(feature, wp_id)]
     if lane_at_parent is not None:
         return lane_at_parent(feature, wp_id)
     return None

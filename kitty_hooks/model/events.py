@@ -148,10 +148,12 @@ def move_timestamp(at: str, fallback: str) -> str:
     """An envelope's timestamp: when the move happened (a log line's `at`; for a frontmatter or
     folder move, the commit's time: fallback), in UTC to the millisecond. A time that does not
     read as ISO 8601 takes the fallback; a fallback that does not either, now."""
-    if len(at) >= 29 and at[19] == "." and at.endswith("+00:00") and at[20:-6].isdigit():
-        # What spec-kitty writes (UTC, microseconds): cut to milliseconds, once checked to be
-        # a time (a scan stamps tens of thousands).
-        stamp = at[:23] + "+00:00"
+    if at.endswith("+00:00") and (
+        (len(at) >= 29 and at[19] == "." and at[20:-6].isdigit()) or len(at) == 25
+    ):
+        # What spec-kitty writes (UTC, seconds or microseconds): cut to milliseconds, once
+        # checked to be a time (a scan stamps tens of thousands).
+        stamp = at[:23] + "+00:00" if len(at) >= 29 else at[:19] + ".000+00:00"
         if _is_time(stamp):
             return stamp
     for value in (at, fallback):
