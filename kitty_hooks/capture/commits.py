@@ -387,7 +387,7 @@ def _envelope_chunks(
     if not moving:
         return
     from kitty_hooks.capture.commit_context import CommitContext, Skipped
-    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes
+    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes, relevant_changes
     from kitty_hooks.capture.identity import project_identity, repo_name
     from kitty_hooks.capture.log_changes import LogMemory
 
@@ -409,15 +409,21 @@ def _envelope_chunks(
     # is dropped after the last commit that needs it, so memory holds about one version of
     # each file, not every version of every log.
     needed: list[list[str]] = []
+    relevant: list[list[git_history.FileChange]] = []  # each commit's, worked out once
     logs_read: set[str] = set()  # a scan's memory stands in for logs it has read
     for commit in moving:
         if commit.is_merge:
             from kitty_hooks.capture.merges import merge_blobs
 
             needed.append(merge_blobs(commit))
+            relevant.append([])
             continue
-        blobs, logged = blobs_needed(commit, logs_known=logs_read if len(moving) > 1 else ())
+        changes = relevant_changes(commit)
+        blobs, logged = blobs_needed(
+            commit, logs_known=logs_read if len(moving) > 1 else (), changes=changes
+        )
         needed.append(blobs)
+        relevant.append(changes)
         logs_read.update(logged)
     last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
     specs = [f"{config_rev}:{PROJECT_CONFIG}", *last_use]  # the config rides along, first
@@ -454,7 +460,12 @@ def _envelope_chunks(
                             held.pop(blob, None)
                     continue
                 detected = detect_lane_changes(
-                    commit, held, context, memory=memory, lane_at_parent=lane_at_parent(commit)
+                    commit,
+                    held,
+                    context,
+                    memory=memory,
+                    lane_at_parent=lane_at_parent(commit),
+                    changes=relevant[index],
                 )
                 for blob in needed[index]:
                     if last_use[blob] == index:

@@ -72,14 +72,17 @@ def _features(changes: list[FileChange]) -> tuple[list[str], list[str]]:
 
 
 def blobs_needed(
-    commit: CommitRecord, *, logs_known: Iterable[str] = ()
+    commit: CommitRecord,
+    *,
+    logs_known: Iterable[str] = (),
+    changes: list[FileChange] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Object ids (and rev:path specs) detect_lane_changes will read for this commit, and the
     features whose log it changes.
 
     logs_known: features whose log a scan has already read (its newest version stands in for
-    the log at this commit)."""
-    changes = relevant_changes(commit)
+    the log at this commit). changes: relevant_changes(commit), when already worked out."""
+    changes = relevant_changes(commit) if changes is None else changes
     needed = [blob for change in changes for blob in (change.old_blob, change.new_blob) if blob]
     logged, unlogged = _features(changes)
     if unlogged:
@@ -95,13 +98,14 @@ def detect_lane_changes(
     *,
     memory: LogMemory | None = None,
     lane_at_parent: Callable[[str, str], str | None] | None = None,
+    changes: list[FileChange] | None = None,
 ) -> DetectedChanges:
     """The lane changes of one commit; memory carries what logs held from commit to commit
     when many are read in order (scan). lane_at_parent(feature, wp) asks git for the lane a WP
     file gave at the first parent, for a WP whose first transition the commit logs (the hook;
     a scan remembers)."""
     result = DetectedChanges()
-    changes = relevant_changes(commit)
+    changes = relevant_changes(commit) if changes is None else changes
     logged: set[tuple[str, str]] = set()
     for change in changes:
         facts = path_facts(change.path)

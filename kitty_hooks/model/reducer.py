@@ -24,6 +24,9 @@ from kitty_hooks.model.lanes import (
 )
 from kitty_hooks.model.logline import LineError, parse_line
 
+# Lane as written -> canonical (aliases resolved), for the tight loops below.
+_CANONICAL = {**{lane: lane for lane in CANONICAL_LANES}, **LANE_ALIASES}
+
 
 class Transition(NamedTuple):
     """One transition line of a status log, as the reducer orders and folds it."""
@@ -46,8 +49,8 @@ def read_transition(line: dict[str, Any], *, default_at: str) -> Transition:
     """A transition line as the reducer sees it. Raises ValueError (UnknownLaneError is one),
     KeyError or TypeError for a line that is no transition it could fold.
 
-    A line without a string `at` is ordered by default_at (the commit's time): spec-kitty would
-    refuse the whole log; capture reads on.
+    A line without a string `at` is ordered by default_at: spec-kitty would refuse the whole
+    log; capture reads on.
     """
     event_id = line["event_id"]
     if not isinstance(event_id, str) or not event_id:
@@ -55,8 +58,16 @@ def read_transition(line: dict[str, Any], *, default_at: str) -> Transition:
     wp_id = line["wp_id"]
     if not isinstance(wp_id, str) or not wp_id:
         raise ValueError(f"wp_id {wp_id!r} is not a work package id")
-    from_lane = canonical_from_lane(line.get("from_lane"))
-    to_lane = canonical_lane(line["to_lane"])
+    # The lanes looked up, as canonical_lane and canonical_from_lane do (a scan reads tens of
+    # thousands of lines); they say what is wrong with anything else.
+    source = line.get("from_lane")
+    from_lane = _CANONICAL.get(source) if source.__class__ is str else None
+    if from_lane is None and source is not None:
+        from_lane = canonical_from_lane(source)
+    target = line["to_lane"]
+    to_lane = _CANONICAL.get(target) if target.__class__ is str else None
+    if to_lane is None:
+        to_lane = canonical_lane(target)
     at = line.get("at")
     return Transition(
         at=at if isinstance(at, str) and at else default_at,
@@ -64,7 +75,8 @@ def read_transition(line: dict[str, Any], *, default_at: str) -> Transition:
         wp_id=wp_id,
         from_lane=from_lane,
         to_lane=to_lane,
-        rollback=is_rollback(from_lane, to_lane, line.get("review_ref")),
+        rollback=to_lane == "in_progress"
+        and is_rollback(from_lane, to_lane, line.get("review_ref")),
         line=line,
     )
 
@@ -154,7 +166,7 @@ class WorkPackageLog:
         if not fresh:
             return None
         before = self.latest
-        ordered = sorted(fresh, key=_sort_key)
+        ordered = sorted(fresh, key=_sort_key) if len(fresh) > 1 else fresh
         if before is None or ordered[0].key > before.key:
             # The common case, lines appended after the WP's latest: the fold goes on from it.
             moves = fold_from(before, ordered)
@@ -183,8 +195,6 @@ def appended_moves(old: list[Transition], new: list[Transition]) -> WorkPackageM
     return WorkPackageLog(old).append(new)
 
 
-# Lane as written -> canonical (aliases resolved), for the tight loop below.
-_CANONICAL = {**{lane: lane for lane in CANONICAL_LANES}, **LANE_ALIASES}
 _NOT_TRANSITIONS = frozenset(("kind", "type", "event_name", "event_type"))
 
 
