@@ -166,6 +166,19 @@ class WorkPackageLog:
         if not fresh:
             return None
         before = self.latest
+        if len(fresh) == 1 and (before is None or fresh[0].key > before.key):
+            # The common case: one line appended after the WP's latest transition.
+            event = fresh[0]
+            self.events.append(event)
+            if (
+                before is not None
+                and before.at == event.at
+                and before.rollback
+                and not event.rollback
+            ):
+                return WorkPackageMoves(event.wp_id, before, [], before, [event])
+            self.latest = event
+            return WorkPackageMoves(event.wp_id, before, [event], event, [])
         ordered = sorted(fresh, key=_sort_key) if len(fresh) > 1 else fresh
         if before is None or ordered[0].key > before.key:
             # The common case, lines appended after the WP's latest: the fold goes on from it.
