@@ -154,7 +154,7 @@ def test_a_moves_timestamp_is_its_own_time_in_utc_to_the_millisecond() -> None:
         "2026-11-29T18:48:26.534+00:00"
     )
     assert move_timestamp("2026-11-29T18:48:26Z", commit_time) == "2026-11-29T18:48:26.000+00:00"
-    assert move_timestamp("2026-11-29T20:48:26.5+02:00", commit_time) == (
+    assert move_timestamp("2026-11-29T20:48:26.500+02:00", commit_time) == (
         "2026-11-29T18:48:26.500+00:00"
     )
     # Not a time (the 30th of February, words): the commit's time, in UTC.
