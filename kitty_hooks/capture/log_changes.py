@@ -11,7 +11,7 @@ in a scan.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ from kitty_hooks.model.events import (
 )
 from kitty_hooks.model.lanes import UnknownLaneError
 from kitty_hooks.model.logline import (
+    MAX_LINE_BYTES,
     LineError,
     LineKind,
     event_id_of,
@@ -137,6 +138,19 @@ def read_line_transition(raw: bytes, context: CommitContext) -> Transition | Non
     return _transition(raw, context, default_at="") if raw.strip() else None
 
 
+def _plain_transition(raw: bytes, loads: Callable[[bytes], Any] | None) -> dict[str, Any] | None:
+    """The common line, fast (a scan reads tens of thousands): one JSON object that is plainly a
+    transition, parsed by the fast parser. None for anything else, which parse_line and
+    line_kind then read carefully (and word what is wrong)."""
+    if loads is None or len(raw) > MAX_LINE_BYTES:
+        return None
+    try:
+        line = loads(raw)
+    except ValueError:
+        return None
+    return line if type(line) is dict and is_plain_transition(line) else None
+
+
 def _transition(raw: bytes, context: CommitContext, *, default_at: str) -> Transition | None:
     loads = context.loads
     if loads is not None and not has_long_number(raw):
@@ -223,11 +237,16 @@ def log_moves(
         if not raw.strip() or (old_lines is not None and raw in old_lines):
             continue
         try:
-            line = parse_line(raw, fast_loads=context.loads)
+            line = _plain_transition(raw, context.loads)
+            if line is None:  # anything but the common case: read and told apart carefully
+                line = parse_line(raw, fast_loads=context.loads)
+                is_transition = line_kind(line) is LineKind.TRANSITION
+            else:
+                is_transition = True
             event_id = line.get("event_id")
             if isinstance(event_id, str):
                 new_ids.append(event_id)
-            if line_kind(line) is not LineKind.TRANSITION:
+            if not is_transition:
                 continue
             if isinstance(event_id, str) and _was_logged(event_id, before, index):
                 continue  # the same event, written again
