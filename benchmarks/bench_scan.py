@@ -18,7 +18,8 @@ The history is built with `git fast-import` (seeded, so every run is the same hi
   envelope lines (`MissionCreated`, `WPCreated`) and annotations, status.json beside the log,
   WP files without `lane:`; the upgraded 2.x features go on in 3.x lines;
 - bulk commits that move dozens of WPs across features, edits of spec/plan files, commits
-  outside kitty-specs, and side branches merged back (merge commits emit nothing).
+  outside kitty-specs, and side branches merged back (their merges settle nothing: each
+  leaves every WP where the moves already sent put it).
 
 Each run is the whole `kitty-hooks scan HEAD` process into an empty queue. The script checks
 that the queue holds exactly the events the generator knows it produced (moves that do not
