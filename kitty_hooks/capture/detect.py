@@ -57,7 +57,7 @@ def log_spec(commit: CommitRecord, feature: str) -> str:
     return f"{commit.sha}:{log_path_of(feature)}"
 
 
-def _features(changes: list[FileChange]) -> tuple[list[str], list[str]]:
+def touched_features(changes: list[FileChange]) -> tuple[list[str], list[str]]:
     """The features whose log the changes touch, and those whose WP files only (their log as
     the commit left it says whether those WPs' lanes are moves or views)."""
     logs: dict[str, None] = {}
@@ -84,7 +84,7 @@ def blobs_needed(
     the log at this commit). changes: relevant_changes(commit), when already worked out."""
     changes = relevant_changes(commit) if changes is None else changes
     needed = [blob for change in changes for blob in (change.old_blob, change.new_blob) if blob]
-    logged, unlogged = _features(changes)
+    logged, unlogged = touched_features(changes)
     if unlogged:
         known = logs_known if isinstance(logs_known, (set, frozenset)) else set(logs_known)
         needed += [log_spec(commit, f) for f in unlogged if f not in known]
@@ -142,7 +142,7 @@ def detect_lane_changes(
         for c in changes
         if path_facts(c.path).is_log
     }
-    for feature in _features(changes)[1]:
+    for feature in touched_features(changes)[1]:
         spec = log_spec(commit, feature)
         if spec in blobs:
             logs_after[feature] = blobs[spec] or b""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kitty_hooks.capture.commit_context import CommitContext, path_facts
-from kitty_hooks.capture.detect import log_spec
+from kitty_hooks.capture.detect import log_spec, touched_features
 from kitty_hooks.capture.log_changes import read_line_transition as _read
 from kitty_hooks.capture.log_changes import settle_event_id, transitions_in
 from kitty_hooks.capture.wp_changes import wp_file_lane
@@ -36,15 +36,8 @@ def merge_blobs(commit: CommitRecord) -> list[str]:
     changes = merge_changes(commit)
     for change in changes:
         needed += [blob for blob in (change.new_blob, change.old_blob) if blob]
-    needed += [log_spec(commit, feature) for feature in _unlogged(changes)]
+    needed += [log_spec(commit, feature) for feature in touched_features(changes)[1]]
     return needed
-
-
-def _unlogged(changes: list[FileChange]) -> list[str]:
-    """Features whose WP files the merge changes while their log is as every parent has it."""
-    logs = {path_facts(c.path).feature for c in changes if path_facts(c.path).is_log}
-    wp_features = {path_facts(c.path).feature for c in changes if path_facts(c.path).is_wp}
-    return sorted(wp_features - logs)
 
 
 def settling_moves(
@@ -76,7 +69,7 @@ def settling_moves(
                 was = lane_of(transitions_in(first, wp_id, context))
                 if was is not None:
                     before[(facts.feature, wp_id)] = was
-    for feature in _unlogged(changes):
+    for feature in touched_features(changes)[1]:
         logs[feature] = blobs.get(log_spec(commit, feature)) or b""
     for change in changes:
         facts = path_facts(change.path)
