@@ -181,8 +181,12 @@ def _existing(path: Path) -> dict[str, Any]:
     try:
         return read_document(path)
     except CredentialsError as exc:
-        if path.is_file() and not path.read_bytes().strip():
-            return {}
+        try:
+            if path.is_file() and not path.read_bytes().strip():
+                return {}
+        except OSError:
+            pass  # unreadable: exc says so, below
+
         text = str(exc)
         for tail in (f": {LOGIN_HINT}", f" or {LOGIN_HINT}", f" and {LOGIN_HINT}"):
             text = text.removesuffix(tail)
