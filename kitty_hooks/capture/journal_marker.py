@@ -29,7 +29,12 @@ def running_drainer() -> int | None:
         return None
     except OverflowError:
         return None
-    now = start_time(pid)
+    fields = _stat_fields(pid)
+    if fields is not None and fields[0] == b"Z":
+        # Exited, not yet reaped: a drainer's parent is init, which some containers' init
+        # reaps only every second or two. It drains nothing more.
+        return None
+    now = _start_time_of(fields)
     if now is not None and now != started:
         return None  # the pid names another process now: a drainer killed outright left it
     return pid
@@ -38,14 +43,22 @@ def running_drainer() -> int | None:
 def start_time(pid: int) -> str | None:
     """When the process started (field 22 of /proc/<pid>/stat, clock ticks since boot), as the
     shim reads it; None without /proc."""
+    return _start_time_of(_stat_fields(pid))
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat from the third (the state) on; None without /proc."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as source:
             line = source.read(4096)
     except OSError:
         return None
     # The command name (field 2) may hold blanks and parentheses: what follows its last ") ".
-    fields = line.rpartition(b") ")[2].split()
-    return fields[19].decode("ascii", "replace") if len(fields) > 19 else None
+    return line.rpartition(b") ")[2].split()
+
+
+def _start_time_of(fields: list[bytes] | None) -> str | None:
+    return fields[19].decode("ascii", "replace") if fields and len(fields) > 19 else None
 
 
 def marker_line(pid: int) -> str:

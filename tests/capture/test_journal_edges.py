@@ -312,6 +312,27 @@ def test_a_marker_naming_a_live_process_that_is_no_drainer_is_taken_over(
         stranger.wait()
 
 
+def test_a_drainer_that_exited_but_is_not_yet_reaped_is_no_running_drainer() -> None:
+    # A container's init may reap a detached drainer a second or two after it exits; until
+    # then kill -0 still answers for its pid.
+    exited = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while _state(exited.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _state(exited.pid) == "Z"
+        journal_dir().mkdir(parents=True, exist_ok=True)
+        started = journal.start_time(exited.pid)
+        (journal_dir() / journal.MARKER).write_text(f"{exited.pid} {started}\n")
+        assert journal.running_drainer() is None
+    finally:
+        exited.wait()
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()[0]
+
+
 def test_a_marker_naming_a_running_drainer_starts_no_other(
     hooked: Repo, no_drainer_starts: None
 ) -> None:
