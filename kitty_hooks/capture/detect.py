@@ -128,8 +128,10 @@ def detect_lane_changes(
                 lane = move.to_lane
             if lane != wp.after.to_lane:
                 # The fold settled elsewhere than the last move (an earlier line that wins at an
-                # equal time): say where it is now.
+                # equal time; lines taken out of the log): say where it is now.
                 settle = lane_change_of(wp.after, lane, feature, commit, context)
+                if wp.wp_id in found.taken_back:
+                    settle = settle._replace(at=commit.author_date)  # the commit moved it
                 result.changes.append(settle._replace(event_id=settle_event_id(commit, settle)))
             for move in wp.history:
                 reason = f"sorts before its latest transition ({wp.before.at if wp.before else ''})"

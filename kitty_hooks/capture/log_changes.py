@@ -90,16 +90,22 @@ class _LogIndex:
             self.ids = {i for i in map(event_id_of, self.lines) if i is not None}
         return self.ids
 
-    def log_of(self, wp_id: str, context: CommitContext) -> WorkPackageLog:
-        """The WP's transitions and fold in this version; appending to it makes the next."""
+    def logs(self, context: CommitContext) -> dict[str, WorkPackageLog]:
+        """Each WP's transitions and fold in this version (every line read once, at the first
+        question)."""
         if self.wps is None:
             self.wps = {
                 wp: WorkPackageLog(events)
                 for wp, events in transitions_by_wp(self.data, context).items()
             }
-        found = self.wps.get(wp_id)
+        return self.wps
+
+    def log_of(self, wp_id: str, context: CommitContext) -> WorkPackageLog:
+        """The WP's transitions and fold in this version; appending to it makes the next."""
+        wps = self.logs(context)
+        found = wps.get(wp_id)
         if found is None:
-            found = self.wps[wp_id] = WorkPackageLog()
+            found = wps[wp_id] = WorkPackageLog()
         return found
 
     def transitions_of(self, wp_id: str, context: CommitContext) -> list[Transition]:
@@ -180,6 +186,9 @@ class LogMoves(NamedTuple):
     feature: str
     """The folder: a line's own feature or mission slug is not trusted to name it."""
     moves: list[WorkPackageMoves]
+    taken_back: frozenset[str] = frozenset()
+    """WPs whose lane the commit changed by taking lines out of the log (a `git revert` of a
+    move): their `after` is where the log as the commit left it puts them."""
 
 
 def log_moves(
@@ -258,7 +267,7 @@ def log_moves(
         except (KeyError, TypeError, ValueError) as exc:
             where = _line_at(change.path, number, before)
             skipped.append(Skipped(where, f"not a lane change ({_reason(exc)})"))
-    moves: list[WorkPackageMoves] = []
+    moves: dict[str, WorkPackageMoves] = {}
     for wp_id, transitions in fresh.items():
         if index is not None and appended and memory is not None:
             wp_log = index.log_of(wp_id, context)  # this version's, appended to: the next's
@@ -268,18 +277,49 @@ def log_moves(
             wp_log = WorkPackageLog(transitions_in(before, wp_id, context))
         found = wp_log.append(transitions)
         if found is not None:
-            moves.append(found)
+            moves[wp_id] = found
+    taken_back: frozenset[str] = frozenset()
+    if not appended:
+        assert index is not None  # made above for a log that was not only appended to
+        rewritten = _LogIndex(set(after.splitlines()), None, after)
+        taken_back = _taken_back(index, rewritten, moves, context)
+        index = rewritten
     if memory is not None:
         if appended and index is not None:
             index.lines.update(tail)
             if index.ids is not None:
                 index.ids.update(new_ids)
             index.data = after
-        else:
+        elif index is None:
             index = _LogIndex(set(after.splitlines()), None, after)
         known[change.new_blob] = index
         memory.latest[feature] = index
-    return LogMoves(feature, moves)
+    return LogMoves(feature, list(moves.values()), taken_back)
+
+
+def _taken_back(
+    before: _LogIndex,
+    after: _LogIndex,
+    moves: dict[str, WorkPackageMoves],
+    context: CommitContext,
+) -> frozenset[str]:
+    """WPs that a log rewritten otherwise than by appending leaves in another lane than its
+    appended lines alone would (lines taken out: a `git revert`, a hand edit); moves[wp] then
+    ends where the rewritten log puts it. A log re-serialised wholesale keeps every WP's fold."""
+    had, has = before.logs(context), after.logs(context)
+    found: set[str] = set()
+    for wp_id in set(had) | set(moves):
+        now = has[wp_id].latest if wp_id in has else None
+        moved = moves.get(wp_id)
+        was = moved.after if moved is not None else had[wp_id].latest
+        if now is None or was is None or now.to_lane == was.to_lane:
+            continue  # a WP the log no longer holds is left to its file; else unchanged
+        found.add(wp_id)
+        if moved is not None:
+            moves[wp_id] = moved._replace(after=now)
+        else:
+            moves[wp_id] = WorkPackageMoves(wp_id, was, [], now, [])
+    return frozenset(found)
 
 
 def has_transitions(

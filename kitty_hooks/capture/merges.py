@@ -59,10 +59,11 @@ def settling_moves(
         merged = blobs.get(change.new_blob) or b""
         first = (blobs.get(change.old_blob) or b"") if change.old_blob else b""
         logs[facts.feature] = merged
-        # Only a WP with lines the first parent lacks can stand elsewhere after the merge:
-        # the other parent's lines, folded in by time.
-        brought = set(merged.split(b"\n")).difference(first.split(b"\n"))
-        for wp_id in {t.wp_id for t in map(_read, brought, [context] * len(brought)) if t}:
+        # Only a WP with lines that one side holds and the other lacks can stand elsewhere
+        # after the merge: the other parent's lines folded in by time, or (`-s ours`, a
+        # resolution that drops a side) a parent's lines the merge leaves out.
+        differ = set(merged.split(b"\n")).symmetric_difference(first.split(b"\n"))
+        for wp_id in {t.wp_id for t in map(_read, differ, [context] * len(differ)) if t}:
             lane = lane_of(transitions_in(merged, wp_id, context))
             if lane is not None:
                 after[(facts.feature, wp_id)] = lane

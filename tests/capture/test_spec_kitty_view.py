@@ -381,6 +381,47 @@ def test_the_settling_move_has_the_same_id_in_every_clone(repo: Repo, tmp_path: 
     assert ids[0] and ids[0] == ids[1]
 
 
+def _merged_keeping_ours(repo: Repo) -> None:
+    """feat takes WP09 to review; `git merge -s ours` keeps main's log, where WP09 is still
+    planned: spec-kitty shows planned though feat's moves were sent."""
+    append(repo, LOG, line(ulid(130), "WP09", "planned", "planned", at(81, 9)))
+    commit(repo, "bootstrap WP09")
+    repo.git("checkout", "-q", "-b", "feat")
+    append(repo, LOG, line(ulid(132), "WP09", "planned", "in_progress", at(81, 11)))
+    commit(repo, "feat starts WP09")
+    append(repo, LOG, line(ulid(133), "WP09", "in_progress", "for_review", at(81, 12)))
+    commit(repo, "feat to review")
+    repo.git("checkout", "-q", "main")
+    repo.write("NOTES.md", "main moves on\n")
+    commit(repo, "main")
+    repo.git("merge", "-q", "-s", "ours", "-m", "merge feat, keep main", "feat")
+
+
+@MODES
+def test_a_merge_that_keeps_one_side_settles_the_board_on_that_side(repo: Repo, mode: str) -> None:
+    envelopes = replay(repo, mode, [_merged_keeping_ours])
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP09")] == "planned"
+
+
+# --- a commit that takes log lines away (git revert) ----------------------------------------------
+
+
+def _reverted(repo: Repo) -> None:
+    _worked_to_done(repo)
+    repo.git("revert", "--no-edit", "HEAD")  # "WP01 done" was a mistake
+
+
+@MODES
+def test_a_revert_of_a_move_puts_the_wp_back_where_spec_kitty_shows_it(
+    repo: Repo, mode: str
+) -> None:
+    envelopes = replay(repo, mode, [_reverted])
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP01")] == "for_review"
+    assert board.sent_twice(envelopes) == []
+
+
 # --- kitty-hooks board: the user's check, and the tests' -----------------------------------------
 
 
