@@ -144,10 +144,8 @@ def test_our_refresh_writes_the_credentials_0600_whatever_they_were(
 ) -> None:
     path = write_credentials(hermetic_env, server.url, server.login(), access_expires_in=-60)
     path.chmod(0o644)
-    from kitty_hooks.deliver.flush import refresh_call
-
     creds = load_credentials()
-    refreshed = refresh.refresh_tokens(creds, refresh_call(creds.server_url))
+    refreshed = refresh.refresh_tokens(creds)
     assert refreshed.access != creds.access
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert credentials.exposure_warning() is None

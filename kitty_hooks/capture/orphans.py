@@ -47,20 +47,25 @@ class DropResult:
 
 
 def orphaned_ids(
-    cwd: Path, entries: Sequence[QueueEntry], *, queue_path: Path | None = None
+    cwd: Path,
+    entries: Sequence[QueueEntry],
+    *,
+    queue_path: Path | None = None,
+    repoint: bool = False,
 ) -> tuple[frozenset[str], frozenset[str]]:
     """(orphaned, judged) event ids among entries, for the repository holding cwd.
 
-    Those whose commit is gone but whose move a ref holds are not orphaned; the queue (at
-    queue_path) is pointed at the commit that holds them, as far as it can be written now."""
-    orphaned, judged, _ = _judge(cwd, entries, queue_path)
+    Those whose commit is gone but whose move a ref holds are not orphaned. With ``repoint``,
+    the queue (at queue_path) is pointed at the commit that holds them, as far as it can be
+    written now; without it (doctor), the queue is only read."""
+    orphaned, judged, _ = _judge(cwd, entries, queue_path, repoint=repoint)
     return orphaned, judged
 
 
 def _judge(
-    cwd: Path, entries: Sequence[QueueEntry], queue_path: Path | None
+    cwd: Path, entries: Sequence[QueueEntry], queue_path: Path | None, *, repoint: bool = False
 ) -> tuple[frozenset[str], frozenset[str], dict[str, str]]:
-    """orphaned_ids, and the events it pointed at another commit (event id -> commit)."""
+    """orphaned_ids, and the events whose move another commit holds (event id -> commit)."""
     try:
         here = str(git_repo.common_dir(cwd))
     except FatalError:  # not in a repository: nothing can be judged
@@ -71,7 +76,7 @@ def _judge(
     gone = git_history.unreachable_commits(cwd, [e.commit_sha or "" for e in ours])
     candidates = [e for e in ours if e.commit_sha in gone]
     held = moves_held(cwd, candidates) if candidates else {}
-    if held:
+    if held and repoint:
         _repoint(
             {
                 e.event_id: (e.commit_sha or "", held[e.event_id])
@@ -130,7 +135,7 @@ def list_queue(
     with EventQueue(queue_path) as queue:
         entries = queue.list_entries(statuses=statuses, limit=limit)
         recovered = queue.recovered_from
-    orphaned, judged, repointed = _judge(cwd, entries, queue_path)
+    orphaned, judged, repointed = _judge(cwd, entries, queue_path, repoint=True)
     if repointed:
         entries = [e._replace(commit_sha=repointed.get(e.event_id, e.commit_sha)) for e in entries]
     return QueueListing(entries, orphaned, judged, recovered)
@@ -148,7 +153,7 @@ def drop_orphaned(
     git_repo.repo_root(cwd)  # outside a repository: say so, rather than find nothing
     with EventQueue(queue_path) as queue:
         entries = [e for e in queue.list_entries() if e.status != Status.DEAD_LETTER]
-        orphaned, _ = orphaned_ids(cwd, entries, queue_path=queue_path)
+        orphaned, _ = orphaned_ids(cwd, entries, queue_path=queue_path, repoint=True)
         doomed = [e for e in entries if e.event_id in orphaned]
         if not doomed or not confirm(doomed):
             return DropResult([], [])

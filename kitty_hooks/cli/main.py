@@ -1,4 +1,4 @@
-"""The click command line: the group, its global options, and the handler of what goes wrong.
+"""The click command line: the group, its global options, and its exit codes.
 
 Each command lives in the module of its group (diagnose, hooks, queue, sync, peer), parses, calls
 one function of a module that knows nothing of click, and prints what a *_view module renders.
@@ -13,8 +13,7 @@ import click
 from kitty_hooks import __version__
 from kitty_hooks.cli import diagnose, hooks, login, peer, queue, sync
 from kitty_hooks.cli.options import Group, examples
-from kitty_hooks.errors import FatalError
-from kitty_hooks.locations import log_exception
+from kitty_hooks.errors import report_failure
 
 
 def _set_color(ctx: click.Context, _param: click.Parameter, value: str) -> None:
@@ -71,7 +70,22 @@ for _command in (
 
 
 def run_cli(args: list[str]) -> int:
-    """Run the command line; FatalError becomes one line, anything else is logged as a bug."""
+    """Run the command line; what fails it is told by errors.report_failure."""
+    try:
+        return _run_click(args)
+    except Exception as exc:
+        # The command name only: its arguments may hold a secret (serve --user NAME:PASSWORD).
+        command = next((a for a in args if not a.startswith("-")), "")
+        return report_failure(
+            exc,
+            speaker="kitty-hooks",
+            bug_context=f"command failed: kitty-hooks {command}",
+            say=lambda line: click.echo(line, err=True),
+        )
+
+
+def _run_click(args: list[str]) -> int:
+    """click's own endings (its usage errors, an abort, a command's sys.exit) as exit codes."""
     try:
         cli.main(args, prog_name="kitty-hooks", standalone_mode=False)
     except SystemExit as exc:
@@ -81,16 +95,5 @@ def run_cli(args: list[str]) -> int:
         return 2
     except click.ClickException as exc:
         exc.show()
-        return 2
-    except FatalError as exc:
-        click.echo(f"kitty-hooks: {exc}", err=True)
-        return exc.exit_code
-    except Exception as exc:
-        # The command name only: its arguments may hold a secret (serve --user NAME:PASSWORD).
-        command = next((a for a in args if not a.startswith("-")), "")
-        log = log_exception(f"command failed: kitty-hooks {command}")
-        click.echo(
-            f"kitty-hooks: internal error ({type(exc).__name__}: {exc}); details in {log}", err=True
-        )
         return 2
     return 0

@@ -143,11 +143,9 @@ def check_server(creds: credentials.Credentials | None) -> ServerCheck:
     if creds is None:
         return ServerCheck(False, 0, "no usable credentials to check the server with")
     from kitty_hooks.deliver.client import Client
-    from kitty_hooks.deliver.flush import refresh_call
 
     try:
-        if refresh.needs_refresh(creds, now=datetime.now(timezone.utc)):
-            creds = refresh.refresh_tokens(creds, refresh_call(creds.server_url))
+        creds = refresh.fresh(creds, now=datetime.now(timezone.utc))
     except credentials.CredentialsError as exc:
         return ServerCheck(False, 401, str(exc))
     except refresh.RefreshFailed as exc:

@@ -31,8 +31,9 @@ from kitty_hooks.deliver.backoff import (
     read_state,
     write_state,
 )
-from kitty_hooks.deliver.client import DEFAULT_TIMEOUT, AuthRejected, Client, NoAnswer, RetryLater
+from kitty_hooks.deliver.client import DEFAULT_TIMEOUT
 from kitty_hooks.deliver.sender import Sender
+from kitty_hooks.deliver.settings import FlushSettings
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_exception, log_line, state_dir
 from kitty_hooks.queue import spool
@@ -59,7 +60,10 @@ def flush(
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FlushSummary:
-    """Send everything sendable; one flusher at a time (others wait up to lock_timeout)."""
+    """Send everything sendable; one flusher at a time (others wait up to lock_timeout).
+
+    The other keywords are the flush's settings (settings.FlushSettings), with their defaults.
+    """
     from filelock import FileLock, Timeout
 
     from kitty_hooks.capture import journal
@@ -71,14 +75,16 @@ def flush(
     try:
         with FileLock(str(lock_path), timeout=lock_timeout):
             summary = _flush_locked(
-                queue_path=queue_path,
-                respect_backoff=respect_backoff,
-                progress=progress,
-                batch_events=batch_events,
-                batch_bytes=batch_bytes,
-                retry_limit=retry_limit,
-                timeout=timeout,
-                sleep=sleep,
+                FlushSettings(
+                    queue_path=queue_path,
+                    respect_backoff=respect_backoff,
+                    progress=progress,
+                    batch_events=batch_events,
+                    batch_bytes=batch_bytes,
+                    retry_limit=retry_limit,
+                    timeout=timeout,
+                    sleep=sleep,
+                )
             )
     except Timeout:
         return FlushSummary(
@@ -94,35 +100,25 @@ def flush(
     return summary
 
 
-def _flush_locked(
-    *,
-    queue_path: Path | None,
-    respect_backoff: bool,
-    progress: Callable[[int, int], None] | None,
-    batch_events: int,
-    batch_bytes: int,
-    retry_limit: int,
-    timeout: tuple[float, float],
-    sleep: Callable[[float], None],
-) -> FlushSummary:
+def _flush_locked(settings: FlushSettings) -> FlushSummary:
     state = read_state()
     if state.distrusted is not None:
         log_line(
             f"flush: ignored a backoff until {state.distrusted.isoformat(timespec='seconds')}: "
             "further ahead than it was set for (the clock went back?)"
         )
-    if respect_backoff and state.next_attempt_after and state.next_attempt_after > _now():
+    if settings.respect_backoff and state.next_attempt_after and state.next_attempt_after > _now():
         when = state.next_attempt_after.isoformat(timespec="seconds")
         return FlushSummary(
             FlushOutcome.BACKING_OFF,
             message=f"the last attempt failed; the next automatic try is after {when} "
             "(`kitty-hooks sync` tries now)",
         )
-    with EventQueue(queue_path) as queue:
+    with EventQueue(settings.queue_path) as queue:
         if queue.recovered_from is not None:
             log_line(f"flush: the queue was unreadable and was moved to {queue.recovered_from}")
         spool.drain(queue)  # what a hook could not queue earlier goes first
-        _leave_to_spec_kitty(queue, retry_limit)
+        _leave_to_spec_kitty(queue, settings.retry_limit)
         stats = queue.stats()
         total = stats.total_pending + stats.total_failed
         if total == 0:
@@ -131,37 +127,13 @@ def _flush_locked(
             _record(state, summary, success=True)
             return _noting_recovery(summary, queue)
         try:
-            creds = credentials.load_credentials()
-            if refresh.needs_refresh(creds, now=_now()):
-                creds = refresh.refresh_tokens(creds, refresh_call(creds.server_url), now=_now())
-        except refresh.SessionExpired as exc:
-            summary = FlushSummary(FlushOutcome.LOGIN_NEEDED, left_pending=total, message=str(exc))
-            _record(state, summary, success=False, backoff=False)
+            creds = refresh.fresh(now=_now())
+        except refresh.ERRORS as exc:
+            outcome, message = refresh.outcome_of(exc)
+            summary = FlushSummary(outcome, left_pending=total, message=message)
+            _record(state, summary, success=False, backoff=outcome == FlushOutcome.RETRY_LATER)
             return _noting_recovery(summary, queue)
-        except credentials.CredentialsError as exc:
-            summary = FlushSummary(
-                FlushOutcome.NO_CREDENTIALS, left_pending=total, message=str(exc)
-            )
-            _record(state, summary, success=False, backoff=False)
-            return _noting_recovery(summary, queue)
-        except refresh.RefreshFailed as exc:
-            summary = FlushSummary(
-                FlushOutcome.RETRY_LATER, left_pending=total, message=f"token refresh failed: {exc}"
-            )
-            _record(state, summary, success=False)
-            return _noting_recovery(summary, queue)
-        sender = Sender(
-            queue,
-            creds,
-            batch_events=batch_events,
-            batch_bytes=batch_bytes,
-            retry_limit=retry_limit,
-            timeout=timeout,
-            sleep=sleep,
-            progress=progress,
-            total=total,
-            refresh_call=refresh_call,
-        )
+        sender = Sender(queue, creds, settings, total=total)
         try:
             summary = sender.run()
         except BaseException:
@@ -196,34 +168,6 @@ def _noting_recovery(summary: FlushSummary, queue: EventQueue) -> FlushSummary:
             "a new one was started"
         )
     return summary
-
-
-REFRESH_RETRIES = 1
-"""A refresh that got no answer is sent again at once, this many times: the server may have
-rotated the refresh token and lost its answer, and takes the old one again for a while
-(docs/contract.md: the refresh grace)."""
-
-
-def refresh_call(server_url: str) -> Callable[[str, str], refresh.RefreshResponse]:
-    def call(url: str, refresh_token: str) -> refresh.RefreshResponse:
-        with Client(url or server_url) as client:
-            for attempt in range(REFRESH_RETRIES + 1):
-                try:
-                    answer = client.refresh(refresh_token)
-                    break
-                except AuthRejected as exc:
-                    raise refresh.SessionExpired(
-                        f"session expired: {credentials.LOGIN_HINT} (queued events are kept)"
-                    ) from exc
-                except NoAnswer as exc:
-                    if attempt == REFRESH_RETRIES:
-                        raise refresh.RefreshFailed(str(exc)) from exc
-                    log_line(f"flush: the token refresh got no answer ({exc}); sending it again")
-                except RetryLater as exc:
-                    raise refresh.RefreshFailed(str(exc)) from exc
-        return refresh.parse_refresh_response(answer, refresh_token)
-
-    return call
 
 
 def _record(

@@ -14,6 +14,7 @@ from queue import SimpleQueue
 from typing import Any
 
 from kitty_hooks.deliver import batches
+from kitty_hooks.deliver.settings import FlushSettings
 from kitty_hooks.queue.entries import OutgoingPage
 from kitty_hooks.queue.store import EventQueue
 
@@ -132,20 +133,10 @@ class ReadAhead:
 
     _END = object()
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        busy_timeout_ms: int,
-        retry_limit: int,
-        batch_events: int,
-        batch_bytes: int,
-    ) -> None:
+    def __init__(self, path: Path, settings: FlushSettings, *, busy_timeout_ms: int) -> None:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
-        self._retry_limit = retry_limit
-        self._batch_events = batch_events
-        self._batch_bytes = batch_bytes
+        self._settings = settings
         # One batch waiting, one being made: enough to hide the reading, and memory stays flat.
         self._ready: SimpleQueue[Any] = SimpleQueue()
         self._slots = threading.Semaphore(READ_AHEAD)
@@ -178,7 +169,7 @@ class ReadAhead:
                 after = 0
                 while not self._stopping.is_set():
                     page = reader.outgoing_page(
-                        PAGE_SIZE, retry_limit=self._retry_limit, after_id=after
+                        PAGE_SIZE, retry_limit=self._settings.retry_limit, after_id=after
                     )
                     if not page.ids:
                         break
@@ -186,8 +177,8 @@ class ReadAhead:
                     for encoded in batches.encode_texts(
                         page.event_ids,
                         page.data,
-                        max_events=self._batch_events,
-                        max_bytes=self._batch_bytes,
+                        max_events=self._settings.batch_events,
+                        max_bytes=self._settings.batch_bytes,
                     ):
                         self._slots.acquire()
                         if self._stopping.is_set():

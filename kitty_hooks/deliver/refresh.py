@@ -4,10 +4,12 @@ We write the expiries where spec-kitty 2.1.3 reads them (``[tokens] access_expir
 ``refresh_expires_at``: it takes a token without one for expired), also update the seed's
 ``[expiries]`` where the file still has it, and keep every other section and key as it was.
 
-No HTTP here: the caller passes ``refresh_call`` (the module that owns HTTP makes the request)
-and this module decides when to call it, serialises refreshes across processes, and writes the
-answer to disk without ever leaving a half-written file. Tokens never reach a message, a log line
-or a repr: a token in a bug report is a stolen session.
+This module is the one way to fresh credentials: ``fresh`` before a flush or a probe,
+``refresh_tokens(force=True)`` after a 401. It decides when to refresh, asks client.py (the one
+module that speaks HTTP), serialises refreshes across processes, and writes the answer to disk
+without ever leaving a half-written file. ``outcome_of`` is the one mapping from its errors to a
+flush outcome. Tokens never reach a message, a log line or a repr: a token in a bug report is a
+stolen session.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,6 +32,7 @@ from kitty_hooks.deliver.credentials import (
     read_document,
     shown_path,
 )
+from kitty_hooks.deliver.summary import FlushOutcome
 from kitty_hooks.files import write_atomically
 from kitty_hooks.locations import log_line
 
@@ -39,6 +42,10 @@ REFRESH_MARGIN = timedelta(minutes=5)
 LOCK_TIMEOUT = 45.0
 # spec-kitty takes its own lock for 10 s; we take it the same way, and only around a write.
 SPEC_KITTY_LOCK_TIMEOUT = 10.0
+REFRESH_RETRIES = 1
+"""A refresh that got no answer is sent again at once, this many times: the server may have
+rotated the refresh token and lost its answer, and takes the old one again for a while
+(docs/contract.md: the refresh grace)."""
 
 
 class SessionExpired(CredentialsError):
@@ -50,6 +57,22 @@ class SessionExpired(CredentialsError):
 
 class RefreshFailed(Exception):
     """A refresh that may work later (network, 5xx, a garbled answer, a busy lock): back off."""
+
+
+ERRORS = (CredentialsError, RefreshFailed)
+"""What getting fresh credentials may raise; ``outcome_of`` says what each means for a flush."""
+
+
+def outcome_of(exc: CredentialsError | RefreshFailed) -> tuple[FlushOutcome, str]:
+    """The flush outcome and its message for an error of ``fresh`` or ``refresh_tokens``.
+
+    Only RETRY_LATER is worth a backoff: the other two wait for the user.
+    """
+    if isinstance(exc, SessionExpired):
+        return FlushOutcome.LOGIN_NEEDED, str(exc)
+    if isinstance(exc, CredentialsError):
+        return FlushOutcome.NO_CREDENTIALS, str(exc)
+    return FlushOutcome.RETRY_LATER, f"token refresh failed: {exc}"
 
 
 @dataclass(frozen=True)
@@ -104,9 +127,20 @@ def needs_refresh(creds: Credentials, *, now: datetime | None = None) -> bool:
     return creds.access_expires - REFRESH_MARGIN <= _instant(now)
 
 
+def fresh(creds: Credentials | None = None, *, now: datetime | None = None) -> Credentials:
+    """The credentials (``creds``, or the file's), refreshed first when they need it.
+
+    A token that is still fresh costs no lock and no request. Raises one of ERRORS.
+    """
+    if creds is None:
+        creds = load_credentials()
+    if not needs_refresh(creds, now=now):
+        return creds
+    return refresh_tokens(creds, now=now)
+
+
 def refresh_tokens(
     creds: Credentials,
-    refresh_call: Callable[[str, str], RefreshResponse],
     *,
     now: datetime | None = None,
     force: bool = False,
@@ -115,8 +149,8 @@ def refresh_tokens(
     """Refresh the tokens if they need it (or ``force``), at most once across processes.
 
     ``now`` is the instant the refresh starts. Expiries are counted from it: the server dates its
-    tokens a little later, so ours err on the early side. ``refresh_call(server_url,
-    refresh_token)`` makes the request and raises SessionExpired on 401, RefreshFailed otherwise.
+    tokens a little later, so ours err on the early side. The request raises SessionExpired on
+    401, RefreshFailed otherwise.
 
     When the server sends no lifetime, the token's own JWT ``exp`` claim dates it; failing that, an
     unchanged refresh token keeps its expiry and a new token's expiry is left out (unknown: the
@@ -138,7 +172,7 @@ def refresh_tokens(
                 f"{on_disk.refresh_expires.isoformat(timespec='seconds')}): {LOGIN_HINT}"
             )
         try:
-            answer = refresh_call(on_disk.server_url, on_disk.refresh)
+            answer = _request(on_disk.server_url, on_disk.refresh)
         except SessionExpired:
             # spec-kitty refreshes without our lock: if it rotated the refresh token just before
             # we sent the old one, the 401 is about a token that is already gone, not the session.
@@ -147,6 +181,28 @@ def refresh_tokens(
                 return replaced
             raise
         return _save(on_disk, answer, started)
+
+
+def _request(server_url: str, refresh_token: str) -> RefreshResponse:
+    """POST the refresh token (client.py speaks the HTTP); a lost answer is asked again."""
+    from kitty_hooks.deliver.client import AuthRejected, Client, NoAnswer, RetryLater
+
+    with Client(server_url) as client:
+        for attempt in range(REFRESH_RETRIES + 1):
+            try:
+                answer = client.refresh(refresh_token)
+                break
+            except AuthRejected as exc:
+                raise SessionExpired(
+                    f"session expired: {LOGIN_HINT} (queued events are kept)"
+                ) from exc
+            except NoAnswer as exc:
+                if attempt == REFRESH_RETRIES:
+                    raise RefreshFailed(str(exc)) from exc
+                log_line(f"flush: the token refresh got no answer ({exc}); sending it again")
+            except RetryLater as exc:
+                raise RefreshFailed(str(exc)) from exc
+    return parse_refresh_response(answer, refresh_token)
 
 
 @contextlib.contextmanager

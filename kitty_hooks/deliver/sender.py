@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 from kitty_hooks import contract
@@ -25,6 +24,7 @@ from kitty_hooks.deliver.client import (
     RetryLater,
 )
 from kitty_hooks.deliver.pipeline import ReadAhead, Settler, still_queued
+from kitty_hooks.deliver.settings import FlushSettings
 from kitty_hooks.deliver.summary import FlushOutcome, FlushSummary
 from kitty_hooks.locations import log_line
 from kitty_hooks.queue.entries import OutgoingPage, Status, Verdict
@@ -34,37 +34,21 @@ RETRY_AFTER_CAP = 60.0
 """The longest Retry-After waited within one flush; a longer one ends the flush."""
 BUSY_RETRIES = 3
 
-RefreshCall = Callable[[str], Callable[[str, str], refresh.RefreshResponse]]
-"""refresh_call(server_url): the request refresh.refresh_tokens gets fresh tokens with."""
-
 
 class Sender:
     def __init__(
         self,
         queue: EventQueue,
         creds: credentials.Credentials,
+        settings: FlushSettings,
         *,
-        batch_events: int,
-        batch_bytes: int,
-        retry_limit: int,
-        timeout: tuple[float, float],
-        sleep: Callable[[float], None],
-        progress: Callable[[int, int], None] | None,
         total: int,
-        refresh_call: RefreshCall,
     ) -> None:
         self.queue = queue
         self.creds = creds
-        self.batch_events = batch_events
-        self.batch_bytes = batch_bytes
-        self.retry_limit = retry_limit
-        self.timeout = timeout
-        self.sleep = sleep
-        self.refresh_call = refresh_call
+        self.settings = settings
         self.summary = FlushSummary(FlushOutcome.DONE)
-        self.verdicts = Verdicts(
-            self.summary, retry_limit=retry_limit, progress=progress, total=total
-        )
+        self.verdicts = Verdicts(self.summary, settings, total=total)
 
     def run(self) -> FlushSummary:
         # Three threads, one batch each: while batch k is on the wire, batch k+1 is read and
@@ -73,13 +57,9 @@ class Sender:
         # in flight at a time: the next goes once the last one's answer is in, so a server
         # that fails stops the flush at the same batch as before.
         with (
-            Client(self.creds.server_url, timeout=self.timeout) as client,
+            Client(self.creds.server_url, timeout=self.settings.timeout) as client,
             ReadAhead(
-                self.queue.path,
-                busy_timeout_ms=self.queue.busy_timeout_ms,
-                retry_limit=self.retry_limit,
-                batch_events=self.batch_events,
-                batch_bytes=self.batch_bytes,
+                self.queue.path, self.settings, busy_timeout_ms=self.queue.busy_timeout_ms
             ) as prepared,
             Settler(self.queue.path, busy_timeout_ms=self.queue.busy_timeout_ms) as settler,
         ):
@@ -102,7 +82,7 @@ class Sender:
         settler: Settler,
     ) -> bool:
         """Send one batch and hand its answer to the settler; False when the flush must stop."""
-        confirmed = still_queued(self.queue, page, encoded, max_bytes=self.batch_bytes)
+        confirmed = still_queued(self.queue, page, encoded, max_bytes=self.settings.batch_bytes)
         if confirmed is None:
             return True  # every event of it was discarded after it was read
         encoded = confirmed
@@ -120,15 +100,10 @@ class Sender:
                     )
                 try:
                     self.creds = refresh.refresh_tokens(
-                        self.creds,
-                        self.refresh_call(self.creds.server_url),
-                        now=datetime.now(timezone.utc),
-                        force=True,
+                        self.creds, now=datetime.now(timezone.utc), force=True
                     )
-                except refresh.SessionExpired as expired:
-                    return stop(FlushOutcome.LOGIN_NEEDED, str(expired))
-                except refresh.RefreshFailed as failed:
-                    return stop(FlushOutcome.RETRY_LATER, f"token refresh failed: {failed}")
+                except refresh.ERRORS as failed:
+                    return stop(*refresh.outcome_of(failed))
                 if self.creds.server_url != client.server_url:
                     return stop(
                         FlushOutcome.LOGIN_NEEDED,
@@ -144,7 +119,7 @@ class Sender:
                     and busy < BUSY_RETRIES
                 ):
                     busy += 1
-                    self.sleep(exc.retry_after)
+                    self.settings.sleep(exc.retry_after)
                     continue
                 return stop(FlushOutcome.RETRY_LATER, str(exc), retry_after=exc.retry_after)
             except ProtocolMismatch as exc:
@@ -184,17 +159,10 @@ class Verdicts:
     Its methods run in the settler's thread, on the settler's queue connection.
     """
 
-    def __init__(
-        self,
-        summary: FlushSummary,
-        *,
-        retry_limit: int,
-        progress: Callable[[int, int], None] | None,
-        total: int,
-    ) -> None:
+    def __init__(self, summary: FlushSummary, settings: FlushSettings, *, total: int) -> None:
         self.summary = summary
-        self.retry_limit = retry_limit
-        self.progress = progress
+        self.retry_limit = settings.retry_limit
+        self.progress = settings.progress
         self.total = total
         self.categories: Counter[str] = Counter()
 

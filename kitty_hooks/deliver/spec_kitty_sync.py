@@ -197,21 +197,6 @@ def _parsed(raw: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _journal_envelope(text: object) -> dict[str, Any] | None:
-    """The envelope a journal entry's JSON holds: inline, as JSON text, or base64 of JSON."""
-    try:
-        entry = json.loads(text) if isinstance(text, (str, bytes)) else None
-    except (ValueError, TypeError, RecursionError):
-        return None
-    if not isinstance(entry, dict):
-        return None
-    payload = entry.get("payload")
-    if isinstance(payload, dict):
-        return payload
-    raw = _envelope_bytes(entry.get("payload_encoding"), payload)
-    return _parsed(raw) if raw is not None else None
-
-
 def _sending_state(db: sqlite3.Connection, project_uuid: str) -> str:
     """Whether 3.x sends this project's moves now, in words for doctor."""
     decision = db.execute(

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kitty_hooks.errors import FatalError
-from kitty_hooks.locations import hooks_disabled, log_exception, log_line
+from kitty_hooks.errors import FatalError, report_failure
+from kitty_hooks.locations import hooks_disabled, log_line
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.commits import CaptureResult
@@ -133,20 +133,19 @@ def run_hook(name: str, args: list[str]) -> int:
 
 
 def _guarded(name: str, args: list[str]) -> int:
+    """The hook's exit code; what fails it is told by errors.report_failure, and fails git only
+    when the hook is a gate."""
     hook = HOOKS[name]
     try:
         return hook(args)
-    except FatalError as exc:
-        log_line(f"hook {name}: {exc}")  # a condition to report, not a bug: no traceback
-        print(f"kitty-hooks {name}: {exc}", file=sys.stderr)
-        return exc.exit_code if name in GATES else 0
-    except Exception as exc:  # a bug: one line here, the traceback in the log
-        log = log_exception(f"hook {name} failed")
-        print(
-            f"kitty-hooks {name}: internal error ({type(exc).__name__}: {exc}); details in {log}",
-            file=sys.stderr,
+    except Exception as exc:
+        code = report_failure(
+            exc,
+            speaker=f"kitty-hooks {name}",
+            bug_context=f"hook {name} failed",
+            fatal_context=f"hook {name}",
         )
-        return 2 if name in GATES else 0
+        return code if name in GATES else 0
 
 
 def _refresh_shims_if_stale(name: str) -> None:

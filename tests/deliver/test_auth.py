@@ -1,7 +1,7 @@
 """Credentials and token refresh against a real token server on 127.0.0.1 (nothing mocked).
 
-The refresh callable here is what the HTTP module does for real: requests, 401 -> SessionExpired,
-anything else -> RefreshFailed. The server counts the requests that reach it.
+The refresh goes the way a flush sends it (refresh.py through client.py): a 401 is
+SessionExpired, anything else RefreshFailed. The server counts the requests that reach it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from filelock import FileLock
 
 from kitty_hooks.deliver import credentials, refresh
@@ -35,7 +34,6 @@ from kitty_hooks.deliver.credentials import (
 from kitty_hooks.deliver.refresh import (
     REFRESH_MARGIN,
     RefreshFailed,
-    RefreshResponse,
     SessionExpired,
     needs_refresh,
     parse_refresh_response,
@@ -58,7 +56,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 REFRESH_PATH = "/api/v1/token/refresh/"
 
 
-# --- the token server and the refresh callable -----------------------------------------------
+# --- the token server ------------------------------------------------------------------------
 
 
 class TokenServer:
@@ -113,24 +111,6 @@ class TokenServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def http_refresh(server_url: str, refresh_token: str) -> RefreshResponse:
-    try:
-        response = requests.post(
-            server_url + REFRESH_PATH, json={"refresh": refresh_token}, timeout=5
-        )
-    except requests.RequestException as exc:
-        raise RefreshFailed(f"cannot reach {server_url} ({type(exc).__name__})") from None
-    if response.status_code == 401:
-        raise SessionExpired()
-    if response.status_code != 200:
-        raise RefreshFailed(f"the token refresh answered HTTP {response.status_code}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise RefreshFailed("the token refresh answer is not JSON") from None
-    return parse_refresh_response(body, refresh_token)
 
 
 @pytest.fixture
@@ -437,7 +417,7 @@ def test_refresh_writes_new_tokens_and_expiries_atomically_with_0600(
 ) -> None:
     creds_file.chmod(0o644)  # a loose mode is tightened, not carried over
     inode = creds_file.stat().st_ino
-    new = refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    new = refresh_tokens(load_credentials(), now=NOW)
 
     assert server.received == [OLD_REFRESH]
     assert (new.access, new.refresh) == (NEW_ACCESS, NEW_REFRESH)
@@ -463,7 +443,7 @@ def test_refresh_keeps_every_other_section_and_key(hermetic_env: Path, server: T
     )
     path.write_text(path.read_text().replace("[user]", 'scope = "events"\n[user]'))
     before = read_toml(path)
-    refresh_tokens(load_credentials(path), http_refresh, now=NOW)
+    refresh_tokens(load_credentials(path), now=NOW)
     after = read_toml(path)
     assert after["tokens"] == {
         "access": NEW_ACCESS,
@@ -483,7 +463,7 @@ def test_refresh_writes_the_spelling_spec_kitty_2_1_3_reads_and_no_other(
     path = write_credentials(
         hermetic_env / ".spec-kitty" / "credentials", url=server.url, spelling="spec-kitty"
     )
-    refresh_tokens(load_credentials(path), http_refresh, now=NOW)
+    refresh_tokens(load_credentials(path), now=NOW)
     written = read_toml(path)
     assert written["tokens"]["access_expires_at"] == "2026-11-23T13:00:00+00:00"
     assert written["tokens"]["refresh_expires_at"] == "2026-11-24T12:00:00+00:00"
@@ -502,7 +482,7 @@ def test_without_lifetimes_the_jwt_exp_dates_the_access_token(
 ) -> None:
     exp = int((NOW + timedelta(minutes=15)).timestamp())
     server.body = {"access": jwt({"exp": exp, "user_id": 7})}  # no rotation, no lifetimes
-    new = refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    new = refresh_tokens(load_credentials(), now=NOW)
     assert new.access_expires == NOW + timedelta(minutes=15)
     assert new.refresh == OLD_REFRESH
     assert new.refresh_expires == NOW + timedelta(days=7)  # same refresh token, same expiry
@@ -512,7 +492,7 @@ def test_an_expiry_that_cannot_be_dated_is_dropped_not_kept(
     creds_file: Path, server: TokenServer
 ) -> None:
     server.body = {"access": NEW_ACCESS, "refresh": NEW_REFRESH, "access_lifetime": "soon"}
-    new = refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    new = refresh_tokens(load_credentials(), now=NOW)
     assert new.access == NEW_ACCESS
     assert new.access_expires is None and new.refresh_expires is None
     assert "expiries" not in read_toml(creds_file) or read_toml(creds_file)["expiries"] == {}
@@ -527,7 +507,7 @@ def test_lifetimes_may_be_strings_or_spelled_expires_in(
         "expires_in": "900",
         "refresh_expires_in": 604800,
     }
-    new = refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    new = refresh_tokens(load_credentials(), now=NOW)
     assert new.access_expires == NOW + timedelta(seconds=900)
     assert new.refresh_expires == NOW + timedelta(days=7)
 
@@ -541,9 +521,9 @@ def test_a_fresh_token_is_not_refreshed_unless_forced(
         access_expires=stamp(NOW + timedelta(hours=1)),
     )
     creds = load_credentials(path)
-    assert refresh_tokens(creds, http_refresh, now=NOW) == creds
+    assert refresh_tokens(creds, now=NOW) == creds
     assert server.count == 0
-    forced = refresh_tokens(creds, http_refresh, now=NOW, force=True)
+    forced = refresh_tokens(creds, now=NOW, force=True)
     assert server.count == 1 and forced.access == NEW_ACCESS
 
 
@@ -551,11 +531,11 @@ def test_a_refresh_already_done_by_another_process_is_used(
     creds_file: Path, server: TokenServer
 ) -> None:
     stale = load_credentials()
-    done_elsewhere = refresh_tokens(stale, http_refresh, now=NOW)
+    done_elsewhere = refresh_tokens(stale, now=NOW)
     assert server.count == 1
     # Both a due refresh and a forced one (after a 401 on the stale token) reuse the file's tokens.
-    assert refresh_tokens(stale, http_refresh, now=NOW) == done_elsewhere
-    assert refresh_tokens(stale, http_refresh, now=NOW, force=True) == done_elsewhere
+    assert refresh_tokens(stale, now=NOW) == done_elsewhere
+    assert refresh_tokens(stale, now=NOW, force=True) == done_elsewhere
     assert server.count == 1
 
 
@@ -564,7 +544,7 @@ def _refresh_in_another_process(path: str, url_check: str, start: Any, results: 
     assert creds.server_url == url_check
     start.wait()
     try:
-        new = refresh_tokens(creds, http_refresh)
+        new = refresh_tokens(creds)
         results.put((os.getpid(), new.access, new.refresh))
     except Exception as exc:  # reported to the test, which fails on it
         results.put((os.getpid(), type(exc).__name__, str(exc)))
@@ -612,7 +592,7 @@ def test_an_expired_refresh_token_ends_the_session_without_a_request(
         refresh_expires=stamp(NOW - timedelta(hours=1)),
     )
     with pytest.raises(SessionExpired, match=r"run `kitty-hooks login --server URL`"):
-        refresh_tokens(load_credentials(path), http_refresh, now=NOW)
+        refresh_tokens(load_credentials(path), now=NOW)
     assert server.count == 0
 
 
@@ -622,9 +602,10 @@ def test_401_on_refresh_ends_the_session_and_leaves_the_file(
     server.status, server.body = 401, {"detail": "Token is invalid or expired"}
     before = creds_file.read_bytes()
     with pytest.raises(
-        SessionExpired, match=r"^session expired: run `kitty-hooks login --server URL`$"
+        SessionExpired,
+        match=r"^session expired: run `kitty-hooks login --server URL` \(queued events are kept\)$",
     ):
-        refresh_tokens(load_credentials(), http_refresh, now=NOW)
+        refresh_tokens(load_credentials(), now=NOW)
     assert server.count == 1
     assert creds_file.read_bytes() == before
 
@@ -641,7 +622,7 @@ def test_401_because_spec_kitty_rotated_the_token_meanwhile_uses_its_tokens(
         creds_file.write_text(text)
 
     server.before_answer = spec_kitty_refreshes_first
-    new = refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    new = refresh_tokens(load_credentials(), now=NOW)
     assert (new.access, new.refresh) == (NEW_ACCESS, NEW_REFRESH)
 
 
@@ -650,7 +631,7 @@ def test_a_login_during_the_refresh_is_not_overwritten(
 ) -> None:
     login = GOOD.replace(OLD_ACCESS, "LOGIN-ACCESS").replace(OLD_REFRESH, "LOGIN-REFRESH")
     server.before_answer = lambda: creds_file.write_text(login)
-    new = refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    new = refresh_tokens(load_credentials(), now=NOW)
     assert (new.access, new.refresh) == ("LOGIN-ACCESS", "LOGIN-REFRESH")
     assert creds_file.read_text() == login
 
@@ -673,7 +654,7 @@ def test_a_failed_refresh_is_transient_and_leaves_the_file(
     server.status, server.body = status, body
     before, stat_before = creds_file.read_bytes(), creds_file.stat()
     with pytest.raises(RefreshFailed, match=message) as caught:
-        refresh_tokens(load_credentials(), http_refresh, now=NOW)
+        refresh_tokens(load_credentials(), now=NOW)
     assert not isinstance(caught.value, CredentialsError)
     assert creds_file.read_bytes() == before
     assert (creds_file.stat().st_ino, creds_file.stat().st_mtime_ns) == (
@@ -685,7 +666,7 @@ def test_a_failed_refresh_is_transient_and_leaves_the_file(
 def test_server_down_is_transient(creds_file: Path, server: TokenServer) -> None:
     server.close()
     with pytest.raises(RefreshFailed, match="cannot reach"):
-        refresh_tokens(load_credentials(), http_refresh, now=NOW)
+        refresh_tokens(load_credentials(), now=NOW)
 
 
 def test_a_lock_held_elsewhere_times_out_with_a_clear_message(
@@ -698,7 +679,7 @@ def test_a_lock_held_elsewhere_times_out_with_a_clear_message(
             match=r"another process has held ~/.spec-kitty/credentials\.kitty-hooks\.lock",
         ),
     ):
-        refresh_tokens(load_credentials(), http_refresh, now=NOW, lock_timeout=0.2)
+        refresh_tokens(load_credentials(), now=NOW, lock_timeout=0.2)
     assert server.count == 0
 
 
@@ -725,7 +706,7 @@ def test_readers_never_see_a_partial_file_while_refreshes_run(
         creds = load_credentials(creds_file)
         for round in range(20):
             server.body = {"access": f"A{round}", "refresh": f"R{round}", "access_lifetime": 60}
-            creds = refresh_tokens(creds, http_refresh, now=NOW, force=True)
+            creds = refresh_tokens(creds, now=NOW, force=True)
             assert (creds.access, creds.refresh) == (f"A{round}", f"R{round}")
     finally:
         stop.set()
@@ -742,7 +723,7 @@ def test_a_symlinked_credentials_file_stays_a_symlink(
     link = hermetic_env / ".spec-kitty" / "credentials"
     link.parent.mkdir(parents=True)
     link.symlink_to(real)
-    refresh_tokens(load_credentials(), http_refresh, now=NOW)
+    refresh_tokens(load_credentials(), now=NOW)
     assert link.is_symlink()
     assert load_credentials(real).access == NEW_ACCESS
     assert mode(real) == 0o600
@@ -771,11 +752,11 @@ def test_tokens_never_appear_in_messages_reprs_or_the_log(
     for status, body in [(401, {}), (500, {}), (200, {"refresh": NEW_REFRESH}), (200, b"x")]:
         server.status, server.body = status, body
         with pytest.raises((SessionExpired, RefreshFailed)) as caught:
-            refresh_tokens(creds, http_refresh, now=NOW)
+            refresh_tokens(creds, now=NOW)
         record(caught.value)
     server.status, server.body = 200, {"access": NEW_ACCESS, "refresh": NEW_REFRESH}
-    texts.append(repr(refresh_tokens(creds, http_refresh, now=NOW)))
-    texts.append(repr(refresh_tokens(creds, http_refresh, now=NOW, force=True)))
+    texts.append(repr(refresh_tokens(creds, now=NOW)))
+    texts.append(repr(refresh_tokens(creds, now=NOW, force=True)))
     good = write_credentials(path, url=server.url).read_text()
     for broken in (
         good.replace("url =", "url = = "),

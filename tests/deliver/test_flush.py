@@ -248,6 +248,37 @@ def test_401_mid_flush_refreshes_once_and_resends_the_same_batch(logged_in: Inge
     assert tokens[0] == tokens[1] != tokens[2] == tokens[3]
 
 
+def test_credentials_gone_when_a_401_asks_for_a_refresh_end_the_flush_in_one_outcome(
+    logged_in: IngestServer, hermetic_env: Path
+) -> None:
+    """A logout between two batches: the next batch's 401 cannot be refreshed. The flush ends
+    as one that started without credentials, not with an error, and keeps what it delivered."""
+    ids = queue_events(2500)
+    release = threading.Event()
+    logged_in.faults.push(Fault.hold(release), Fault.status(401))
+
+    def log_out_while_the_first_batch_is_held() -> None:
+        deadline = time.monotonic() + 10
+        while len(logged_in.faults.pending()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (hermetic_env / ".spec-kitty" / "credentials").unlink()
+        release.set()
+
+    helper = threading.Thread(target=log_out_while_the_first_batch_is_held)
+    helper.start()
+    try:
+        summary = flush(timeout=(2.0, 30.0))
+    finally:
+        release.set()
+        helper.join()
+    assert summary.outcome == "no-credentials"
+    assert "kitty-hooks login" in (summary.message or "")
+    assert summary.synced == 1000
+    assert logged_in.requests(REFRESH_PATH) == []
+    assert [e.event_id for e in queued_entries()] == ids[1000:]
+    assert read_state().last.outcome == "no-credentials"
+
+
 def test_an_expiring_token_is_refreshed_before_sending(
     server: IngestServer, hermetic_env: Path
 ) -> None:

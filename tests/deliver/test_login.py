@@ -210,10 +210,9 @@ def test_spec_kitty_2_1_3_reads_what_we_write(
     path.write_text(TRACKER)
     assert login("--server", server.url, "--username", "ada", "--password-stdin").returncode == 0
     if how == "login-then-refresh":
-        from kitty_hooks.deliver.flush import refresh_call
         from kitty_hooks.deliver.refresh import refresh_tokens
 
-        refresh_tokens(load_credentials(path), refresh_call(server.url), force=True)
+        refresh_tokens(load_credentials(path), force=True)
     creds = load_credentials(path)
     env = {**os.environ, "HOME": str(hermetic_env), "SPEC_KITTY_NO_UPGRADE_CHECK": "1"}
     done = subprocess.run(

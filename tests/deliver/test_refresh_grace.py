@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kitty_hooks.deliver import flush as flushing
+from kitty_hooks.deliver import refresh
 from kitty_hooks.deliver.flush import flush
 from kitty_hooks.peer.answers import Refused
 from kitty_hooks.peer.store import EventStore
@@ -50,7 +50,7 @@ def test_a_session_whose_refresh_answers_were_all_lost_survives_to_the_next_flus
 ) -> None:
     _expired_session(server, hermetic_env)
     ids = queue_events(2)
-    lost = [Fault.crash_after_store(path=REFRESH_PATH)] * (flushing.REFRESH_RETRIES + 1)
+    lost = [Fault.crash_after_store(path=REFRESH_PATH)] * (refresh.REFRESH_RETRIES + 1)
     server.faults.push(*lost)
     first = flush(timeout=FAST)
     assert first.outcome == "retry-later" and "token refresh failed" in (first.message or "")

@@ -13,6 +13,7 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -154,8 +155,9 @@ def test_after_an_opt_out_what_3_x_sent_stays_its_and_the_rest_is_ours(
     with sqlite3.connect(outbox) as db:  # what `spec-kitty sync opt-out` leaves, roughly
         db.execute("UPDATE project_consent_decisions SET state = 'refused'")
         db.execute("UPDATE consent_epochs SET state = 'sealed'")
-        for entry_id, text in db.execute("SELECT entry_id, payload_json FROM journal_entries"):
-            envelope = spec_kitty_sync._journal_envelope(text) or {}
+        rows = db.execute(f"SELECT entry_id, {JOURNALLED} FROM journal_entries").fetchall()
+        for entry_id, encoding, payload in rows:
+            envelope = envelope_of(encoding, payload) or {}
             state = "synced" if envelope.get("causation_id") in first_two else "pending"
             db.execute(
                 "UPDATE outbox_tasks SET state = ? WHERE journal_entry_id = ?", (state, entry_id)
@@ -307,9 +309,24 @@ def test_doctor_names_both_senders(hermetic_env: Path, repo: Repo, server: Inges
 # --- parsing spec-kitty's rows: anything in, an answer or "no" out ---------------------------
 
 
-@given(text=st.one_of(st.text(), st.binary(), st.none(), st.integers()))
-def test_any_journal_entry_is_an_envelope_or_nothing(text: object) -> None:
-    envelope = spec_kitty_sync._journal_envelope(text)
+# What the flush reads of a journal entry: SQLite's json_extract of its encoding and payload
+# (an inline object comes back as JSON text), then spec_kitty_sync's decoding.
+JOURNALLED = (
+    "json_extract(payload_json, '$.payload_encoding'), json_extract(payload_json, '$.payload')"
+)
+
+
+def envelope_of(encoding: object, payload: object) -> dict[str, Any] | None:
+    raw = spec_kitty_sync._envelope_bytes(encoding, payload)
+    return spec_kitty_sync._parsed(raw) if raw is not None else None
+
+
+@given(
+    encoding=st.one_of(st.none(), st.just("base64"), st.text(), st.integers()),
+    payload=st.one_of(st.text(), st.none(), st.integers(), st.floats()),
+)
+def test_any_journal_entry_is_an_envelope_or_nothing(encoding: object, payload: object) -> None:
+    envelope = envelope_of(encoding, payload)
     assert envelope is None or isinstance(envelope, dict)
 
 
@@ -327,7 +344,11 @@ def test_a_journal_entry_gives_back_the_envelope_it_holds(
     elif encoding == "json":
         payload = text
     entry = {"payload": payload, "payload_encoding": encoding}
-    assert spec_kitty_sync._journal_envelope(json.dumps(entry)) == envelope
+    with sqlite3.connect(":memory:") as db:
+        db.execute("CREATE TABLE journal_entries (payload_json TEXT)")
+        db.execute("INSERT INTO journal_entries VALUES (?)", (json.dumps(entry),))
+        ((read_encoding, read_payload),) = db.execute(f"SELECT {JOURNALLED} FROM journal_entries")
+    assert envelope_of(read_encoding, read_payload) == envelope
 
 
 @given(millis=st.integers(0, 253_402_300_799_999), key=st.text(max_size=10))

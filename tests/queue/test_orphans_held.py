@@ -218,11 +218,9 @@ def _log_line(event_id: str, to_lane: str, from_lane: str) -> str:
     })  # fmt: skip
 
 
-def test_a_log_line_a_ref_holds_in_another_commit_is_repointed_not_orphaned(
-    hooked: Repo,
-) -> None:
+def _squash_a_deleted_lane(hooked: Repo) -> tuple[str, str]:
     """A move made in a commit no ref reaches (a lane branch since deleted, a merge's temporary
-    worktree) whose log line main holds through another commit."""
+    worktree) whose log line main holds through another commit: (lane commit, main's)."""
     line = _log_line("01JD3Q9Z6C8W4S0Y2X5V7T1R3N", "claimed", "planned") + "\n"
     hooked.git("checkout", "-q", "-b", "lane-a")
     hooked.write(f"{F}/status.events.jsonl", line)
@@ -240,8 +238,26 @@ def test_a_log_line_a_ref_holds_in_another_commit_is_repointed_not_orphaned(
     hooked.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "squash lane-a")
     on_main = hooked.git("rev-parse", "HEAD").stdout.strip()
     hooked.git("branch", "-q", "-D", "lane-a")
+    return lane_commit, on_main
+
+
+def test_a_log_line_a_ref_holds_in_another_commit_is_repointed_not_orphaned(
+    hooked: Repo,
+) -> None:
+    _, on_main = _squash_a_deleted_lane(hooked)
     assert doctor_orphans(hooked) == ""  # never advise dropping a move that is on main
     (listed,) = listing(hooked).values()
     assert listed["orphaned"] is False
     assert listed["commit_sha"] == on_main  # re-pointed at the commit that holds the line
     assert drop_orphaned(hooked) == "dropped 0 events"
+
+
+def test_doctor_only_reads_the_queue_where_queue_list_repoints_it(hooked: Repo) -> None:
+    lane_commit, on_main = _squash_a_deleted_lane(hooked)
+    assert doctor_orphans(hooked) == ""
+    (entry,) = queued_entries()
+    assert entry.commit_sha == lane_commit  # doctor judged the move held, and wrote nothing
+    (listed,) = listing(hooked).values()
+    assert listed["commit_sha"] == on_main
+    (entry,) = queued_entries()
+    assert entry.commit_sha == on_main
