@@ -6,14 +6,14 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kitty_hooks.cli.doctor_report import CheckStatus
 from kitty_hooks.cli.terminal import Tone, paint
-from kitty_hooks.cli.wording import plural
 from kitty_hooks.githooks.install import Outcome, legacy_path
+from kitty_hooks.health.report import CheckStatus
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
-    from kitty_hooks.cli.doctor_report import DoctorReport
     from kitty_hooks.githooks.install import InstallReport
+    from kitty_hooks.health.report import DoctorReport
 
 
 def report_lines(report: InstallReport) -> list[str]:

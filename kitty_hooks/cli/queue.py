@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from kitty_hooks.cli.options import Group, examples, format_option
-from kitty_hooks.cli.wording import plural
 from kitty_hooks.errors import FatalError
 from kitty_hooks.queue.entries import STATUS_VALUES
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.queue.store import EventQueue

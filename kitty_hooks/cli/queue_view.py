@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.cli.terminal import Tone, paint
-from kitty_hooks.cli.wording import plural
 from kitty_hooks.model.events import EVENT_TYPE
 from kitty_hooks.queue.entries import Status, Verdict
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.orphans import DropResult, QueueListing

@@ -130,8 +130,8 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
 @format_option
 def status(check: bool, output_format: str) -> None:
     """The queue, the last flush, the credentials, and with --check the server."""
-    from kitty_hooks.cli.status import gather_status
     from kitty_hooks.cli.sync_view import render_status
+    from kitty_hooks.health.status import gather_status
 
     report = gather_status(check=check)
     click.echo(render_status(report, output_format))

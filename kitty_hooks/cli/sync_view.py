@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.cli.terminal import Tone, paint
-from kitty_hooks.cli.wording import age_text, plural
+from kitty_hooks.wording import age_text, plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.board import Board
     from kitty_hooks.capture.commits import CaptureResult
-    from kitty_hooks.cli.status import StatusReport
     from kitty_hooks.deliver.summary import FlushSummary
+    from kitty_hooks.health.status import StatusReport
 
 
 # --- sync --------------------------------------------------------------------------------------
