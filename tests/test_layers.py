@@ -16,7 +16,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kitty_hooks"
 # docs/architecture.md.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset(
-        {"model", "contract", "errors", "locations", "files", "assets", "wording", "__init__"}
+        {
+            "model",
+            "contract",
+            "errors",
+            "locations",
+            "files",
+            "assets",
+            "wording",
+            "views",
+            "__init__",
+        }
     ),
     frozenset({"gitrepo"}),
     frozenset({"queue"}),

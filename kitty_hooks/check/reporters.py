@@ -1,11 +1,11 @@
-"""Reporters: the same DiagnoseReport rendered for a person (text) or a program (json)."""
+"""The view of a DiagnoseReport: text for a person, a JSON document for a program."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from typing import Any
 
 from kitty_hooks.check.results import DiagnoseReport
+from kitty_hooks.views import View
 
 
 def summary_line(report: DiagnoseReport) -> str:
@@ -41,10 +41,10 @@ def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
-    del verbose  # the JSON report always carries every message
+def diagnose_document(report: DiagnoseReport) -> dict[str, Any]:
+    """The JSON report: it always carries every message."""
     invalid = report.invalid_count
-    document = {
+    return {
         "valid": report.exit_code == 0,
         "summary": {
             "files": len(dict.fromkeys(report.files)),
@@ -56,7 +56,6 @@ def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
         "results": [result._asdict() for result in report.results],
         "problems": [problem._asdict() for problem in report.problems],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-REPORTERS: dict[str, Callable[..., str]] = {"text": render_text, "json": render_json}
+DIAGNOSE = View(text=render_text, document=diagnose_document)
