@@ -6,6 +6,7 @@ from typing import Any
 
 from kitty_hooks.check.results import DiagnoseReport
 from kitty_hooks.views import View
+from kitty_hooks.wording import plural
 
 
 def summary_line(report: DiagnoseReport) -> str:
@@ -13,24 +14,20 @@ def summary_line(report: DiagnoseReport) -> str:
     invalid = report.invalid_count
     warnings = len(report.problems) - report.error_count
     files = len(dict.fromkeys(report.files))
-    text = f"checked {files:,} file{'s' if files != 1 else ''}, {events:,} event{'s' if events != 1 else ''}"
+    text = f"checked {plural(files, 'file')}, {plural(events, 'event')}"
     if report.error_count == 0:
         text += ": all valid"
     else:
-        found = [_count(invalid, "invalid event")] if invalid else []
+        found = [plural(invalid, "invalid event")] if invalid else []
         if report.head_lines_deleted:
-            found.append(_count(report.head_lines_deleted, "line") + " of HEAD deleted")
+            found.append(plural(report.head_lines_deleted, "line") + " of HEAD deleted")
         if report.head_lines_changed:
-            found.append(_count(report.head_lines_changed, "line") + " of HEAD changed")
-        found.append(_count(report.error_count, "problem"))
+            found.append(plural(report.head_lines_changed, "line") + " of HEAD changed")
+        found.append(plural(report.error_count, "problem"))
         text += ": " + ", ".join(found)
     if warnings:
-        text += f" ({warnings:,} warning{'s' if warnings != 1 else ''})"
+        text += f" ({plural(warnings, 'warning')})"
     return text
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'s' if number != 1 else ''}"
 
 
 def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:
