@@ -20,10 +20,10 @@ from kitty_hooks.deliver.credentials import CredentialsError, load_credentials
 from kitty_hooks.queue import spool
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.store import EventQueue
-from tests.capture.test_detect import F, commit, install_hooks, wp
+from tests.capture.test_commits import F, commit, install_hooks, wp
 from tests.gitutil import PROJECT_ROOT, Repo
 from tests.ingest import IngestServer
-from tests.queue.test_queue import _run_without_root_powers
+from tests.queue.test_store import _run_without_root_powers
 from tests.syncutil import credentials_file, queue_events, write_credentials
 
 DEEP = 100_000
@@ -277,7 +277,7 @@ def test_a_lone_surrogate_in_an_envelope_is_queued_as_a_replacement_character() 
 
 def test_a_status_log_line_with_a_lone_surrogate_is_captured_not_a_crash(repo: Repo) -> None:
     from kitty_hooks.model.events import derive_ulid
-    from tests.capture.test_detect import LOG, log_line
+    from tests.capture.test_commits import LOG, log_line
 
     install_hooks(repo.path)
     line = log_line(derive_ulid(1_763_600_000_000, "s"), None, "planned")

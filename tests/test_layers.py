@@ -15,7 +15,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kitty_hooks"
 # Lowest first: a module may import from its own layer or any below it. Same as the table in
 # docs/architecture.md.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"model", "contract", "errors", "locations", "files", "assets", "__init__"}),
+    frozenset(
+        {
+            "model",
+            "contract",
+            "errors",
+            "locations",
+            "files",
+            "assets",
+            "wording",
+            "views",
+            "__init__",
+        }
+    ),
     frozenset({"gitrepo"}),
     frozenset({"queue"}),
     frozenset({"check"}),
@@ -23,6 +35,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"deliver"}),
     frozenset({"peer"}),
     frozenset({"githooks"}),
+    frozenset({"health"}),
     frozenset({"cli"}),
     frozenset({"entry", "__main__"}),
 )

@@ -20,6 +20,7 @@ from kitty_hooks.gitrepo import history as git_history
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.locations import log_line, log_path
 from kitty_hooks.model.layout import PROJECT_CONFIG, SPECS_DIR, may_hold_lane_changes_at
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.commit_context import Skipped
@@ -83,8 +84,7 @@ def describe(result: CaptureResult, hook: str) -> str | None:
     if result.recovered_from is not None:
         notes.append(f"the event queue was unreadable and was moved to {result.recovered_from}")
     if result.spooled:
-        count = len(result.spooled)
-        changes = f"{count} lane change{'s' if count != 1 else ''}"
+        changes = plural(len(result.spooled), "lane change")
         problem = result.queue_problem
         if problem is None:
             notes.append(
@@ -96,10 +96,8 @@ def describe(result: CaptureResult, hook: str) -> str | None:
     if result.skipped:
         for skipped in result.skipped:
             log_line(f"hook {hook}: skipped {skipped.render()}")
-        count = len(result.skipped)
-        notes.append(
-            f"{count} file{'s' if count != 1 else ''} or line{'s' if count != 1 else ''} could not be read as lane changes"
-        )
+        unread = plural(len(result.skipped), "file or line", "files or lines")
+        notes.append(f"{unread} could not be read as lane changes")
     for refused in result.unsendable:
         log_line(f"hook {hook}: not queued {refused.render()}")
     for restated in result.history:

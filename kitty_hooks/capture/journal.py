@@ -87,6 +87,7 @@ from kitty_hooks.capture.journal_marker import (
     start_time,
 )
 from kitty_hooks.locations import journal_dir, log_exception, log_line, state_dir
+from kitty_hooks.wording import plural
 
 __all__ = [  # what the hooks, the CLI and the tests use, in one place
     "ASIDE",
@@ -547,7 +548,7 @@ def main(argv: list[str]) -> int:
     finally:
         release(marker)
     log_line(
-        f"journal: drainer done, {captured} commit{'s' if captured != 1 else ''} captured"
+        f"journal: drainer done, {plural(captured, 'commit')} captured"
         + (f", {len(failed)} kept after a failure" if failed else "")
     )
     return 0

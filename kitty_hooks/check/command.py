@@ -9,11 +9,12 @@ from typing import NamedTuple
 from kitty_hooks.check.diagnose import diagnose_paths, discover
 from kitty_hooks.check.envelopes import check_envelopes
 from kitty_hooks.check.gate import blocked_hint, run_gate
-from kitty_hooks.check.reporters import REPORTERS
+from kitty_hooks.check.reporters import DIAGNOSE
 from kitty_hooks.check.results import DiagnoseReport, Problem
 from kitty_hooks.errors import FatalError
 from kitty_hooks.gitrepo import repo as git_repo
 from kitty_hooks.locations import hooks_disabled
+from kitty_hooks.views import render
 
 
 class DiagnoseOutput(NamedTuple):
@@ -50,7 +51,7 @@ def execute(
         if not found and output_format == "text":
             messages.append((f"no status logs or WP files found under {root}", False))
         report = diagnose_paths(found, display_root=root, keep_valid=keep_valid)
-    output = REPORTERS[output_format](report, verbose=verbose)
+    output = render(DIAGNOSE, report, output_format, verbose=verbose)
     blocked = staged and output_format == "text" and report.exit_code != 0
     messages.append((output, blocked))
     if blocked:

@@ -26,6 +26,7 @@ from kitty_hooks.model.layout import (
     is_wp_file,
     legacy_lane_of,
 )
+from kitty_hooks.wording import plural
 
 
 def discover(root: Path) -> list[Path]:
@@ -149,11 +150,7 @@ def check_slugs_against_folder(label: str, data: bytes, report: DiagnoseReport) 
     first = next(m for m in field.finditer(data) if m.group(1) != own)
     line = data.count(b"\n", 0, first.start()) + 1
     shown = first.group(1).decode("utf-8", "replace")
-    more = (
-        f" (and {len(others) - 1} other name{'s' if len(others) > 2 else ''})"
-        if len(others) > 1
-        else ""
-    )
+    more = f" (and {plural(len(others) - 1, 'other name')})" if len(others) > 1 else ""
     report.add(
         Problem(
             label,

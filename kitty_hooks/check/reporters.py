@@ -1,11 +1,12 @@
-"""Reporters: the same DiagnoseReport rendered for a person (text) or a program (json)."""
+"""The view of a DiagnoseReport: text for a person, a JSON document for a program."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from typing import Any
 
 from kitty_hooks.check.results import DiagnoseReport
+from kitty_hooks.views import View
+from kitty_hooks.wording import plural
 
 
 def summary_line(report: DiagnoseReport) -> str:
@@ -13,24 +14,20 @@ def summary_line(report: DiagnoseReport) -> str:
     invalid = report.invalid_count
     warnings = len(report.problems) - report.error_count
     files = len(dict.fromkeys(report.files))
-    text = f"checked {files:,} file{'s' if files != 1 else ''}, {events:,} event{'s' if events != 1 else ''}"
+    text = f"checked {plural(files, 'file')}, {plural(events, 'event')}"
     if report.error_count == 0:
         text += ": all valid"
     else:
-        found = [_count(invalid, "invalid event")] if invalid else []
+        found = [plural(invalid, "invalid event")] if invalid else []
         if report.head_lines_deleted:
-            found.append(_count(report.head_lines_deleted, "line") + " of HEAD deleted")
+            found.append(plural(report.head_lines_deleted, "line") + " of HEAD deleted")
         if report.head_lines_changed:
-            found.append(_count(report.head_lines_changed, "line") + " of HEAD changed")
-        found.append(_count(report.error_count, "problem"))
+            found.append(plural(report.head_lines_changed, "line") + " of HEAD changed")
+        found.append(plural(report.error_count, "problem"))
         text += ": " + ", ".join(found)
     if warnings:
-        text += f" ({warnings:,} warning{'s' if warnings != 1 else ''})"
+        text += f" ({plural(warnings, 'warning')})"
     return text
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'s' if number != 1 else ''}"
 
 
 def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:
@@ -41,10 +38,10 @@ def render_text(report: DiagnoseReport, *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
-    del verbose  # the JSON report always carries every message
+def diagnose_document(report: DiagnoseReport) -> dict[str, Any]:
+    """The JSON report: it always carries every message."""
     invalid = report.invalid_count
-    document = {
+    return {
         "valid": report.exit_code == 0,
         "summary": {
             "files": len(dict.fromkeys(report.files)),
@@ -56,7 +53,6 @@ def render_json(report: DiagnoseReport, *, verbose: bool = False) -> str:
         "results": [result._asdict() for result in report.results],
         "problems": [problem._asdict() for problem in report.problems],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-REPORTERS: dict[str, Callable[..., str]] = {"text": render_text, "json": render_json}
+DIAGNOSE = View(text=render_text, document=diagnose_document)

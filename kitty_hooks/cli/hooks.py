@@ -63,11 +63,12 @@ def doctor(check: bool, output_format: str, quiet: bool) -> None:
 
     One line per check: ok, warn or fail. Exit 1 when any check fails.
     """
-    from kitty_hooks.cli.doctor import run_doctor
-    from kitty_hooks.cli.hooks_view import render_doctor
+    from kitty_hooks.cli.hooks_view import DOCTOR
+    from kitty_hooks.health.doctor import run_doctor
+    from kitty_hooks.views import render
 
     report = run_doctor(Path.cwd(), check_server=check)
-    output = render_doctor(report, output_format, quiet=quiet)
+    output = render(DOCTOR, report, output_format, quiet=quiet)
     if output:
         click.echo(output)
     sys.exit(report.exit_code)

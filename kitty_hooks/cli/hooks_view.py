@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from kitty_hooks.cli.doctor_report import CheckStatus
 from kitty_hooks.cli.terminal import Tone, paint
-from kitty_hooks.cli.wording import plural
 from kitty_hooks.githooks.install import Outcome, legacy_path
+from kitty_hooks.health.report import CheckStatus
+from kitty_hooks.views import View
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
-    from kitty_hooks.cli.doctor_report import DoctorReport
     from kitty_hooks.githooks.install import InstallReport
+    from kitty_hooks.health.report import DoctorReport
 
 
 def report_lines(report: InstallReport) -> list[str]:
@@ -61,13 +60,8 @@ def _doctor_text(report: DoctorReport, *, quiet: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _doctor_json(report: DoctorReport, *, quiet: bool = False) -> str:
-    del quiet  # a program gets every check
-    return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
+def _doctor_document(report: DoctorReport) -> dict[str, Any]:
+    return report.as_dict()  # a program gets every check, -q or not
 
 
-DOCTOR_RENDERERS: dict[str, Callable[..., str]] = {"text": _doctor_text, "json": _doctor_json}
-
-
-def render_doctor(report: DoctorReport, output_format: str, *, quiet: bool = False) -> str:
-    return DOCTOR_RENDERERS[output_format](report, quiet=quiet)
+DOCTOR = View(text=_doctor_text, document=_doctor_document)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-FORMATS = click.Choice(["text", "json"])
+from kitty_hooks.views import RENDERER_BY_FORMAT
+
+FORMATS = click.Choice(list(RENDERER_BY_FORMAT))
 
 format_option = click.option(
     "--format", "output_format", type=FORMATS, default="text", show_default=True

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from kitty_hooks.cli.options import Group, examples, format_option
-from kitty_hooks.cli.wording import plural
 from kitty_hooks.errors import FatalError
 from kitty_hooks.queue.entries import STATUS_VALUES
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.queue.store import EventQueue
@@ -51,11 +51,12 @@ def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str)
     --hard`, say) is marked orphaned.
     """
     from kitty_hooks.capture.orphans import list_queue
-    from kitty_hooks.cli.queue_view import render_entries
+    from kitty_hooks.cli.queue_view import LISTING
+    from kitty_hooks.views import render
 
     listing = list_queue(Path.cwd(), statuses=statuses or None, limit=limit)
     _warn_recovered(listing.recovered_from)
-    click.echo(render_entries(listing, output_format))
+    click.echo(render(LISTING, listing, output_format))
 
 
 @queue.command(
@@ -69,7 +70,8 @@ def queue_list(statuses: tuple[str, ...], limit: int | None, output_format: str)
 @format_option
 def queue_show(event_id: str, output_format: str) -> None:
     """One queued event: its queue fields and the whole envelope."""
-    from kitty_hooks.cli.queue_view import render_entry
+    from kitty_hooks.cli.queue_view import ENTRY
+    from kitty_hooks.views import render
 
     with _open_queue() as event_queue:
         entry = event_queue.get(event_id)
@@ -77,7 +79,7 @@ def queue_show(event_id: str, output_format: str) -> None:
         raise FatalError(
             f"no event {event_id} in the queue (kitty-hooks queue list shows them)", exit_code=1
         )
-    click.echo(render_entry(entry, output_format))
+    click.echo(render(ENTRY, entry, output_format))
 
 
 @queue.command(
@@ -129,8 +131,9 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
     made again, the move is queued again. Exit 1 when a named event is not in the queue.
     """
     from kitty_hooks.capture.orphans import drop_events, drop_orphaned
-    from kitty_hooks.cli.queue_view import render_drop
+    from kitty_hooks.cli.queue_view import DROP
     from kitty_hooks.queue.entries import QueueEntry
+    from kitty_hooks.views import render
 
     if bool(event_ids) == orphaned:
         raise click.UsageError("name EVENT_ID(s) or give --orphaned")
@@ -141,14 +144,14 @@ def queue_drop(event_ids: tuple[str, ...], orphaned: bool, yes: bool, output_for
         if yes:
             return True
         from kitty_hooks.capture.orphans import QueueListing
-        from kitty_hooks.cli.queue_view import render_entries
+        from kitty_hooks.cli.queue_view import LISTING
 
         ids = frozenset(e.event_id for e in doomed)
-        click.echo(render_entries(QueueListing(doomed, ids, ids), "text"))
+        click.echo(render(LISTING, QueueListing(doomed, ids, ids), "text"))
         return click.confirm(f"Drop these {len(doomed)} events?", default=False)
 
     result = drop_orphaned(Path.cwd(), confirm=confirm) if orphaned else drop_events(event_ids)
-    click.echo(render_drop(result, output_format))
+    click.echo(render(DROP, result, output_format))
     sys.exit(1 if result.not_found else 0)
 
 
@@ -180,8 +183,9 @@ def log(limit: int, output_format: str) -> None:
 
     Kept for 90 days, at most 50,000 events (see docs/hooks.md).
     """
-    from kitty_hooks.cli.queue_view import render_delivered
+    from kitty_hooks.cli.queue_view import DELIVERED
+    from kitty_hooks.views import render
 
     with _open_queue() as event_queue:
         delivered = event_queue.delivered(limit=limit)
-    click.echo(render_delivered(delivered, output_format))
+    click.echo(render(DELIVERED, delivered, output_format))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.cli.terminal import Tone, paint
-from kitty_hooks.cli.wording import plural
 from kitty_hooks.model.events import EVENT_TYPE
 from kitty_hooks.queue.entries import Status, Verdict
+from kitty_hooks.views import View
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.orphans import DropResult, QueueListing
@@ -28,10 +28,6 @@ def _table(rows: list[tuple[str, ...]], tones: list[list[Tone | None]] | None = 
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def _json(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 # Keyed by the value: an entry's status is the plain string the queue stores.
@@ -76,8 +72,9 @@ def _orphaned(listing: QueueListing, entry: QueueEntry) -> bool | None:
     return entry.event_id in listing.orphaned if entry.event_id in listing.judged else None
 
 
-def _entries_json(listing: QueueListing) -> str:
-    return _json([_entry_document(e, _orphaned(listing, e)) for e in listing.entries])
+def _entries_document(listing: QueueListing) -> list[dict[str, Any]]:
+    """orphaned is true or false for events of this repository, null for others."""
+    return [_entry_document(e, _orphaned(listing, e)) for e in listing.entries]
 
 
 def _entries_text(listing: QueueListing) -> str:
@@ -122,22 +119,10 @@ def _entries_text(listing: QueueListing) -> str:
     return text
 
 
-ENTRIES_RENDERERS: dict[str, Callable[[QueueListing], str]] = {
-    "text": _entries_text,
-    "json": _entries_json,
-}
-
-
-def render_entries(listing: QueueListing, output_format: str) -> str:
-    """`queue list`: orphaned is true or false for events of this repository, null for others."""
-    return ENTRIES_RENDERERS[output_format](listing)
+LISTING = View(text=_entries_text, document=_entries_document)
 
 
 # --- queue show --------------------------------------------------------------------------------
-
-
-def _entry_json(entry: QueueEntry) -> str:
-    return _json(_entry_document(entry))
 
 
 def _entry_text(entry: QueueEntry) -> str:
@@ -145,27 +130,18 @@ def _entry_text(entry: QueueEntry) -> str:
     envelope = document.pop("envelope")
     lines = [f"{key}: {'' if value is None else value}" for key, value in document.items()]
     lines.append("envelope:")
-    lines.append(_json(envelope))
+    lines.append(json.dumps(envelope, indent=2, ensure_ascii=False))
     return "\n".join(lines)
 
 
-ENTRY_RENDERERS: dict[str, Callable[[QueueEntry], str]] = {
-    "text": _entry_text,
-    "json": _entry_json,
-}
-
-
-def render_entry(entry: QueueEntry, output_format: str) -> str:
-    return ENTRY_RENDERERS[output_format](entry)
+ENTRY = View(text=_entry_text, document=_entry_document)
 
 
 # --- queue drop --------------------------------------------------------------------------------
 
 
-def _drop_json(result: DropResult) -> str:
-    return _json(
-        {"dropped": [_entry_document(e) for e in result.dropped], "not_found": result.not_found}
-    )
+def _drop_document(result: DropResult) -> dict[str, Any]:
+    return {"dropped": [_entry_document(e) for e in result.dropped], "not_found": result.not_found}
 
 
 def _drop_text(result: DropResult) -> str:
@@ -175,18 +151,14 @@ def _drop_text(result: DropResult) -> str:
     return "\n".join(lines)
 
 
-DROP_RENDERERS: dict[str, Callable[[DropResult], str]] = {"text": _drop_text, "json": _drop_json}
-
-
-def render_drop(result: DropResult, output_format: str) -> str:
-    return DROP_RENDERERS[output_format](result)
+DROP = View(text=_drop_text, document=_drop_document)
 
 
 # --- log ---------------------------------------------------------------------------------------
 
 
-def _delivered_json(delivered: list[DeliveredEvent]) -> str:
-    return _json([{**d._asdict(), "verdict": d.verdict.value} for d in delivered])
+def _delivered_document(delivered: list[DeliveredEvent]) -> list[dict[str, Any]]:
+    return [{**d._asdict(), "verdict": d.verdict.value} for d in delivered]
 
 
 def _delivered_text(delivered: list[DeliveredEvent]) -> str:
@@ -203,12 +175,5 @@ def _delivered_text(delivered: list[DeliveredEvent]) -> str:
     return _table(rows, tones)
 
 
-DELIVERED_RENDERERS: dict[str, Callable[[list[DeliveredEvent]], str]] = {
-    "text": _delivered_text,
-    "json": _delivered_json,
-}
-
-
-def render_delivered(delivered: list[DeliveredEvent], output_format: str) -> str:
-    """`kitty-hooks log`: what the server acknowledged, newest first."""
-    return DELIVERED_RENDERERS[output_format](delivered)
+DELIVERED = View(text=_delivered_text, document=_delivered_document)
+"""`kitty-hooks log`: what the server acknowledged, newest first."""

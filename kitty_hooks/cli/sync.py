@@ -43,14 +43,15 @@ def scan(revision_range: str, output_format: str, quiet: bool) -> None:
     would refuse them (a feature folder that is no slug).
     """
     from kitty_hooks.capture.commits import scan as scan_range
-    from kitty_hooks.cli.sync_view import render_capture
+    from kitty_hooks.cli.sync_view import CAPTURE
+    from kitty_hooks.views import render
 
     shown = output_format == "text" and not quiet and sys.stderr.isatty()
     result = _with_progress(
         "scanning", partial(scan_range, Path.cwd(), revision_range), shown=shown
     )
     if not quiet or result.skipped or result.unsendable or output_format == "json":
-        click.echo(render_capture(result, output_format))
+        click.echo(render(CAPTURE, result, output_format))
     sys.exit(1 if result.skipped or result.unsendable else 0)
 
 
@@ -71,11 +72,12 @@ def board(feature: str | None, revision: str, output_format: str, quiet: bool) -
     from this machine. Exit 1 when any work package differs (or was never sent).
     """
     from kitty_hooks.capture.board import read_board
-    from kitty_hooks.cli.sync_view import render_board
+    from kitty_hooks.cli.sync_view import BOARD
+    from kitty_hooks.views import render
 
     result = read_board(Path.cwd(), revision, feature=feature)
     if not quiet or result.disagreements or output_format == "json":
-        click.echo(render_board(result, output_format))
+        click.echo(render(BOARD, result, output_format))
     sys.exit(1 if result.disagreements else 0)
 
 
@@ -97,8 +99,9 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
     Exit 0 when everything was sent, 1 when anything failed or is still queued (it says why),
     2 when the credentials cannot be used.
     """
-    from kitty_hooks.cli.sync_view import render_sync, sync_notes
+    from kitty_hooks.cli.sync_view import SYNC, sync_notes
     from kitty_hooks.deliver.flush import flush
+    from kitty_hooks.views import render
 
     if report_path is not None and not report_path.resolve().parent.is_dir():
         # Said before the flush, not after it has sent everything.
@@ -109,7 +112,7 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
     summary = _with_progress("syncing", flush, shown=shown)
     if report_path is not None:
         try:
-            report_path.write_text(render_sync(summary, "json") + "\n", encoding="utf-8")
+            report_path.write_text(render(SYNC, summary, "json") + "\n", encoding="utf-8")
         except OSError as exc:
             click.echo(
                 f"kitty-hooks: could not write the report to {report_path}: "
@@ -117,9 +120,9 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
                 err=True,
             )
     if output_format == "json":
-        click.echo(render_sync(summary, "json"))
+        click.echo(render(SYNC, summary, "json"))
     elif not quiet or summary.exit_code != 0:
-        click.echo(render_sync(summary, "text", verbose=verbose))
+        click.echo(render(SYNC, summary, "text", verbose=verbose))
     for note in sync_notes(summary):
         click.echo(f"kitty-hooks: {note}", err=True)
     sys.exit(summary.exit_code)
@@ -130,9 +133,10 @@ def sync(report_path: Path | None, output_format: str, quiet: bool, verbose: boo
 @format_option
 def status(check: bool, output_format: str) -> None:
     """The queue, the last flush, the credentials, and with --check the server."""
-    from kitty_hooks.cli.status import gather_status
-    from kitty_hooks.cli.sync_view import render_status
+    from kitty_hooks.cli.sync_view import STATUS
+    from kitty_hooks.health.status import gather_status
+    from kitty_hooks.views import render
 
     report = gather_status(check=check)
-    click.echo(render_status(report, output_format))
+    click.echo(render(STATUS, report, output_format))
     sys.exit(report.exit_code)

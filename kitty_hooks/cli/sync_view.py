@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kitty_hooks.cli.terminal import Tone, paint
-from kitty_hooks.cli.wording import age_text, plural
+from kitty_hooks.views import View
+from kitty_hooks.wording import age_text, plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.board import Board
     from kitty_hooks.capture.commits import CaptureResult
-    from kitty_hooks.cli.status import StatusReport
     from kitty_hooks.deliver.summary import FlushSummary
+    from kitty_hooks.health.status import StatusReport
 
 
 # --- sync --------------------------------------------------------------------------------------
@@ -78,11 +77,6 @@ def sync_document(summary: FlushSummary) -> dict[str, Any]:
     }
 
 
-def _sync_json(summary: FlushSummary, *, verbose: bool = False) -> str:
-    del verbose  # the document always lists every failure
-    return json.dumps(sync_document(summary), indent=2, ensure_ascii=False)
-
-
 def _sync_text(summary: FlushSummary, *, verbose: bool = False) -> str:
     tone = Tone.OK if summary.exit_code == 0 else Tone.FAIL if summary.failed else None
     lines = [paint(summary.line(), tone)]
@@ -95,12 +89,9 @@ def _sync_text(summary: FlushSummary, *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-SYNC_RENDERERS: dict[str, Callable[..., str]] = {"text": _sync_text, "json": _sync_json}
-
-
-def render_sync(summary: FlushSummary, output_format: str, *, verbose: bool = False) -> str:
-    """The summary line, and with -v each failure (for stdout); sync_notes says the rest."""
-    return SYNC_RENDERERS[output_format](summary, verbose=verbose)
+SYNC = View(text=_sync_text, document=sync_document)
+"""The summary line, and with -v each failure (for stdout); sync_notes says the rest. The
+document always lists every failure."""
 
 
 def sync_notes(summary: FlushSummary) -> list[str]:
@@ -145,20 +136,17 @@ def spooled_note(count: int) -> str | None:
 # --- scan --------------------------------------------------------------------------------------
 
 
-def _capture_json(result: CaptureResult) -> str:
-    return json.dumps(
-        {
-            "commits": result.commits,
-            "queued": result.queued,
-            "duplicates": result.duplicates,
-            "no_ops": result.no_ops,
-            "history": [s._asdict() for s in result.history],
-            "skipped": [s._asdict() for s in result.skipped],
-            "not_queued": [s._asdict() for s in result.unsendable],
-            "recovered_from": str(result.recovered_from) if result.recovered_from else None,
-        },
-        indent=2,
-    )
+def _capture_document(result: CaptureResult) -> dict[str, Any]:
+    return {
+        "commits": result.commits,
+        "queued": result.queued,
+        "duplicates": result.duplicates,
+        "no_ops": result.no_ops,
+        "history": [s._asdict() for s in result.history],
+        "skipped": [s._asdict() for s in result.skipped],
+        "not_queued": [s._asdict() for s in result.unsendable],
+        "recovered_from": str(result.recovered_from) if result.recovered_from else None,
+    }
 
 
 def _capture_text(result: CaptureResult) -> str:
@@ -177,21 +165,10 @@ def _capture_text(result: CaptureResult) -> str:
     return "\n".join(lines)
 
 
-CAPTURE_RENDERERS: dict[str, Callable[[CaptureResult], str]] = {
-    "text": _capture_text,
-    "json": _capture_json,
-}
-
-
-def render_capture(result: CaptureResult, output_format: str) -> str:
-    return CAPTURE_RENDERERS[output_format](result)
+CAPTURE = View(text=_capture_text, document=_capture_document, ascii_only=True)
 
 
 # --- status ------------------------------------------------------------------------------------
-
-
-def _status_json(report: StatusReport) -> str:
-    return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
 
 
 def _status_text(report: StatusReport) -> str:
@@ -250,23 +227,20 @@ def _status_text(report: StatusReport) -> str:
     return "\n".join(lines)
 
 
-STATUS_RENDERERS: dict[str, Callable[[StatusReport], str]] = {
-    "text": _status_text,
-    "json": _status_json,
-}
+def _status_document(report: StatusReport) -> dict[str, Any]:
+    return report.as_dict()
 
 
-def render_status(report: StatusReport, output_format: str) -> str:
-    return STATUS_RENDERERS[output_format](report)
+STATUS = View(text=_status_text, document=_status_document)
 
 
 # --- board -------------------------------------------------------------------------------------
 
 
-def _board_json(board: Board) -> str:
+def _board_document(board: Board) -> dict[str, Any]:
     from kitty_hooks.capture.board import board_document
 
-    return json.dumps(board_document(board), indent=2, ensure_ascii=False)
+    return board_document(board)
 
 
 def _board_text(board: Board) -> str:
@@ -298,11 +272,4 @@ def _board_text(board: Board) -> str:
     return "\n".join(lines)
 
 
-BOARD_RENDERERS: dict[str, Callable[[Board], str]] = {
-    "text": _board_text,
-    "json": _board_json,
-}
-
-
-def render_board(board: Board, output_format: str) -> str:
-    return BOARD_RENDERERS[output_format](board)
+BOARD = View(text=_board_text, document=_board_document)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kitty_hooks.errors import FatalError
+from kitty_hooks.wording import plural
 
 PROJECT_UUID = "7d1c2b3a-4e5f-4a6b-9c8d-0e1f2a3b4c5d"
 USER, PASSWORD = "ada", "demo-password"
@@ -151,7 +152,7 @@ class _Demo:
         done = self.run("git", "commit", "-q", "-m", message)
         queued = self._queued() - before
         note = (
-            f"{queued} event{'s' if queued != 1 else ''} queued"
+            f"{plural(queued, 'event')} queued"
             if queued
             else "nothing to send (the move stays within one sync lane)"
         )
@@ -242,7 +243,7 @@ class _Demo:
             if len(events) >= expected and self._queued() == 0:
                 break
             time.sleep(0.2)
-        self.say(f"6. The server received {len(events)} event{'s' if len(events) != 1 else ''}:")
+        self.say(f"6. The server received {plural(len(events), 'event')}:")
         for event in events:
             self.say(_described(event))
         return events

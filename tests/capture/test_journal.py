@@ -442,8 +442,8 @@ def test_kitty_hooks_0_records_nothing(hooked: Repo, monkeypatch: pytest.MonkeyP
 def test_doctor_fails_on_a_commit_waiting_long_with_no_drainer(
     hooked: Repo, no_drainer_starts: None
 ) -> None:
-    from kitty_hooks.cli.doctor import run_doctor
-    from kitty_hooks.cli.doctor_report import CheckStatus
+    from kitty_hooks.health.doctor import run_doctor
+    from kitty_hooks.health.report import CheckStatus
 
     hooked.write(WP, wp("for_review"))
     commit(hooked)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from kitty_hooks.cli.sync_view import render_sync
+from kitty_hooks.cli.sync_view import SYNC
 from kitty_hooks.deliver import batches
 from kitty_hooks.deliver import flush as flushing
 from kitty_hooks.deliver.backoff import read_state, state_path
 from kitty_hooks.deliver.flush import flush
 from kitty_hooks.queue.errors import QueueError
 from kitty_hooks.queue.store import EventQueue
+from kitty_hooks.views import render
 from tests.ingest import BATCH_PATH, REFRESH_PATH, Fault, IngestServer
 from tests.syncutil import queue_events, queued_entries, write_credentials
 
@@ -384,7 +385,7 @@ def test_rejected_events_count_retries_then_become_dead_letters(
         queue._conn.commit()
     report = tmp_path / "report.json"
     summary = flush(timeout=FAST)
-    report.write_text(render_sync(summary, "json"))  # what sync --report writes
+    report.write_text(render(SYNC, summary, "json"))  # what sync --report writes
     assert summary.line() == "Synced: 2, Duplicates: 0, Failed: 1 (reason: schema_mismatch: 1)"
     (left,) = queued_entries()
     assert (left.event_id, left.status, left.retry_count, left.error_category) == (

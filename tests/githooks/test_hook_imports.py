@@ -160,6 +160,7 @@ OUR_HOOK_PATH = frozenset(
         "kitty_hooks.githooks.run",
         "kitty_hooks.errors",
         "kitty_hooks.locations",
+        "kitty_hooks.wording",  # plural: what a capture tells its user (it imports nothing)
         "kitty_hooks.capture",
         "kitty_hooks.capture.journal",  # a foreground capture drains the journal first
         "kitty_hooks.capture.journal_entries",
@@ -310,6 +311,8 @@ OUR_GATE_PATH = frozenset(
         "kitty_hooks.check.reporters",
         "kitty_hooks.check.validation",
         "kitty_hooks.check.verdicts",
+        "kitty_hooks.views",  # the reporters' one way to render (json, as they always imported)
+        "kitty_hooks.wording",
     }
 )
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from kitty_hooks.locations import log_path
-from tests.capture.test_detect import moves, wp
+from tests.capture.test_commits import moves, wp
 from tests.gitutil import KITTY_HOOKS, Repo
 
 DEEP = "[" * 100_000

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 from kitty_hooks import __version__
-from kitty_hooks.cli.doctor_report import Check, CheckAdder, CheckStatus, adder
 from kitty_hooks.errors import FatalError
 from kitty_hooks.githooks.install import (
     CURRENT_SHIM_VERSION,
@@ -21,6 +20,7 @@ from kitty_hooks.githooks.install import (
     package_dir,
 )
 from kitty_hooks.gitrepo import repo as git_repo
+from kitty_hooks.health.report import Check, CheckAdder, CheckStatus, adder
 from kitty_hooks.locations import hooks_disabled
 
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kitty_hooks.cli.doctor_hooks import environment_checks, hook_checks, version_checks
-from kitty_hooks.cli.doctor_report import Check, CheckStatus, DoctorReport
-from kitty_hooks.cli.doctor_state import (
+from kitty_hooks.health.hook_checks import environment_checks, hook_checks, version_checks
+from kitty_hooks.health.report import Check, CheckStatus, DoctorReport
+from kitty_hooks.health.state_checks import (
     credential_checks,
     flush_checks,
     journal_checks,
@@ -40,9 +40,9 @@ def run_doctor(cwd: Path, *, check_server: bool = False) -> DoctorReport:
 def board_checks(cwd: Path, checks: list[Check]) -> None:
     """Does the dashboard (what this machine sent) show what spec-kitty shows at HEAD?"""
     from kitty_hooks.capture.board import read_board
-    from kitty_hooks.cli.wording import plural
     from kitty_hooks.errors import FatalError
     from kitty_hooks.queue.errors import QueueError
+    from kitty_hooks.wording import plural
 
     try:
         board = read_board(cwd)

@@ -7,9 +7,9 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kitty_hooks.cli.doctor_report import Check, CheckStatus, adder
-from kitty_hooks.cli.wording import age_text, plural
 from kitty_hooks.errors import FatalError
+from kitty_hooks.health.report import Check, CheckStatus, adder
+from kitty_hooks.wording import age_text, plural
 
 STALE_PENDING_SECONDS = 24 * 3600
 # A commit the post-commit shim recorded is captured within a second or so by the drainer it
@@ -21,8 +21,8 @@ STUCK_JOURNAL_SECONDS = 10 * 60
 
 
 def credential_checks(now: datetime, probe: bool, checks: list[Check]) -> None:
-    from kitty_hooks.cli.status import AuthState, auth_health, check_server
     from kitty_hooks.deliver import credentials
+    from kitty_hooks.health.status import AuthState, auth_health, check_server
 
     add = adder(checks, "credentials")
     health, creds = auth_health(now)

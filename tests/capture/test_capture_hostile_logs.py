@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.capture.test_detect import LOG, F, commit, install_hooks, log_line, moves, wp
-from tests.check.test_hostile_logs import DEEP
+from tests.capture.test_commits import LOG, F, commit, install_hooks, log_line, moves, wp
+from tests.check.test_diagnose_hostile_logs import DEEP
 from tests.gitutil import Repo
 
 
