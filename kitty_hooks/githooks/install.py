@@ -1,8 +1,9 @@
 """`kitty-hooks install` and `uninstall`: our shims in the hooks directory git really uses.
 
 A shim is the one template, hooks/shim, with the hook's name and the absolute paths of this
-interpreter and package baked in. A hook that was there before is kept as `<hook>.legacy` (the pre-commit framework's naming),
-which the shim runs first; uninstall moves it back, bytes and mode untouched (it is only renamed).
+interpreter and package baked in. A hook that was there before is kept as `<hook>.legacy` (the
+pre-commit framework's naming), which the shim runs first; uninstall moves it back, bytes and
+mode untouched (it is only renamed).
 Every check is made before anything is changed, so a refused install leaves the directory as it was.
 """
 
@@ -522,11 +523,21 @@ def _is_ours(path: Path) -> bool:
 
 
 def _read_head(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of a regular file (through a symlink); b"" for anything else. A FIFO is
+    opened without waiting for a writer, and not read."""
     try:
-        with path.open("rb") as hook:
-            return hook.read(size)
-    except OSError:  # absent, a directory, a dangling symlink: not ours
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:  # absent, a dangling symlink, unreadable: not ours
         return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, a FIFO, a device
+            return b""
+        with open(fd, "rb", closefd=False) as hook:
+            return hook.read(size)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def legacy_path(path: Path) -> Path:

@@ -28,7 +28,7 @@ from kitty_hooks.githooks.install import (
 )
 from kitty_hooks.locations import flush_state_path, log_path, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
-from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, captured, git
+from tests.gitutil import KITTY_HOOKS, PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, captured, git
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 TEMPLATE = PROJECT_ROOT / "hooks" / "shim"
@@ -619,3 +619,21 @@ def test_the_shim_runs_ours_with_pythonsafepath_set_too(repo: Repo) -> None:
     assert "Traceback" not in log_path().read_text()
     with EventQueue() as queue:
         assert [e.envelope["payload"]["wp_id"] for e in queue.list_entries()] == ["WP01"]
+
+
+def test_a_fifo_where_a_hook_goes_is_never_opened_to_wait_on(repo: Repo) -> None:
+    """Opening a FIFO for reading waits for a writer: install, doctor and uninstall would hang."""
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    os.mkfifo(hook)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*KITTY_HOOKS, *args], cwd=repo.path, capture_output=True, text=True, timeout=30
+        )
+
+    doctor = run("doctor")
+    assert "hooks: pre-commit: " in doctor.stdout and "another tool's hook" in doctor.stdout
+    assert run("install").returncode == 0
+    assert stat.S_ISFIFO(os.lstat(hook.with_name("pre-commit.legacy")).st_mode)
+    assert run("uninstall").returncode == 0
+    assert stat.S_ISFIFO(os.lstat(hook).st_mode)
