@@ -59,4 +59,3 @@ def test_kitty_diagnose_blocks_example(case: str, repo: Repo) -> None:
     assert result.returncode == 1, output
     assert (case_dir / "expect.txt").read_text(encoding="utf-8").strip() in output
     assert "Traceback" not in output
-
