@@ -28,9 +28,17 @@ def hook_shim_dir() -> Path:
     return _asset_dir("hooks")
 
 
-def shim_template(hook: str) -> bytes:
-    """The text of a hook's shim template, as shipped (placeholders in)."""
-    template = hook_shim_dir() / hook
+# The one shim template: `install` fills in the hook's name and the other placeholders.
+SHIM_TEMPLATE = "shim"
+
+
+def shim_template_path() -> Path:
+    return hook_shim_dir() / SHIM_TEMPLATE
+
+
+def shim_template() -> bytes:
+    """The text of the shim template, as shipped (placeholders in)."""
+    template = shim_template_path()
     try:
         return template.read_bytes()
     except OSError as exc:

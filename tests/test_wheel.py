@@ -109,9 +109,9 @@ def test_wheel_ships_schemas_and_hook_shim(wheel: Path) -> None:
             member = f"{WHEEL_ASSETS}/schemas/{name}"
             assert archive.read(member) == (PROJECT_ROOT / "schemas" / name).read_bytes()
 
-        shim = f"{WHEEL_ASSETS}/hooks/pre-commit"
+        shim = f"{WHEEL_ASSETS}/hooks/shim"
         assert shim in infos
-        assert archive.read(shim) == (PROJECT_ROOT / "hooks" / "pre-commit").read_bytes()
+        assert archive.read(shim) == (PROJECT_ROOT / "hooks" / "shim").read_bytes()
         mode = infos[shim].external_attr >> 16
         assert mode & 0o111, f"{shim} is not executable in the wheel (mode {oct(mode)})"
 
@@ -143,7 +143,7 @@ def test_venv_imports_its_own_installed_copy(
     assert not package.is_relative_to(PROJECT_ROOT.resolve())
     assert Path(info["schemas"]).resolve() == package / "_assets" / "schemas"
     assert Path(info["hooks"]).resolve() == package / "_assets" / "hooks"
-    assert (package / "_assets" / "hooks" / "pre-commit").stat().st_mode & 0o111
+    assert (package / "_assets" / "hooks" / "shim").stat().st_mode & 0o111
     # The metadata is the venv's wheel install, not the editable one running the tests.
     assert Path(info["dist"]).resolve() == site
     assert info["direct_url"] is None or '"editable": true' not in info["direct_url"]

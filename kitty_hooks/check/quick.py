@@ -278,11 +278,11 @@ def _judge(name: str) -> object:
 
 
 def _shim_template_id() -> str:
-    # What kitty_hooks.assets.shim_template_id says of this release's pre-commit shim.
+    # What kitty_hooks.assets.shim_template_id says of this release's shim template.
     import zlib
 
     try:
-        with open(os.path.join(_asset_dir("hooks"), "pre-commit"), "rb") as file:
+        with open(os.path.join(_asset_dir("hooks"), "shim"), "rb") as file:
             return f"{zlib.crc32(file.read()):08x}"
     except OSError:
         return ""

@@ -159,7 +159,7 @@ def _refresh_shims_if_stale(name: str) -> None:
     try:
         from kitty_hooks.assets import shim_template, shim_template_id
 
-        expected = shim_template_id(shim_template(name))
+        expected = shim_template_id(shim_template())
         if os.environ.get("KITTY_HOOKS_SHIM") == expected:
             return
         import zlib

@@ -59,17 +59,3 @@ def test_kitty_diagnose_blocks_example(case: str, repo: Repo) -> None:
     assert result.returncode == 1, output
     assert (case_dir / "expect.txt").read_text(encoding="utf-8").strip() in output
     assert "Traceback" not in output
-
-
-def test_our_hook_ids_are_spelt_alike_in_the_package_the_shims_and_the_hooks_file() -> None:
-    from kitty_hooks.githooks.install import HOOK_IDS
-
-    stages = {hook["id"]: hook["stages"] for hook in HOOKS.values()}
-    assert {git_hook: [git_hook] for git_hook in HOOK_IDS} == {
-        git_hook: stages[hook_id] for git_hook, hook_id in HOOK_IDS.items()
-    }
-    shim = (PROJECT_ROOT / "hooks" / "pre-push").read_text(encoding="utf-8")
-    *named, last = list(HOOK_IDS.items())
-    for git_hook, hook_id in named:
-        assert f"{git_hook}) id={hook_id} ;;" in shim
-    assert f"*) id={last[1]} ;;" in shim  # the last hook: the case's default

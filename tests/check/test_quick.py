@@ -70,7 +70,7 @@ def _stage(root: Path, files: dict[str, bytes]) -> None:
 
 def _both(root: Path) -> tuple[bool, Any]:
     previous = os.getcwd()
-    os.environ["KITTY_HOOKS_SHIM"] = shim_template_id(shim_template("pre-commit"))
+    os.environ["KITTY_HOOKS_SHIM"] = shim_template_id(shim_template())
     try:
         os.chdir(root)
         quick = commit_is_clean()

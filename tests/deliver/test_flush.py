@@ -201,7 +201,7 @@ def test_the_worker_and_the_shim_hold_the_backoff_limits_of_the_flush() -> None:
     assert worker._OUR_LONGEST_BACKOFF == backoff.BACKOFF_CAP
     assert worker._LONGEST_BACKOFF == backoff.RETRY_AFTER_MAX
     assert worker._SLACK == backoff.SLACK_SECONDS
-    shim = (Path(__file__).parents[2] / "hooks" / "pre-push").read_text()
+    shim = (Path(__file__).parents[2] / "hooks" / "shim").read_text()
     assert f"longest={int(backoff.BACKOFF_CAP)}" in shim
     assert f"-le {int(backoff.RETRY_AFTER_MAX)} ] || longest={int(backoff.RETRY_AFTER_MAX)}" in shim
 

@@ -96,7 +96,7 @@ def _hook_imports(repo_path: Path) -> set[str]:
         capture_output=True,
         text=True,
         # As this release's shim calls it (an older shim's run also updates the shims).
-        env={**os.environ, "KITTY_HOOKS_SHIM": shim_template_id(shim_template("post-commit"))},
+        env={**os.environ, "KITTY_HOOKS_SHIM": shim_template_id(shim_template())},
     )
     return {row.rsplit("|", 1)[-1].strip() for row in done.stderr.splitlines() if "|" in row}
 
@@ -333,7 +333,7 @@ def _gate_imports(repo_path: Path) -> tuple[int, set[str]]:
         text=True,
         env={
             **os.environ,
-            "KITTY_HOOKS_SHIM": shim_template_id(shim_template("pre-commit")),
+            "KITTY_HOOKS_SHIM": shim_template_id(shim_template()),
             "PYTHONPATH": str(PROJECT_ROOT),
         },
     )

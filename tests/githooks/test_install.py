@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -10,12 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kitty_hooks.cli.hooks_view import report_lines
 from kitty_hooks.errors import FatalError
 from kitty_hooks.githooks.install import (
     DEFAULT_HOOK_TYPES,
     GATE_RECORD,
+    HOOK_IDS,
     SHIM_MARKER,
     InstallReport,
     Outcome,
@@ -24,9 +28,10 @@ from kitty_hooks.githooks.install import (
 )
 from kitty_hooks.locations import flush_state_path, log_path, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
-from tests.gitutil import PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, captured, git
+from tests.gitutil import KITTY_HOOKS, PROJECT_ROOT, SHIM_ENTRY, Repo, as_module_call, captured, git
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+TEMPLATE = PROJECT_ROOT / "hooks" / "shim"
 BAD_CASE = EXAMPLES / "fail" / "log-unknown-lane"
 BAD_EXPECT = (BAD_CASE / "expect.txt").read_text(encoding="utf-8").strip()
 BARE_PATH = "/usr/bin:/bin"
@@ -134,15 +139,39 @@ def _bare_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PATH": BARE_PATH, **extra}
 
 
-def test_templates_are_one_shim_that_differs_only_in_its_hook_name() -> None:
-    texts = {hook: (PROJECT_ROOT / "hooks" / hook).read_text() for hook in DEFAULT_HOOK_TYPES}
-    assert sorted(p.name for p in (PROJECT_ROOT / "hooks").iterdir()) == sorted(DEFAULT_HOOK_TYPES)
-    for hook, text in texts.items():
-        assert f"\nhook={hook}\n" in text
-        assert text.replace(f"\nhook={hook}\n", "\nhook=X\n") == texts["pre-commit"].replace(
-            "\nhook=pre-commit\n", "\nhook=X\n"
-        )
-        assert subprocess.run(["sh", "-n", PROJECT_ROOT / "hooks" / hook]).returncode == 0
+def test_hooks_holds_one_shim_template_for_every_hook() -> None:
+    assert [p.name for p in (PROJECT_ROOT / "hooks").iterdir()] == ["shim"]
+    assert subprocess.run(["sh", "-n", TEMPLATE]).returncode == 0
+    assert os.access(TEMPLATE, os.X_OK), "a copy made by hand keeps the mode"
+
+
+def test_the_hook_id_table_is_what_the_shim_and_the_hooks_file_follow() -> None:
+    """HOOK_IDS is the one table; the template's `case` and .pre-commit-hooks.yaml spell it out."""
+    spelt = re.findall(r"(?m)^([a-z-]+)\) id=([a-z-]*) ;;$", TEMPLATE.read_text(encoding="utf-8"))
+    assert dict(spelt) == HOOK_IDS and len(spelt) == len(HOOK_IDS)
+
+    listed = yaml.safe_load((PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {hook["id"]: hook["stages"] for hook in listed} == {
+        hook_id: [git_hook] for git_hook, hook_id in HOOK_IDS.items()
+    }
+    for hook in listed:
+        (git_hook,) = hook["stages"]
+        entry = shlex.split(hook["entry"])
+        if git_hook == "pre-commit":  # the framework hands the gate its files itself
+            assert entry[:2] == ["kitty-hooks", "diagnose"]
+        else:
+            assert entry == ["kitty-hooks", "hook", git_hook]
+
+
+def test_each_shim_is_the_template_with_its_hook_filled_in(repo: Repo) -> None:
+    install_hooks(repo.path)
+    template = TEMPLATE.read_text(encoding="utf-8")
+    for hook in DEFAULT_HOOK_TYPES:
+        shim = (repo.path / ".git" / "hooks" / hook).read_text(encoding="utf-8")
+        assert f"\nhook={hook}\n" in shim
+        baked = re.sub(r"(?m)^(hook|python|package|template)=.*$", r"\1=X", shim)
+        assert baked == re.sub(r"(?m)^(hook|python|package|template)=@.*$", r"\1=X", template)
+        assert subprocess.run(["sh", "-n", repo.path / ".git" / "hooks" / hook]).returncode == 0
 
 
 def test_install_writes_all_four_shims_executable_with_the_marker(repo: Repo) -> None:
@@ -590,3 +619,21 @@ def test_the_shim_runs_ours_with_pythonsafepath_set_too(repo: Repo) -> None:
     assert "Traceback" not in log_path().read_text()
     with EventQueue() as queue:
         assert [e.envelope["payload"]["wp_id"] for e in queue.list_entries()] == ["WP01"]
+
+
+def test_a_fifo_where_a_hook_goes_is_never_opened_to_wait_on(repo: Repo) -> None:
+    """Opening a FIFO for reading waits for a writer: install, doctor and uninstall would hang."""
+    hook = repo.path / ".git" / "hooks" / "pre-commit"
+    os.mkfifo(hook)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*KITTY_HOOKS, *args], cwd=repo.path, capture_output=True, text=True, timeout=30
+        )
+
+    doctor = run("doctor")
+    assert "hooks: pre-commit: " in doctor.stdout and "another tool's hook" in doctor.stdout
+    assert run("install").returncode == 0
+    assert stat.S_ISFIFO(os.lstat(hook.with_name("pre-commit.legacy")).st_mode)
+    assert run("uninstall").returncode == 0
+    assert stat.S_ISFIFO(os.lstat(hook).st_mode)

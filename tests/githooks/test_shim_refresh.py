@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import zlib
 from pathlib import Path
+
+import pytest
 
 from kitty_hooks.githooks.install import (
     DEFAULT_HOOK_TYPES,
@@ -23,19 +26,48 @@ from tests.gitutil import KITTY_HOOKS, Repo
 WP = "kitty-specs/039-x/tasks/WP01-x.md"
 
 
-def previous_release(shim: bytes) -> bytes:
-    """The shim as the release before this one wrote it: no `template=` line, nothing passed in
-    KITTY_HOOKS_SHIM (those are the template's only changes since)."""
+# The pre-commit template of the release that kept one template per hook (hooks/<hook>, its
+# name in `hook=`), as it shipped.
+PER_HOOK_TEMPLATE = Path(__file__).parent.parent / "shims" / "kitty-hooks-shim-v2"
+
+
+def before_template_ids(shim: bytes, hook: str) -> bytes:
+    """The shim as a release before `template=` wrote it: no `template=` line, nothing passed
+    in KITTY_HOOKS_SHIM."""
     text = shim.decode()
     text = re.sub(r"# Which template this shim.*?\ntemplate=\S+\n", "", text, flags=re.S)
     return text.replace("KITTY_HOOKS_SHIM=$template ", "").encode()
 
 
-def downgrade(repo: Repo) -> Path:
+def per_hook_templates(shim: bytes, hook: str) -> bytes:
+    """The shim exactly as `install` wrote it from one template per hook: that hook's template,
+    baked with the interpreter and package this one names, and that template's checksum."""
+    baked = {
+        name: re.search(rf"(?m)^{name}=(.*)$", shim.decode()).group(1)  # type: ignore[union-attr]
+        for name in ("python", "package")
+    }
+    template = PER_HOOK_TEMPLATE.read_bytes().replace(
+        b"\nhook=pre-commit\n", f"\nhook={hook}\n".encode()
+    )
+    return (
+        template.replace(b"@KITTY_HOOKS_PYTHON@", baked["python"].encode())
+        .replace(b"@KITTY_HOOKS_PACKAGE@", baked["package"].encode())
+        .replace(b"@KITTY_HOOKS_TEMPLATE@", f"{zlib.crc32(template):08x}".encode())
+    )
+
+
+EARLIER_RELEASES = {
+    "before-template-ids": before_template_ids,
+    "per-hook-templates": per_hook_templates,
+}
+
+
+def downgrade(repo: Repo, release: str = "per-hook-templates") -> Path:
     install_hooks(repo.path)
     directory = hooks_dir(repo.path)
     for hook in DEFAULT_HOOK_TYPES:
-        (directory / hook).write_bytes(previous_release((directory / hook).read_bytes()))
+        shim = directory / hook
+        shim.write_bytes(EARLIER_RELEASES[release](shim.read_bytes(), hook))
     assert not any(state.current for state in inspect_hooks(repo.path))
     return directory
 
@@ -47,8 +79,11 @@ def commit_a_move(repo: Repo, lane: str) -> subprocess.CompletedProcess[str]:
     return repo.git("commit", "-q", "-m", f"WP01 {lane}")
 
 
-def test_an_older_shim_that_starts_python_brings_every_shim_up_to_date(repo: Repo) -> None:
-    directory = downgrade(repo)
+@pytest.mark.parametrize("release", EARLIER_RELEASES)
+def test_an_older_shim_that_starts_python_brings_every_shim_up_to_date(
+    repo: Repo, release: str
+) -> None:
+    directory = downgrade(repo, release)
     before = {hook: inspect_hook(directory / hook, hook) for hook in DEFAULT_HOOK_TYPES}
     done = commit_a_move(repo, "planned")
     assert done.returncode == 0

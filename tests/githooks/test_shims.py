@@ -7,6 +7,7 @@ stdin), so a test sees whether Python would have started and how. git is real th
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from kitty_hooks.capture import journal
-from kitty_hooks.githooks.install import DEFAULT_HOOK_TYPES, Outcome, install_hooks, uninstall_hooks
+from kitty_hooks.githooks.install import (
+    DEFAULT_HOOK_TYPES,
+    HOOK_IDS,
+    Outcome,
+    install_hooks,
+    uninstall_hooks,
+)
 from kitty_hooks.locations import flush_state_path, journal_dir, work_marker_path
 from kitty_hooks.queue.database import default_queue_path
 from kitty_hooks.queue.spool import spool, spool_dir
@@ -32,12 +39,7 @@ PYTHON = sys.executable
 V1_SHIM = Path(__file__).parent.parent / "shims" / "kitty-hooks-shim-v1"
 # What the post-commit shim starts, detached, for a commit with work (kitty_hooks/capture/journal.py).
 DRAINER = "-m kitty_hooks.capture.journal --marked"
-HOOK_IDS = {
-    "pre-commit": "kitty-diagnose",
-    "post-commit": "kitty-emit",
-    "post-rewrite": "kitty-rewrite",
-    "pre-push": "kitty-sync",
-}
+TEMPLATE = PROJECT_ROOT / "hooks" / "shim"
 
 
 def wp(lane: str) -> str:
@@ -660,6 +662,83 @@ def test_skip_never_skips_the_hook_that_was_there_before(
 
     assert ran == set(EXERCISED) - {hook}
     assert hook in (tmp_path / "legacy").read_text().split()
+
+
+# --- the template copied by hand ------------------------------------------------------------
+
+
+def _on_path(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A `kitty-hooks` first on PATH that records its arguments: where a shim whose interpreter
+    is a placeholder goes."""
+    calls = tmp_path / "kitty-hooks-calls"
+    bin_dir = tmp_path / "onpath"
+    bin_dir.mkdir()
+    (bin_dir / "kitty-hooks").write_text(
+        f"#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' \"$*\" >> '{calls}'\n"
+    )
+    (bin_dir / "kitty-hooks").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, calls
+
+
+@pytest.mark.parametrize("hook", DEFAULT_HOOK_TYPES)
+def test_a_hand_copied_template_runs_as_the_hook_its_file_is_named(
+    hooked: Repo, tmp_path: Path, hook: str
+) -> None:
+    """No `install`: the template copied as it ships, its placeholders left in."""
+    quiet = ("-c", "core.hooksPath=/dev/null")
+    # Work for every hook: a merge commit that brings a move, a staged WP file, a queued event.
+    hooked.git("checkout", "-q", "-b", "side")
+    hooked.write(WP, wp("claimed"))
+    hooked.git(*quiet, "commit", "-q", "-am", "side")
+    hooked.git("checkout", "-q", "main")
+    hooked.write("README.md", "main\n")
+    hooked.git(*quiet, "commit", "-q", "-am", "main")
+    hooked.git(*quiet, "merge", "-q", "--no-ff", "-m", "merge", "side")
+    hooked.write(WP, wp("in_progress"))
+    hooked.git("add", WP)
+    marker().parent.mkdir(parents=True, exist_ok=True)
+    marker().touch()
+    copy = hooked.path / ".git" / "hooks" / hook
+    shutil.copy2(TEMPLATE, copy)
+    env, calls = _on_path(tmp_path)
+    args = {"pre-push": ["origin", "url"], "post-rewrite": ["amend"]}.get(hook, [])
+
+    ran = subprocess.run(
+        [str(copy), *args], cwd=hooked.path, capture_output=True, text=True, input="", env=env
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert calls.read_text().splitlines() == [" ".join(["hook", hook, *args])]
+    skipped = subprocess.run(
+        [str(copy), *args], cwd=hooked.path, capture_output=True, text=True, input="",
+        env={**env, "SKIP": HOOK_IDS[hook]},
+    )  # fmt: skip
+    assert skipped.returncode == 0 and len(calls.read_text().splitlines()) == 1
+
+
+def test_a_hand_copied_template_named_for_no_hook_of_ours_says_so_and_runs_the_legacy_one(
+    hooked: Repo, tmp_path: Path
+) -> None:
+    hooks = hooked.path / ".git" / "hooks"
+    legacy = hooks / "commit-msg.legacy"
+    legacy.write_text(f"#!/bin/sh\necho \"$1\" >> '{tmp_path / 'legacy'}'\nexit 3\n")
+    legacy.chmod(0o755)
+    shutil.copy2(TEMPLATE, hooks / "commit-msg")
+    env, calls = _on_path(tmp_path)
+
+    ran = subprocess.run(
+        [str(hooks / "commit-msg"), ".git/COMMIT_EDITMSG"],
+        cwd=hooked.path, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+
+    *named, last = DEFAULT_HOOK_TYPES
+    assert ran.stderr.splitlines() == [
+        f"kitty-hooks: no commit-msg hook in kitty-hooks: name this shim {', '.join(named)} or "
+        f"{last}, or run `kitty-hooks install`"
+    ]
+    assert ran.returncode == 3, "the legacy hook's exit code counts"
+    assert (tmp_path / "legacy").read_text() == ".git/COMMIT_EDITMSG\n"
+    assert not calls.exists()
 
 
 # --- install and older shims -----------------------------------------------------------------

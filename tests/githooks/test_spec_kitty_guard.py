@@ -297,6 +297,79 @@ def test_the_check_starts_python_only_to_heal(
         assert ran == []
 
 
+GUARD_TEXT = RECORDED.read_bytes()
+SHEBANG, MARKER_LINE, REST = GUARD_TEXT.split(b"\n", 2)
+
+
+def _write_case(hook: Path, case: str, tmp_path: Path) -> None:
+    """A pre-commit that is, or looks almost like, spec-kitty's guard."""
+    texts = {
+        "spec-kitty's guard": GUARD_TEXT,
+        "a first line of 100 KiB": b"#" + b"x" * (100 << 10) + b"\n" + MARKER_LINE + b"\n" + REST,
+        "the marker on the first line": MARKER_LINE + b"\n" + REST,
+        "the marker on the third line": SHEBANG + b"\n#\n" + MARKER_LINE + b"\n" + REST,
+        "the marker and a blank": SHEBANG + b"\n" + MARKER_LINE + b" \n" + REST,
+        "the marker indented": SHEBANG + b"\n " + MARKER_LINE + b"\n" + REST,
+        "CRLF line ends": GUARD_TEXT.replace(b"\n", b"\r\n"),
+        "the marker, no newline after it": SHEBANG + b"\n" + MARKER_LINE,
+        "one line": SHEBANG + b"\n",
+        "empty": b"",
+    }
+    if case in texts:
+        hook.write_bytes(texts[case])
+        hook.chmod(0o700)
+    elif case == "a symlink to the guard":
+        hook.symlink_to(RECORDED)
+    elif case == "a FIFO":
+        os.mkfifo(hook)
+    else:
+        hook.mkdir()
+
+
+GUARD_CASES = {
+    "spec-kitty's guard": True,
+    "a first line of 100 KiB": True,
+    "the marker on the first line": False,
+    "the marker on the third line": False,
+    "the marker and a blank": False,
+    "the marker indented": False,
+    "CRLF line ends": False,
+    "the marker, no newline after it": False,
+    "one line": False,
+    "empty": False,
+    "a symlink to the guard": False,
+    "a FIFO": False,
+    "a directory": False,
+}
+
+
+@pytest.mark.parametrize(("case", "guard"), GUARD_CASES.items())
+def test_the_shims_and_install_tell_spec_kittys_guard_by_one_rule(
+    started: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, guard: bool
+) -> None:
+    """A regular file whose second line is spec-kitty's marker, exactly: the shims' check in sh
+    (which starts Python to heal) and is_spec_kitty_guard (install, doctor, heal) agree."""
+    calls = tmp_path / "python.calls"
+    python = tmp_path / "fakebin" / "python"
+    python.parent.mkdir()
+    python.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{calls}'\n")
+    python.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(python))
+    install_hooks(started.path)
+    hook = hooks_of(started) / "pre-commit"
+    hook.unlink()
+    _write_case(hook, case, tmp_path)
+
+    ran = subprocess.run(
+        [str(hooks_of(started) / "post-commit")],
+        cwd=started.path, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stderr
+    healed = calls.exists() and "heal_from_shim" in calls.read_text()
+    assert (healed, is_spec_kitty_guard(hook)) == (guard, guard)
+
+
 @pytest.mark.parametrize("kind", ["fifo", "symlink-to-binary", "symlink-to-guard", "directory"])
 def test_a_hostile_pre_commit_is_never_read_by_the_check(
     started: Repo, tmp_path: Path, kind: str
@@ -357,7 +430,7 @@ def test_hooks_healing_at_once_end_with_one_gate_and_the_guard_chained(
 
         assert all(racer.returncode == 0 for racer in racers)
         assert 1 <= sum(HEALED in text for text in said) <= 6
-        assert not any("could not" in text for text in said)
+        assert not any("could not" in text for text in said), said
         assert inspect_hook(hooks / "pre-commit", "pre-commit").kind == "ours"
         assert (hooks / "pre-commit.legacy").read_bytes() == written
         assert not list(hooks.glob(".pre-commit.kitty-hooks-*"))
