@@ -312,9 +312,9 @@ def test_a_marker_naming_a_live_process_that_is_no_drainer_is_taken_over(
         stranger.wait()
 
 
-def test_a_drainer_that_exited_but_is_not_yet_reaped_is_no_running_drainer() -> None:
+def test_a_drainer_that_exited_but_is_not_yet_reaped_is_no_running_drainer(hooked: Repo) -> None:
     # A container's init may reap a detached drainer a second or two after it exits; until
-    # then kill -0 still answers for its pid.
+    # then kill -0 still answers for its pid. Neither the shim nor Python waits on it.
     exited = subprocess.Popen(["true"])
     try:
         deadline = time.monotonic() + 10
@@ -325,6 +325,15 @@ def test_a_drainer_that_exited_but_is_not_yet_reaped_is_no_running_drainer() -> 
         started = journal.start_time(exited.pid)
         (journal_dir() / journal.MARKER).write_text(f"{exited.pid} {started}\n")
         assert journal.running_drainer() is None
+        hooked.write(WP, wp("for_review"))
+        commit(hooked)
+        deadline = time.monotonic() + 60
+        while journal.entries() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the drainer the shim started, not a drain of ours
+        assert journal.entries() == []
+        drainers_done()
+        assert drainer_starts() == 1
+        assert moves() == [("WP01", "planned", "for_review")]
     finally:
         exited.wait()
 
