@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 import venv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -166,6 +166,13 @@ def timed(
             f"{(done.stderr or b'').decode(errors='replace')[-1500:]}"
         )
     return elapsed
+
+
+def timed_call(function: Callable[[], object]) -> float:
+    """Wall seconds of one call in this process."""
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
 
 
 # The launcher: argv = its process name ("" keeps python's), timeout (0: none), result file,
