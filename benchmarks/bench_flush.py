@@ -310,7 +310,7 @@ def run_theirs(
     )
 
 
-def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str]) -> dict:
+def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str], runs: int) -> dict:
     """Each client on an empty queue: interpreter start-up and imports, no events."""
     costs = {}
     home = scratch / "empty-home"
@@ -321,14 +321,14 @@ def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str]) -> dict:
     child = {**env, "HOME": str(home), "KITTY_HOOKS_HOME": str(state)}
     costs["kitty-hooks"] = median(
         launch([PY, "-m", "kitty_hooks", "sync"], env=child, scratch=scratch)["seconds"]
-        for _ in range(3)
+        for _ in range(runs)
     )
     if peer is not None:
         db = scratch / "empty-peer.db"
         child = {**peer_env(env, home), "SPEC_KITTY_ENABLE_SAAS_SYNC": "1"}
         command = [str(peer), "-c", _PEER_SYNC, str(db), "http://127.0.0.1:9", "x", "10"]
         costs["spec-kitty-cli"] = median(
-            launch(command, env=child, scratch=scratch)["seconds"] for _ in range(3)
+            launch(command, env=child, scratch=scratch)["seconds"] for _ in range(runs)
         )
     return costs
 
@@ -510,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"  delivered {run.delivered:,}, left {run.left_in_queue:,}"
                     )
                     shutil.rmtree(work, ignore_errors=True)
-        costs = fixed_cost(peer, scratch, env)
+        costs = fixed_cost(peer, scratch, env, 1 if options.quick else 3)
 
     report(runs, count)
     print(
