@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -144,7 +145,7 @@ def processes(state: Path, *modules: str) -> list[int]:
 # --- timing ----------------------------------------------------------------------------------
 
 
-def timed(
+def timed_run(
     args: list[str],
     *,
     cwd: Path,
@@ -152,9 +153,10 @@ def timed(
     expect: int | None = 0,
     quiet: bool = False,
     output: bool = True,
-) -> float:
-    """Wall seconds of one whole process. It must exit `expect` (None: any code) and, when
-    `quiet`, write nothing to stderr. `output=False` sends its output to /dev/null."""
+) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+    """Wall seconds of one whole process, and the process. It must exit `expect` (None: any
+    code) and, when `quiet`, write nothing to stderr. `output=False` sends its output to
+    /dev/null."""
     sink = subprocess.PIPE if output else subprocess.DEVNULL
     started = time.perf_counter()
     done = subprocess.run(args, cwd=cwd, env=env, stdout=sink, stderr=sink, check=False)
@@ -165,7 +167,20 @@ def timed(
             f"{(done.stdout or b'').decode(errors='replace')[-1500:]}"
             f"{(done.stderr or b'').decode(errors='replace')[-1500:]}"
         )
-    return elapsed
+    return elapsed, done
+
+
+def timed(
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    expect: int | None = 0,
+    quiet: bool = False,
+    output: bool = True,
+) -> float:
+    """Wall seconds of one whole process (as timed_run)."""
+    return timed_run(args, cwd=cwd, env=env, expect=expect, quiet=quiet, output=output)[0]
 
 
 def timed_call(function: Callable[[], object]) -> float:
@@ -173,6 +188,16 @@ def timed_call(function: Callable[[], object]) -> float:
     started = time.perf_counter()
     function()
     return time.perf_counter() - started
+
+
+def cpu_of(args: list[str], *, env: dict[str, str], cwd: Path) -> float:
+    """User + system CPU seconds of a child and everything it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 # The launcher: argv = its process name ("" keeps python's), timeout (0: none), result file,
