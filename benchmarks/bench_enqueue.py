@@ -1,7 +1,7 @@
 """Benchmark: queueing events, kitty-hooks' EventQueue against spec-kitty-cli's OfflineQueue.
 
     python benchmarks/bench_enqueue.py            # 20,000 events ours, 2,000 theirs, 5 / 3 runs
-    python benchmarks/bench_enqueue.py --quick    # 2,000 ours, 200 theirs, 1 run: a smoke run
+    python benchmarks/bench_enqueue.py --quick    # 2,000 ours, 50 theirs, 1 run: a smoke run
 
 Measures, in one run and on the same generated WPStatusChanged envelopes (fresh queue file for
 each run, medians, events per second):
@@ -162,9 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peer-python", help="an interpreter that has spec-kitty-cli 2.1.3")
     parser.add_argument("--skip-peer", action="store_true", help="time ours only")
     parser.add_argument("--seed", type=int, default=2026)
-    quick = {"events": 2_000, "peer_events": 200, "hook_events": 50, "reps": 1, "peer_reps": 1}
+    quick = {"events": 2_000, "peer_events": 50, "hook_events": 50, "reps": 1, "peer_reps": 1}
     options = harness.parse(
-        parser, argv, quick=quick, help="2,000 events ours, 200 theirs, 50 hook-like, 1 run"
+        parser, argv, quick=quick, help="2,000 events ours, 50 theirs, 50 hook-like, 1 run"
     )
 
     started = time.perf_counter()
