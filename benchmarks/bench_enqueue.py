@@ -17,7 +17,8 @@ spec-kitty-cli conflicts with this project's dependencies, so it runs in a virtu
 its own, in a child process with HOME set to a scratch folder: /tmp/research/venv when it has the
 package, else one made once under ~/.cache/kitty-hooks-bench/ with
 `pip install spec-kitty-cli==2.1.3 click` (that first run needs the package index; --peer-python
-points at any interpreter that has it; --quick installs nothing, and times ours alone without it). Targets: >= 20,000 events/s, and >= 10x theirs.
+points at any interpreter that has it; --quick installs nothing, and times ours alone without
+it). Targets: >= 20,000 events/s, and >= 10x theirs.
 Nothing timed is asserted; exit 0.
 """
 
