@@ -27,7 +27,7 @@ from pathlib import Path
 
 import harness
 from _data import wp_file, write_project_config
-from harness import PY, cpu_of, hermetic_env, median, precompile, run, scratch_dir
+from harness import PY, cpu_of, hermetic_env, median, precompile, run, scratch_dir, timed
 
 FEATURE = "kitty-specs/039-bench"
 
@@ -71,11 +71,8 @@ def rebase(repo: Path, env: dict[str, str], *, hooks: bool) -> float:
     run(["git", "checkout", "-q", "-b", branch, "side"], cwd=repo, env=env)
     lock = os.open(Path(env["KITTY_HOOKS_HOME"]) / "journal.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)
-    started = time.perf_counter()
-    run(
-        ["git", "rebase", "-q", "main"], cwd=repo, env=env if hooks else {**env, "KITTY_HOOKS": "0"}
-    )
-    elapsed = time.perf_counter() - started
+    rebase = ["git", "rebase", "-q", "main"]
+    elapsed = timed(rebase, cwd=repo, env=env if hooks else {**env, "KITTY_HOOKS": "0"})
     os.close(lock)
     run(["git", "checkout", "-q", "main"], cwd=repo, env=env)
     return elapsed
@@ -96,9 +93,7 @@ def rebase_with_drainer(repo: Path, env: dict[str, str]) -> tuple[float, float]:
     )  # fmt: skip
     marker = Path(env["KITTY_HOOKS_HOME"]) / "journal" / "drainer.pid"
     marker.write_text(marker_line(drainer.pid))
-    started = time.perf_counter()
-    run(["git", "rebase", "-q", "main"], cwd=repo, env=env)
-    elapsed = time.perf_counter() - started
+    elapsed = timed(["git", "rebase", "-q", "main"], cwd=repo, env=env)
     _, status, usage = os.wait4(drainer.pid, 0)
     drainer.returncode = os.waitstatus_to_exitcode(status)
     run(["git", "checkout", "-q", "main"], cwd=repo, env=env)

@@ -41,7 +41,6 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -242,15 +241,8 @@ class Condition:
         self.last_push_hooked = hooks
         self.commit()
         env = self.env if hooks else self.env_off()
-        started = time.perf_counter()
-        done = subprocess.run(
-            ["git", "push", "-q", "origin", "main"],
-            cwd=self.repo,
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-        elapsed = time.perf_counter() - started
+        push = ["git", "push", "-q", "origin", "main"]
+        elapsed, done = harness.timed_run(push, cwd=self.repo, env=env, expect=None)
         if done.returncode != 0 or b"Traceback" in done.stderr:
             sys.exit(f"git push ({self.name}) failed:\n{done.stderr.decode(errors='replace')}")
         settle(self.state)
