@@ -1,4 +1,4 @@
-"""Realistic, valid status-log lines for the benchmarks (shared by bench_diagnose and bench_gate).
+"""What the benchmarks time: realistic status-log lines, WP files, envelopes, credentials.
 
 Lines are written the way spec-kitty writes them: one `json.dumps(event, sort_keys=True)` object
 per line. Work packages move through a plausible lifecycle, several of them interleaved:
@@ -16,11 +16,7 @@ whose time part follows the event's `at`. Generation is seeded, so runs are comp
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -189,50 +185,77 @@ def write_log(path: Path, events: list[dict[str, Any]]) -> None:
         out.writelines(log_line(event) + "\n" for event in events)
 
 
-# --- child processes -------------------------------------------------------------------------
+# --- files of a spec-kitty project ------------------------------------------------------------
 
 
-def hermetic_env(scratch: Path) -> dict[str, str]:
-    """A child environment that reads no user or system git config and writes only to scratch."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("GIT_", "KITTY_HOOKS", "PRE_COMMIT", "SPEC_KITTY"))
-    }
-    home = scratch / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env.update(
-        {
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "KITTY_HOOKS_HOME": str(home / ".spec-kitty" / "kitty-hooks"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Bench Mark",
-            "GIT_AUTHOR_EMAIL": "bench@example.com",
-            "GIT_COMMITTER_NAME": "Bench Mark",
-            "GIT_COMMITTER_EMAIL": "bench@example.com",
-            "LC_ALL": "C.UTF-8",
-        }
+PROJECT_UUID = "63c8d621-4b64-48e2-86fc-56c667068f2f"
+
+
+def write_project_config(repo: Path) -> None:
+    """.kittify/config.yaml: the project a captured move belongs to."""
+    (repo / ".kittify").mkdir(parents=True, exist_ok=True)
+    (repo / ".kittify" / "config.yaml").write_text(
+        f"project:\n  uuid: {PROJECT_UUID}\n  slug: bench\n"
     )
-    return env
 
 
-def run(
-    args: list[str], *, cwd: Path, env: dict[str, str], expect: int | None = 0
-) -> subprocess.CompletedProcess[bytes]:
-    """Run a command, failing loudly (with its output) when it exits other than expected."""
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
-    if expect is not None and done.returncode != expect:
-        sys.exit(
-            f"benchmark setup failed: {' '.join(args)} exited {done.returncode} "
-            f"(expected {expect})\n{done.stdout.decode(errors='replace')[-2000:]}"
-            f"{done.stderr.decode(errors='replace')[-2000:]}"
+def wp_file(number: int, lane: str, *, title: str | None = None, body: str = "") -> str:
+    """A WP file whose frontmatter holds its lane. title: "Work package N" when None, no
+    title line when empty."""
+    if title is None:
+        title = f"Work package {number}"
+    title_line = f"title: {title}\n" if title else ""
+    return f"---\nwork_package_id: WP{number:02d}\n{title_line}lane: {lane}\n---\n{body}"
+
+
+def move_line(index: int, from_lane: str, to_lane: str) -> str:
+    """A spec-kitty 2.x status.events.jsonl line (with its newline) moving WP02 of 039-bench;
+    its event id is a ULID derived from index."""
+    from kitty_hooks.model.events import derive_ulid
+
+    return json.dumps(
+        {
+            "actor": "claude", "at": f"2026-11-20T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00",
+            "event_id": derive_ulid(1_763_632_800_000 + index, "bench-log", str(index)),
+            "evidence": None, "execution_mode": "worktree", "feature_slug": "039-bench",
+            "force": False, "from_lane": from_lane, "policy_metadata": None, "reason": None,
+            "review_ref": None, "to_lane": to_lane, "wp_id": "WP02",
+        },
+        sort_keys=True,
+    ) + "\n"  # fmt: skip
+
+
+def make_envelopes(count: int, *, seed: int) -> list[dict[str, Any]]:
+    """WPStatusChanged envelopes as the capture builds them, from interleaved feature logs."""
+    from kitty_hooks.model.events import (
+        Identity,
+        LaneChange,
+        build_status_envelope,
+        derive_ulid,
+        iso_to_millis,
+    )
+
+    identity = Identity(
+        project_uuid=PROJECT_UUID, project_slug="kitty-bench", node_id="b805cd5cee74"
+    )
+    fields = list(LaneChange._fields)
+    writers = [LogWriter(feature_slug(number), seed=seed + number) for number in range(1, 21)]
+    envelopes: list[dict[str, Any]] = []
+    drawn = 0
+    while len(envelopes) < count:
+        line = writers[drawn % len(writers)].next_event()
+        drawn += 1
+        change = LaneChange(**{name: line[name] for name in fields})
+        envelope = build_status_envelope(
+            change,
+            identity=identity,
+            lamport_clock=0,  # the queue sets it
+            correlation_id=derive_ulid(iso_to_millis(line["at"]), "commit", str(drawn // 3)),
+            timestamp=line["at"],
         )
-    return done
-
-
-def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix=prefix)
+        if envelope is not None:  # in_progress <-> blocked collapses to no event
+            envelopes.append(dict(envelope))
+    return envelopes
 
 
 def write_credentials(
@@ -257,23 +280,3 @@ def write_credentials(
     }
     path.write_text(tomli_w.dumps(document), encoding="utf-8")
     path.chmod(0o600)
-
-
-def precompile() -> None:
-    """Measure what an installed kitty-hooks costs: pip compiles a wheel's modules at install
-    time. Write kitty_hooks' bytecode once, and let children use it (this machine sets
-    PYTHONDONTWRITEBYTECODE=1, which would make every timed child recompile our modules)."""
-    import kitty_hooks
-
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "compileall",
-            "-q",
-            str(Path(kitty_hooks.__file__).resolve().parent),
-        ],
-        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        check=True,
-    )
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)

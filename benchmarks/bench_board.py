@@ -12,17 +12,14 @@ whole processes, in turn; the script prints their medians and the ratio board / 
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+from _data import LogWriter, feature_slug, wp_file, write_log
+from harness import hermetic_env, median, run, scratch_dir, timed
 
-from _data import LogWriter, feature_slug, hermetic_env, run, scratch_dir, write_log
-
-KITTY_HOOKS = [sys.executable, "-m", "kitty_hooks"]
+KITTY_HOOKS = [harness.PY, "-m", "kitty_hooks"]
 
 
 def build(repo: Path, features: int, lines: int, env: dict[str, str]) -> int:
@@ -38,23 +35,20 @@ def build(repo: Path, features: int, lines: int, env: dict[str, str]) -> int:
         for wp in sorted({event["wp_id"] for event in events}):
             path = repo / "kitty-specs" / slug / "tasks" / f"{wp}-work.md"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"---\nwork_package_id: {wp}\nlane: planned\n---\n# {wp}\n")
+            path.write_text(wp_file(int(wp[2:]), "planned", title="", body=f"# {wp}\n"))
     run(["git", "add", "-A"], cwd=repo, env=env)
     run(["git", "commit", "-q", "--no-verify", "-m", "features"], cwd=repo, env=env)
     return total
 
 
-def timed(args: list[str], *, cwd: Path, env: dict[str, str], expect: int) -> float:
-    started = time.perf_counter()
-    run(args, cwd=cwd, env=env, expect=expect)
-    return time.perf_counter() - started
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 features, 3 rounds")
-    options = parser.parse_args()
-    features, lines, rounds = (40, 2_500, 3) if options.quick else (400, 25_000, 7)
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = harness.parser(__doc__)
+    parser.add_argument("--features", type=int, default=400, help="features (400)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (7)")
+    quick = {"features": 40, "rounds": 3}
+    options = harness.parse(parser, argv, quick=quick, help="40 features, 3 rounds")
+    features, rounds = options.features, options.rounds
+    lines = features * 62  # 400 features: ~25,000 lines
     with scratch_dir("bench-board-") as scratch:
         root = Path(scratch)
         env = hermetic_env(root)
@@ -63,16 +57,16 @@ def main() -> None:
         total = build(repo, features, lines, env)
         run([*KITTY_HOOKS, "scan", "HEAD", "-q"], cwd=repo, env=env)
         print(f"repository: {features} features, {total:,} log lines")
-        board_times, diagnose_times = [], []
-        for _ in range(rounds):
-            board_times.append(timed([*KITTY_HOOKS, "board", "-q"], cwd=repo, env=env, expect=0))
-            diagnose_times.append(timed([*KITTY_HOOKS, "diagnose"], cwd=repo, env=env, expect=0))
-    board_median = statistics.median(board_times)
-    diagnose_median = statistics.median(diagnose_times)
-    print(f"board:    median of {rounds}: {board_median * 1000:,.0f} ms")
-    print(f"diagnose: median of {rounds}: {diagnose_median * 1000:,.0f} ms")
-    ratios = [b / d for b, d in zip(board_times, diagnose_times, strict=True)]
-    print(f"board / diagnose: {statistics.median(ratios):.2f}x (pairwise median; goal < 2x)")
+        times: dict[str, list[float]] = {"board": [], "diagnose": []}
+        commands = {"board": [*KITTY_HOOKS, "board", "-q"], "diagnose": [*KITTY_HOOKS, "diagnose"]}
+        for counted, name in harness.interleaved(list(commands), rounds):
+            elapsed = timed(commands[name], cwd=repo, env=env)
+            if counted:
+                times[name].append(elapsed)
+    print(f"board:    median of {rounds}: {median(times['board']) * 1000:,.0f} ms")
+    print(f"diagnose: median of {rounds}: {median(times['diagnose']) * 1000:,.0f} ms")
+    ratios = harness.pairwise(times["board"], times["diagnose"])
+    print(f"board / diagnose: {median(ratios):.2f}x (pairwise median; goal < 2x)")
 
 
 if __name__ == "__main__":

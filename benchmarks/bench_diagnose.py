@@ -1,7 +1,7 @@
 """Benchmark: `kitty-hooks diagnose` on one large, valid status.events.jsonl, against check-jsonschema.
 
     python benchmarks/bench_diagnose.py            # 100,000 events (the target size)
-    python benchmarks/bench_diagnose.py --quick    # 5,000 events, a smoke run of a few seconds
+    python benchmarks/bench_diagnose.py --quick    # 1,000 events, 1 rep: a smoke run
 
 Measures, in one run and on the same generated events:
 
@@ -18,25 +18,21 @@ is asserted; the script prints medians and ratios and exits 0.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import importlib.util
 import json
-import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+from _data import LogWriter, feature_slug, write_log
+from harness import ROOT, hermetic_env, median, run, scratch_dir
 
-from _data import LogWriter, feature_slug, hermetic_env, run, scratch_dir, write_log
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = PROJECT_ROOT / "schemas"
+SCHEMA_DIR = ROOT / "schemas"
 LOG_LINE_SCHEMA = "status-log-line.schema.json"
 # The bundle's own id sits beside the real schemas' ids, so their relative $refs resolve inside it.
 BUNDLE_ID = "https://kitty-hooks.invalid/schemas/status-log-lines.array.schema.json"
@@ -172,29 +168,11 @@ def prove_both_reject(
 
 
 def time_process(args: list[str], *, cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(
-            f"{' '.join(args)} exited {done.returncode}\n"
-            f"{done.stdout.decode(errors='replace')[-1500:]}{done.stderr.decode(errors='replace')[-1500:]}"
-        )
-    return elapsed
+    return harness.timed(args, cwd=cwd, env=env)
 
 
-def time_call(function: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
-def median(samples: list[float]) -> float:
-    return statistics.median(samples)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="log lines (default 100000)")
     parser.add_argument(
         "--reps", type=int, default=5, help="runs of each of our measurements (default 5)"
@@ -212,11 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         help="how check-jsonschema is given the schemas (default bundled, its fastest)",
     )
     parser.add_argument("--skip-check-jsonschema", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="5,000 events, 3 reps: a smoke run")
     parser.add_argument("--seed", type=int, default=2026)
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.events, options.reps, options.cj_reps = 5_000, 3, 1
+    quick = {"events": 1_000, "reps": 1, "cj_reps": 1}
+    options = harness.parse(parser, argv, quick=quick, help="1,000 events, 1 rep")
     have_cj = importlib.util.find_spec("check_jsonschema") is not None
     if not have_cj and not options.skip_check_jsonschema:
         print("check-jsonschema is not installed (pip install check-jsonschema): skipping it\n")
@@ -279,15 +255,23 @@ def main(argv: list[str] | None = None) -> int:
         samples_inproc: list[float] = []
         samples_floor: list[float] = []
         floor = [sys.executable, "-c", JSON_LOADS_LOOP, str(log)]
-        for _ in range(options.reps):
-            samples_cli.append(time_process([*OURS, str(log)], cwd=workdir, env=env))
-            samples_floor.append(time_process(floor, cwd=workdir, env=env))
-            samples_one.append(time_process([*OURS, str(one_log)], cwd=workdir, env=env))
+
+        def in_process() -> float:
             gc.collect()
-            samples_inproc.append(time_call(lambda: diagnose_paths([log], keep_valid=False)))
+            return harness.timed_call(lambda: diagnose_paths([log], keep_valid=False))
+
+        measures: dict[str, tuple[list[float], Callable[[], float]]] = {
+            "cli": (samples_cli, lambda: time_process([*OURS, str(log)], cwd=workdir, env=env)),
+            "floor": (samples_floor, lambda: time_process(floor, cwd=workdir, env=env)),
+            "one": (samples_one, lambda: time_process([*OURS, str(one_log)], cwd=workdir, env=env)),
+            "in-process": (samples_inproc, in_process),
+        }
+        for _, name in harness.interleaved(list(measures), options.reps):
+            samples, measure = measures[name]
+            samples.append(measure())
         rows.append(("kitty-hooks diagnose (CLI, subprocess)", "jsonl", samples_cli, count))
         rows.append(("kitty-hooks diagnose (in-process)", "jsonl", samples_inproc, count))
-        ratios = [ours / bare for ours, bare in zip(samples_cli, samples_floor, strict=True)]
+        ratios = harness.pairwise(samples_cli, samples_floor)
         print(
             f"ours, CLI / a bare json.loads loop over the same lines (whole processes, run in "
             f"turn): median {median(ratios):.2f}x, runs {', '.join(f'{r:.2f}' for r in ratios)} "

@@ -1,7 +1,7 @@
 """Benchmark: a rebase of many move commits, and the background capture that follows it.
 
     python benchmarks/bench_drain.py            # 200 move commits, 3 rounds
-    python benchmarks/bench_drain.py --quick    # 50 move commits, 1 round
+    python benchmarks/bench_drain.py --quick    # 10 move commits, 1 round: a smoke run
 
 A branch of N commits, each moving one WP, is rebased onto main through the installed shims:
 every pick's post-commit shim records it in the journal. Measured side by side:
@@ -18,37 +18,18 @@ starting one), so that its CPU can be read. Nothing timed is asserted; the event
 
 from __future__ import annotations
 
-import argparse
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+from _data import wp_file, write_project_config
+from harness import PY, cpu_of, hermetic_env, median, precompile, run, scratch_dir, timed
 
-from _data import hermetic_env, precompile, run, scratch_dir
-
-PY = sys.executable
 FEATURE = "kitty-specs/039-bench"
-
-
-def wp_file(number: int, lane: str) -> str:
-    return (
-        f"---\nwork_package_id: WP{number:02d}\ntitle: Work package {number}\nlane: {lane}\n---\n"
-    )
-
-
-def cpu_of(args: list[str], *, env: dict[str, str], cwd: Path) -> float:
-    """User + system CPU seconds of a child and everything it waited for."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def setup(scratch: Path, commits: int) -> tuple[Path, dict[str, str]]:
@@ -62,10 +43,7 @@ def setup(scratch: Path, commits: int) -> tuple[Path, dict[str, str]]:
         (repo / FEATURE / "tasks" / f"WP{number:02d}-bench.md").write_text(
             wp_file(number, "planned")
         )
-    (repo / ".kittify").mkdir()
-    (repo / ".kittify" / "config.yaml").write_text(
-        "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: bench\n"
-    )
+    write_project_config(repo)
     run(["git", "add", "-A"], cwd=repo, env=env)
     run(["git", "commit", "-q", "-m", "plan"], cwd=repo, env=env)
     run(["git", "checkout", "-q", "-b", "side"], cwd=repo, env=env)
@@ -93,11 +71,8 @@ def rebase(repo: Path, env: dict[str, str], *, hooks: bool) -> float:
     run(["git", "checkout", "-q", "-b", branch, "side"], cwd=repo, env=env)
     lock = os.open(Path(env["KITTY_HOOKS_HOME"]) / "journal.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)
-    started = time.perf_counter()
-    run(
-        ["git", "rebase", "-q", "main"], cwd=repo, env=env if hooks else {**env, "KITTY_HOOKS": "0"}
-    )
-    elapsed = time.perf_counter() - started
+    rebase = ["git", "rebase", "-q", "main"]
+    elapsed = timed(rebase, cwd=repo, env=env if hooks else {**env, "KITTY_HOOKS": "0"})
     os.close(lock)
     run(["git", "checkout", "-q", "main"], cwd=repo, env=env)
     return elapsed
@@ -118,9 +93,7 @@ def rebase_with_drainer(repo: Path, env: dict[str, str]) -> tuple[float, float]:
     )  # fmt: skip
     marker = Path(env["KITTY_HOOKS_HOME"]) / "journal" / "drainer.pid"
     marker.write_text(marker_line(drainer.pid))
-    started = time.perf_counter()
-    run(["git", "rebase", "-q", "main"], cwd=repo, env=env)
-    elapsed = time.perf_counter() - started
+    elapsed = timed(["git", "rebase", "-q", "main"], cwd=repo, env=env)
     _, status, usage = os.wait4(drainer.pid, 0)
     drainer.returncode = os.waitstatus_to_exitcode(status)
     run(["git", "checkout", "-q", "main"], cwd=repo, env=env)
@@ -153,19 +126,16 @@ def queued(env: dict[str, str]) -> int:
         return queue.stats().total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--commits", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="50 commits, 1 round")
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = harness.parser(__doc__)
+    parser.add_argument("--commits", type=int, default=200, help="move commits rebased (200)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     parser.add_argument(
         "--profile", metavar="FILE", help="write a cProfile of one drain of N entries to FILE"
     )
-    args = parser.parse_args()
-    if args.quick:
-        args.commits, args.rounds = 50, 1
+    args = harness.parse(
+        parser, argv, quick={"commits": 10, "rounds": 1}, help="10 commits, 1 round"
+    )
     precompile()
     from kitty_hooks.capture.journal import marker_line
 
@@ -232,7 +202,7 @@ def main() -> None:
 
             pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
             return
-        med = {name: statistics.median(values) for name, values in rows.items()}
+        med = {name: median(values) for name, values in rows.items()}
         floor = med["python -c pass (CPU)"]
         n = args.commits
         print(f"rebase of {n} move commits, medians of {args.rounds} rounds:")

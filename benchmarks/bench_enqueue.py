@@ -1,7 +1,7 @@
 """Benchmark: queueing events, kitty-hooks' EventQueue against spec-kitty-cli's OfflineQueue.
 
     python benchmarks/bench_enqueue.py            # 20,000 events ours, 2,000 theirs, 5 / 3 runs
-    python benchmarks/bench_enqueue.py --quick    # 5,000 ours, 500 theirs, 3 / 1 runs
+    python benchmarks/bench_enqueue.py --quick    # 2,000 ours, 50 theirs, 1 run: a smoke run
 
 Measures, in one run and on the same generated WPStatusChanged envelopes (fresh queue file for
 each run, medians, events per second):
@@ -17,49 +17,31 @@ spec-kitty-cli conflicts with this project's dependencies, so it runs in a virtu
 its own, in a child process with HOME set to a scratch folder: /tmp/research/venv when it has the
 package, else one made once under ~/.cache/kitty-hooks-bench/ with
 `pip install spec-kitty-cli==2.1.3 click` (that first run needs the package index; --peer-python
-points at any interpreter that has it). Targets: >= 20,000 events/s, and >= 10x theirs.
+points at any interpreter that has it; --quick installs nothing, and times ours alone without
+it). Targets: >= 20,000 events/s, and >= 10x theirs.
 Nothing timed is asserted; exit 0.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import venv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+from _data import make_envelopes
+from harness import median, peer_env, scratch_dir
 
-from _data import LogWriter, feature_slug
-
-from kitty_hooks.model.events import (
-    Identity,
-    LaneChange,
-    build_status_envelope,
-    derive_ulid,
-    iso_to_millis,
-)
 from kitty_hooks.queue.store import EventQueue
 
-PEER_REQUIREMENTS = ("spec-kitty-cli==2.1.3", "click")
-RESEARCH_VENV = Path("/tmp/research/venv")
 TARGET_RATE = 20_000
 TARGET_RATIO = 10.0
-IDENTITY = Identity(
-    project_uuid="63c8d621-4b64-48e2-86fc-56c667068f2f",
-    project_slug="kitty-bench",
-    node_id="b805cd5cee74",
-)
-_CHANGE_FIELDS = list(LaneChange._fields)
 
 # Runs in spec-kitty-cli's venv: argv = events.json, runs, scratch folder. Prints events/s per run.
 _PEER_SCRIPT = """
@@ -84,30 +66,6 @@ print(json.dumps(rates))
 """
 
 
-# --- events ----------------------------------------------------------------------------------
-
-
-def make_envelopes(count: int, *, seed: int) -> list[dict[str, Any]]:
-    """Envelopes as the post-commit hook builds them, from interleaved realistic feature logs."""
-    writers = [LogWriter(feature_slug(number), seed=seed + number) for number in range(1, 21)]
-    envelopes: list[dict[str, Any]] = []
-    drawn = 0
-    while len(envelopes) < count:
-        line = writers[drawn % len(writers)].next_event()
-        drawn += 1
-        change = LaneChange(**{name: line[name] for name in _CHANGE_FIELDS})
-        envelope = build_status_envelope(
-            change,
-            identity=IDENTITY,
-            lamport_clock=0,  # the queue sets it
-            correlation_id=derive_ulid(iso_to_millis(line["at"]), "commit", str(drawn // 3)),
-            timestamp=line["at"],
-        )
-        if envelope is not None:  # in_progress <-> blocked collapses to no event
-            envelopes.append(dict(envelope))
-    return envelopes
-
-
 # --- ours ------------------------------------------------------------------------------------
 
 
@@ -117,9 +75,9 @@ def _timed_runs(runs: int, scratch: Path, tag: str, body: Callable[[Path], int])
     for run in range(runs):
         path = scratch / f"{tag}-{run}" / "queue.db"
         gc.collect()
-        started = time.perf_counter()
-        queued = body(path)
-        rates.append(queued / (time.perf_counter() - started))
+        queued: list[int] = []
+        elapsed = harness.timed_call(lambda: queued.append(body(path)))  # noqa: B023
+        rates.append(queued[0] / elapsed)
     return rates
 
 
@@ -165,57 +123,6 @@ def _expect(queued: int, expected: int, path: Path) -> None:
 # --- theirs ----------------------------------------------------------------------------------
 
 
-def _venv_python(root: Path) -> Path:
-    return root / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _peer_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPEC_KITTY", "PYTHON"))}
-    env["HOME"] = str(home)  # spec-kitty computes ~/.spec-kitty paths at import
-    return env
-
-
-def _has_peer(python: Path, home: Path) -> bool:
-    if not python.exists():
-        return False
-    probe = subprocess.run(
-        [str(python), "-c", "import specify_cli.sync.queue"],
-        env=_peer_env(home),
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-def find_or_make_peer(explicit: str | None, home: Path) -> Path:
-    """An interpreter with spec-kitty-cli 2.1.3: given, the research venv, or a cached new one."""
-    if explicit:
-        python = Path(explicit)
-        if not _has_peer(python, home):
-            sys.exit(
-                f"{python} cannot import specify_cli: pip install {' '.join(PEER_REQUIREMENTS)}"
-            )
-        return python
-    if _has_peer(_venv_python(RESEARCH_VENV), home):
-        return _venv_python(RESEARCH_VENV)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    root = cache / "kitty-hooks-bench" / "spec-kitty-cli-2.1.3"
-    python = _venv_python(root)
-    if _has_peer(python, home):
-        return python
-    print(f"making a venv for spec-kitty-cli at {root} (needs the package index once) ...")
-    venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", *PEER_REQUIREMENTS],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if install.returncode != 0 or not _has_peer(python, home):
-        sys.exit(f"could not install {' '.join(PEER_REQUIREMENTS)} into {root}:\n{install.stderr}")
-    return python
-
-
 def theirs(python: Path, envelopes: list[dict[str, Any]], runs: int, scratch: Path) -> list[float]:
     events = scratch / "peer-events.json"
     events.write_text(json.dumps(envelopes), encoding="utf-8")
@@ -223,7 +130,7 @@ def theirs(python: Path, envelopes: list[dict[str, Any]], runs: int, scratch: Pa
     home.mkdir(exist_ok=True)
     done = subprocess.run(
         [str(python), "-c", _PEER_SCRIPT, str(events), str(runs), str(scratch)],
-        env=_peer_env(home),
+        env=peer_env(dict(os.environ), home),
         capture_output=True,
         text=True,
         check=False,
@@ -237,17 +144,17 @@ def theirs(python: Path, envelopes: list[dict[str, Any]], runs: int, scratch: Pa
 
 
 def _row(label: str, count: int, rates: list[float]) -> float:
-    median = statistics.median(rates)
+    middle = median(rates)
     spread = f"{min(rates):,.0f}-{max(rates):,.0f}" if len(rates) > 1 else ""
     print(
-        f"  {label:<44} {count:>7,} ev  {median:>9,.0f} ev/s  {1e6 / median:>8.1f} us/ev"
+        f"  {label:<44} {count:>7,} ev  {middle:>9,.0f} ev/s  {1e6 / middle:>8.1f} us/ev"
         f"  ({len(rates)} runs {spread})"
     )
-    return median
+    return middle
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--events", type=int, default=20_000, help="events for ours (20000)")
     parser.add_argument("--peer-events", type=int, default=2_000, help="events for theirs (2000)")
     parser.add_argument("--hook-events", type=int, default=500, help="open/enqueue/close (500)")
@@ -255,12 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-reps", type=int, default=3, help="runs of theirs (3)")
     parser.add_argument("--peer-python", help="an interpreter that has spec-kitty-cli 2.1.3")
     parser.add_argument("--skip-peer", action="store_true", help="time ours only")
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--seed", type=int, default=2026)
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.events, options.peer_events, options.hook_events = 5_000, 500, 200
-        options.reps, options.peer_reps = 3, 1
+    quick = {"events": 2_000, "peer_events": 50, "hook_events": 50, "reps": 1, "peer_reps": 1}
+    options = harness.parse(
+        parser, argv, quick=quick, help="2,000 events ours, 50 theirs, 50 hook-like, 1 run"
+    )
 
     started = time.perf_counter()
     envelopes = make_envelopes(max(options.events, options.peer_events), seed=options.seed)
@@ -270,13 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         f" each) in {time.perf_counter() - started:.1f} s; python {sys.version.split()[0]}"
     )
 
-    with tempfile.TemporaryDirectory(prefix="kitty-bench-enqueue-") as scratch_name:
+    with scratch_dir("kitty-bench-enqueue-") as scratch_name:
         scratch = Path(scratch_name)
-        peer_python = None
-        if not options.skip_peer:
-            (scratch / "probe-home").mkdir()
-            peer_python = find_or_make_peer(options.peer_python, scratch / "probe-home")
-            print(f"spec-kitty-cli from {peer_python}")
+        peer_python = harness.peer_for(options, scratch / "probe-home")
         ours = envelopes[: options.events]
         print("\nenqueue throughput, median of runs, a fresh queue file each run:")
         batch = _row(

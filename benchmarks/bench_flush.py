@@ -2,7 +2,7 @@
 and against a ceiling.
 
     python benchmarks/bench_flush.py            # 100,000 events, null server, 5 rounds, ~70 s
-    python benchmarks/bench_flush.py --quick    # 10,000 events, 2 rounds, ~10 s
+    python benchmarks/bench_flush.py --quick    # 2,000 events, 1 round: a smoke run
     python benchmarks/bench_flush.py --servers null,ingest   # also the local ingest server
 
 The same WPStatusChanged envelopes (from _data.LogWriter through events.build_status_envelope,
@@ -43,31 +43,24 @@ Nothing timed is asserted; exit 0.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+from _data import make_envelopes, write_credentials
+from harness import PY, Server, hermetic_env, median, peer_env, precompile, scratch_dir
 
-from _data import hermetic_env, precompile, write_credentials
-from bench_enqueue import find_or_make_peer, make_envelopes
-
-import kitty_hooks
 from kitty_hooks.queue.store import EventQueue
 
-PY = sys.executable
-PACKAGE_DIR = Path(kitty_hooks.__file__).resolve().parent
 TARGET_RATIO = 3.0
 """ours >= this x spec-kitty-cli"""
 TARGET_CEILING = 1.5
@@ -75,28 +68,6 @@ TARGET_CEILING = 1.5
 TARGET_RSS_MB = 60.0
 CLIENTS = ("kitty-hooks", "ceiling", "spec-kitty-cli")
 PEER_TIMEOUT = 600.0
-SERVER_USER, SERVER_PASSWORD = "ada", "secret"
-PEER_QUEUE_EVENT_CALLS = 1000
-
-# Times a command as a whole process and reports its peak RSS: argv = timeout (0: none), result
-# file, command...
-# Started from this small process, the child's ru_maxrss is its own, not the benchmark's.
-_LAUNCHER = """
-import json, resource, subprocess, sys, time
-timeout, out, command = float(sys.argv[1]) or None, sys.argv[2], sys.argv[3:]
-started = time.perf_counter()
-try:
-    done = subprocess.run(command, capture_output=True, timeout=timeout)
-    code, stdout, stderr = done.returncode, done.stdout, done.stderr
-except subprocess.TimeoutExpired as exc:
-    code, stdout, stderr = "timeout", exc.stdout or b"", exc.stderr or b""
-elapsed = time.perf_counter() - started
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-with open(out, "w") as f:
-    json.dump({"seconds": elapsed, "peak_kb": peak_kb, "code": code,
-               "stdout": stdout.decode(errors="replace")[-4000:],
-               "stderr": stderr.decode(errors="replace")[-4000:]}, f)
-"""
 
 # The null server: argv = nothing. Prints its URL, then serves until stdin closes.
 _NULL_SERVER = r"""
@@ -232,69 +203,9 @@ print(json.dumps({"synced": result.synced_count, "duplicates": result.duplicate_
 # --- servers ---------------------------------------------------------------------------------
 
 
-def _no_proxy_open(request: urllib.request.Request | str, timeout: float = 30) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=timeout) as answer:
-        return json.loads(answer.read())
-
-
-class Server:
-    """A server subprocess on a free loopback port: the ingest server or the null server."""
-
-    def __init__(self, kind: str, scratch: Path, env: dict[str, str]) -> None:
-        self.kind = kind
-        if kind == "ingest":
-            command = [PY, "-m", "kitty_hooks", "serve", "--port", "0", "--db"]
-            command += [str(scratch / "server.db"), "--user", f"{SERVER_USER}:{SERVER_PASSWORD}"]
-        else:
-            command = [PY, "-c", _NULL_SERVER]
-        self.log = (scratch / f"{kind}-server.log").open("wb")
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=env,
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline().decode().strip()
-        if "listening on http://" not in first:
-            self.stop()
-            sys.exit(f"the {kind} server did not start: {first!r} (log {self.log.name})")
-        self.url = first.rsplit(" ", 1)[-1]
-        self.tokens = _no_proxy_open(
-            urllib.request.Request(
-                self.url + "/api/v1/token/",
-                data=json.dumps({"username": SERVER_USER, "password": SERVER_PASSWORD}).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-        )
-
-    def total(self) -> int:
-        request = urllib.request.Request(
-            self.url + "/api/v1/events/?limit=0",
-            headers={"Authorization": f"Bearer {self.tokens['access']}"},
-        )
-        return int(_no_proxy_open(request)["total"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
-        self.log.close()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def start_server(kind: str, scratch: Path, env: dict[str, str]) -> Server:
+    """The ingest server, or the null server of this script."""
+    return Server(kind, scratch, env, None if kind == "ingest" else [PY, "-c", _NULL_SERVER])
 
 
 # --- the clients -----------------------------------------------------------------------------
@@ -314,11 +225,7 @@ class Run:
 
 def launch(command: list[str], *, env: dict[str, str], scratch: Path, timeout: float = 0) -> dict:
     """Run command under the launcher: its wall time, peak RSS, exit code and output."""
-    result = scratch / f"launch-{time.monotonic_ns()}.json"
-    subprocess.run([PY, "-c", _LAUNCHER, str(timeout), str(result), *command], env=env, check=True)
-    measured = json.loads(result.read_text())
-    result.unlink()
-    return measured
+    return harness.launch(command, env=env, scratch=scratch, timeout=timeout)
 
 
 def run_ours(template: Path, server: Server, count: int, scratch: Path, env: dict[str, str]) -> Run:
@@ -375,7 +282,7 @@ def run_theirs(
     home.mkdir()
     db = scratch / "peer-queue.db"
     shutil.copyfile(template, db)
-    child = _peer_env(env, home)
+    child = peer_env(env, home)
     child["SPEC_KITTY_ENABLE_SAAS_SYNC"] = "1"
     command = [str(peer), "-c", _PEER_SYNC, str(db), server.url, server.tokens["access"]]
     measured = launch([*command, str(count + 10)], env=child, scratch=scratch, timeout=PEER_TIMEOUT)
@@ -403,7 +310,7 @@ def run_theirs(
     )
 
 
-def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str]) -> dict:
+def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str], runs: int) -> dict:
     """Each client on an empty queue: interpreter start-up and imports, no events."""
     costs = {}
     home = scratch / "empty-home"
@@ -412,24 +319,18 @@ def fixed_cost(peer: Path | None, scratch: Path, env: dict[str, str]) -> dict:
     with EventQueue(state / "queue.db"):
         pass
     child = {**env, "HOME": str(home), "KITTY_HOOKS_HOME": str(state)}
-    costs["kitty-hooks"] = statistics.median(
+    costs["kitty-hooks"] = median(
         launch([PY, "-m", "kitty_hooks", "sync"], env=child, scratch=scratch)["seconds"]
-        for _ in range(3)
+        for _ in range(runs)
     )
     if peer is not None:
         db = scratch / "empty-peer.db"
-        child = {**_peer_env(env, home), "SPEC_KITTY_ENABLE_SAAS_SYNC": "1"}
+        child = {**peer_env(env, home), "SPEC_KITTY_ENABLE_SAAS_SYNC": "1"}
         command = [str(peer), "-c", _PEER_SYNC, str(db), "http://127.0.0.1:9", "x", "10"]
-        costs["spec-kitty-cli"] = statistics.median(
-            launch(command, env=child, scratch=scratch)["seconds"] for _ in range(3)
+        costs["spec-kitty-cli"] = median(
+            launch(command, env=child, scratch=scratch)["seconds"] for _ in range(runs)
         )
     return costs
-
-
-def _peer_env(env: dict[str, str], home: Path) -> dict[str, str]:
-    child = {k: v for k, v in env.items() if not k.startswith(("SPEC_KITTY", "PYTHON"))}
-    child["HOME"] = str(home)  # spec-kitty computes ~/.spec-kitty paths at import
-    return child
 
 
 # --- set-up ----------------------------------------------------------------------------------
@@ -448,15 +349,17 @@ def build_ours(envelopes: list[dict[str, Any]], path: Path) -> list[dict[str, An
     return stored
 
 
-def build_theirs(peer: Path, envelopes: list[dict[str, Any]], db: Path, scratch: Path) -> None:
+def build_theirs(
+    peer: Path, envelopes: list[dict[str, Any]], db: Path, scratch: Path, calls: int
+) -> None:
     events = scratch / "peer-events.json"
     events.write_text(json.dumps(envelopes), encoding="utf-8")
     home = scratch / "peer-build-home"
     home.mkdir()
-    via = str(min(PEER_QUEUE_EVENT_CALLS, len(envelopes)))
+    via = str(min(calls, len(envelopes)))
     done = subprocess.run(
         [str(peer), "-c", _PEER_QUEUE, str(events), str(db), via],
-        env=_peer_env(dict(os.environ), home),
+        env=peer_env(dict(os.environ), home),
         capture_output=True,
         text=True,
         check=False,
@@ -480,7 +383,7 @@ def report(runs: list[Run], count: int) -> None:
             mine = [r for r in runs if r.client == client and r.server == server]
             if not mine:
                 continue
-            seconds = statistics.median(r.seconds for r in mine)
+            seconds = median(r.seconds for r in mine)
             medians[client, server] = seconds
             complete = all(r.delivered == count and r.left_in_queue == 0 for r in mine)
             delivered = (
@@ -489,7 +392,7 @@ def report(runs: list[Run], count: int) -> None:
                 else "INCOMPLETE: "
                 + ", ".join(f"{r.delivered:,}/{r.left_in_queue:,}" for r in mine)
             )
-            spread = f"({min(r.seconds for r in mine):.2f}-{max(r.seconds for r in mine):.2f})"
+            spread = harness.spread((r.seconds for r in mine), scale=1, digits=2)
             print(
                 f"{client:<15} {server:<7} {len(mine):>4} {seconds:>9.2f} {count / seconds:>10,.0f}"
                 f" {max(r.peak_mb for r in mine):>6.0f} MB  {delivered} {spread}"
@@ -497,8 +400,8 @@ def report(runs: list[Run], count: int) -> None:
             inside = [r.in_process for r in mine if r.in_process is not None]
             if inside:
                 print(
-                    f"{'':<29}sync_all_queued_events() alone: {statistics.median(inside):.2f} s,"
-                    f" {count / statistics.median(inside):,.0f} events/s"
+                    f"{'':<29}sync_all_queued_events() alone: {median(inside):.2f} s,"
+                    f" {count / median(inside):,.0f} events/s"
                 )
             for note in dict.fromkeys(r.note for r in mine if r.note):
                 print(f"{'':<29}note: {note}")
@@ -528,11 +431,10 @@ def report(runs: list[Run], count: int) -> None:
     print(f"kitty-hooks peak RSS {peak:.0f} MB (target < {TARGET_RSS_MB:.0f} MB: {verdict})")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events to flush (100000)")
     parser.add_argument("--rounds", type=int, default=5, help="runs of each client (5)")
-    parser.add_argument("--quick", action="store_true", help="10,000 events, 2 rounds")
     parser.add_argument("--skip-peer", action="store_true", help="no spec-kitty-cli runs")
     parser.add_argument("--skip-ceiling", action="store_true", help="no ceiling runs")
     parser.add_argument(
@@ -540,9 +442,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--peer-python", help="an interpreter that has spec-kitty-cli 2.1.3")
     parser.add_argument("--seed", type=int, default=2026)
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.events, options.rounds = 10_000, 2
+    parser.add_argument(
+        "--queue-event-calls",
+        type=int,
+        default=1000,
+        help="events queued for spec-kitty-cli through its own queue_event (1000)",
+    )
+    quick = {"events": 2_000, "rounds": 1, "queue_event_calls": 100}
+    options = harness.parse(parser, argv, quick=quick, help="2,000 events, 1 round")
     servers = [s for s in options.servers.split(",") if s]
     if not set(servers) <= {"ingest", "null"} or not servers:
         parser.error("--servers takes ingest, null or both")
@@ -555,23 +462,19 @@ def main(argv: list[str] | None = None) -> int:
         f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; kitty_hooks precompiled, "
         "PYTHONDONTWRITEBYTECODE unset in every child"
     )
-    with tempfile.TemporaryDirectory(prefix="kitty-bench-flush-") as scratch_name:
+    with scratch_dir("kitty-bench-flush-") as scratch_name:
         scratch = Path(scratch_name)
         env = hermetic_env(scratch / "base")
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        peer = None
-        if not options.skip_peer:
-            (scratch / "probe-home").mkdir()
-            peer = find_or_make_peer(options.peer_python, scratch / "probe-home")
-            print(f"spec-kitty-cli 2.1.3 from {peer}")
+        peer = harness.peer_for(options, scratch / "probe-home")
         ours_template = scratch / "ours-template.db"
         stored = build_ours(envelopes, ours_template)
         del envelopes
         peer_template = scratch / "peer-template.db"
         if peer is not None:
-            build_theirs(peer, stored, peer_template, scratch)
+            build_theirs(peer, stored, peer_template, scratch, options.queue_event_calls)
             print(
-                f"queued for spec-kitty-cli: {min(PEER_QUEUE_EVENT_CALLS, len(stored)):,} through"
+                f"queued for spec-kitty-cli: {min(options.queue_event_calls, len(stored)):,} through"
                 " queue_event, the rest as the same rows in one transaction (untimed)"
             )
         count = len(stored)
@@ -587,13 +490,12 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[Run] = []
         for round_number in range(options.rounds):
             # A rotating order: no client always runs first (or after the same one).
-            shift = round_number % len(clients)
-            order = clients[shift:] + clients[:shift]
+            order = harness.rotated(clients, round_number)
             for server_kind in servers:
                 for client in order:
                     work = scratch / f"run-{len(runs)}"
                     work.mkdir()
-                    with Server(server_kind, work, env) as server:
+                    with start_server(server_kind, work, env) as server:
                         if client == "kitty-hooks":
                             run = run_ours(ours_template, server, count, work, env)
                         elif client == "ceiling":
@@ -608,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"  delivered {run.delivered:,}, left {run.left_in_queue:,}"
                     )
                     shutil.rmtree(work, ignore_errors=True)
-        costs = fixed_cost(peer, scratch, env)
+        costs = fixed_cost(peer, scratch, env, 1 if options.quick else 3)
 
     report(runs, count)
     print(

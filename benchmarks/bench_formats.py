@@ -1,7 +1,7 @@
 """Benchmark: `kitty-hooks diagnose` over a repository shaped like a real spec-kitty 3.x one.
 
     python benchmarks/bench_formats.py            # 400 features, 2,500 WP files, 25,000 lines
-    python benchmarks/bench_formats.py --quick    # a tenth of that, a smoke run
+    python benchmarks/bench_formats.py --quick    # a fortieth of that, 1 round: a smoke run
 
 The generated tree holds every kind of line spec-kitty writes into status.events.jsonl: 2.x
 transitions (feature_slug), 3.x transitions (mission_slug, mission_id, structured actors,
@@ -24,19 +24,16 @@ line (exit 1). Nothing is asserted on time; the script prints figures and exits 
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import statistics
-import subprocess
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _data import ACTORS, REVIEWERS, START, hermetic_env, precompile, run, scratch_dir
+import harness
+from _data import ACTORS, REVIEWERS, START
+from harness import hermetic_env, median, precompile, run, scratch_dir
 from ulid import ULID
 
 LANE_PATH = ("planned", "claimed", "in_progress", "for_review", "in_review", "approved", "done")
@@ -242,20 +239,13 @@ for log in Path(sys.argv[1]).glob("kitty-specs/*/status.events.jsonl"):
 """
 
 
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
-    )
-    return time.perf_counter() - start
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--runs", type=int, default=7)
-    options = parser.parse_args(argv)
-    scale = 10 if options.quick else 1
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="timed rounds (7)")
+    parser.add_argument("--scale", type=int, default=1, help="build 1/SCALE of the tree (1)")
+    quick = {"runs": 1, "scale": 40}
+    options = harness.parse(parser, argv, quick=quick, help="a fortieth of the tree, 1 round")
+    scale = options.scale
     precompile()
     with scratch_dir("kitty-bench-formats-") as tmp:
         scratch = Path(tmp)
@@ -278,19 +268,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(lines):,} log lines; valid tree: exit 0 ({ok.stdout.decode().strip().splitlines()[-1]})"
         )
         print(f"invalid tree: exit 1, {reported:,} of {bad:,} malformed lines reported")
-        commands = {
-            "diagnose, all valid": [*diagnose, str(valid)],
-            "diagnose, all invalid": [*diagnose, str(broken)],
-            "json.loads loop": [sys.executable, "-c", JSON_FLOOR, str(valid)],
-            "python -c pass": [sys.executable, "-c", "pass"],
+        commands = {  # each with the exit it must give
+            "diagnose, all valid": ([*diagnose, str(valid)], 0),
+            "diagnose, all invalid": ([*diagnose, str(broken)], 1),
+            "json.loads loop": ([sys.executable, "-c", JSON_FLOOR, str(valid)], 0),
+            "python -c pass": ([sys.executable, "-c", "pass"], 0),
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for args in commands.values():  # warm-up
-            timed(args, scratch, env)
-        for _ in range(options.runs):
-            for name, args in commands.items():
-                samples[name].append(timed(args, scratch, env))
-        medians = {name: statistics.median(values) for name, values in samples.items()}
+        for counted, name in harness.interleaved(list(commands), options.runs, warmup=1):
+            args, code = commands[name]
+            elapsed = harness.timed(args, cwd=scratch, env=env, expect=code, output=False)
+            if counted:
+                samples[name].append(elapsed)
+        medians = {name: median(values) for name, values in samples.items()}
         print(f"\nmedians of {options.runs} interleaved runs (whole processes):")
         for name, value in medians.items():
             print(f"  {name:24} {value * 1000:8.0f} ms")

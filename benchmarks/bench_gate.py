@@ -1,7 +1,7 @@
 """Benchmark: the pre-commit gate on a real git repository, and how it scales with log size.
 
     python benchmarks/bench_gate.py             # 50 features x 100 / 1,000 / 10,000 lines a log
-    python benchmarks/bench_gate.py --quick     # 10 features x 100 / 1,000 lines, 5 runs
+    python benchmarks/bench_gate.py --quick     # 5 features x 100 / 1,000 lines, 2 runs: a smoke run
 
 For each log size, a fresh repository gets one status.events.jsonl per feature
 (kitty-specs/<NNN-feature>/status.events.jsonl), committed; then ONE valid line is appended to one
@@ -19,26 +19,16 @@ valid one (exit 0), checking only the appended line. Nothing timed is asserted; 
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness
+from _data import LogWriter, feature_slug, log_line, write_log
+from harness import PY, hermetic_env, median, run, scratch_dir, timed
 
-from _data import (
-    LogWriter,
-    feature_slug,
-    hermetic_env,
-    log_line,
-    run,
-    scratch_dir,
-    write_log,
-)
-
-PY = sys.executable
 COMMANDS = {
     "floor": [PY, "-c", "pass"],
     "pre-commit": [PY, "-m", "kitty_hooks", "diagnose", "--staged"],  # + the staged path
@@ -97,15 +87,6 @@ def prove_gate(
     return [COMMANDS["pre-commit"][-1], relative], summary
 
 
-def time_once(args: list[str], *, cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args)} exited {done.returncode}: {done.stderr.decode()[-1500:]}")
-    return elapsed
-
-
 def measure(
     repo: Path, relative: str, *, reps: int, warmup: int, env: dict[str, str]
 ) -> dict[str, list[float]]:
@@ -115,14 +96,10 @@ def measure(
         "git hook": COMMANDS["git hook"],
     }
     samples: dict[str, list[float]] = {name: [] for name in argv}
-    names = list(argv)
-    for rep in range(warmup + reps):
-        # Rotate the order so that no command always runs right after another.
-        order = names[rep % len(names) :] + names[: rep % len(names)]
-        for name in order:
-            elapsed = time_once(argv[name], cwd=repo, env=env)
-            if rep >= warmup:
-                samples[name].append(elapsed)
+    for counted, name in harness.interleaved(list(argv), reps, warmup):
+        elapsed = timed(argv[name], cwd=repo, env=env)
+        if counted:
+            samples[name].append(elapsed)
     return samples
 
 
@@ -130,8 +107,8 @@ def git_size_mb(repo: Path) -> float:
     return sum(p.stat().st_size for p in (repo / ".git").rglob("*") if p.is_file()) / 1e6
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--features", type=int, default=50, help="features (logs) per repository")
     parser.add_argument(
         "--sizes",
@@ -141,11 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reps", type=int, default=15, help="timed runs of each command")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs first")
-    parser.add_argument("--quick", action="store_true", help="10 features x 100,1000; 5 runs")
     parser.add_argument("--seed", type=int, default=2026)
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.features, options.sizes, options.reps, options.warmup = 10, [100, 1_000], 5, 1
+    quick = {"features": 5, "sizes": [100, 1_000], "reps": 2, "warmup": 0}
+    options = harness.parse(parser, argv, quick=quick, help="5 features x 100,1000; 2 runs")
     sizes = sorted(options.sizes)
 
     print(
@@ -196,7 +171,7 @@ def print_table(
     print("-" * len(header))
     medians: dict[str, list[float]] = {"floor": [], "pre-commit": [], "git hook": []}
     for lines, samples, log_mb, _, _ in results:
-        med = {name: statistics.median(values) for name, values in samples.items()}
+        med = {name: median(values) for name, values in samples.items()}
         for name in medians:
             medians[name].append(med[name])
         print(

@@ -1,7 +1,7 @@
 """Benchmark: what comparing the queue with spec-kitty's own sync costs a flush.
 
     python benchmarks/bench_handoff.py            # 20,000 queued moves, stores of 20,000 rows
-    python benchmarks/bench_handoff.py --quick    # 2,000 and 2,000
+    python benchmarks/bench_handoff.py --quick    # 1,000 and 1,000, 2 rounds: a smoke run
 
 Each flush first leaves to spec-kitty the moves its own sync sends (kitty_hooks/deliver/
 spec_kitty_sync.py). Timed in one process, side by side, round after round (medians):
@@ -22,24 +22,24 @@ Printed: each median and its ratio to read. Nothing is asserted; exit 0.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
 import shutil
 import sqlite3
-import statistics
-import tempfile
-import time
+import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bench_enqueue import make_envelopes
+import harness
+from _data import make_envelopes
+from harness import ROOT, median, scratch_dir
 
 from kitty_hooks.deliver import spec_kitty_sync
 from kitty_hooks.queue.store import EventQueue
 
-RECORDED = Path(__file__).resolve().parents[1] / "tests" / "upstream" / "sync"
+RECORDED = ROOT / "tests" / "upstream" / "sync"
 
 
 def build_stores(home: Path, project_uuid: str, rows: int, *, when: str) -> None:
@@ -115,16 +115,14 @@ def read_everything(queue: EventQueue) -> int:
         after = page.ids[-1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.events, args.rows, args.rounds = 2_000, 2_000, 3
-    with tempfile.TemporaryDirectory(prefix="bench-handoff-") as temp:
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = harness.parser(__doc__)
+    parser.add_argument("--events", type=int, default=20_000, help="queued moves (20000)")
+    parser.add_argument("--rows", type=int, default=20_000, help="rows of each store (20000)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (7)")
+    quick = {"events": 1_000, "rows": 1_000, "rounds": 2}
+    args = harness.parse(parser, argv, quick=quick, help="1,000 moves, 1,000 rows, 2 rounds")
+    with scratch_dir("bench-handoff-") as temp:
         root = Path(temp)
         homes = {name: root / name for name in ("read", "none", "old", "recent")}
         for home in homes.values():
@@ -139,17 +137,19 @@ def main() -> None:
             queue.enqueue(envelopes)
         times: dict[str, list[float]] = {name: [] for name in homes}
         with EventQueue(queue_path) as queue:
-            for _ in range(args.rounds):
-                for name, home in homes.items():
-                    os.environ["HOME"] = str(home)
-                    started = time.perf_counter()
-                    if name == "read":
-                        read_everything(queue)
-                    else:
-                        handoff = spec_kitty_sync.hand_over(queue, retry_limit=5)
-                        assert not handoff.event_ids
-                    times[name].append(time.perf_counter() - started)
-        medians = {name: statistics.median(values) for name, values in times.items()}
+
+            def hand_over() -> None:
+                handoff = spec_kitty_sync.hand_over(queue, retry_limit=5)
+                if handoff.event_ids:
+                    sys.exit(f"hand_over left {len(handoff.event_ids)} moves to spec-kitty")
+
+            for _, name in harness.interleaved(list(homes), args.rounds):
+                os.environ["HOME"] = str(homes[name])
+                if name == "read":
+                    times[name].append(harness.timed_call(lambda: read_everything(queue)))
+                else:
+                    times[name].append(harness.timed_call(hand_over))
+        medians = {name: median(values) for name, values in times.items()}
     print(f"{args.events:,} queued moves; spec-kitty stores of {args.rows:,} rows each")
     for name, value in medians.items():
         print(f"  {name:7} {value * 1000:9.1f} ms  {value / medians['read']:7.3f}x read")

@@ -1,7 +1,7 @@
 """Benchmark: the post-commit hook, a 1,000-WP commit, and `kitty-hooks scan` over a long history.
 
     python benchmarks/bench_post_commit.py            # 25 runs, 1,000 WPs, 5,000 commits
-    python benchmarks/bench_post_commit.py --quick    # 7 runs, 200 WPs, 1,000 commits
+    python benchmarks/bench_post_commit.py --quick    # 3 runs, 100 WPs, 300 commits: a smoke run
 
 1. The whole post-commit hook process, as the installed shim runs it, for a commit that moves one
    WP (a new event each run) by a frontmatter edit (1.x, or by hand) and by a spec-kitty 2.x
@@ -17,53 +17,23 @@ Nothing timed is asserted; exit 0. Each run checks the events really reached the
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import subprocess
 import sys
-import time
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data
+import harness
+from _data import move_line, write_project_config
+from harness import PY, hermetic_env, median, precompile, run, scratch_dir
 
-from _data import hermetic_env, precompile, run, scratch_dir
-
-PY = sys.executable
+timed = partial(harness.timed, quiet=True)
+wp_file = partial(_data.wp_file, body="# body\n")
 HOOK = [PY, "-m", "kitty_hooks", "hook", "post-commit"]
 FLOOR = [PY, "-c", "pass"]
 FEATURE = "kitty-specs/039-bench"
 LANES = ("planned", "claimed", "in_progress", "for_review")
-
-
-def wp_file(number: int, lane: str) -> str:
-    return f"---\nwork_package_id: WP{number:02d}\ntitle: Work package {number}\nlane: {lane}\n---\n# body\n"
-
-
-def log_line(index: int, from_lane: str, to_lane: str) -> str:
-    """A status.events.jsonl line as spec-kitty 2.x writes it (its own ULID event id)."""
-    import json
-
-    from kitty_hooks.model.events import derive_ulid
-
-    return json.dumps(
-        {
-            "actor": "claude", "at": f"2026-11-20T10:{index // 60 % 60:02d}:{index % 60:02d}+00:00",
-            "event_id": derive_ulid(1_763_632_800_000 + index, "bench-log", str(index)),
-            "evidence": None, "execution_mode": "worktree", "feature_slug": "039-bench",
-            "force": False, "from_lane": from_lane, "policy_metadata": None, "reason": None,
-            "review_ref": None, "to_lane": to_lane, "wp_id": "WP02",
-        },
-        sort_keys=True,
-    ) + "\n"  # fmt: skip
-
-
-def timed(args: list[str], *, cwd: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0 or done.stderr:
-        sys.exit(f"{' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
-    return elapsed
 
 
 def queued(env: dict[str, str]) -> int:
@@ -90,10 +60,7 @@ def bench_one_move(scratch: Path, runs: int) -> dict[str, list[float]]:
     (repo / FEATURE / "tasks").mkdir(parents=True)
     (repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file(1, "planned"))
     (repo / FEATURE / "tasks" / "WP02-bench.md").write_text(wp_file(2, "planned"))
-    (repo / ".kittify").mkdir()
-    (repo / ".kittify" / "config.yaml").write_text(
-        "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: bench\n"
-    )
+    write_project_config(repo)
     commit(repo, env, "start", 1_700_000_000)
     times: dict[str, list[float]] = {
         "python -c pass": [],
@@ -112,7 +79,7 @@ def bench_one_move(scratch: Path, runs: int) -> dict[str, list[float]]:
         times["hook, one WP moved (frontmatter)"].append(timed(HOOK, cwd=repo, env=env))
         # spec-kitty 2.x: the log line and the frontmatter of WP02 in one commit
         lane2 = LANES[(index + 1) % len(LANES)]
-        log_text += log_line(index, LANES[index % len(LANES)], lane2)
+        log_text += move_line(index, LANES[index % len(LANES)], lane2)
         log.write_text(log_text)
         (repo / FEATURE / "tasks" / "WP02-bench.md").write_text(wp_file(2, lane2))
         commit(repo, env, f"WP02 to {lane2}", 1_700_000_130 + index * 90)
@@ -179,26 +146,22 @@ def bench_scan(scratch: Path, commits: int) -> tuple[float, int]:
     return elapsed, queued(env)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=25)
-    parser.add_argument("--wps", type=int, default=1000)
-    parser.add_argument("--commits", type=int, default=5000)
-    parser.add_argument("--quick", action="store_true", help="7 runs, 200 WPs, 1,000 commits")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs, args.wps, args.commits = 7, 200, 1000
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = harness.parser(__doc__)
+    parser.add_argument("--runs", type=int, default=25, help="timed runs (25)")
+    parser.add_argument("--wps", type=int, default=1000, help="WPs moved by one commit (1000)")
+    parser.add_argument("--commits", type=int, default=5000, help="commits scanned (5000)")
+    quick = {"runs": 3, "wps": 100, "commits": 300}
+    args = harness.parse(parser, argv, quick=quick, help="3 runs, 100 WPs, 300 commits")
     precompile()
     with scratch_dir("kitty-bench-post-commit-") as scratch_name:
         scratch = Path(scratch_name)
         times = bench_one_move(scratch, args.runs)
-        floor = statistics.median(times["python -c pass"])
+        floor = median(times["python -c pass"])
         print(f"post-commit hook process, median of {args.runs} runs (interleaved):")
         for name, values in times.items():
-            median = statistics.median(values)
-            print(f"  {name:<36} {median * 1000:7.1f} ms   {median / floor:5.2f}x python -c pass")
+            middle = median(values)
+            print(f"  {name:<36} {middle * 1000:7.1f} ms   {middle / floor:5.2f}x python -c pass")
         elapsed, count = bench_many_wps(scratch, args.wps)
         print(
             f"one commit moving {args.wps:,} WPs: hook {elapsed * 1000:.0f} ms, {count:,} events queued"

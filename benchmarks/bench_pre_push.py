@@ -1,7 +1,7 @@
 """Benchmark: the pre-push hook, with the server up, down and slow; and a real `git push`.
 
     python benchmarks/bench_pre_push.py            # 20 runs a row, 10 pushes each, ~65 s
-    python benchmarks/bench_pre_push.py --quick    # 5 runs, 3 pushes, ~30 s
+    python benchmarks/bench_pre_push.py --quick    # 2 runs, 1 push: a smoke run
 
 For each server condition, with a few events queued before every run (untimed):
 
@@ -37,54 +37,31 @@ Nothing timed is asserted; exit 0.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import signal
 import socket
-import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data
+import harness
+from _data import make_envelopes, write_credentials, write_project_config
+from harness import PY, hermetic_env, median, precompile, run, scratch_dir
 
-from _data import hermetic_env, precompile, run, scratch_dir, write_credentials
-from bench_enqueue import make_envelopes
-
-import kitty_hooks
 from kitty_hooks.queue.store import EventQueue
 
-PY = sys.executable
-PACKAGE_DIR = Path(kitty_hooks.__file__).resolve().parent
 TARGET_MS = 50.0
 SLOW_SECONDS = 30.0
 EVENTS_PER_RUN = 3
 ZERO = "0" * 40
 ROWS = ("floor", "hook", "shim")
-
-# Times one command with stdin: argv = result file, stdin file, command... Exits right after it.
-# It stands in for git: it names itself "git-push" (prctl PR_SET_NAME) because the worker waits
-# for the nearest ancestor called git or git-* to exit, as it waits for git after a real push.
-_LAUNCHER = """
-import ctypes, json, subprocess, sys, time
-ctypes.CDLL(None).prctl(15, b"git-push", 0, 0, 0)
-out, stdin, command = sys.argv[1], sys.argv[2], sys.argv[3:]
-with open(stdin, "rb") as source:
-    started = time.perf_counter()
-    done = subprocess.run(command, stdin=source, capture_output=True)
-    elapsed = time.perf_counter() - started
-with open(out, "w") as f:
-    json.dump({"seconds": elapsed, "code": done.returncode,
-               "stderr": done.stderr.decode(errors="replace")[-2000:]}, f)
-"""
-
 
 # --- servers ---------------------------------------------------------------------------------
 
@@ -122,68 +99,6 @@ class SlowServer:
         self.server.server_close()
 
 
-class IngestServer:
-    """`python -m kitty_hooks serve` on a free port with its own database."""
-
-    def __init__(self, scratch: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "kitty_hooks",
-                "serve",
-                "--port",
-                "0",
-                "--db",
-                str(scratch / "server.db"),
-                "--user",
-                "ada:secret",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline().decode().strip()
-        if "listening on http://" not in first:
-            self.stop()
-            sys.exit(f"the ingest server did not start: {first!r}")
-        self.url = first.rsplit(" ", 1)[-1]
-        self.tokens = self._call(
-            "/api/v1/token/", {"username": "ada", "password": "secret"}, method="POST"
-        )
-
-    def _call(self, path: str, body: Any = None, *, method: str = "GET") -> Any:
-        import urllib.request
-
-        headers = {"Content-Type": "application/json"}
-        if method == "GET":
-            headers["Authorization"] = f"Bearer {self.tokens['access']}"
-        request = urllib.request.Request(
-            self.url + path,
-            data=None if body is None else json.dumps(body).encode(),
-            headers=headers,
-            method=method,
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(request, timeout=30) as answer:
-            return json.loads(answer.read())
-
-    def total(self) -> int:
-        return int(self._call("/api/v1/events/?limit=0")["total"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
 def closed_port_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -192,22 +107,7 @@ def closed_port_url() -> str:
 
 def workers(state: Path) -> list[int]:
     """Live `python -m kitty_hooks.deliver.worker` processes whose KITTY_HOOKS_HOME is state."""
-    marker = f"KITTY_HOOKS_HOME={state}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = Path(entry.path, "cmdline").read_bytes()
-            if b"kitty_hooks.deliver.worker" not in cmdline:
-                continue
-            if marker in Path(entry.path, "environ").read_bytes().split(b"\0"):
-                stat = Path(entry.path, "stat").read_text()
-                if stat[stat.rindex(")") + 2] != "Z":
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    return harness.processes(state, "kitty_hooks.deliver.worker")
 
 
 def _cpu_ticks(pid: int) -> int | None:
@@ -268,12 +168,6 @@ def worker_outcomes(state: Path) -> Counter[str]:
 # --- one condition ---------------------------------------------------------------------------
 
 
-def wp_file(number: int) -> str:
-    return (
-        f"---\nwork_package_id: WP{number:02d}\ntitle: Work package {number}\nlane: planned\n---\n"
-    )
-
-
 class Condition:
     def __init__(self, name: str, scratch: Path, url: str, tokens: dict[str, Any]) -> None:
         self.name = name
@@ -292,17 +186,13 @@ class Condition:
         stdin = scratch / "refs.txt"
         stdin.write_text(f"refs/heads/main {'1' * 40} refs/heads/main {ZERO}\n")
         self.stdin = stdin
-        self.results = scratch / "result.json"
 
     def set_up_repo(self) -> None:
         env = self.env
         run(["git", "init", "-q", "--bare", str(self.remote)], cwd=self.scratch, env=env)
         self.repo.mkdir()
         run(["git", "init", "-q", "-b", "main"], cwd=self.repo, env=env)
-        (self.repo / ".kittify").mkdir()
-        (self.repo / ".kittify" / "config.yaml").write_text(
-            "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: bench\n"
-        )
+        write_project_config(self.repo)
         (self.repo / "kitty-specs" / "039-bench" / "tasks").mkdir(parents=True)
         run(["git", "remote", "add", "origin", str(self.remote)], cwd=self.repo, env=env)
         run([PY, "-m", "kitty_hooks", "install"], cwd=self.repo, env=env)
@@ -316,7 +206,7 @@ class Condition:
     def commit(self) -> None:
         self.commits += 1
         path = self.repo / "kitty-specs" / "039-bench" / "tasks" / f"WP{self.commits:02d}-x.md"
-        path.write_text(wp_file(self.commits))
+        path.write_text(_data.wp_file(self.commits, "planned"))
         run(["git", "add", "-A"], cwd=self.repo, env=self.env)
         run(
             ["git", "commit", "-q", "-m", f"WP{self.commits:02d} planned"],
@@ -338,9 +228,10 @@ class Condition:
     def time_row(self, row: str) -> float:
         if row != "floor":
             self.queue_a_few()
-        command = [PY, "-c", _LAUNCHER, str(self.results), str(self.stdin), *self.command(row)]
-        subprocess.run(command, cwd=self.repo, env=self.env, check=True)
-        measured = json.loads(self.results.read_text())
+        measured = harness.launch(
+            self.command(row), env=self.env, scratch=self.scratch, cwd=self.repo,
+            stdin=self.stdin, name="git-push",
+        )  # fmt: skip
         if measured["code"] != 0 or measured["stderr"]:
             sys.exit(f"{row} ({self.name}) failed: exit {measured['code']}\n{measured['stderr']}")
         settle(self.state)
@@ -350,15 +241,8 @@ class Condition:
         self.last_push_hooked = hooks
         self.commit()
         env = self.env if hooks else self.env_off()
-        started = time.perf_counter()
-        done = subprocess.run(
-            ["git", "push", "-q", "origin", "main"],
-            cwd=self.repo,
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-        elapsed = time.perf_counter() - started
+        push = ["git", "push", "-q", "origin", "main"]
+        elapsed, done = harness.timed_run(push, cwd=self.repo, env=env, expect=None)
         if done.returncode != 0 or b"Traceback" in done.stderr:
             sys.exit(f"git push ({self.name}) failed:\n{done.stderr.decode(errors='replace')}")
         settle(self.state)
@@ -370,17 +254,13 @@ def bench_condition(
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {row: [] for row in ROWS}
     times["push, hooks"], times["push, KITTY_HOOKS=0"] = [], []
-    for index in range(warmup + runs):
-        order = ROWS[index % 3 :] + ROWS[: index % 3]
-        for row in order:
-            seconds = condition.time_row(row)
-            if index >= warmup:
-                times[row].append(seconds)
-    for index in range(pushes):
-        order = (True, False) if index % 2 == 0 else (False, True)
-        for hooks in order:
-            seconds = condition.time_push(hooks)
-            times["push, hooks" if hooks else "push, KITTY_HOOKS=0"].append(seconds)
+    for counted, row in harness.interleaved(ROWS, runs, warmup):
+        seconds = condition.time_row(row)
+        if counted:
+            times[row].append(seconds)
+    for _, hooks in harness.interleaved((True, False), pushes):
+        seconds = condition.time_push(hooks)
+        times["push, hooks" if hooks else "push, KITTY_HOOKS=0"].append(seconds)
     return times
 
 
@@ -388,7 +268,7 @@ def bench_condition(
 
 
 def _ms(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1000:7.1f}"
+    return f"{median(values) * 1000:7.1f}"
 
 
 def report(results: dict[str, dict[str, list[float]]], notes: dict[str, str]) -> None:
@@ -400,18 +280,14 @@ def report(results: dict[str, dict[str, list[float]]], notes: dict[str, str]) ->
         cells = []
         for row in (*ROWS, "push, hooks", "push, KITTY_HOOKS=0"):
             values = times[row]
-            spread = f"({min(values) * 1000:.0f}-{max(values) * 1000:.0f})"
-            cells.append(f"{_ms(values)} {spread:>10}")
-        above = (statistics.median(times["hook"]) - statistics.median(times["floor"])) * 1000
+            cells.append(f"{_ms(values)} {harness.spread(values, digits=0):>10}")
+        above = (median(times["hook"]) - median(times["floor"])) * 1000
         print(f"{name:<6} {' '.join(cells[:3])} {above:>13.1f} {' '.join(cells[3:])}")
     print()
     for name, times in results.items():
-        hook = statistics.median(times["hook"]) * 1000
-        shim = statistics.median(times["shim"]) * 1000
-        push = (
-            statistics.median(times["push, hooks"])
-            - statistics.median(times["push, KITTY_HOOKS=0"])
-        ) * 1000
+        hook = median(times["hook"]) * 1000
+        shim = median(times["shim"]) * 1000
+        push = (median(times["push, hooks"]) - median(times["push, KITTY_HOOKS=0"])) * 1000
         verdict = "met" if hook < TARGET_MS else "MISSED"
         print(
             f"{name}: hook {hook:.1f} ms (target < {TARGET_MS:.0f} ms: {verdict}), shim "
@@ -419,16 +295,19 @@ def report(results: dict[str, dict[str, list[float]]], notes: dict[str, str]) ->
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--runs", type=int, default=20, help="timed runs of each row (20)")
     parser.add_argument("--pushes", type=int, default=10, help="git pushes of each kind (10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (2)")
     parser.add_argument("--conditions", default="up,down,slow", help="up,down,slow (all)")
-    parser.add_argument("--quick", action="store_true", help="5 runs, 3 pushes, 1 warm-up")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.runs, options.pushes, options.warmup = 5, 3, 1
+    parser.add_argument(
+        "--wait", type=float, default=SLOW_SECONDS + 15, help="for workers at the end (45 s)"
+    )
+    quick = {"runs": 2, "pushes": 1, "warmup": 0, "wait": 1.0}
+    options = harness.parse(
+        parser, argv, quick=quick, help="2 runs, 1 push, no warm-up, workers ended after 1 s"
+    )
     names = [n for n in options.conditions.split(",") if n]
     if not names or not set(names) <= {"up", "down", "slow"}:
         parser.error("--conditions takes up, down, slow")
@@ -436,9 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     precompile()
     print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f}; kitty_hooks precompiled, PYTHONDONTWRITEBYTECODE unset in "
-        "every child"
+        f"{harness.machine()}; kitty_hooks precompiled, PYTHONDONTWRITEBYTECODE unset in every child"
     )
     per_condition = (options.warmup + options.runs) * 2 * EVENTS_PER_RUN
     results: dict[str, dict[str, list[float]]] = {}
@@ -453,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             ingest = slow = None
             try:
                 if name == "up":
-                    ingest = IngestServer(where, base_env)
+                    ingest = harness.Server("ingest", where, base_env)
                     url, tokens = ingest.url, ingest.tokens
                 elif name == "slow":
                     slow = SlowServer()
@@ -472,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Slow: the first worker's request ends at its 30 s read timeout; the others,
                 # queued behind the flush lock, then find the backoff it recorded and exit.
                 waited = time.perf_counter()
-                killed = end_workers(condition.state, wait=SLOW_SECONDS + 15)
+                killed = end_workers(condition.state, wait=options.wait)
                 waited = time.perf_counter() - waited
                 outcomes = worker_outcomes(condition.state)
                 finished = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))

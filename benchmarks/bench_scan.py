@@ -1,7 +1,7 @@
 """Benchmark: `kitty-hooks scan HEAD` over a history shaped like a real spec-kitty repository.
 
     python benchmarks/bench_scan.py              # ~6,000 commits, 5 runs
-    python benchmarks/bench_scan.py --quick      # ~1,500 commits, 3 runs
+    python benchmarks/bench_scan.py --quick      # ~300 commits, 1 run: a smoke run
     python benchmarks/bench_scan.py --profile    # one in-process scan under cProfile
     python benchmarks/bench_scan.py --against 158222a  # and the code of a revision, interleaved
 
@@ -29,23 +29,21 @@ lines would be) and that nothing was skipped; it asserts nothing timed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _data import TOPICS, hermetic_env, precompile, run, scratch_dir
+import harness
+from _data import TOPICS
+from harness import PY, ROOT, hermetic_env, median, precompile, run, scratch_dir
 
 from kitty_hooks.model.lanes import collapse_transition
 
-PY = sys.executable
 START = 1_700_000_000
 AUTHORS = (("Ada Lovelace", "ada@example.com"), ("Grace Hopper", "grace@example.com"),
            ("Linus T", "linus@example.com"), ("Zoë Q", "zoe@example.com"))  # fmt: skip
@@ -440,19 +438,8 @@ def scan_once(
     env = {**env, "KITTY_HOOKS_HOME": str(home)}
     if code is not None:  # another revision's kitty_hooks, ahead of the installed one
         env["PYTHONPATH"] = str(code)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [PY, "-m", "kitty_hooks", "scan", "--format", "json", "HEAD"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(
-            f"scan failed ({done.returncode}): {done.stdout[-2000:]!r} {done.stderr[-2000:]!r}"
-        )
+    scan = [PY, "-m", "kitty_hooks", "scan", "--format", "json", "HEAD"]
+    elapsed, done = harness.timed_run(scan, cwd=repo, env=env)
     return elapsed, json.loads(done.stdout)
 
 
@@ -477,21 +464,18 @@ def profile(repo: Path, home: Path) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--commits", type=int, default=6000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="~1,500 commits, 3 runs")
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = harness.parser(__doc__)
+    parser.add_argument("--commits", type=int, default=6000, help="commits, about (6000)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs (5)")
     parser.add_argument("--profile", action="store_true", help="one in-process scan, cProfile")
     parser.add_argument("--keep", type=Path, help="build the repository here and keep it")
     parser.add_argument(
         "--against", metavar="REV", help="also time kitty_hooks as of REV, interleaved"
     )
-    args = parser.parse_args()
-    if args.quick:
-        args.commits, args.runs = 1500, 3
+    args = harness.parse(
+        parser, argv, quick={"commits": 300, "runs": 1}, help="~300 commits, 1 run"
+    )
     precompile()
     with scratch_dir("kitty-bench-scan-") as scratch_name:
         scratch = Path(scratch_name)
@@ -519,7 +503,9 @@ def main() -> None:
             code[args.against] = export_revision(args.against, scratch / "against")
         times: dict[str, list[float]] = {name: [] for name in code}
         for index in range(args.runs):
-            for name, path in code.items():  # interleaved: the machine's load hits both alike
+            # interleaved: the machine's load hits both alike
+            for name in harness.rotated(list(code), index):
+                path = code[name]
                 home = scratch / f"home-{len(times[name])}-{len(times)}-{name.replace(' ', '-')}"
                 elapsed, report = scan_once(repo, env, home, path)
                 count = queued(home)
@@ -539,10 +525,10 @@ def main() -> None:
                     f"{report['no_ops']:,} within one sync lane"
                 )
         for name, values in times.items():
-            median = statistics.median(values)
+            middle = median(values)
             print(
-                f"{name}: scan HEAD, median of {args.runs}: {median:.2f} s = "
-                f"{total / median:,.0f} commits/s (min {total / max(values):,.0f}, "
+                f"{name}: scan HEAD, median of {args.runs}: {middle:.2f} s = "
+                f"{total / middle:,.0f} commits/s (min {total / max(values):,.0f}, "
                 f"max {total / min(values):,.0f})"
             )
         print(f"events the history holds (and this checkout queued): {history.expected:,}")
@@ -550,11 +536,10 @@ def main() -> None:
 
 def export_revision(revision: str, target: Path) -> Path:
     """kitty_hooks as it was at a revision of this repository, compiled, for PYTHONPATH."""
-    root = Path(__file__).resolve().parent.parent
     target.mkdir()
     archive = subprocess.run(
         ["git", "archive", revision, "kitty_hooks", "schemas", "hooks"],
-        cwd=root,
+        cwd=ROOT,
         capture_output=True,
         check=True,
     )

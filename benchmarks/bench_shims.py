@@ -1,7 +1,7 @@
 """Benchmark: the installed hook shims against a bare `python -c pass`, in one run.
 
     python benchmarks/bench_shims.py            # 25 rounds, ~1 minute
-    python benchmarks/bench_shims.py --quick    # 7 rounds
+    python benchmarks/bench_shims.py --quick    # 2 rounds: a smoke run
 
 What git waits for, timed as whole processes, interleaved in rotating order, medians:
 
@@ -35,26 +35,22 @@ starts to finish. Nothing timed is asserted; exit 0.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _data import hermetic_env, precompile, run, scratch_dir
-from bench_enqueue import make_envelopes
-from bench_post_commit import log_line
+import _data
+import harness
+from _data import make_envelopes, write_project_config
+from _data import move_line as log_line
+from harness import PY, ROOT, hermetic_env, median, precompile, run, scratch_dir
 
 import kitty_hooks
 from kitty_hooks.queue.store import EventQueue
 
-PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent
 V1_TEMPLATE = ROOT / "tests" / "shims" / "kitty-hooks-shim-v1"
 FEATURE = "kitty-specs/039-bench"
 LANES = ("planned", "claimed", "in_progress", "for_review")
@@ -71,22 +67,9 @@ GOALS = {  # ratio to python -c pass (issue 10)
     "post-commit, one WP moved (2.x log line)": 3.0,
 }
 
-_LAUNCHER = """
-import ctypes, json, subprocess, sys, time
-ctypes.CDLL(None).prctl(15, b"git-bench", 0, 0, 0)
-out, cwd, stdin, command = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-with open(stdin, "rb") as source:
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, stdin=source, capture_output=True)
-    elapsed = time.perf_counter() - started
-with open(out, "w") as f:
-    json.dump({"seconds": elapsed, "code": done.returncode,
-               "stderr": done.stderr.decode(errors="replace")[-2000:]}, f)
-"""
-
 
 def wp_file(lane: str) -> str:
-    return f"---\nwork_package_id: WP01\ntitle: Bench\nlane: {lane}\n---\n# body\n"
+    return _data.wp_file(1, lane, title="Bench", body="# body\n")
 
 
 class Scenario:
@@ -103,10 +86,7 @@ class Scenario:
         (self.repo / FEATURE / "tasks").mkdir(parents=True)
         (self.repo / FEATURE / "tasks" / "WP01-bench.md").write_text(wp_file("planned"))
         (self.repo / FEATURE / "tasks" / "WP02-bench.md").write_text(wp_file("planned"))
-        (self.repo / ".kittify").mkdir()
-        (self.repo / ".kittify" / "config.yaml").write_text(
-            "project:\n  uuid: 63c8d621-4b64-48e2-86fc-56c667068f2f\n  slug: bench\n"
-        )
+        write_project_config(self.repo)
         (self.repo / "README.md").write_text("bench\n")
         self.commit("start")
         subprocess.run(
@@ -147,13 +127,10 @@ class Scenario:
 def timed(scratch: Path, scenario: Scenario, command: list[str], stdin: str = "") -> float:
     source = scratch / "stdin"
     source.write_text(stdin)
-    out = scratch / "timing.json"
-    subprocess.run(
-        [PY, "-c", _LAUNCHER, str(out), str(scenario.repo), str(source), *command],
-        env=scenario.env,
-        check=True,
-    )
-    result = json.loads(out.read_text())
+    result = harness.launch(
+        command, env=scenario.env, scratch=scratch, cwd=scenario.repo, stdin=source,
+        name="git-bench",
+    )  # fmt: skip
     if result["code"] != 0 or "Traceback" in result["stderr"]:
         sys.exit(f"{command} failed ({result['code']}): {result['stderr']}")
     settle(scenario.state)
@@ -162,44 +139,22 @@ def timed(scratch: Path, scenario: Scenario, command: list[str], stdin: str = ""
 
 def settle(state: Path, cap: float = 10.0) -> None:
     """Wait until the flush workers and journal drainers of this KITTY_HOOKS_HOME have exited."""
-    wanted = f"KITTY_HOOKS_HOME={state}".encode()
     deadline = time.monotonic() + cap
-    while time.monotonic() < deadline:
-        alive = False
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmdline = Path(entry.path, "cmdline").read_bytes()
-                if (
-                    b"kitty_hooks.deliver.worker" not in cmdline
-                    and b"kitty_hooks.capture.journal" not in cmdline
-                ):
-                    continue
-                if wanted in Path(entry.path, "environ").read_bytes().split(b"\0"):
-                    stat = Path(entry.path, "stat").read_text()
-                    alive = alive or stat[stat.rindex(")") + 2] != "Z"
-            except OSError:
-                continue
-        if not alive:
-            return
+    while time.monotonic() < deadline and harness.processes(
+        state, "kitty_hooks.deliver.worker", "kitty_hooks.capture.journal"
+    ):
         time.sleep(0.02)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = harness.parser(__doc__)
     parser.add_argument("--rounds", type=int, default=25, help="timed rounds (25)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (2)")
-    parser.add_argument("--quick", action="store_true", help="7 rounds, 1 warm-up")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.rounds, options.warmup = 7, 1
+    quick = {"rounds": 2, "warmup": 0}
+    options = harness.parse(parser, argv, quick=quick, help="2 rounds, no warm-up")
     began = time.perf_counter()
     precompile()
-    print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f}; {options.rounds} rounds after {options.warmup} warm-up"
-    )
+    print(f"{harness.machine()}; {options.rounds} rounds after {options.warmup} warm-up")
     with scratch_dir("kitty-bench-shims-") as scratch_name:
         scratch = Path(scratch_name)
         idle = Scenario(scratch, "idle")  # nothing queued, ever
@@ -330,14 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         times: dict[str, list[float]] = {row[0]: [] for row in rows}
-        for round_number in range(options.warmup + options.rounds):
-            shift = round_number % len(rows)
-            for name, scenario, command, stdin, setup in rows[shift:] + rows[:shift]:
-                if setup is not None:
-                    setup()  # type: ignore[operator]
-                elapsed = timed(scratch, scenario, command, stdin)
-                if round_number >= options.warmup:
-                    times[name].append(elapsed)
+        for counted, row in harness.interleaved(rows, options.rounds, options.warmup):
+            name, scenario, command, stdin, setup = row
+            if setup is not None:
+                setup()  # type: ignore[operator]
+            elapsed = timed(scratch, scenario, command, stdin)
+            if counted:
+                times[name].append(elapsed)
         subprocess.run(
             [PY, "-c", "from kitty_hooks.capture import journal; journal.drain()"], env=moves.env,
             check=True,
@@ -348,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         if captured != expected:
             sys.exit(f"the WP-moved runs queued {captured} events, expected {expected}")
 
-    floor = statistics.median(times["floor"])
+    floor = median(times["floor"])
     print(
         f"\nfloor (python -c pass): {floor * 1000:.1f} ms; medians, ms (min-max), ratio to floor\n"
     )
@@ -360,16 +314,17 @@ def main(argv: list[str] | None = None) -> int:
             if not values:
                 cells.append(f"{'-':>22} {'':>6}")
                 continue
-            median = statistics.median(values)
-            spread = f"({min(values) * 1000:.1f}-{max(values) * 1000:.1f})"
-            cells.append(f"{median * 1000:7.1f} {spread:>14} {median / floor:5.2f}x")
-        v2 = statistics.median(times[f"{what} | v2"]) / floor
+            middle = median(values)
+            cells.append(
+                f"{middle * 1000:7.1f} {harness.spread(values):>14} {middle / floor:5.2f}x"
+            )
+        v2 = median(times[f"{what} | v2"]) / floor
         verdict = "met" if v2 <= goal else "MISSED"
         print(f"{what:<44} {' '.join(cells)} <={goal:g}x {verdict}")
     values = times[BACKGROUND]
-    median = statistics.median(values)
-    spread = f"({min(values) * 1000:.1f}-{max(values) * 1000:.1f})"
-    print(f"{BACKGROUND:<44} {median * 1000:7.1f} {spread:>14} {median / floor:5.2f}x (no goal)")
+    middle = median(values)
+    spread = harness.spread(values)
+    print(f"{BACKGROUND:<44} {middle * 1000:7.1f} {spread:>14} {middle / floor:5.2f}x (no goal)")
     print(f"\nthe WP-moved runs queued {captured} events, as expected")
     print(f"total {time.perf_counter() - began:.0f} s")
     return 0
