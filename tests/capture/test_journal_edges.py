@@ -298,15 +298,7 @@ def test_a_marker_naming_a_live_process_that_is_no_drainer_is_taken_over(
         journal_dir().mkdir(parents=True, exist_ok=True)
         (journal_dir() / journal.MARKER).write_text(marker.format(pid=stranger.pid))
         assert journal.running_drainer() is None
-        hooked.write(WP, wp("for_review"))
-        commit(hooked)
-        deadline = time.monotonic() + 60
-        while journal.entries() and time.monotonic() < deadline:
-            time.sleep(0.02)  # the drainer the shim started, not a drain of ours
-        assert journal.entries() == []
-        drainers_done()
-        assert drainer_starts() == 1
-        assert moves() == [("WP01", "planned", "for_review")]
+        _a_move_is_captured_by_the_one_drainer_the_shim_starts(hooked)
     finally:
         stranger.kill()
         stranger.wait()
@@ -325,17 +317,21 @@ def test_a_drainer_that_exited_but_is_not_yet_reaped_is_no_running_drainer(hooke
         started = journal.start_time(exited.pid)
         (journal_dir() / journal.MARKER).write_text(f"{exited.pid} {started}\n")
         assert journal.running_drainer() is None
-        hooked.write(WP, wp("for_review"))
-        commit(hooked)
-        deadline = time.monotonic() + 60
-        while journal.entries() and time.monotonic() < deadline:
-            time.sleep(0.02)  # the drainer the shim started, not a drain of ours
-        assert journal.entries() == []
-        drainers_done()
-        assert drainer_starts() == 1
-        assert moves() == [("WP01", "planned", "for_review")]
+        _a_move_is_captured_by_the_one_drainer_the_shim_starts(hooked)
     finally:
         exited.wait()
+
+
+def _a_move_is_captured_by_the_one_drainer_the_shim_starts(hooked: Repo) -> None:
+    hooked.write(WP, wp("for_review"))
+    commit(hooked)
+    deadline = time.monotonic() + 60
+    while journal.entries() and time.monotonic() < deadline:
+        time.sleep(0.02)  # the drainer the shim started, not a drain of ours
+    assert journal.entries() == []
+    drainers_done()
+    assert drainer_starts() == 1
+    assert moves() == [("WP01", "planned", "for_review")]
 
 
 def _state(pid: int) -> str:
