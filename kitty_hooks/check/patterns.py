@@ -8,8 +8,8 @@ alternation and greedy repetition. This parses those, and only those. Anything e
 Unsupported, and check.verdicts then uses re through verdicts.ecma_pattern.
 
 It matches them by backtracking. `^` and `$` match at the very start and end of the text.
-`\\s` and `\\S` are Unicode White_Space, as in Rust's regex. tests/check/test_verdicts.py holds every
-schema pattern to re and jsonschema-rs over generated strings.
+`\\s` and `\\S` are Unicode White_Space, as in Rust's regex. tests/check/test_verdicts.py holds
+every schema pattern to re and jsonschema-rs over generated strings.
 """
 
 from __future__ import annotations
