@@ -10,9 +10,9 @@ wrote.
 The commit an event names is only where it was last seen. A rebase that was aborted captured its
 picks (the same moves, the same ids) and named them. A cherry-pick or a merge's temporary
 worktree made the move in another commit. So an event whose commit is gone is orphaned only when
-no ref holds its move either: no commit any ref reaches makes a move with the same event id (a
-log line's own id, or the id derived from the same change). One that a ref still holds is
-pointed at that commit instead.
+no ref holds its move either. That is: no commit any ref reaches makes a move with the same
+event id (a log line's own id, or the id derived from the same change). An event that a ref
+still holds is pointed at that commit instead.
 """
 
 from __future__ import annotations
