@@ -1,9 +1,9 @@
 """The door to files that must be read safely or written whole.
 
 Reading a file that a user or another tool wrote: regular files only, never unbounded.
-`diagnose x.jsonl` on a FIFO used to block forever, and on a symlink to /dev/zero grew until it
-was killed: whatever path we are handed, we open only a regular file, without blocking, and read
-at most a cap's worth of it. Everything that goes wrong is an UnreadableFile with words for a
+`diagnose x.jsonl` on a FIFO used to block forever. On a symlink to /dev/zero it grew until it
+was killed. So whatever path we are handed, we open only a regular file, without blocking, and
+read at most a cap's worth of it. Everything that goes wrong is an UnreadableFile with words for a
 person.
 
 Writing a file that another process reads at any moment (the credentials, the flush state):

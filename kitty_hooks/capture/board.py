@@ -1,9 +1,11 @@
 """`kitty-hooks board`: each work package where spec-kitty's rules put it at a revision, beside
 where the events queued and delivered from this machine put it on the dashboard.
 
-spec-kitty's side is read from git (every log and WP file under kitty-specs/ at the revision,
-one ls-tree and one cat-file): a WP with transitions in its feature's log is where the log's fold
-puts it (model.reducer); any other WP where its WP file's `lane:` (or 1.x lane folder) puts it.
+spec-kitty's side is read from git: every log and WP file under kitty-specs/ at the revision,
+with one ls-tree and one cat-file. A WP with transitions in its feature's log is where the log's
+fold puts it (model.reducer). Any other WP is where its WP file's `lane:` (or 1.x lane folder)
+puts it.
+
 The dashboard's side is the queue's lanes_sent: the latest move by Lamport clock of each WP.
 """
 

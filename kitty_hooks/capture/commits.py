@@ -1,8 +1,8 @@
 """Turn commits into queued events: the post-commit hook, the post-rewrite hook and `scan`.
 
-Git is read in a fixed number of calls however large the commit or the range (diff-tree or
-log for the changes, one cat-file for every blob), and the queue is opened only when there is
-something to queue: most commits touch no kitty-specs file and cost one git call.
+Git is read in a fixed number of calls, however large the commit or the range: diff-tree or log
+for the changes, one cat-file for every blob. The queue is opened only when there is something
+to queue. Most commits touch no kitty-specs file and cost one git call.
 """
 
 from __future__ import annotations

@@ -1,15 +1,20 @@
 """What work-package lane changes a commit holds: the moves of spec-kitty's own view.
 
-Three sources (DESIGN.md): lines appended to kitty-specs/<feature>/status.events.jsonl
-(log_changes), the `lane` field of a WP file's frontmatter, and (1.x) moves between
-tasks/<lane>/ folders (wp_changes). A WP that has transitions in its feature's log is where the
-log's fold puts it (model.reducer): its WP file's lane is then a view, never a move. A WP's
-first appearance is its creation (from no lane). Pure functions over a CommitRecord and the
-blobs it names: the caller fetches the blobs in one git call, for one commit (post-commit) or
-thousands (scan).
+Three sources (DESIGN.md):
 
-A merge commit holds no lane changes of its own: the moves it brings were emitted by the
-commits that made them, on their branch (capture.merges settles what the union changes).
+- lines appended to kitty-specs/<feature>/status.events.jsonl (log_changes);
+- the `lane` field of a WP file's frontmatter (wp_changes);
+- (1.x) moves between tasks/<lane>/ folders (wp_changes).
+
+A WP that has transitions in its feature's log is where the log's fold puts it (model.reducer).
+Its WP file's lane is then a view, never a move. A WP's first appearance is its creation (from no
+lane).
+
+These are pure functions over a CommitRecord and the blobs it names. The caller fetches the
+blobs in one git call, for one commit (post-commit) or thousands (scan).
+
+A merge commit holds no lane changes of its own. The moves it brings were emitted by the commits
+that made them, on their branch. capture.merges settles what the union changes.
 """
 
 from __future__ import annotations

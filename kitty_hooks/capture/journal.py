@@ -1,56 +1,62 @@
 """The post-commit journal: commits the shim recorded, captured in the background.
 
 A post-commit hook is no gate, so it must not hold git up. Capturing a commit that moves a WP
-costs a Python start, imports, git calls and a queue transaction (~50 ms); recording it costs the
+costs a Python start, imports, git calls and a queue transaction (~50 ms). Recording it costs the
 shim one `git rev-parse` and a file written with shell builtins. So the shim writes
-`$state/journal/<seq>-<sha>-<shell pid>.commit` (the work tree, HEAD's ref and the repository's
-common dir, a line each) and starts `python -m kitty_hooks.capture.journal` detached, unless one
-is running already. The drainer captures the entries in commit order (a run of consecutive
-entries of one work tree and branch in one call) and deletes each only after its capture is in
-the queue (or the spool): a crash captures it again, and capture is idempotent by event id.
-The entry files are journal_entries.py's; the drainer marker, journal_marker.py's.
+`$state/journal/<seq>-<sha>-<shell pid>.commit`: the work tree, HEAD's ref and the repository's
+common dir, a line each. Then it starts `python -m kitty_hooks.capture.journal` detached, unless
+one is running already.
 
-Commit order is <seq>, not a clock: the shim takes one more than the highest seq of the entries
-waiting (a glob, no process), so the commits of one repository, which git makes one after the
-other, are numbered in the order they were made, whatever the wall clock does. Only entries
-still waiting need an order among themselves; an empty journal starts again at 1. Entries an
-older shim wrote (`<sha>-<pid>.commit`) come first, by modification time.
+The drainer captures the entries in commit order. A run of consecutive entries of one work tree
+and branch is captured in one call. It deletes each entry only after its capture is in the
+queue (or the spool). So a crash captures it again, and capture is idempotent by event id. The
+entry files are journal_entries.py's; the drainer marker is journal_marker.py's.
 
-Everyone who reads the queue calls `drain()` first (post-rewrite, flush, the CLI's queue and
-status commands), so the delay never shows as a missing event; it blocks on the lock while a
-drainer works. A hook does not wait: post-rewrite, and a post-commit that would capture in the
-foreground, put their work in the journal after what waits there (below); only when they cannot
+Commit order is <seq>, not a clock. The shim takes one more than the highest seq of the entries
+waiting (a glob, no process). git makes the commits of one repository one after the other, so
+they are numbered in the order they were made, whatever the wall clock does. Only entries still
+waiting need an order among themselves; an empty journal starts again at 1. Entries an older
+shim wrote (`<sha>-<pid>.commit`) come first, by modification time.
+
+Everyone who reads the queue calls `drain()` first: post-rewrite, flush, the CLI's queue and
+status commands. So the delay never shows as a missing event. `drain()` blocks on the lock while
+a drainer works. A hook does not wait: post-rewrite, and a post-commit that would capture in the
+foreground, put their work in the journal after what waits there (below). Only when they cannot
 do they wait, HOOK_WAIT_SECONDS at most. What a capture would have printed goes to the log and
 to `journal/notes`, which the next hook shim prints.
 
 A rewrite while another drain holds the lock becomes an entry of its own,
-`<seq>-rewrite-<pid>.commit` (the work tree, the common dir, git's "<old> <new>" lines),
-followed in its place in commit order: a commit that a later rewrite entry replaced is never
-captured, and the rewrite then tidies the queue as post-rewrite would have.
+`<seq>-rewrite-<pid>.commit`: the work tree, the common dir, git's "<old> <new>" lines. It is
+followed in its place in commit order. A commit that a later rewrite entry replaced is never
+captured. The rewrite then tidies the queue as post-rewrite would have.
 
-At most one drainer works at a time (an exclusive flock), and the shim starts one only when the
-marker `journal/drainer.pid` names a running drainer: its pid and its start time (field 22 of
-/proc/<pid>/stat), so a pid reused by another process after a drainer was killed outright is
-no drainer. Why no commit is ever stranded (the lost wakeup): a shim writes its entry
-completely (W), then reads the marker (R). A drainer, when it finds nothing left (a drainer the
-shim started first lingers a moment, marker kept, for the next commit of a burst), removes the
-marker if it names it (M), then looks once more (S), and loops (writing the marker again) if it
-finds a complete entry.
+At most one drainer works at a time (an exclusive flock). The shim starts one only when the
+marker `journal/drainer.pid` names no running drainer. The marker holds the drainer's pid and its
+start time (field 22 of /proc/<pid>/stat). So a pid reused by another process, after a drainer
+was killed outright, is no drainer.
+
+Why no commit is ever stranded (the lost wakeup):
+- A shim writes its entry completely (W), then reads the marker (R).
+- A drainer that finds nothing left removes the marker if it names it (M), then looks once more
+  (S). It loops (writing the marker again) if it finds a complete entry.
+- A drainer the shim started first lingers a moment before M, marker kept, for the next commit
+  of a burst.
 - R finds no marker, or one naming no running drainer: the shim starts a drainer. Safe.
 - R finds the marker naming a live drainer P. P wrote it last (or the shim that started P did,
-  and P waits for that write before its first drain), and since then nobody removed it, so P's
-  next M comes after R, and its S after that: S comes after W and sees the entry. Safe.
-A marker removed by another drainer, or a marker read half-written, only starts one drainer
-too many, which waits on the lock and finds nothing. Where there is no /proc, the marker's pid
-is checked with kill -0 alone; a drainer killed outright whose pid is reused by a live process
-then starts no drainer, and every entry is captured by the next reader of the queue (a push,
-`status`, `sync`); `kitty-hooks doctor` fails on an entry waiting that long.
+  and P waits for that write before its first drain). Since then nobody removed it. So P's next
+  M comes after R, and its S after that: S comes after W and sees the entry. Safe.
+- A marker removed by another drainer, or a marker read half-written, only starts one drainer
+  too many. That drainer waits on the lock and finds nothing.
+- Where there is no /proc, the marker's pid is checked with kill -0 alone. A drainer killed
+  outright whose pid a live process reuses then starts no drainer. Every entry is then captured
+  by the next reader of the queue (a push, `status`, `sync`). `kitty-hooks doctor` fails on an
+  entry waiting that long.
 
-Nothing recorded is lost to a failure: an entry is removed only when its capture is in the queue
-or the spool, or when the note that says how to recover it was written (fsynced). A queue that
-cannot be written, and a spool that cannot either (a full disk), keeps the entry for the next
-drain. A file that is no entry (a FIFO, a folder, an unreadable file) is moved aside once, with
-one log line; nothing is opened in a way that could block.
+Nothing recorded is lost to a failure. An entry is removed only when its capture is in the queue
+or the spool, or when the note that says how to recover it was written (fsynced). When the queue
+cannot be written and the spool cannot either (a full disk), the entry stays for the next drain.
+A file that is no entry (a FIFO, a folder, an unreadable file) is moved aside once, with one log
+line. Nothing is opened in a way that could block.
 """
 
 from __future__ import annotations

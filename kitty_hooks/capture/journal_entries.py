@@ -1,10 +1,13 @@
 """The journal's entries on disk: their names, reading them without blocking, writing them.
 
-`<seq>-<sha>-<pid>.commit` (the post-commit shim, or a foreground post-commit behind a busy
-drain): the work tree, what HEAD named, the common git dir, a line each.
-`<seq>-rewrite-<pid>.commit` (post-rewrite behind a busy drain): the work tree, the common dir,
-then git's "<old> <new>" lines. `<sha>-<pid>.commit`: what an older shim wrote (the work tree
-and the ref). Complete once the last newline is there. Why <seq> and how a drain uses them:
+- `<seq>-<sha>-<pid>.commit`: written by the post-commit shim, or by a foreground post-commit
+  behind a busy drain. It holds the work tree, what HEAD named and the common git dir, a line
+  each.
+- `<seq>-rewrite-<pid>.commit`: written by post-rewrite behind a busy drain. It holds the work
+  tree, the common dir, then git's "<old> <new>" lines.
+- `<sha>-<pid>.commit`: what an older shim wrote (the work tree and the ref).
+
+An entry is complete once the last newline is there. Why <seq>, and how a drain uses them:
 kitty_hooks/capture/journal.py.
 """
 

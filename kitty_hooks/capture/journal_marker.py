@@ -1,7 +1,7 @@
 """The journal's drainer marker, `journal/drainer.pid`: which drainer runs, and starting one.
 
 It holds the drainer's pid and its start time (field 22 of /proc/<pid>/stat, which the shim
-reads with shell builtins too): a drainer killed outright leaves its marker, and its pid may
+reads with shell builtins too). A drainer killed outright leaves its marker, and its pid may
 name another process by now, which is no drainer. Why the marker is written when it is:
 kitty_hooks/capture/journal.py.
 """

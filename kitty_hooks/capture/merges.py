@@ -1,10 +1,12 @@
 """A merge moves nothing of its own, but it can leave a work package elsewhere than the board.
 
-Two branches move the same WP; each branch's moves were sent when they were captured, so the
-dashboard shows whichever was captured last. After the merge spec-kitty's view is the union of
-both logs, folded by `(at, event_id)`. Where the merge leaves a WP in another sync lane than the
-last move sent for it (from this machine; for a WP it never sent, the first parent's), one move
-settles it, with an id derived from the merge commit and the lane, so every clone that captures
+Two branches move the same WP. Each branch's moves were sent when they were captured, so the
+dashboard shows whichever was captured last. After the merge, spec-kitty's view is the union of
+both logs, folded by `(at, event_id)`.
+
+The merge may leave a WP in another sync lane than the last move sent for it from this machine.
+(For a WP this machine never sent, the lane is compared with the first parent's.) Then one move
+settles it. Its id is derived from the merge commit and the lane, so every clone that captures
 the same merge sends the same event.
 """
 

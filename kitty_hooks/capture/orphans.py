@@ -1,17 +1,18 @@
 """Orphaned events: queued from a commit that no ref reaches any more, for a move no ref holds.
 
-`git reset --hard HEAD~1` after a commit throws the commit away, but its lane changes stay
-queued and a push would send moves that no longer happened. Capture records each event's commit
-and repository (queue schema 2), so the queue can be held against the repository it came from;
-events from other repositories, or queued before schema 2 or through the spool, name no commit
-here and are never judged orphaned.
+`git reset --hard HEAD~1` after a commit throws the commit away. But its lane changes stay
+queued, and a push would send moves that no longer happened. Capture records each event's
+commit and repository (queue schema 2), so the queue can be held against the repository it came
+from. Some events name no commit here and are never judged orphaned: events from other
+repositories, events queued before schema 2, and events of a spool file an older kitty-hooks
+wrote.
 
-The commit an event names is only where it was last seen: a rebase that was aborted captured
-its picks (the same moves, the same ids) and named them, a cherry-pick or a merge's temporary
-worktree made the move in another commit. So an event whose commit is gone is orphaned only
-when no ref holds its move either: no commit any ref reaches makes a move with the same event
-id (a log line's own id, or the id derived from the same change). One that a ref still holds is
-pointed at that commit instead.
+The commit an event names is only where it was last seen. A rebase that was aborted captured its
+picks (the same moves, the same ids) and named them. A cherry-pick or a merge's temporary
+worktree made the move in another commit. So an event whose commit is gone is orphaned only when
+no ref holds its move either. That is: no commit any ref reaches makes a move with the same
+event id (a log line's own id, or the id derived from the same change). An event that a ref
+still holds is pointed at that commit instead.
 """
 
 from __future__ import annotations

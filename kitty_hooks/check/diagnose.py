@@ -1,10 +1,14 @@
 """Check event files against the schemas: `kitty-hooks diagnose` and the pre-commit gate.
 
-Three kinds of file: a feature's status.events.jsonl (one log line per line), JSON files with one
-event envelope or a list of them, and work-package markdown files (their frontmatter must parse
-and name a known lane). Every problem becomes one line naming file, line, event, field, value
-and what was expected; nothing raises out of here for bad content. This module finds the files
-and sends each to the check of its kind (statuslog, envelopes, workpackages).
+Three kinds of file:
+
+- a feature's status.events.jsonl (one log line per line);
+- JSON files with one event envelope or a list of them;
+- work-package markdown files (their frontmatter must parse and name a known lane).
+
+Every problem becomes one line naming file, line, event, field, value and what was expected.
+Nothing raises out of here for bad content. This module finds the files and sends each to the
+check of its kind (statuslog, envelopes, workpackages).
 """
 
 from __future__ import annotations

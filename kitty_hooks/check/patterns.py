@@ -1,13 +1,15 @@
 """The schemas' `pattern`s, matched as jsonschema-rs matches them, without importing re.
 
 `import re` (with the enum, functools and collections it brings) costs a hook ~0.6x a bare
-`python -c pass`, and the quick gate needs the schemas' patterns for every line it judges. The
-patterns in schemas/ are small: anchors, literal characters, character classes, groups,
-alternation and greedy repetition. This parses those (and only those: anything else is
-Unsupported, and check.verdicts then uses re through verdicts.ecma_pattern) and matches them by
-backtracking: `^` and `$` at the very start and end of the text, `\\s` and `\\S` as Unicode
-White_Space, as in Rust's regex. tests/check/test_verdicts.py holds every schema pattern to re
-and jsonschema-rs over generated strings.
+`python -c pass`. The quick gate needs the schemas' patterns for every line it judges.
+
+The patterns in schemas/ are small: anchors, literal characters, character classes, groups,
+alternation and greedy repetition. This parses those, and only those. Anything else is
+Unsupported, and check.verdicts then uses re through verdicts.ecma_pattern.
+
+It matches them by backtracking. `^` and `$` match at the very start and end of the text.
+`\\s` and `\\S` are Unicode White_Space, as in Rust's regex. tests/check/test_verdicts.py holds
+every schema pattern to re and jsonschema-rs over generated strings.
 """
 
 from __future__ import annotations

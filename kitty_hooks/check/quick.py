@@ -2,13 +2,17 @@
 
 A move commit appends a line or two to a status log, or changes a WP file's `lane:`. The careful
 gate (check/gate.py) loads what a full check and its report need (pathlib, subprocess, typing,
-the report classes): more than Python takes to start. This looks first with json, os and the
-schemas, and answers only "certainly clean": every staged event file is a log that HEAD's lines
-start and whose new lines are valid transitions under new event ids, or a WP file of plain
-frontmatter lines with a lane spec-kitty writes. Anything else (an invalid or unusual line, a
-rewrite, a new log, event JSON, YAML beyond plain lines, git failing) is left to the careful
-gate, which then decides and words it, so every verdict and message is the careful gate's.
-tests/check/test_quick.py holds that: whatever this calls clean, the careful gate passes silently.
+the report classes). That is more than Python takes to start. This looks first, with json, os
+and the schemas.
+
+It answers only "certainly clean". That is: every staged event file is either a log or a WP
+file. A log starts with HEAD's lines, and its new lines are valid transitions under new event
+ids. A WP file holds plain frontmatter lines, with a lane spec-kitty writes.
+
+Anything else is left to the careful gate, which then decides and words it: an invalid or
+unusual line, a rewrite, a new log, event JSON, YAML beyond plain lines, git failing. So every
+verdict and message is the careful gate's. tests/check/test_quick.py holds that: whatever this
+calls clean, the careful gate passes silently.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """JSON-Schema validation of events: one compiled validator decides and explains.
 
 The schemas in schemas/ are the single source of truth for what a valid event is. jsonschema-rs
-(compiled, > 1M checks/s) decides "valid or not"; for an event that fails, the same validator's
-errors carry the path through the schemas ($ref hops included), which is walked to find the
+(compiled, > 1M checks/s) decides "valid or not". For an event that fails, the same validator's
+errors carry the path through the schemas ($ref hops included). That path is walked to find the
 words a person reads: the field, what was wrong, and the description of what was expected. So a
-file whose every line is invalid costs a small multiple of an all-valid one, not the ~50x that a
-second, pure-Python validator cost to explain each failure.
+file whose every line is invalid costs a small multiple of an all-valid one. With a second,
+pure-Python validator to explain each failure, it cost ~50x.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """Valid or not, for a commit's few events, in plain Python from the same schemas/.
 
-Importing jsonschema-rs costs a hook ~2-3x a bare `python -c pass` (orjson as much again), while
-a commit that moves a WP checks one line. So the few events of a commit are judged here: the
-schemas of schemas/ are read (json) and turned into nested Python checks, one function per schema
-node, for the keywords those schemas use. No generated file can drift from them: they are read
-at run time. Only the verdict comes from here. Why an event is invalid is always worded by
-validation.explain (jsonschema-rs), the one path to every message, and a schema keyword this
-module does not know makes it decline, so the compiled validator judges instead.
+Importing jsonschema-rs costs a hook ~2-3x a bare `python -c pass` (orjson as much again). A
+commit that moves a WP checks one line. So the few events of a commit are judged here.
+
+- The schemas of schemas/ are read (json) and turned into nested Python checks: one function
+  per schema node, for the keywords those schemas use.
+- They are read at run time, so no generated file can drift from them.
+- Only the verdict comes from here. Why an event is invalid is always worded by
+  validation.explain (jsonschema-rs), the one path to every message.
+- A schema keyword this module does not know makes it decline, so the compiled validator judges
+  instead.
 
 tests/check/test_verdicts.py holds these verdicts to jsonschema-rs' over the recorded upstream
 lines and corrupted copies of them (Hypothesis).

@@ -1,12 +1,12 @@
 """What the last flush did and when the next automatic one may try: flush-state.json.
 
-Its own small module because the pre-push hook reads it (to start no worker while backing
-off) and must not import the flusher's HTTP and SQLite machinery to do so.
+Its own small module, because the pre-push hook reads it (to start no worker while backing
+off). The hook must not import the flusher's HTTP and SQLite machinery to do so.
 
-A backoff is trusted only as long as it was set for: `backoff_seconds` is stored beside the
-instant, and an instant further ahead of now than that (a clock stepped back after it was
-written: a 15-minute backoff then reads as a month) is ignored, here, in the worker and in the
-pre-push shim alike. No backoff is ever set, or trusted, for longer than RETRY_AFTER_MAX.
+A backoff is trusted only as long as it was set for. `backoff_seconds` is stored beside the
+instant. An instant further ahead of now than that is ignored: here, in the worker and in the
+pre-push shim alike. (A clock stepped back after it was written: a 15-minute backoff then reads
+as a month.) No backoff is ever set, or trusted, for longer than RETRY_AFTER_MAX.
 """
 
 from __future__ import annotations

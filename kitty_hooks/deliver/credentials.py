@@ -1,12 +1,16 @@
 """The credentials file (~/.spec-kitty/credentials): finding it, reading it, judging it.
 
-The file belongs to the spec-kitty CLI as much as to us: spec-kitty 2.1.3's `spec-kitty auth
-login` writes it, rewrites it whole and reads its expiries only from ``[tokens] access_expires_at``
-/ ``refresh_expires_at``; spec-kitty 3.x logs in elsewhere (OAuth into ``~/.spec-kitty/auth/``) and
-keeps its issue tracker's settings here (``[tracker.providers.*]``). The seed wrote ``[expiries]
-access`` / ``refresh``. So we read both spellings (``[expiries]`` wins a key both have), and
-login.py and refresh.py write 2.1.3's, keeping every section that is not ours. Tokens never reach
-a message, a log line or a repr: a token in a bug report is a stolen session.
+The file belongs to the spec-kitty CLI as much as to us:
+
+- spec-kitty 2.1.3's `spec-kitty auth login` writes it and rewrites it whole. It reads its
+  expiries only from ``[tokens] access_expires_at`` / ``refresh_expires_at``.
+- spec-kitty 3.x logs in elsewhere (OAuth into ``~/.spec-kitty/auth/``). It keeps its issue
+  tracker's settings here (``[tracker.providers.*]``).
+- The seed wrote ``[expiries] access`` / ``refresh``.
+
+So we read both spellings; ``[expiries]`` wins a key both have. login.py and refresh.py write
+2.1.3's, keeping every section that is not ours. Tokens never reach a message, a log line or a
+repr: a token in a bug report is a stolen session.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """Draining the queue to the server: one flusher at a time, FIFO, in gzip batches.
 
-success and duplicate → removed (the ids stay known); rejected → failed with retry_count+1 and
-the error kept, dead_letter at the limit; an event the answer does not mention stays pending;
-401 → refresh once and resend the same batch; 429/503 → wait Retry-After (capped) and resend;
-other 5xx, timeouts, connection errors and garbage → nothing changes but last_attempt_at, and a
-backoff (exponential with jitter, capped) that the next automatic flush respects; 412 (the
-server speaks another sync protocol) → the same, with a long backoff and an error that lasts.
+- success and duplicate → removed (the ids stay known).
+- rejected → failed with retry_count+1 and the error kept; dead_letter at the limit.
+- an event the answer does not mention → stays pending.
+- 401 → refresh once and resend the same batch.
+- 429/503 → wait Retry-After (capped) and resend.
+- other 5xx, timeouts, connection errors and garbage → nothing changes but last_attempt_at.
+  A backoff (exponential with jitter, capped) is set, and the next automatic flush respects it.
+- 412 (the server speaks another sync protocol) → the same, with a long backoff and an error
+  that lasts.
 
-One request is in flight at a time; around it, a reader thread reads and gzips the next batches
+One request is in flight at a time. Around it, a reader thread reads and gzips the next batches,
 and a settler thread writes what the last answer meant into the queue (see sender.Sender.run).
 """
 

@@ -1,12 +1,15 @@
 """`kitty-hooks login`: a username and password for a token pair, written to the credentials file.
 
-A login path that works whichever spec-kitty the user runs: 3.x's `spec-kitty auth login` is OAuth
-into ``~/.spec-kitty/auth/`` and writes no sync tokens where the hooks (and 2.1.3) read them. It
-asks the contract's token endpoint (``POST /api/v1/token/``) and writes the file in the layout
-spec-kitty 2.1.3 reads back (``[tokens]`` with ``access_expires_at`` / ``refresh_expires_at``,
-``[user]``, ``[server]``), keeping every section that is not ours (3.x's ``[tracker.*]``). The
-password is never in argv, a message or a log line: the command line asks for it without echo
-or reads it from stdin.
+A login path that works whichever spec-kitty the user runs. 3.x's `spec-kitty auth login` is
+OAuth into ``~/.spec-kitty/auth/``, and writes no sync tokens where the hooks (and 2.1.3) read
+them.
+
+It asks the contract's token endpoint (``POST /api/v1/token/``). It writes the file in the layout
+spec-kitty 2.1.3 reads back: ``[tokens]`` with ``access_expires_at`` / ``refresh_expires_at``,
+``[user]``, ``[server]``. It keeps every section that is not ours (3.x's ``[tracker.*]``).
+
+The password is never in argv, a message or a log line. The command line asks for it without
+echo, or reads it from stdin.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """The token refresh that keeps the credentials file fresh, at most once across processes.
 
 We write the expiries where spec-kitty 2.1.3 reads them (``[tokens] access_expires_at`` /
-``refresh_expires_at``: it takes a token without one for expired), also update the seed's
-``[expiries]`` where the file still has it, and keep every other section and key as it was.
+``refresh_expires_at``); it takes a token without one for expired. We also update the seed's
+``[expiries]`` where the file still has it. Every other section and key stays as it was.
 
 This module is the one way to fresh credentials: ``fresh`` before a flush or a probe,
-``refresh_tokens(force=True)`` after a 401. It decides when to refresh, asks client.py (the one
-module that speaks HTTP), serialises refreshes across processes, and writes the answer to disk
-without ever leaving a half-written file. ``outcome_of`` is the one mapping from its errors to a
-flush outcome. Tokens never reach a message, a log line or a repr: a token in a bug report is a
-stolen session.
+``refresh_tokens(force=True)`` after a 401. It decides when to refresh and asks client.py (the
+one module that speaks HTTP). It serialises refreshes across processes. It writes the answer to
+disk without ever leaving a half-written file. ``outcome_of`` is the one mapping from its errors
+to a flush outcome. Tokens never reach a message, a log line or a repr: a token in a bug report
+is a stolen session.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Sending batches one request at a time (Sender), and what each answer means for the queue
 (Verdicts).
 
-A 401 refreshes the tokens once and resends the same batch; 429/503 waits Retry-After (capped)
-and resends; a 400 blames the events it names; a 412 (another sync protocol) and anything else
-end the flush with the batch's events stamped as attempted and otherwise unchanged.
+- A 401 refreshes the tokens once and resends the same batch.
+- 429/503 waits Retry-After (capped) and resends.
+- A 400 blames the events it names.
+- A 412 (another sync protocol) and anything else end the flush. The batch's events are stamped
+  as attempted and otherwise unchanged.
 """
 
 from __future__ import annotations

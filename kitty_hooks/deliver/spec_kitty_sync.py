@@ -1,29 +1,35 @@
 """spec-kitty's own sync, beside ours: which queued moves it sends too, so that we do not.
 
-spec-kitty sends the moves it writes under ids of its own, so a server that dedupes by id would
-count each move twice:
+spec-kitty sends the moves it writes under ids of its own. A server that dedupes by id would
+count each move twice.
 
-- 3.x keeps a store per project, ``~/.spec-kitty/projects/<uuid>/sync/sync.db``: each envelope
-  is a ``journal_entries`` row (the envelope itself base64 in ``payload``) with a new event id
-  and the status-log line's id in ``causation_id``; ``outbox_tasks`` delivers them and keeps
-  them (state ``synced``). It captures always but sends only in a consent epoch that is
-  ``eligible`` (after ``spec-kitty sync opt-in``): before that, arming the machine with
-  SPEC_KITTY_ENABLE_SAAS_SYNC journals moves it never sends. So a move whose log-line id (our
-  event id) is the causation id of an entry whose task was ``synced``, or is not
-  ``terminal_failed`` in an ``eligible`` epoch, is spec-kitty's; any other stays ours, as does
-  a move 3.x could not build (its in_review -> approved without evidence: not journalled).
-- 2.1.3 queues in ``~/.spec-kitty/queue.db`` (``queues/queue-<hash>.db`` once logged in), new
-  ULIDs with no link to the log line, and deletes a row once sent. A queued WPStatusChanged
-  of the same project, feature and WP whose lanes map to the same sync lanes and whose time is
-  at most WINDOW after the move's (2.1.3 emits right after writing the line) is the same move;
-  each of its rows stands for one of ours at most. The move's time is the time part of its
-  event id: the log line's own ULID, minted by spec-kitty as it wrote the line (the envelope's
-  timestamp may be the commit's, much later).
+3.x keeps a store per project, ``~/.spec-kitty/projects/<uuid>/sync/sync.db``:
 
-Read only (``mode=ro``, a short busy timeout): spec-kitty's files are never written, and a file
-that is locked, missing a table or not SQLite at all is one log line and means "no", never a
-failed flush. The check runs at flush time (the outbox may fill after our capture) and costs a
-few stat calls when spec-kitty's sync has no file here.
+- Each envelope is a ``journal_entries`` row: the envelope itself base64 in ``payload``, a new
+  event id, and the status-log line's id in ``causation_id``.
+- ``outbox_tasks`` delivers them and keeps them (state ``synced``).
+- 3.x captures always, but sends only in a consent epoch that is ``eligible`` (after
+  ``spec-kitty sync opt-in``). Before that, arming the machine with
+  SPEC_KITTY_ENABLE_SAAS_SYNC journals moves it never sends.
+- So a move is spec-kitty's when its log-line id (our event id) is the causation id of an entry
+  whose task was ``synced``, or is not ``terminal_failed`` in an ``eligible`` epoch.
+- Any other move stays ours. So does a move 3.x could not build (its in_review -> approved
+  without evidence: not journalled).
+
+2.1.3 queues in ``~/.spec-kitty/queue.db`` (``queues/queue-<hash>.db`` once logged in):
+
+- Its rows are new ULIDs with no link to the log line. It deletes a row once sent.
+- A queued WPStatusChanged is the same move when it has the same project, feature and WP, its
+  lanes map to the same sync lanes, and its time is at most WINDOW after the move's. (2.1.3
+  emits right after writing the line.)
+- Each of its rows stands for one of ours at most.
+- The move's time is the time part of its event id: the log line's own ULID, minted by
+  spec-kitty as it wrote the line. The envelope's timestamp may be the commit's, much later.
+
+Read only (``mode=ro``, a short busy timeout): spec-kitty's files are never written. A file that
+is locked, missing a table or not SQLite at all is one log line and means "no", never a failed
+flush. The check runs at flush time, since the outbox may fill after our capture. It costs a few
+stat calls when spec-kitty's sync has no file here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The flush that follows a push: started detached by the pre-push hook, run once git is done.
 
-Git has no post-push hook. pre-push starts this worker in a session of its own with its output
-going to the log, and returns at once; the worker waits for the `git push` process to exit, then
-flushes (respecting the backoff of earlier failures). A push therefore never waits on the
+Git has no post-push hook. pre-push starts this worker in a session of its own, with its output
+going to the log, and returns at once. The worker waits for the `git push` process to exit.
+Then it flushes, respecting the backoff of earlier failures. So a push never waits on the
 network, whatever the server does.
 """
 

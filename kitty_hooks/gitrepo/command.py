@@ -1,12 +1,12 @@
 """Running git: one call, its errors in our words, and the environment a hook hands it.
 
-Plain plumbing through subprocess, not GitPython: these functions run on hook paths, where
-GitPython's ~50 ms import alone would blow the budget, and scan and install need nothing more
-than the same plumbing (one `git log`, one `cat-file --batch`), so the project does without it.
+Plain plumbing through subprocess, not GitPython. These functions run on hook paths, where
+GitPython's ~50 ms import alone would blow the budget. scan and install need nothing more than
+the same plumbing (one `git log`, one `cat-file --batch`). So the project does without it.
 
 We keep git's exported environment (GIT_DIR, GIT_INDEX_FILE, ...) when we call git from inside
-a hook: during `git commit -a` or `git commit <paths>` the staged content lives in a temporary
-index that only GIT_INDEX_FILE names, and that is the content the gate has to check.
+a hook. During `git commit -a` or `git commit <paths>`, the staged content lives in a temporary
+index that only GIT_INDEX_FILE names. That is the content the gate has to check.
 """
 
 from __future__ import annotations

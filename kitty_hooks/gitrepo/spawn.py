@@ -1,8 +1,8 @@
 """git for the gate's quick look: one call, its output or None, with nothing but os.
 
 subprocess (with signal, selectors, threading) costs a hook ~0.4x a bare `python -c pass` to
-import; the quick gate (check/quick.py) runs two git calls and gives up on any surprise, so the
-careful path (gitrepo.command) says what went wrong.
+import. The quick gate (check/quick.py) runs two git calls and gives up on any surprise. Then
+the careful path (gitrepo.command) says what went wrong.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The lanes a work package moves through, and the one table that maps them to sync lanes.
 
 Nothing else in the package defines lane names or the lane → sync mapping: import from here.
-The seed's 7 lanes keep the seed's table (claimed → doing, canceled → done); the lanes spec-kitty
-added later follow spec-kitty-events' V1 sync table: 2.1.3's `approved` → done, 3.x's
-`in_review` → for_review. 3.x's `genesis` is where a new work package comes from: a from-lane
-only, sent as `from_lane: null`.
+
+- The seed's 7 lanes keep the seed's table (claimed → doing, canceled → done).
+- The lanes spec-kitty added later follow spec-kitty-events' V1 sync table: 2.1.3's `approved`
+  → done, 3.x's `in_review` → for_review.
+- 3.x's `genesis` is where a new work package comes from: a from-lane only, sent as
+  `from_lane: null`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
 """The lines of a status.events.jsonl: parsing one, and telling which kind of line it is.
 
-Spec-kitty 2.x writes only lane transitions into the log. 3.x writes other kinds beside them and
+Spec-kitty 2.x writes only lane transitions into the log. 3.x writes other kinds beside them. It
 tells them apart by what a line carries, in this order (what its own reader does):
-`kind: annotation` (runtime-state annotations), other `kind` values (unknown: 3.x refuses them),
-retrospective records (`type` or `event_name`), envelopes (`event_type` with a `payload`), and
-everything else is a transition. A line with none of a transition's fields is of a kind nobody
-knows: worth a warning, never a block. Used by the gate (diagnose) and by capture (detect).
+
+1. `kind: annotation` (runtime-state annotations);
+2. other `kind` values (unknown: 3.x refuses them);
+3. retrospective records (`type` or `event_name`);
+4. envelopes (`event_type` with a `payload`);
+5. everything else is a transition.
+
+A line with none of a transition's fields is of a kind nobody knows: worth a warning, never a
+block. Used by the gate (diagnose) and by capture (detect).
 """
 
 from __future__ import annotations

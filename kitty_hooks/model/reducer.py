@@ -1,10 +1,12 @@
 """spec-kitty's own view of a work package: the fold of its feature's status log.
 
 spec-kitty 3.x's reducer (`specify_cli/status/reducer.py`) is the truth the dashboard must match:
-the transitions of a feature's log, the first line of each event id kept, sorted by `(at,
-event_id)` as written, folded in that order; at an equal `at` a rollback (back to in_progress
-out of review) beats a forward move, and a forward move does not undo a rollback. A WP's lane is
-the `to_lane` of the transition its fold applied last.
+
+- It takes the transitions of a feature's log, and keeps the first line of each event id.
+- It sorts them by `(at, event_id)` as written, and folds them in that order.
+- At an equal `at`, a rollback (back to in_progress out of review) beats a forward move.
+- A forward move does not undo a rollback.
+- A WP's lane is the `to_lane` of the transition its fold applied last.
 
 Capture asks two things of it: where a WP stood before a commit, and which of the lines the
 commit appended change that. Pure: no IO, nothing imported that a hook cannot afford.

@@ -1,13 +1,13 @@
 """The local ingest server's WSGI application: the SaaS wire contract (DESIGN.md) on loopback.
 
-It is the peer of the demo, the integration tests and the flush benchmark, so it speaks the
-contract as the SaaS does — JWT login and rotating refresh, gzip batches answered event by event
-(success / duplicate / rejected) — and stores what it accepts in SQLite, where a restarted server
+It is the peer of the demo, the integration tests and the flush benchmark. So it speaks the
+contract as the SaaS does: JWT login and rotating refresh, gzip batches answered event by event
+(success / duplicate / rejected). It stores what it accepts in SQLite, where a restarted server
 finds it again. Werkzeug routes, waitress serves (serve.py).
 
-It reads liberally: it accepts every envelope a released client sends — kitty-hooks' own, and
-those of spec-kitty 2.1.3's and 3.x's own sync (schemas/ingest-envelope.schema.json) — and
-refuses what none would. What kitty-hooks emits is held to the strict envelope schema elsewhere.
+It reads liberally. It accepts every envelope a released client sends: kitty-hooks' own, and
+those of spec-kitty 2.1.3's and 3.x's own sync (schemas/ingest-envelope.schema.json). It refuses
+what none would. What kitty-hooks emits is held to the strict envelope schema elsewhere.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """`kitty-hooks demo`: the whole loop in a temporary directory, told as a short story.
 
-A spec-kitty-style repository with two features and a bare remote, the local ingest server on a
-free loopback port, credentials for it, the hooks installed; then commits that move work
-packages through every lane, a `git push`, and the events arriving at the server. Everything
-runs as real processes under a HOME of its own, so nothing of the user's is read or written.
+It sets up a spec-kitty-style repository with two features and a bare remote, the local ingest
+server on a free loopback port, credentials for it, and the hooks installed. Then come commits
+that move work packages through every lane, a `git push`, and the events arriving at the
+server. Everything runs as real processes under a HOME of its own, so nothing of the user's is
+read or written.
 """
 
 from __future__ import annotations

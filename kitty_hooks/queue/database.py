@@ -1,8 +1,8 @@
 """The queue's SQLite file, opened and kept usable: WAL mode, migrated on open, one write
 transaction at a time, SQLite's errors turned into QueueError, a corrupt file moved aside.
 
-Several git processes write at once (a rebase runs post-commit hooks back to back, two
-worktrees commit together), so every write is one ``BEGIN IMMEDIATE`` transaction: the clock
+Several git processes write at once: a rebase runs post-commit hooks back to back, two
+worktrees commit together. So every write is one ``BEGIN IMMEDIATE`` transaction. The clock
 tick, the causation link and the insert commit together or not at all.
 
 This module runs on the post-commit path: it imports sqlite3 and the standard library only.

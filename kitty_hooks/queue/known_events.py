@@ -1,13 +1,18 @@
-"""What left the queue (delivered, purged, dropped): the departures table, the delivery log that
-`kitty-hooks log` reads, and known_events, the set of their ids, so that a scan over old commits
-does not queue them again.
+"""What left the queue (delivered, purged, dropped), and the ids a scan must not queue again.
 
-departures is written as events leave, at the end of the file (cheap: the rows of a page land
-on a few new pages). known_events, keyed by event id, takes a page's ids at random places; it is
-brought up to date in one pass by update_known (after a flush's last page, after a purge or a
-drop), and known_through says how far: every departure up to that id is in it or forgotten.
-Until then intake.seen_ids looks at the departures above the mark too, so an id is known the
-moment it leaves.
+Two tables:
+
+- departures: the delivery log that `kitty-hooks log` reads.
+- known_events: the set of their ids, so that a scan over old commits does not queue them again.
+
+departures is written as events leave, at the end of the file. That is cheap: the rows of a page
+land on a few new pages.
+
+known_events is keyed by event id, so it takes a page's ids at random places. update_known
+brings it up to date in one pass: after a flush's last page, after a purge or a drop.
+known_through says how far: every departure up to that id is in it, or forgotten. Until then
+intake.seen_ids looks at the departures above the mark too, so an id is known the moment it
+leaves.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""The queue's tables, the steps that bring an older file up to date, and the SQL that keeps the
-Lamport clock: never hand out a value twice.
+"""The queue's tables, the steps that bring an older file up to date, and the Lamport clock's SQL.
 
-The Lamport clock is the entry id: the next value is one above both the highest id in the table
-and the high-water mark that ``clock`` keeps when entries are deleted, so no value is handed out
-twice. An enqueue then writes three pages (the row, the event_id index, the causation link); a
-counter updated on every enqueue (or AUTOINCREMENT's sqlite_sequence) would be a fourth, and the
-commit is most of an enqueue's time. It also makes id order the one queue order: commit order,
-Lamport order, FIFO.
+The clock must never hand out a value twice. It is the entry id. The next value is one above
+both the highest id in the table and the high-water mark that ``clock`` keeps when entries are
+deleted.
+
+An enqueue then writes three pages: the row, the event_id index, the causation link. A counter
+updated on every enqueue (or AUTOINCREMENT's sqlite_sequence) would be a fourth, and the commit
+is most of an enqueue's time. It also makes id order the one queue order: commit order, Lamport
+order, FIFO.
 """
 
 from __future__ import annotations

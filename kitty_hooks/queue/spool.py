@@ -1,8 +1,8 @@
 """Envelopes a hook could not queue (the queue locked or unreadable), kept until it can.
 
-A post-commit hook must not wait long for a busy queue and must not lose what it found, so it
-writes the envelopes to a file in the spool folder instead; the next capture or flush that
-opens the queue takes them in first, oldest first, keeping their order.
+A post-commit hook must not wait long for a busy queue, and must not lose what it found. So it
+writes the envelopes to a file in the spool folder instead. The next capture or flush that opens
+the queue takes them in first, oldest first, keeping their order.
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
 """The durable local event queue: one SQLite file per user, with the Lamport clock inside it.
 
 EventQueue is the one door to it. The file itself (opening, WAL, the write transaction, errors,
-recovery) is database.QueueDatabase; each operation's SQL lives in a sibling module by job:
-intake (queueing, on every commit that moves a work package), outgoing (the flusher's),
-inspection (reading), maintenance (retry, purge, drop, history rewrites), known_events (what
-left: the delivery log and the set of ids). Only intake loads with this module: the post-commit
-hook needs no other, so the rest load on their first use (the functions at the end).
+recovery) is database.QueueDatabase. Each operation's SQL lives in a sibling module by job:
+
+- intake: queueing, on every commit that moves a work package;
+- outgoing: the flusher's;
+- inspection: reading;
+- maintenance: retry, purge, drop, history rewrites;
+- known_events: what left (the delivery log and the set of ids).
+
+Only intake loads with this module: the post-commit hook needs no other. The rest load on their
+first use (the functions at the end).
 """
 
 from __future__ import annotations

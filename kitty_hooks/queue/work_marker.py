@@ -2,8 +2,8 @@
 send. The sh shims look for it to decide, without starting Python, whether a push has work.
 
 It is set inside every write transaction that gives the queue something to send, before it
-commits; removed only by clear(), inside a write transaction that finds nothing to send. Both
-hold the queue's write lock, so a check and a change never interleave, and a writer that dies
+commits. Only clear() removes it, inside a write transaction that finds nothing to send. Both
+hold the queue's write lock, so a check and a change never interleave. A writer that dies
 before its commit leaves the marker and no event: a "yes" too many, which the next flush takes
 back.
 """
