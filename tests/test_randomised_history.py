@@ -3,7 +3,7 @@ pushes against the local ingest server failing in every way, through the install
 an audit of what reached the server.
 
 Seeded (KITTY_HOOKS_RANDOM_SEED picks another seed; the failing seed is in the assertion), and
-bounded to about 30 s (KITTY_HOOKS_RANDOM_SECONDS). A push is `git push` to a bare remote (so
+bounded to about 12 s (KITTY_HOOKS_RANDOM_SECONDS). A push is `git push` to a bare remote (so
 remote-tracking refs hold what was pushed), then the flush the pre-push worker would run, as
 `kitty-hooks sync` in its own process (sometimes SIGKILLed mid-way).
 
@@ -42,7 +42,7 @@ F = f"kitty-specs/{SLUG}"
 WPS = ("WP01", "WP02", "WP03")
 LANES = ("planned", "doing", "for_review", "done")
 SEED = int(os.environ.get("KITTY_HOOKS_RANDOM_SEED", "20261205"))
-SECONDS = float(os.environ.get("KITTY_HOOKS_RANDOM_SECONDS", "20"))
+SECONDS = float(os.environ.get("KITTY_HOOKS_RANDOM_SECONDS", "12"))
 
 
 def wp(wp_id: str, lane: str) -> str:

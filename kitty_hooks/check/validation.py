@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kitty_hooks.assets import schema_dir
 from kitty_hooks.errors import FatalError
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.model.events import Envelope
@@ -342,12 +343,16 @@ def _expected_from(kind: str, error: Any) -> str:
     if kind == "Pattern":
         return f"a string matching {details.get('pattern')}"
     if kind == "MinLength":
-        return f"at least {details.get('limit')} character(s)"
+        return f"at least {_count(details.get('limit'), 'character')}"
     if kind in ("Minimum", "Maximum"):
         return f"a number {'>=' if kind == 'Minimum' else '<='} {details.get('limit')}"
     if kind == "MinItems":
-        return f"at least {details.get('limit')} item(s)"
+        return f"at least {_count(details.get('limit'), 'item')}"
     return str(error.message)
+
+
+def _count(limit: Any, word: str) -> str:
+    return plural(limit, word) if type(limit) is int else f"{limit} {word}s"
 
 
 def _json_path(instance_path: Any) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from kitty_hooks.errors import FatalError, report_failure
 from kitty_hooks.locations import hooks_disabled, log_line
+from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.commits import CaptureResult
@@ -184,7 +185,7 @@ def _refresh_shims_if_stale(name: str) -> None:
         return
     if refreshed:
         print(
-            f"kitty-hooks: updated the {', '.join(refreshed)} hook(s) in {directory} to this"
-            " release's shims",
+            f"kitty-hooks: updated {plural(len(refreshed), 'hook')} ({', '.join(refreshed)}) in"
+            f" {directory} to this release's shims",
             file=sys.stderr,
         )
