@@ -8,8 +8,9 @@ alternation and greedy repetition. This parses those, and only those. Anything e
 Unsupported, and check.verdicts then uses re through verdicts.ecma_pattern.
 
 It matches them by backtracking. `^` and `$` match at the very start and end of the text.
-`\\s` and `\\S` are Unicode White_Space, as in Rust's regex. tests/check/test_verdicts.py holds
-every schema pattern to re and jsonschema-rs over generated strings.
+`\\s` and `\\S` are ECMAScript's white space, as in jsonschema-rs.
+tests/check/test_verdicts.py holds every schema pattern to re and jsonschema-rs over generated
+strings.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ class TooHard(Exception):
     """A text that would take too many backtracking steps: re decides instead."""
 
 
-# Unicode White_Space, what \s means to jsonschema-rs.
+# ECMAScript's white space and line terminators, what \s means to jsonschema-rs.
 _SPACE = frozenset(
-    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+    "\t\n\x0b\x0c\r \xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
     + "".join(chr(c) for c in range(0x2000, 0x200B))
 )
 _MOST_STEPS = 100_000

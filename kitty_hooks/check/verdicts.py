@@ -267,15 +267,16 @@ def _json_equal(left: Any, right: Any) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
-# What \s and \S mean in jsonschema-rs (Rust's regex: Unicode White_Space). Python's own \s
-# also takes \x1c-\x1f, which are no white space there.
-_SPACE = "\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# What \s and \S mean in jsonschema-rs: ECMAScript's white space and line terminators (U+FEFF
+# is one; U+0085 is not). Python's own \s differs: it takes \x1c-\x1f and U+0085, not U+FEFF.
+_SPACE = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 
 
 def ecma_pattern(pattern: str) -> str:
     """A schema pattern as a Python regular expression that matches what jsonschema-rs matches:
-    `$` only at the very end (Python's also before a final newline), \\s and \\S as Unicode
-    White_Space. A construct whose meaning differs in ways not handled here: Unsupported."""
+    `$` only at the very end (Python's also before a final newline), \\s and \\S as
+    ECMAScript's white space. A construct whose meaning differs in ways not handled here:
+    Unsupported."""
     out = []
     index = 0
     in_class = False

@@ -277,6 +277,8 @@ def near_matches(draw: Any) -> str:
 
 
 @given(text=near_matches() | PATTERN_TEXT)
+@example(text="\x85")  # NEL: white space to Python's re, not to jsonschema-rs
+@example(text="\ufeff")  # BOM: white space to jsonschema-rs, not to Python's re
 def test_every_schema_pattern_matches_without_re_as_with_re_and_jsonschema_rs(text: str) -> None:
     import re
 
