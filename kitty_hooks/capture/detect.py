@@ -134,9 +134,16 @@ def detect_lane_changes(
             if lane != wp.after.to_lane:
                 # The fold settled elsewhere than the last move (an earlier line that wins at an
                 # equal time; lines taken out of the log): say where it is now.
-                settle = lane_change_of(wp.after, lane, feature, commit, context)
+                settle = lane_change_of(wp.after, lane, feature, commit, context, settles=True)
                 if wp.wp_id in found.taken_back:
-                    settle = settle._replace(at=commit.author_date)  # the commit moved it
+                    # The commit moved it, at its own time: forced, and says why.
+                    settle = settle._replace(
+                        at=commit.author_date,
+                        force=True,
+                        reason=f"{commit.sha[:12]} took log lines out: spec-kitty's view of the"
+                        " log it left",
+                        evidence=None,
+                    )
                 result.changes.append(settle._replace(event_id=settle_event_id(commit, settle)))
             for move in wp.history:
                 reason = f"sorts before its latest transition ({wp.before.at if wp.before else ''})"

@@ -30,7 +30,7 @@ def running_drainer() -> int | None:
     except OverflowError:
         return None
     fields = _stat_fields(pid)
-    if fields is not None and fields[0] == b"Z":
+    if fields and fields[0] == b"Z":
         # Exited, not yet reaped: a drainer's parent is init, which some containers' init
         # reaps only every second or two. It drains nothing more.
         return None

@@ -4,9 +4,10 @@
 A move is a change in spec-kitty's own view of a work package (model.reducer): of the lines a
 commit appended, the transitions that sort after the WP's latest transition before the commit.
 A line that sorts before it (a data migration restating old moves under new ids) is history.
-Each line is read on its own: a bad line is skipped with why; a log rewritten wholesale holds
-the same events and moves nothing. LogMemory carries what each log held from commit to commit
-in a scan.
+Each line is read on its own: a bad line is skipped with why. A log rewritten wholesale holds
+the same events and moves nothing. A log rewritten otherwise (lines taken out or edited, as by
+a `git revert`) settles each WP whose fold it changed: LogMoves.taken_back. LogMemory carries
+what each log held from commit to commit in a scan.
 """
 
 from __future__ import annotations
@@ -374,9 +375,13 @@ def lane_change_of(
     feature: str,
     commit: CommitRecord,
     context: CommitContext,
+    *,
+    settles: bool = False,
 ) -> LaneChange:
     """The move a log line makes, from the lane the WP stood in before it (spec-kitty's view,
-    which a line's own from_lane may not match after a merge), in the feature its folder names."""
+    which a line's own from_lane may not match after a merge), in the feature its folder names.
+    settles: the move only says where the fold put the WP; it gets its id from settle_event_id,
+    so the line's own id is not read."""
     line = transition.line
     to_lane = transition.to_lane
     at = transition.at
@@ -406,7 +411,7 @@ def lane_change_of(
         execution_mode=execution_mode,
         review_ref=text(line.get("review_ref")) or review_ref(from_lane, to_lane, commit),
         evidence=evidence if isinstance(evidence, dict) else None,
-        event_id=_sendable_event_id(transition.event_id, at),
+        event_id="" if settles else _sendable_event_id(transition.event_id, at),
     )
 
 

@@ -39,7 +39,19 @@ def merge_blobs(commit: CommitRecord) -> list[str]:
     for change in changes:
         needed += [blob for blob in (change.new_blob, change.old_blob) if blob]
     needed += [log_spec(commit, feature) for feature in touched_features(changes)[1]]
+    needed += [spec for path in _merged_logs(changes) for spec in _parent_specs(commit, path)]
     return needed
+
+
+def _merged_logs(changes: list[FileChange]) -> dict[str, str]:
+    """Each log the merge's changes name: its path -> its blob in the merge."""
+    return {c.path: c.new_blob for c in changes if path_facts(c.path).is_log and c.new_blob}
+
+
+def _parent_specs(commit: CommitRecord, path: str) -> list[str]:
+    """What git cat-file reads for a file as each parent left it, first parent first. Read
+    explicitly: which parent a section of `git log -m` compares with is not kept."""
+    return [f"{parent}:{path}" for parent in commit.parents]
 
 
 def settling_moves(
@@ -54,24 +66,23 @@ def settling_moves(
     before: dict[tuple[str, str], str] = {}  # at the first parent
     logs: dict[str, bytes] = {}  # each feature's log at the merge
     changes = merge_changes(commit)
-    for change in changes:
-        facts = path_facts(change.path)
-        if not facts.is_log:
-            continue
-        merged = blobs.get(change.new_blob) or b""
-        first = (blobs.get(change.old_blob) or b"") if change.old_blob else b""
-        logs[facts.feature] = merged
-        # Only a WP with lines that one side holds and the other lacks can stand elsewhere
+    for path, blob in _merged_logs(changes).items():
+        feature = path_facts(path).feature
+        merged = blobs.get(blob) or b""
+        logs[feature] = merged
+        parents = [blobs.get(spec) or b"" for spec in _parent_specs(commit, path)]
+        # Only a WP with lines that the merge and a parent do not share can stand elsewhere
         # after the merge: the other parent's lines folded in by time, or (`-s ours`, a
-        # resolution that drops a side) a parent's lines the merge leaves out.
-        differ = set(merged.split(b"\n")).symmetric_difference(first.split(b"\n"))
+        # resolution that keeps one side's log) a parent's lines the merge leaves out.
+        lines = set(merged.split(b"\n"))
+        differ = set().union(*(lines.symmetric_difference(log.split(b"\n")) for log in parents))
         for wp_id in {t.wp_id for t in map(_read, differ, [context] * len(differ)) if t}:
             lane = lane_of(transitions_in(merged, wp_id, context))
             if lane is not None:
-                after[(facts.feature, wp_id)] = lane
-                was = lane_of(transitions_in(first, wp_id, context))
+                after[(feature, wp_id)] = lane
+                was = lane_of(transitions_in(parents[0], wp_id, context))
                 if was is not None:
-                    before[(facts.feature, wp_id)] = was
+                    before[(feature, wp_id)] = was
     for feature in touched_features(changes)[1]:
         logs[feature] = blobs.get(log_spec(commit, feature)) or b""
     for change in changes:

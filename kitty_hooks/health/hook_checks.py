@@ -25,7 +25,7 @@ from kitty_hooks.locations import hooks_disabled
 
 # What a GUI git client (Finder- or Start-menu-launched) gives hooks: no shell profile was read.
 GUI_PATH = "/usr/bin:/bin"
-# Our hook ids in .pre-commit-hooks.yaml, by the git hook they run in.
+# The pre-commit framework's configuration, where a repository lists the hooks it runs.
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 _PACKAGE_DIR = package_dir()
 

@@ -404,6 +404,32 @@ def test_a_merge_that_keeps_one_side_settles_the_board_on_that_side(repo: Repo, 
     assert board.dashboard(envelopes)[(FEATURE, "WP09")] == "planned"
 
 
+def _merged_keeping_our_log_beside_their_wp_file(repo: Repo) -> None:
+    """feat takes WP09 to review and adds WP10's file; the merge keeps main's log (WP09 still
+    planned) but takes WP10's file, so the merge differs from its first parent elsewhere."""
+    append(repo, LOG, line(ulid(140), "WP09", "planned", "planned", at(82, 9)))
+    commit(repo, "bootstrap WP09")
+    repo.git("checkout", "-q", "-b", "feat")
+    append(repo, LOG, line(ulid(141), "WP09", "planned", "for_review", at(82, 11)))
+    repo.write(f"{F}/tasks/WP10-x.md", wp_file("WP10", None))
+    commit(repo, "feat: WP09 to review, WP10's prompt")
+    repo.git("checkout", "-q", "main")
+    repo.write("NOTES.md", "main moves on\n")
+    commit(repo, "main")
+    repo.git("merge", "-q", "--no-ff", "--no-commit", "feat")
+    repo.git("checkout", "HEAD", "--", LOG)  # main's log wins
+    commit(repo, "merge feat, main's log")
+
+
+@MODES
+def test_a_merge_that_keeps_one_sides_log_beside_the_others_files_settles_the_board(
+    repo: Repo, mode: str
+) -> None:
+    envelopes = replay(repo, mode, [_merged_keeping_our_log_beside_their_wp_file])
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP09")] == "planned"
+
+
 # --- a commit that takes log lines away (git revert) ----------------------------------------------
 
 
@@ -420,6 +446,36 @@ def test_a_revert_of_a_move_puts_the_wp_back_where_spec_kitty_shows_it(
     assert_board_is_spec_kittys(repo, envelopes)
     assert board.dashboard(envelopes)[(FEATURE, "WP01")] == "for_review"
     assert board.sent_twice(envelopes) == []
+
+
+def _edited_in_with_a_foreign_id(repo: Repo) -> None:
+    """A hand edit puts a line into the middle of the log whose id is no ULID or UUID: it cannot
+    be sent as a move of its own, but spec-kitty folds it, and it sets WP01's lane."""
+    _worked_to_done(repo)
+    lines = (repo.path / LOG).read_text().splitlines(keepends=True)
+    foreign = line("evt-3", "WP01", "done", "in_progress", at(30))
+    repo.write(LOG, "".join(lines[:2]) + foreign + "".join(lines[2:]))
+    commit(repo, "WP01 reopened by hand")
+
+
+def test_a_hand_edited_line_with_a_foreign_id_settles_the_board_and_stops_nothing(
+    repo: Repo,
+) -> None:
+    envelopes = replay(repo, "live", [_edited_in_with_a_foreign_id])
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP01")] == "doing"
+
+
+def test_a_scan_says_the_foreign_id_is_no_move_of_its_own_and_still_settles_the_board(
+    repo: Repo,
+) -> None:
+    replay(repo, "none", [_edited_in_with_a_foreign_id])
+    scanned = repo.kitty_hooks("scan", "HEAD")
+    assert scanned.returncode == 1  # a line it could not send: said, and the rest queued
+    assert "event_id 'evt-3' is not a ULID or UUID" in scanned.stdout
+    envelopes = board.queued_envelopes()
+    assert_board_is_spec_kittys(repo, envelopes)
+    assert board.dashboard(envelopes)[(FEATURE, "WP01")] == "doing"
 
 
 # --- kitty-hooks board: the user's check, and the tests' -----------------------------------------
