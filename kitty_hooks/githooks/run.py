@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from kitty_hooks.errors import FatalError, report_failure
 from kitty_hooks.locations import hooks_disabled, log_line
-from kitty_hooks.wording import plural
 
 if TYPE_CHECKING:
     from kitty_hooks.capture.commits import CaptureResult
@@ -184,6 +183,8 @@ def _refresh_shims_if_stale(name: str) -> None:
         log_line(f"hook {name}: stale shims not updated: {type(exc).__name__}: {exc}")
         return
     if refreshed:
+        from kitty_hooks.wording import plural  # only when shims were updated
+
         print(
             f"kitty-hooks: updated {plural(len(refreshed), 'hook')} ({', '.join(refreshed)}) in"
             f" {directory} to this release's shims",
