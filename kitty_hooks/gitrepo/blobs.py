@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from kitty_hooks.errors import FatalError
-from kitty_hooks.gitrepo.command import git_failed, run_git, start_git
+from kitty_hooks.gitrepo.command import git_failed, run_git, start_git, widen_pipe
 
 
 def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
@@ -47,10 +47,6 @@ def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
 # does; a larger request written before reading could leave git and us waiting on each other.)
 _PIPE_BYTES = 4 << 10
 
-# The pipe from git for a long read: Linux's default of 64 KiB made git and us take turns
-# (a context switch each 64 KiB) through every version of a 1 MB log: 10% of a scan.
-_LONG_READ_PIPE_BYTES = 1 << 20
-
 
 def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
     """read_blobs for a long scan: each content as git writes it, in order.
@@ -71,7 +67,9 @@ def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
     else:
         import threading
 
-        _widen_pipe(process.stdout.fileno(), _LONG_READ_PIPE_BYTES)
+        # Linux's 64 KiB pipe made git and us take turns (a context switch each 64 KiB)
+        # through every version of a 1 MB log: 10% of a scan.
+        widen_pipe(process.stdout.fileno())
         # Written while we read: git stops reading requests while its answers wait for us.
         writer = threading.Thread(target=_feed, args=(process.stdin, request), daemon=True)
         writer.start()
@@ -103,15 +101,6 @@ def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
         process.wait()
     if truncated or process.returncode != 0:
         raise git_failed(root, ("cat-file",), stderr)
-
-
-def _widen_pipe(fd: int, size: int) -> None:
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
-    except (ImportError, AttributeError, OSError):
-        pass  # not Linux, or over the user's pipe quota: a narrower pipe is only slower
 
 
 def _feed(pipe: IO[bytes], request: bytes) -> None:

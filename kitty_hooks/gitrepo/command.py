@@ -41,6 +41,10 @@ class GitStream:
         self.cwd = cwd
         self.args = args
         self._process = start_git(cwd, *args, stdin=subprocess.DEVNULL)
+        assert self._process.stdout is not None
+        # Room for what git writes while the caller is busy elsewhere (its imports, say): git
+        # blocks on a full pipe.
+        widen_pipe(self._process.stdout.fileno())
 
     def blocks(self) -> Iterator[bytes]:
         """git's output as it comes; FatalError, in our words, once git has failed."""
@@ -133,3 +137,17 @@ def without_repo_env() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
+
+
+# What a long read's pipe from git holds (Linux's default: 64 KiB).
+LONG_READ_PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(fd: int, size: int = LONG_READ_PIPE_BYTES) -> None:
+    """Let the pipe hold size bytes, where the system allows it."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except (ImportError, AttributeError, OSError):
+        pass  # not Linux, or over the user's pipe quota: a narrower pipe is only slower

@@ -64,22 +64,30 @@ def read_commit(cwd: Path, rev: str, *, paths: tuple[str, ...]) -> CommitRecord:
 
 
 def start_commits(cwd: Path, revision_range: str, *, paths: tuple[str, ...]) -> GitStream:
-    """Start reading every commit of a range (oldest first) that changes `paths`, with those
-    changes; stream_commits(stream) parses them as git writes them. The caller can work
-    meanwhile: git walks the whole range before its first commit.
+    """Start reading every commit of a range that changes `paths`, with those changes;
+    commits_oldest_first(stream) parses them as git writes them. The caller can work meanwhile.
 
     One git call for the whole range. --full-history keeps commits on merged side branches
-    that default history simplification would hide.
+    that default history simplification would hide. No --reverse: with it git walks the whole
+    range before it writes its first commit (a few tenths of a second in a big repository, the
+    parsing idle); without it git writes as it walks, and the parsing keeps pace.
     """
     return GitStream(
-        cwd, "log", "--reverse", "--full-history", "-m", "--no-renames", "-z", "--raw",
+        cwd, "log", "--full-history", "-m", "--no-renames", "-z", "--raw",
         "--no-abbrev", _FORMAT, revision_range, "--", *paths,
     )  # fmt: skip
 
 
 def stream_commits(stream: GitStream) -> Iterator[CommitRecord]:
-    """The commits of a start_commits call, parsed as git writes them."""
+    """The commits of a start_commits call, parsed as git writes them: newest first."""
     return _records(_tokens(stream.blocks()))
+
+
+def commits_oldest_first(stream: GitStream) -> list[CommitRecord]:
+    """The commits of a start_commits call, oldest first, as --reverse would list them."""
+    commits = list(stream_commits(stream))
+    commits.reverse()
+    return commits
 
 
 def _tokens(blocks: Iterable[bytes]) -> Iterator[str]:

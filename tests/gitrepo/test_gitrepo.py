@@ -1,5 +1,5 @@
 """The two long git reads of a scan: the history, parsed as `git log` writes it
-(history.start_commits, stream_commits), and every blob through one cat-file (stream_blobs)."""
+(history.start_commits, commits_oldest_first), and every blob through one cat-file (stream_blobs)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, module_env: Path) -> tuple
 def test_the_history_streamed_is_the_history_read_at_once(history: tuple[Path, bytes]) -> None:
     path, out = history
     with git_history.start_commits(path, "HEAD", paths=PATHS) as log:
-        streamed = list(git_history.stream_commits(log))
+        streamed = git_history.commits_oldest_first(log)
     assert streamed == list(git_history.parse_commits(out))
     assert [len(c.changes) for c in streamed] == [1, 1, 1, 1, 300, 1]
     odd = streamed[-1]
