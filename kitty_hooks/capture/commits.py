@@ -8,6 +8,7 @@ to queue. Most commits touch no kitty-specs file and cost one git call.
 from __future__ import annotations
 
 import gc
+from collections import ChainMap
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import closing
 from functools import cache
@@ -228,7 +229,7 @@ def _scan(
         from kitty_hooks.model.events import new_ulid
 
         correlation_id = new_ulid()
-        commits = list(git_history.stream_commits(log))
+        commits = git_history.commits_oldest_first(log)
     result = CaptureResult(commits=len(commits))
     chunks = _envelope_chunks(
         cwd,
@@ -365,7 +366,7 @@ def moves_on_refs(
     else:
         paths = _PATHS
     with git_history.start_commits(cwd, "--all", paths=paths) as log:
-        commits = list(git_history.stream_commits(log))
+        commits = git_history.commits_oldest_first(log)
     found = CaptureResult(commits=len(commits))
     for _ in _envelope_chunks(cwd, commits, found, execution_mode="direct_repo"):
         pass
@@ -469,7 +470,8 @@ def _envelope_chunks(
 
                     if queued is None:
                         queued = _board_from_queue(queue_path, identity.project_uuid)
-                    settles = settling_moves(commit, held, context, {**queued, **produced})
+                    board = ChainMap(produced, queued)
+                    settles = settling_moves(commit, held, context, board, memory)
                     built = _envelopes(commit, settles, identity, correlation_id, result)
                     _remember_lanes(produced, built)
                     envelopes += built

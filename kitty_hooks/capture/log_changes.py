@@ -73,6 +73,12 @@ class LogMemory:
         self.latest: dict[str, _LogIndex] = {}
         self.wp_lanes: dict[tuple[str, str], str | None] = {}
 
+    def folds_of(self, blob: str) -> dict[str, WorkPackageLog] | None:
+        """Each WP's fold in a version of a log (by blob id) that a commit of the scan left,
+        when already read; None otherwise."""
+        index = self._known.get(blob)
+        return index.wps if index is not None else None
+
 
 class _LogIndex:
     """One version of a log: its lines, the event ids they carry and, per work package, its
@@ -95,11 +101,22 @@ class _LogIndex:
         """Each WP's transitions and fold in this version (every line read once, at the first
         question)."""
         if self.wps is None:
-            self.wps = {
-                wp: WorkPackageLog(events)
-                for wp, events in transitions_by_wp(self.data, context).items()
-            }
+            self.read_every_line(context)
+            assert self.wps is not None
         return self.wps
+
+    def read_every_line(self, context: CommitContext) -> dict[bytes, Transition]:
+        """Read every line now (what logs() then answers from): each line -> the transition it
+        holds, for lines that hold one."""
+        read: dict[bytes, Transition] = {}
+        found: dict[str, list[Transition]] = {}
+        for raw in self.data.split(b"\n"):
+            transition = _transition(raw, context, default_at="") if raw.strip() else None
+            if transition is not None:
+                read[raw] = transition
+                found.setdefault(transition.wp_id, []).append(transition)
+        self.wps = {wp: WorkPackageLog(events) for wp, events in found.items()}
+        return read
 
     def log_of(self, wp_id: str, context: CommitContext) -> WorkPackageLog:
         """The WP's transitions and fold in this version; appending to it makes the next."""
@@ -116,27 +133,26 @@ class _LogIndex:
 def transitions_by_wp(data: bytes, context: CommitContext) -> dict[str, list[Transition]]:
     """Every transition of a log's bytes, per work package, in file order (bad lines left out:
     the gate and capture say what is wrong with them)."""
-    found: dict[str, list[Transition]] = {}
-    for raw in data.split(b"\n"):
-        transition = _transition(raw, context, default_at="") if raw.strip() else None
-        if transition is not None:
-            found.setdefault(transition.wp_id, []).append(transition)
-    return found
+    index = _LogIndex(set(), None, data)
+    index.read_every_line(context)
+    return {wp: log.events for wp, log in index.logs(context).items()}
 
 
 def transitions_in(data: bytes, wp_id: str, context: CommitContext) -> list[Transition]:
     """The transitions of one work package in a log's bytes, in file order. Only lines that
     name the WP in quotes are parsed: a hook reads one WP's few lines of a long log."""
     token = b'"' + wp_id.encode("utf-8", "surrogateescape") + b'"'
-    if token not in data:
-        return []
     found: list[Transition] = []
-    for raw in data.split(b"\n"):
-        if token not in raw:
-            continue
-        transition = _transition(raw, context, default_at="")
+    at = data.find(token)
+    while at >= 0:  # from one line that names it to the next, never splitting the log
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        if end < 0:
+            end = len(data)
+        transition = _transition(data[start:end], context, default_at="")
         if transition is not None and transition.wp_id == wp_id:
             found.append(transition)
+        at = data.find(token, end)
     return found
 
 
@@ -225,6 +241,8 @@ def log_moves(
     if index is None and not before:
         index = _LogIndex(set(), set(), b"")
     appended = after.startswith(before) and (not before or before.endswith(b"\n"))
+    rewritten: _LogIndex | None = None
+    read: dict[bytes, Transition] = {}  # a rewritten log's lines, read once
     if appended:
         # What spec-kitty does: lines added at the end. Only they are looked at.
         tail = after[len(before) :].splitlines()
@@ -241,12 +259,24 @@ def log_moves(
             index = _LogIndex(set(before.splitlines()), None, before)
         old_lines = index.lines
         candidates = list(enumerate(after.splitlines(), start=1))
+        # Rewritten (a revert, a migration that re-serialises every line): the new version is
+        # read whole once, for the WPs it folds (taken_back) and for the lines it adds.
+        rewritten = _LogIndex(set(after.splitlines()), None, after)
+        read = rewritten.read_every_line(context)
     fresh: dict[str, list[Transition]] = {}
     new_ids: list[str] = []
     for number, raw in candidates:
         if not raw.strip() or (old_lines is not None and raw in old_lines):
             continue
         try:
+            transition = read.get(raw)
+            if transition is not None:  # read above: a transition line
+                new_ids.append(transition.event_id)
+                if _was_logged(transition.event_id, before, index):
+                    continue  # the same event, written again
+                _sendable_event_id(transition.event_id, transition.at)
+                fresh.setdefault(transition.wp_id, []).append(transition)
+                continue
             line = _plain_transition(raw, context.loads)
             if line is None:  # anything but the common case: read and told apart carefully
                 line = parse_line(raw, fast_loads=context.loads)
@@ -281,8 +311,7 @@ def log_moves(
             moves[wp_id] = found
     taken_back: frozenset[str] = frozenset()
     if not appended:
-        assert index is not None  # made above for a log that was not only appended to
-        rewritten = _LogIndex(set(after.splitlines()), None, after)
+        assert index is not None and rewritten is not None  # made above for a rewritten log
         taken_back = _taken_back(index, rewritten, moves, context)
         index = rewritten
     if memory is not None:

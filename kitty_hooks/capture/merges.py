@@ -12,18 +12,20 @@ the same merge sends the same event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import NamedTuple
 
 from kitty_hooks.capture.commit_context import CommitContext, path_facts
 from kitty_hooks.capture.detect import log_spec, touched_features
+from kitty_hooks.capture.log_changes import LogMemory, settle_event_id, transitions_in
 from kitty_hooks.capture.log_changes import read_line_transition as _read
-from kitty_hooks.capture.log_changes import settle_event_id, transitions_in
 from kitty_hooks.capture.wp_changes import wp_file_lane
 from kitty_hooks.gitrepo.history import CommitRecord, FileChange
 from kitty_hooks.model.events import LaneChange
 from kitty_hooks.model.lanes import sync_lane
 from kitty_hooks.model.layout import may_hold_lane_changes_at
-from kitty_hooks.model.reducer import lane_of
+from kitty_hooks.model.reducer import WorkPackageLog, lane_of
 
 
 def merge_changes(commit: CommitRecord) -> list[FileChange]:
@@ -59,48 +61,51 @@ def settling_moves(
     blobs: Mapping[str, bytes | None],
     context: CommitContext,
     board: Mapping[tuple[str, str], str],
+    memory: LogMemory | None = None,
 ) -> list[LaneChange]:
     """The moves that put each WP the merge touches where spec-kitty's view of the merge puts
-    it. board: (feature, WP) -> the sync lane the last move sent for it gave."""
+    it. board: (feature, WP) -> the sync lane the last move sent for it gave. memory: a scan's,
+    where the merged version of a log is most often one a parent's commit left (its folds
+    known)."""
     after: dict[tuple[str, str], str] = {}  # spec-kitty's lane at the merge
-    before: dict[tuple[str, str], str] = {}  # at the first parent
-    logs: dict[str, bytes] = {}  # each feature's log at the merge
+    before: dict[tuple[str, str], Callable[[], str | None]] = {}  # at the first parent, if asked
+    logs: dict[str, _Log] = {}  # each feature's log at the merge
     changes = merge_changes(commit)
     for path, blob in _merged_logs(changes).items():
         feature = path_facts(path).feature
-        merged = blobs.get(blob) or b""
-        logs[feature] = merged
+        merged = logs[feature] = _Log(
+            blobs.get(blob) or b"", memory.folds_of(blob) if memory is not None else None
+        )
         parents = [blobs.get(spec) or b"" for spec in _parent_specs(commit, path)]
         # Only a WP with lines that the merge and a parent do not share can stand elsewhere
         # after the merge: the other parent's lines folded in by time, or (`-s ours`, a
         # resolution that keeps one side's log) a parent's lines the merge leaves out.
-        lines = set(merged.split(b"\n"))
+        lines = set(merged.data.split(b"\n"))
         differ = set().union(*(lines.symmetric_difference(log.split(b"\n")) for log in parents))
         for wp_id in {t.wp_id for t in map(_read, differ, [context] * len(differ)) if t}:
-            lane = lane_of(transitions_in(merged, wp_id, context))
+            lane = merged.lane(wp_id, context)
             if lane is not None:
                 after[(feature, wp_id)] = lane
-                was = lane_of(transitions_in(parents[0], wp_id, context))
-                if was is not None:
-                    before[(feature, wp_id)] = was
+                before[(feature, wp_id)] = _Log(parents[0], None).lane_asked(wp_id, context)
     for feature in touched_features(changes)[1]:
-        logs[feature] = blobs.get(log_spec(commit, feature)) or b""
+        logs[feature] = _Log(blobs.get(log_spec(commit, feature)) or b"", None)
     for change in changes:
         facts = path_facts(change.path)
         if not facts.is_wp:
             continue
         found = wp_file_lane(change.path, blobs.get(change.new_blob))
-        if found is None or transitions_in(logs.get(facts.feature, b""), found[0], context):
+        log = logs.get(facts.feature)
+        if found is None or (log is not None and log.lane(found[0], context) is not None):
             continue  # no lane, or the log holds this WP: its file is a view
         after[(facts.feature, found[0])] = found[1]
         old = wp_file_lane(change.path, blobs.get(change.old_blob)) if change.old_blob else None
         if old is not None:
-            before[(facts.feature, old[0])] = old[1]
+            before[(facts.feature, old[0])] = partial(str, old[1])
     moves: list[LaneChange] = []
     for (feature, wp_id), lane in sorted(after.items()):
         shown = board.get((feature, wp_id))
-        if shown is None:
-            first_parent = before.get((feature, wp_id))
+        if shown is None and (feature, wp_id) in before:
+            first_parent = before[(feature, wp_id)]()
             shown = sync_lane(first_parent) if first_parent is not None else None
         if shown == sync_lane(lane):
             continue
@@ -118,3 +123,22 @@ def settling_moves(
         )
         moves.append(move._replace(event_id=settle_event_id(commit, move)))
     return moves
+
+
+class _Log(NamedTuple):
+    """A feature's log as a commit left it: its bytes, and each WP's fold when a scan knows it."""
+
+    data: bytes
+    folds: dict[str, WorkPackageLog] | None
+
+    def lane(self, wp_id: str, context: CommitContext) -> str | None:
+        """The lane spec-kitty's view gives the WP (None: the log holds no transition of it)."""
+        if self.folds is None:
+            return lane_of(transitions_in(self.data, wp_id, context))
+        wp_log = self.folds.get(wp_id)
+        latest = wp_log.latest if wp_log is not None else None
+        return latest.to_lane if latest is not None else None
+
+    def lane_asked(self, wp_id: str, context: CommitContext) -> Callable[[], str | None]:
+        """lane(), worked out when called: only a WP the board has not seen asks for it."""
+        return partial(self.lane, wp_id, context)
