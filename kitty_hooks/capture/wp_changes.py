@@ -49,23 +49,32 @@ def frontmatter_lane_changes(
     # WPs whose old side could not be read: their old lane is unknown, not absent, so the new
     # side is no "new WP" (a commit that repairs broken frontmatter creates nothing).
     unknown_before: set[tuple[str, str]] = set()
+    # The new sides first: where none gives a lane (3.x files, a migration that drops `lane:`
+    # from thousands) nothing moved, and the old sides are not read at all.
+    new_sides: list[tuple[FileChange, PathFacts, _WorkPackageState | None, list[Skipped]]] = []
     for change in changes:
         facts = path_facts(change.path)
         if not facts.is_wp:
             continue
+        said: list[Skipped] = []
+        state = None
+        if change.new_blob:
+            state = _read_wp(change.path, blobs.get(change.new_blob), said, side="after")
+        new_sides.append((change, facts, state, said))
+    moved = any(state is not None for _, _, state, _ in new_sides)
+    for change, facts, state, said in new_sides:
         feature = facts.feature
-        if change.old_blob:
-            state = _read_wp(change.path, blobs.get(change.old_blob), skipped, side="before")
-            if state is not None:
-                before[(feature, _wp_id(facts, state))] = state
+        if change.old_blob and moved:
+            old = _read_wp(change.path, blobs.get(change.old_blob), skipped, side="before")
+            if old is not None:
+                before[(feature, _wp_id(facts, old))] = old
             else:
                 unknown_before.add((feature, facts.named_wp_id or facts.stem))
-        if change.new_blob:
-            state = _read_wp(change.path, blobs.get(change.new_blob), skipped, side="after")
-            if state is not None:
-                after[(feature, _wp_id(facts, state))] = (change.path, state)
-            elif lanes_seen is not None:
-                lanes_seen[(feature, facts.named_wp_id or facts.stem)] = None
+        skipped += said
+        if state is not None:
+            after[(feature, _wp_id(facts, state))] = (change.path, state)
+        elif change.new_blob and lanes_seen is not None:
+            lanes_seen[(feature, facts.named_wp_id or facts.stem)] = None
     if lanes_seen is not None:
         for key, (_, state) in after.items():
             lanes_seen[key] = state.lane
