@@ -67,9 +67,15 @@ def path_facts(name: str) -> PathFacts:
         is_log=is_status_log(path),
         is_wp=is_wp_file(path),
         named_wp_id=wp_id_from_name(path) or "",
-        stem=path.stem,
+        stem=_stem(path.name),
         legacy_lane=legacy_lane_of(path),
     )
+
+
+def _stem(name: str) -> str:
+    """The name without its last suffix, as PurePosixPath.stem has it."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def repo_entry(commit: CommitRecord, context: CommitContext) -> dict[str, str]:

@@ -61,7 +61,7 @@ def _clean() -> bool:
     for path in listed.decode("utf-8", "surrogateescape").split("\0"):
         if not path:
             continue
-        parts = _Parts(path)
+        parts = layout.GitPath(path)
         if "\n" in path or (layout.feature_of(parts) is not None and not _slug_ok(parts)):
             return False
         name = parts.name
@@ -88,16 +88,6 @@ def _clean() -> bool:
     except _NotSure:
         return False
     return True
-
-
-class _Parts:
-    """What model.layout asks of a path (name, parts), for a path as git names it: no pathlib."""
-
-    __slots__ = ("name", "parts")
-
-    def __init__(self, path: str) -> None:
-        self.parts = tuple(path.split("/"))
-        self.name = self.parts[-1]
 
 
 def _read_blobs(specs: list[str]) -> list[bytes | None] | None:
@@ -164,7 +154,7 @@ def _check_wp(data: bytes | None) -> None:
         raise _NotSure
 
 
-def _slug_ok(parts: _Parts) -> bool:
+def _slug_ok(parts: layout.GitPath) -> bool:
     # As check.diagnose asks it of a feature folder (validation.common_pattern: re's match,
     # whose $ also takes a final newline: no path here has one).
     pattern = _schema("common.schema.json")["$defs"]["feature_slug"]["pattern"]
