@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -179,3 +182,59 @@ def test_a_commit_only_a_detached_worktree_head_holds_is_reachable(
     assert git_history.unreachable_commits(repo.path, [held]) == set()
     repo.git("worktree", "remove", "--force", str(tmp_path / "wt"))
     assert git_history.unreachable_commits(repo.path, [held]) == {held}
+
+
+def _written_in_pieces(data: bytes, cuts: list[int]) -> int:
+    """A pipe's read end, data written to it in pieces cut at cuts (on a thread), then closed."""
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        edges = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+        for a, b in itertools.pairwise(edges):
+            os.write(write_end, data[a:b])
+        os.close(write_end)
+
+    threading.Thread(target=write, daemon=True).start()
+    return read_end
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    answers=st.lists(st.binary(max_size=3000), max_size=12),
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 16), max_size=30),
+    limit=st.integers(min_value=1, max_value=5000),
+)
+def test_the_read_ahead_reads_what_a_buffered_reader_reads(
+    answers: list[bytes], cuts: list[int], limit: int
+) -> None:
+    """cat-file's answers (a header line, the content, a newline) however git's writes cut
+    them and however little the read-ahead may hold."""
+    data = b"".join(b"%d blob %d\n" % (n, len(a)) + a + b"\n" for n, a in enumerate(answers))
+    reader = git_blobs._ReadAhead(_written_in_pieces(data, cuts), limit)
+    buffered = io.BytesIO(data)
+    try:
+        for answer in answers:
+            header = reader.readline()
+            assert header == buffered.readline()
+            size = int(header.split()[2])
+            assert reader.read(size) == buffered.read(size) == answer
+            assert reader.read(1) == buffered.read(1) == b"\n"
+            reader.take_written()
+        assert reader.readline() == b""  # the end
+    finally:
+        reader.close()
+
+
+def test_the_read_ahead_takes_no_more_than_its_limit_off_the_pipe() -> None:
+    data = bytes(range(256)) * (16 << 10)  # 4 MiB: git blocks on the pipe long before the end
+    read_end = _written_in_pieces(data, [])
+    reader = git_blobs._ReadAhead(read_end, 10_000)
+    while not reader._chunks:
+        reader.take_written()
+    held = sum(len(chunk) for chunk in reader._chunks)
+    assert 10_000 <= held <= git_blobs._READ_BYTES  # one read past the limit at most
+    reader.take_written()
+    assert sum(len(chunk) for chunk in reader._chunks) == held  # at the limit: nothing more
+    assert reader.read(len(data)) == data  # the rest comes when asked for
+    assert reader.readline() == b""
+    reader.close()
