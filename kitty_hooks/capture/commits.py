@@ -220,16 +220,21 @@ def _scan(
     queue_path: Path | None,
     progress: Callable[[int, int], None] | None,
 ) -> CaptureResult:
+    import threading
+
     git_repo.repo_root(cwd)  # outside a work tree: say so plainly, not in git's words
     with git_history.start_commits(cwd, revision_range, paths=_PATHS) as log:
-        # While git walks the history (a few tenths of a second in a big repository): the
-        # imports and the id that would otherwise wait for it.
-        import orjson  # thousands of lines to read and envelopes to write: worth it here
-
-        from kitty_hooks.model.events import new_ulid
-
-        correlation_id = new_ulid()
+        # git walks the history for a few tenths of a second, and this thread mostly waits on
+        # its pipe: another loads what the scan goes on to use meanwhile.
+        loading = threading.Thread(target=_load_scan_modules, daemon=True)
+        loading.start()
         commits = git_history.commits_oldest_first(log)
+        loading.join()
+    import orjson  # thousands of lines to read and envelopes to write: worth it here
+
+    from kitty_hooks.model.events import new_ulid
+
+    correlation_id = new_ulid()
     result = CaptureResult(commits=len(commits))
     chunks = _envelope_chunks(
         cwd,
@@ -250,6 +255,20 @@ def _scan(
             encode=_orjson_text,
         )
     return result
+
+
+def _load_scan_modules() -> None:
+    """Import what a scan uses once git has written the history: python-ulid alone takes
+    ~50 ms. An import that fails here fails again, and is reported, where it is used."""
+    try:
+        import orjson  # noqa: F401
+        import ulid  # noqa: F401
+
+        from kitty_hooks.capture import detect, identity, merges  # noqa: F401
+        from kitty_hooks.check import validation  # noqa: F401
+        from kitty_hooks.queue import intake, spool, store  # noqa: F401
+    except Exception:
+        pass
 
 
 def _orjson_text(value: Any) -> str:
