@@ -419,13 +419,19 @@ def _envelope_chunks(
     The project identity comes from the config at config_rev; the branch from head_ref when
     given, else from what is checked out now."""
     # Most commits touch no WP file: decide that before importing detection (hook start-up).
-    moving = [c for c in commits if _may_capture(c)]
+    moving: list[git_history.CommitRecord] = []
+    relevant: list[list[git_history.FileChange]] = []  # each commit's, worked out once
+    for commit in commits:
+        changes = [c for c in commit.changes if may_hold_lane_changes_at(c.path)]
+        if changes:  # a merge too: it may settle, from what its changes name
+            moving.append(commit)
+            relevant.append([] if commit.is_merge else changes)
     if progress is not None:
         progress(len(commits) - len(moving), len(commits))
     if not moving:
         return
     from kitty_hooks.capture.commit_context import CommitContext, Skipped
-    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes, relevant_changes
+    from kitty_hooks.capture.detect import blobs_needed, detect_lane_changes
     from kitty_hooks.capture.identity import project_identity, repo_name
     from kitty_hooks.capture.log_changes import LogMemory
 
@@ -447,21 +453,17 @@ def _envelope_chunks(
     # is dropped after the last commit that needs it, so memory holds about one version of
     # each file, not every version of every log.
     needed: list[list[str]] = []
-    relevant: list[list[git_history.FileChange]] = []  # each commit's, worked out once
     logs_read: set[str] = set()  # a scan's memory stands in for logs it has read
-    for commit in moving:
+    for commit, changes in zip(moving, relevant, strict=True):
         if commit.is_merge:
             from kitty_hooks.capture.merges import merge_blobs
 
             needed.append(merge_blobs(commit))
-            relevant.append([])
             continue
-        changes = relevant_changes(commit)
         blobs, logged = blobs_needed(
             commit, logs_known=logs_read if len(moving) > 1 else (), changes=changes
         )
         needed.append(blobs)
-        relevant.append(changes)
         logs_read.update(logged)
     last_use = {blob: index for index, blobs in enumerate(needed) for blob in blobs}
     specs = [f"{config_rev}:{PROJECT_CONFIG}", *last_use]  # the config rides along, first

@@ -266,7 +266,7 @@ def log_moves(
     fresh: dict[str, list[Transition]] = {}
     new_ids: list[str] = []
     for number, raw in candidates:
-        if not raw.strip() or (old_lines is not None and raw in old_lines):
+        if not raw or raw.isspace() or (old_lines is not None and raw in old_lines):
             continue
         try:
             transition = read.get(raw)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypedDict
 
-from kitty_hooks.model.lanes import canonical_lane, collapse_transition
+from kitty_hooks.model.lanes import ACCEPTED_LANE_NAMES, canonical_lane, collapse_transition
 
 EVENT_TYPE = "WPStatusChanged"
 """The event_type of a lane change, the one kind of event kitty-hooks sends (and checks)."""
@@ -22,8 +22,14 @@ EXECUTION_MODES = ("worktree", "direct_repo")
 _ACTOR_NAME_KEYS = ("profile", "role", "display_name", "actor_id", "tool", "model")
 _ACTOR_DETAIL_KEYS = ("role", "tool", "model")
 
+_LANE_NAMES = frozenset(ACCEPTED_LANE_NAMES)
 # Crockford's base32 alphabet, as the ULID spec uses it.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Two characters at a time (10 bits): a ULID's 26 characters are 13 pairs, highest first.
+_CROCKFORD_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
+# json.dumps(key, ensure_ascii=False), without making an encoder each call.
+_key_json = json.JSONEncoder(ensure_ascii=False).encode
 # The shortest hex string taken for an abbreviated commit (git's default abbreviation).
 _MIN_ABBREV = 7
 _HEX = frozenset("0123456789abcdef")
@@ -115,11 +121,8 @@ def encode_ulid(raw: bytes) -> str:
     if len(raw) != 16:
         raise ValueError(f"a ULID is 16 bytes, got {len(raw)}")
     number = int.from_bytes(raw, "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[number & 31])
-        number >>= 5
-    return "".join(reversed(chars))
+    pairs = _CROCKFORD_PAIRS
+    return "".join([pairs[(number >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def derive_ulid(timestamp_ms: int, *key: str) -> str:
@@ -132,7 +135,7 @@ def derive_ulid(timestamp_ms: int, *key: str) -> str:
     if not 0 <= timestamp_ms < 1 << 48:
         raise ValueError(f"timestamp out of ULID range: {timestamp_ms}")
     # JSON keeps the parts apart: ("a", "b") and ("a\x1fb",) must not hash alike.
-    digest = hashlib.sha256(json.dumps(key, ensure_ascii=False).encode("utf-8")).digest()
+    digest = hashlib.sha256(_key_json(key).encode("utf-8")).digest()
     return encode_ulid(timestamp_ms.to_bytes(6, "big") + digest[:10])
 
 
@@ -214,8 +217,11 @@ def build_status_envelope(
     The payload carries sync lanes (lanes.collapse_transition); the canonical lanes stay in the
     log. Raises lanes.UnknownLaneError when a side is not a lane.
     """
-    from_lane = canonical_lane(change.from_lane) if change.from_lane is not None else None
-    to_lane = canonical_lane(change.to_lane)
+    from_lane, to_lane = change.from_lane, change.to_lane
+    if to_lane not in _LANE_NAMES or (from_lane is not None and from_lane not in _LANE_NAMES):
+        # Anything but lane names as spec-kitty writes them: what is wrong is said here.
+        from_lane = canonical_lane(from_lane) if from_lane is not None else None
+        to_lane = canonical_lane(to_lane)
     moved = collapse_transition(from_lane, to_lane)
     if moved is None:
         return None

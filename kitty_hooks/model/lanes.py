@@ -46,6 +46,13 @@ _SYNC_LANE_OF: dict[str, str | None] = {
     GENESIS: None,
 }
 
+# Every lane name and alias -> its sync lane, for the hot paths (genesis is no lane: absent).
+_SYNC_OF_NAME: dict[str, str] = {
+    name: synced
+    for name, lane in [*((lane, lane) for lane in CANONICAL_LANES), *LANE_ALIASES.items()]
+    if (synced := _SYNC_LANE_OF[lane]) is not None
+}
+
 ACCEPTED_LANE_NAMES: tuple[str, ...] = CANONICAL_LANES + tuple(LANE_ALIASES)
 # What a log line's from_lane may say: a lane, an alias, or genesis (null is checked apart).
 ACCEPTED_FROM_LANE_NAMES: tuple[str, ...] = (*ACCEPTED_LANE_NAMES, GENESIS)
@@ -92,8 +99,10 @@ def canonical_from_lane(value: object) -> str | None:
 
 def sync_lane(value: object) -> str:
     """The 4-lane sync value of a lane name or alias."""
-    synced = _SYNC_LANE_OF[canonical_lane(value)]
-    assert synced is not None  # only genesis has none, and it is no lane
+    synced = _SYNC_OF_NAME.get(value) if value.__class__ is str else None
+    if synced is None:
+        synced = _SYNC_LANE_OF[canonical_lane(value)]  # raises for what is no lane
+        assert synced is not None  # only genesis has none, and it is no lane
     return synced
 
 
@@ -116,10 +125,12 @@ def collapse_transition(from_lane: str | None, to_lane: str) -> SyncTransition |
     on either side that is not a lane (and for genesis on the to side).
     """
     to_sync = sync_lane(to_lane)
-    from_canonical = canonical_from_lane(from_lane)
-    if from_canonical is None:
-        return SyncTransition(None, to_sync)
-    from_sync = sync_lane(from_canonical)
+    from_sync = _SYNC_OF_NAME.get(from_lane) if from_lane.__class__ is str else None
+    if from_sync is None:  # the lookup above is the common case; this says what is wrong
+        from_canonical = canonical_from_lane(from_lane)
+        if from_canonical is None:
+            return SyncTransition(None, to_sync)
+        from_sync = sync_lane(from_canonical)
     if from_sync == to_sync:
         return None
     return SyncTransition(from_sync, to_sync)
