@@ -120,7 +120,7 @@ def stream_blobs(root: Path, specs: list[str]) -> Iterator[bytes | None]:
 # and the reader finds the next blob there when git is the slower (every version of a 1 MB
 # log, one after the other). Held, at most, beside what the caller keeps.
 _READ_AHEAD_BYTES = 64 << 20
-_READ_BYTES = 1 << 20
+_READ_BYTES = 1 << 18
 
 
 class _ReadAhead:
