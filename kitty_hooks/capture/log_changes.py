@@ -265,6 +265,8 @@ def log_moves(
         read = rewritten.read_every_line(context)
     fresh: dict[str, list[Transition]] = {}
     new_ids: list[str] = []
+    # The old log's event ids (read at the first question); without an index, its bytes.
+    logged = index.ids if index is not None else None
     for number, raw in candidates:
         if not raw or raw.isspace() or (old_lines is not None and raw in old_lines):
             continue
@@ -272,7 +274,9 @@ def log_moves(
             transition = read.get(raw)
             if transition is not None:  # read above: a transition line
                 new_ids.append(transition.event_id)
-                if _was_logged(transition.event_id, before, index):
+                if logged is None:
+                    logged = index.event_ids()  # index: made above for a rewritten log
+                if transition.event_id in logged:
                     continue  # the same event, written again
                 _sendable_event_id(transition.event_id, transition.at)
                 fresh.setdefault(transition.wp_id, []).append(transition)
@@ -288,8 +292,11 @@ def log_moves(
                 new_ids.append(event_id)
             if not is_transition:
                 continue
-            if isinstance(event_id, str) and _was_logged(event_id, before, index):
-                continue  # the same event, written again
+            if isinstance(event_id, str):
+                if logged is None and index is not None:
+                    logged = index.event_ids()
+                if event_id in logged if logged is not None else _was_logged(event_id, before):
+                    continue  # the same event, written again
             transition = read_transition(line, default_at="")  # as a read-back orders it
             _sendable_event_id(transition.event_id, transition.at)  # refuse what we cannot send
             fresh.setdefault(transition.wp_id, []).append(transition)
@@ -379,12 +386,10 @@ def _line_at(path: str, number: int, before: bytes) -> str:
     return f"{path}:{number}"
 
 
-def _was_logged(event_id: str, before: bytes, index: _LogIndex | None) -> bool:
-    """Whether a line of the log before this commit carries this event id."""
-    if index is not None:
-        return event_id in index.event_ids()
-    # One commit read on its own (the hook): search the bytes rather than parse every line,
-    # then parse only the lines that hold the id, if any.
+def _was_logged(event_id: str, before: bytes) -> bool:
+    """Whether a line of the log before this commit carries this event id: for a commit read on
+    its own (the hook), the bytes searched rather than every line parsed, then only the lines
+    that hold the id parsed, if any."""
     if f'"{event_id}"'.encode() not in before:
         return False
     return any(

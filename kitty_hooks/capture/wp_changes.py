@@ -140,6 +140,8 @@ def _read_wp(
         skipped.append(Skipped(where, "binary or too large for a WP file"))
         return None
     legacy = path_facts(path).legacy_lane
+    if legacy is None and b"lane" not in data:
+        return None  # no lane to read (3.x keeps it in the log): what else is wrong is diagnose's
     try:
         fields = read_fields(data.decode("utf-8-sig"), _WP_FIELDS)
     except UnicodeDecodeError:

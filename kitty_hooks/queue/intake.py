@@ -76,11 +76,9 @@ def enqueue(
             continue
         seen.add(event_id)  # twice in one batch: queued once
         clock += 1
-        stored = dict(envelope)
-        stored["node_id"] = node
-        stored["lamport_clock"] = clock
-        stored["causation_id"] = last_of[key]
-        data = dumps(stored)
+        data = dumps(
+            {**envelope, "node_id": node, "lamport_clock": clock, "causation_id": last_of[key]}
+        )
         commit = commits.get(event_id)
         rows.append(
             (
