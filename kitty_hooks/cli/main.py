@@ -11,7 +11,6 @@ import os
 import click
 
 from kitty_hooks import __version__
-from kitty_hooks.cli import diagnose, hooks, login, peer, queue, sync
 from kitty_hooks.cli.options import Group, examples
 from kitty_hooks.errors import report_failure
 
@@ -25,8 +24,28 @@ def _set_color(ctx: click.Context, _param: click.Parameter, value: str) -> None:
         ctx.color = False
 
 
+# Each command's module, imported when the command is asked for.
+_COMMANDS = {
+    "diagnose": "kitty_hooks.cli.diagnose:diagnose",
+    "install": "kitty_hooks.cli.hooks:install",
+    "uninstall": "kitty_hooks.cli.hooks:uninstall",
+    "doctor": "kitty_hooks.cli.hooks:doctor",
+    "scan": "kitty_hooks.cli.sync:scan",
+    "board": "kitty_hooks.cli.sync:board",
+    "queue": "kitty_hooks.cli.queue:queue",
+    "log": "kitty_hooks.cli.queue:log",
+    "sync": "kitty_hooks.cli.sync:sync",
+    "status": "kitty_hooks.cli.sync:status",
+    "login": "kitty_hooks.cli.login:login",
+    "serve": "kitty_hooks.cli.peer:serve",
+    "demo": "kitty_hooks.cli.peer:demo",
+    "hook": "kitty_hooks.cli.hooks:hook",
+}
+
+
 @click.group(
     cls=Group,
+    lazy=_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog='Shell completion: eval "$(_KITTY_HOOKS_COMPLETE=bash_source kitty-hooks)" (see README).'
     "\n\n"
@@ -48,25 +67,6 @@ def cli() -> None:
 
     Exit codes of every command: 0 all is well, 1 a problem found, 2 a usage or environment error.
     """
-
-
-for _command in (
-    diagnose.diagnose,
-    hooks.install,
-    hooks.uninstall,
-    hooks.doctor,
-    sync.scan,
-    sync.board,
-    queue.queue,
-    queue.log,
-    sync.sync,
-    sync.status,
-    login.login,
-    peer.serve,
-    peer.demo,
-    hooks.hook,
-):
-    cli.add_command(_command)
 
 
 def run_cli(args: list[str]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kitty_hooks.views import RENDERER_BY_FORMAT
@@ -23,7 +25,26 @@ def examples(*lines: str) -> str:
 
 class Group(click.Group):
     """Lists every command with its whole first sentence: click cuts them at 45 characters
-    with `...`, which hid what half the commands do."""
+    with `...`, which hid what half the commands do.
+
+    lazy: name -> "module:attribute" of commands imported when asked for, so a command starts
+    without importing every other (a scan, a status: ~15 ms)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = self._lazy.pop(cmd_name, None)
+        if where is not None:
+            import importlib
+
+            module, _, attribute = where.partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import click
 import pytest
@@ -20,7 +21,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         found.append((*prefix, name))
         if isinstance(command, click.Group):
             found += _commands(command, (*prefix, name))
@@ -60,3 +63,16 @@ def test_colour_follows_the_option_and_no_color(repo: Repo) -> None:
     quiet_env = {**os.environ, "NO_COLOR": "1"}
     assert "\x1b[" not in run("doctor", env=quiet_env).stdout
     assert "\x1b[" not in run("doctor", "--format", "json").stdout
+
+
+def test_a_command_imports_no_other_commands_module() -> None:
+    """scan starts without diagnose's, the hooks' or the queue's imports (~15 ms)."""
+    code = (
+        "import sys; from kitty_hooks.cli.main import run_cli; run_cli(['scan', '--help']);"
+        "print(sorted(m for m in sys.modules if m.startswith('kitty_hooks.cli.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    loaded = done.stdout.splitlines()[-1]
+    assert "kitty_hooks.cli.sync" in loaded
+    for other in ("diagnose", "hooks", "queue", "login", "peer"):
+        assert f"kitty_hooks.cli.{other}'" not in loaded
