@@ -412,6 +412,20 @@ def test_repairing_broken_frontmatter_is_not_a_new_wp(hooked: Repo) -> None:
     assert moves() == [("WP01", None, "planned")]
 
 
+def test_a_wp_file_with_no_lane_is_not_read_for_one_nor_is_the_side_before_it(
+    hooked: Repo,
+) -> None:
+    """3.x WP files keep no lane: capture reads them for nothing, and a migration that drops
+    `lane:` from thousands of them moves nothing. Their other faults are diagnose's to say."""
+    hooked.write(f"{F}/tasks/WP01-fix.md", "---\nlane: [planned\n---\n")
+    hooked.write(f"{F}/tasks/WP02-lane-less.md", "---\nwork_package_id: [WP02\n---\n# 3.x\n")
+    result = commit(hooked, warns=True)
+    assert "1 file or line could not be read" in result.stderr  # WP01's, with a lane in it
+    hooked.write(f"{F}/tasks/WP01-fix.md", wp(None))  # the lane dropped, the broken side before
+    commit(hooked)  # silent: no new side gives a lane, so the old side is not read
+    assert moves() == []
+
+
 def test_a_change_whose_time_has_no_ulid_is_skipped_not_fatal() -> None:
     from kitty_hooks.capture import commits as capture
     from kitty_hooks.gitrepo.history import CommitRecord
